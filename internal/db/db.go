@@ -1,0 +1,97 @@
+// Package db opens the connection pool to CockroachDB or PostgreSQL and runs
+// every write transaction through one retry helper.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DefaultURL is the database used when DATABASE_URL is not set: the local
+// PostgreSQL with trust authentication, database "ledger".
+const DefaultURL = "postgres://root@127.0.0.1:5432/ledger?sslmode=disable"
+
+// Open connects a pool to dsn, creating the database first when it does not
+// exist (the role must be allowed to). It checks the connection before
+// returning.
+func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	err = pool.Ping(ctx)
+	if err == nil {
+		return pool, nil
+	}
+	pool.Close()
+	var pgErr *pgconn.PgError
+	// 3D000: invalid_catalog_name, the database does not exist.
+	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" {
+		return nil, fmt.Errorf("connect to %s: %w", Redact(dsn), err)
+	}
+	if err := CreateDatabase(ctx, dsn); err != nil {
+		return nil, err
+	}
+	pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s: %w", Redact(dsn), err)
+	}
+	return pool, nil
+}
+
+// CreateDatabase creates the database named in dsn if it is missing, by
+// connecting to the "postgres" database of the same server (CockroachDB
+// accepts the same statement).
+func CreateDatabase(ctx context.Context, dsn string) error {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	name := cfg.Database
+	if name == "" {
+		return errors.New("DATABASE_URL names no database")
+	}
+	admin := cfg.Copy()
+	admin.Database = "postgres"
+	conn, err := pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connect to create database %q: %w", name, err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	var pgErr *pgconn.PgError
+	if err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "42P04") { // duplicate_database
+		return fmt.Errorf("create database %q: %w", name, err)
+	}
+	return nil
+}
+
+// Redact returns dsn with any password replaced, for logs and errors.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		if strings.Contains(dsn, "password") {
+			return "(connection string with a password)"
+		}
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
