@@ -23,7 +23,9 @@ type BulkEntry struct {
 	// ChunkSize is the number of lines per transaction; 0 means 10,000.
 	ChunkSize int `json:"chunk_size,omitempty"`
 	// Lines yields the lines in order, stopping at the first error that
-	// yield returns. It is called once.
+	// yield returns. It is called twice: once to check every line before
+	// anything is written, so that bad input applies nothing, and once to
+	// write them; both calls must yield the same lines.
 	Lines func(yield func(Line) error) error `json:"-"`
 	// Progress, when set, is told the number of lines written so far after
 	// each chunk.

@@ -22,8 +22,7 @@ type Setting struct {
 
 // Settings lists every setting the programs read.
 var Settings = []Setting{
-	{"DATABASE_URL", db.DefaultURL, "CockroachDB or PostgreSQL connection string; the database is created if missing"},
-	{"DB_MAX_CONNS", "16", "connections in the pool"},
+	{"DATABASE_URL", db.DefaultURL, "CockroachDB or PostgreSQL connection string (pool size: `pool_max_conns=N` in its query string); the database is created if missing"},
 	{"TX_MAX_ATTEMPTS", "30", "attempts of a write transaction that loses a serialization conflict before giving up"},
 	{"AUTO_MIGRATE", "true", "apply pending schema migrations when ledgerd starts"},
 	{"HTTP_ADDR", "127.0.0.1:8080", "address of the staff HTTP API, /metrics, /healthz and /readyz"},
@@ -37,7 +36,6 @@ var Settings = []Setting{
 // Config holds the settings after parsing.
 type Config struct {
 	DatabaseURL      string
-	DBMaxConns       int
 	TxMaxAttempts    int
 	AutoMigrate      bool
 	HTTPAddr         string
@@ -69,9 +67,6 @@ func Load(getenv func(string) string) (Config, error) {
 	var c Config
 	var err error
 	c.DatabaseURL = get("DATABASE_URL")
-	if c.DBMaxConns, err = positiveInt(get, "DB_MAX_CONNS"); err != nil {
-		return c, err
-	}
 	if c.TxMaxAttempts, err = positiveInt(get, "TX_MAX_ATTEMPTS"); err != nil {
 		return c, err
 	}

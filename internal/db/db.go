@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,13 +19,18 @@ import (
 // PostgreSQL with trust authentication, database "ledger".
 const DefaultURL = "postgres://root@127.0.0.1:5432/ledger?sslmode=disable"
 
-// Open connects a pool to dsn, creating the database first when it does not
+// Open connects a pool to dsn (pool settings such as pool_max_conns go in
+// its query string), creating the database first when it does not
 // exist (the role must be allowed to). It checks the connection before
 // returning.
 func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		pgxdecimal.Register(c.TypeMap())
+		return nil
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

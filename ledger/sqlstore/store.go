@@ -5,10 +5,9 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ofii/allowances/internal/db"
@@ -20,6 +19,27 @@ type Store struct {
 	pool  *pgxpool.Pool
 	retry db.RetryPolicy
 	now   func() time.Time
+	bulk  BulkMethod
+
+	accounts accountCache
+}
+
+// BulkMethod is how bulk postings are written.
+type BulkMethod int
+
+// The bulk methods: COPY FROM STDIN, or multi-row INSERTs from arrays.
+const (
+	BulkCopy BulkMethod = iota
+	BulkInsert
+)
+
+// WithBulkMethod chooses how bulk postings are written.
+func WithBulkMethod(m BulkMethod) Option { return func(s *Store) { s.bulk = m } }
+
+// querier is what reads need: a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 var _ ledger.Service = (*Store)(nil)
@@ -40,41 +60,4 @@ func New(pool *pgxpool.Pool, opts ...Option) *Store {
 		o(s)
 	}
 	return s
-}
-
-var errTODO = errors.New("not implemented yet")
-
-func (s *Store) CreateAccount(ctx context.Context, a ledger.Account) (ledger.Account, error) {
-	return a, errTODO
-}
-func (s *Store) Account(ctx context.Context, code string) (ledger.Account, error) {
-	return ledger.Account{}, errTODO
-}
-func (s *Store) Accounts(ctx context.Context, prefix, after string, limit int) ([]ledger.Account, error) {
-	return nil, errTODO
-}
-func (s *Store) Post(ctx context.Context, e ledger.NewEntry) (ledger.Entry, error) {
-	return ledger.Entry{}, errTODO
-}
-func (s *Store) Reverse(ctx context.Context, r ledger.Reversal) (ledger.Entry, error) {
-	return ledger.Entry{}, errTODO
-}
-func (s *Store) PostBulk(ctx context.Context, b ledger.BulkEntry) (ledger.Entry, error) {
-	return ledger.Entry{}, errTODO
-}
-func (s *Store) Entry(ctx context.Context, id uuid.UUID) (ledger.Entry, error) {
-	return ledger.Entry{}, errTODO
-}
-func (s *Store) Balance(ctx context.Context, account string, at ledger.AsOf) (ledger.Balance, error) {
-	return ledger.Balance{}, errTODO
-}
-func (s *Store) Statement(ctx context.Context, q ledger.StatementQuery) (ledger.Statement, error) {
-	return ledger.Statement{}, errTODO
-}
-func (s *Store) TrialBalance(ctx context.Context, at ledger.AsOf) (ledger.TrialBalance, error) {
-	return ledger.TrialBalance{}, errTODO
-}
-func (s *Store) Seal(ctx context.Context, reason string) (*ledger.Seal, error) { return nil, errTODO }
-func (s *Store) Verify(ctx context.Context) (ledger.VerifyReport, error) {
-	return ledger.VerifyReport{}, errTODO
 }
