@@ -1,0 +1,104 @@
+// Command ledgerd is the allowance payment and ledger server: the staff
+// HTTP API under /v1 with /metrics, /healthz and /readyz. It reads its
+// settings from the environment (see the README or `ledgerctl config`),
+// migrates the schema at start when AUTO_MIGRATE is on, and stops cleanly on
+// SIGINT or SIGTERM, finishing the requests in hand.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ofii/allowances/internal/config"
+	"github.com/ofii/allowances/internal/db"
+	"github.com/ofii/allowances/internal/logging"
+	"github.com/ofii/allowances/internal/migrations"
+	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/ledger/sqlstore"
+	httptransport "github.com/ofii/allowances/transport/http"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "ledgerd:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the server and blocks until ctx is done. When ready is not
+// nil it receives the listening address once the server accepts requests.
+func run(ctx context.Context, getenv func(string) string, ready chan<- string) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	log.Info("database connected", "url", db.Redact(cfg.DatabaseURL))
+	if cfg.AutoMigrate {
+		applied, err := migrations.Up(ctx, pool, nil)
+		if err != nil {
+			return err
+		}
+		log.Info("schema migrated", "applied", len(applied))
+	}
+	store := sqlstore.New(pool, sqlstore.WithRetryPolicy(db.RetryPolicy{
+		MaxAttempts: cfg.TxMaxAttempts, BaseDelay: db.DefaultRetryPolicy.BaseDelay, MaxDelay: db.DefaultRetryPolicy.MaxDelay}))
+	if err := ledger.SetUpChart(ctx, store); err != nil {
+		return err
+	}
+	tokens, err := httptransport.LoadTokens(cfg.AuthTokens, cfg.AuthTokensFile)
+	if err != nil {
+		return fmt.Errorf("AUTH_TOKENS: %w", err)
+	}
+	if tokens.Len() == 0 {
+		log.Warn("no API tokens configured: every /v1 request will be refused (set AUTH_TOKENS or AUTH_TOKENS_FILE)")
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	handler := httptransport.NewHandler(store, httptransport.Options{
+		Tokens: tokens, Logger: log, Registry: reg, MaxBodyBytes: cfg.HTTPMaxBodyBytes,
+		Ready: map[string]func(context.Context) error{"database": pool.Ping},
+	})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	log.Info("serving the staff API", "addr", ln.Addr().String(), "tokens", tokens.Len())
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+package config_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/ofii/allowances/internal/config"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.AutoMigrate || c.HTTPAddr != "127.0.0.1:8080" || c.TxMaxAttempts != 30 || c.HTTPMaxBodyBytes != 1<<20 {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestBadSettings(t *testing.T) {
+	for _, tt := range []struct{ name, value, want string }{
+		{"AUTO_MIGRATE", "maybe", "AUTO_MIGRATE"},
+		{"TX_MAX_ATTEMPTS", "0", "TX_MAX_ATTEMPTS"},
+		{"HTTP_MAX_BODY_BYTES", "lots", "HTTP_MAX_BODY_BYTES"},
+		{"LOG_LEVEL", "loud", "LOG_LEVEL"},
+		{"LOG_FORMAT", "xml", "LOG_FORMAT"},
+	} {
+		_, err := config.Load(func(k string) string {
+			if k == tt.name {
+				return tt.value
+			}
+			return ""
+		})
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want+":") {
+			t.Errorf("%s=%s: err = %v, want one naming %s", tt.name, tt.value, err, tt.want)
+		}
+	}
+}
+
+// TestReadmeListsEverySetting keeps the README's settings table true.
+func TestReadmeListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), config.Table()) {
+		t.Fatalf("README.md does not contain the settings table; put this in it:\n%s", config.Table())
+	}
+}
