@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ofii/allowances/internal/cli"
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/ledger"
+)
+
+// accountPage is how many accounts one call to the service lists.
+const accountPage = 500
+
+// accountBalance is an account with its balance now.
+type accountBalance struct {
+	ledger.Account
+	Balance ledger.Balance `json:"balance"`
+}
+
+func accountsCmd(a *app) *cobra.Command {
+	var prefix string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "accounts",
+		Short: "List accounts with their balances",
+		Long: `List the accounts whose code starts with --prefix, in code order, with
+their balance now, seen from the account's normal side.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 0 {
+				return errs.Field("--limit", "must be 0 (no limit) or more, not %d", limit)
+			}
+			ctx := cmd.Context()
+			svc, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			accounts, err := listAccounts(ctx, svc, prefix, limit)
+			if err != nil {
+				return err
+			}
+			rows, err := withBalances(ctx, a, svc, accounts)
+			if err != nil {
+				return err
+			}
+			return a.write(rows, func(w io.Writer) error { return accountTable(w, rows) })
+		},
+	}
+	cmd.Flags().StringVar(&prefix, "prefix", "", "only accounts whose code starts with this, such as payable:")
+	cmd.Flags().IntVar(&limit, "limit", 0, "list at most this many accounts (0: all)")
+	return cmd
+}
+
+func chartCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "chart",
+		Short: "Create the chart of accounts and list it",
+		Long: `Create the accounts of the service's chart that do not exist yet (it is
+safe to run again) and list the chart with the balances.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			svc, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			if err := ledger.SetUpChart(ctx, svc); err != nil {
+				return err
+			}
+			accounts := make([]ledger.Account, 0, len(ledger.Chart))
+			for _, c := range ledger.Chart {
+				acc, err := svc.Account(ctx, c.Code)
+				if err != nil {
+					return fmt.Errorf("read account %s: %w", c.Code, err)
+				}
+				accounts = append(accounts, acc)
+			}
+			rows, err := withBalances(ctx, a, svc, accounts)
+			if err != nil {
+				return err
+			}
+			return a.write(rows, func(w io.Writer) error { return accountTable(w, rows) })
+		},
+	}
+}
+
+// listAccounts pages through the accounts whose code starts with prefix,
+// stopping after limit of them when limit is not 0.
+func listAccounts(ctx context.Context, svc ledger.Service, prefix string, limit int) ([]ledger.Account, error) {
+	var out []ledger.Account
+	after := ""
+	for {
+		n := accountPage
+		if limit > 0 {
+			n = min(n, limit-len(out))
+		}
+		page, err := svc.Accounts(ctx, prefix, after, n)
+		if err != nil {
+			return nil, fmt.Errorf("list accounts: %w", err)
+		}
+		out = append(out, page...)
+		if len(page) < n || (limit > 0 && len(out) >= limit) {
+			return out, nil
+		}
+		after = page[len(page)-1].Code
+	}
+}
+
+// withBalances reads the balance of each account, one call each.
+func withBalances(ctx context.Context, a *app, svc ledger.Service, accounts []ledger.Account) ([]accountBalance, error) {
+	progress := cli.NewProgress(a.stderr, int64(len(accounts)), "reading balances", a.json() || len(accounts) < 100)
+	defer progress.Finish()
+	rows := make([]accountBalance, 0, len(accounts))
+	for _, acc := range accounts {
+		b, err := svc.Balance(ctx, acc.Code, ledger.AsOf{})
+		if err != nil {
+			return nil, fmt.Errorf("balance of %s: %w", acc.Code, err)
+		}
+		rows = append(rows, accountBalance{Account: acc, Balance: b})
+		progress.Add(1)
+	}
+	return rows, nil
+}
+
+func accountTable(w io.Writer, rows []accountBalance) error {
+	if len(rows) == 0 {
+		_, err := fmt.Fprintln(w, "no accounts")
+		return err
+	}
+	t := cli.NewTable(w, "CODE", "NAME", "TYPE", "CURRENCY", "NORMAL", "BALANCE")
+	for _, r := range rows {
+		t.Row(r.Code, r.Name, string(r.Type), r.Currency, string(r.NormalSide), cli.Amount(r.Balance.Natural))
+	}
+	return t.Flush()
+}

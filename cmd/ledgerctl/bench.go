@@ -1,0 +1,191 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/ofii/allowances/internal/bench"
+	"github.com/ofii/allowances/internal/cli"
+)
+
+// benchCmd is `ledgerctl bench`: it measures the ledger against the COPY
+// floor and a pgbench-like reference in a scratch database and prints the
+// rates and their ratios.
+func benchCmd(a *app) *cobra.Command {
+	opts := bench.Defaults()
+	var (
+		quick bool
+		mode  string
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure bulk posting and transfers against COPY and a TPC-B reference",
+		Long: `bench creates a scratch database on the server of DATABASE_URL (dropped
+and created again at the start, dropped at the end unless --keep), sets up
+the chart and measures, in one run:
+
+  a  COPY of N posting rows into a table of the shape of postings
+  b  one bulk entry of N lines over N beneficiary accounts (PostBulk)
+  c  two-line transfers between random cold accounts from concurrent clients
+  d  the same, every transfer touching bank:main
+  e  pgbench's TPC-B-like transaction on bench_* tables, at the server's
+     default isolation (READ COMMITTED on PostgreSQL)
+
+and reports the ratios b/a (bulk time over COPY time, target <= 2),
+c/e (>= 1.0) and d/c (>= 0.5). Transactions that fail are counted apart
+and not in the rates. Progress goes to standard error on a terminal.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if quick {
+				q := opts
+				q.Quick()
+				if !cmd.Flags().Changed("sizes") {
+					opts.Sizes = q.Sizes
+				}
+				if !cmd.Flags().Changed("duration") {
+					opts.Duration = q.Duration
+				}
+			}
+			opts.Accounts = bench.AccountsMode(mode)
+			c, err := a.config()
+			if err != nil {
+				return err
+			}
+			opts.DatabaseURL = c.DatabaseURL
+			opts.TxMaxAttempts = c.TxMaxAttempts
+			if err := opts.Validate(); err != nil {
+				return cli.Usage(err)
+			}
+			rep, err := bench.Run(cmd.Context(), opts, &barProgress{w: a.stderr, visible: cli.IsTerminal(a.stderr)})
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			return a.write(rep, func(w io.Writer) error { return printBenchReport(w, rep) })
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVar(&opts.Duration, "duration", opts.Duration, "length of each timed step (c, d, e)")
+	f.IntVar(&opts.Count, "count", 0, "run each timed step for this many transactions instead of --duration")
+	f.IntVar(&opts.Clients, "clients", opts.Clients, "concurrent clients of the timed steps")
+	f.IntSliceVar(&opts.Sizes, "sizes", opts.Sizes, "line counts N of the COPY floor and the bulk entries")
+	f.IntVar(&opts.ChunkSize, "chunk", 0, "lines per transaction of the bulk entry (0: the store's default)")
+	f.StringVar(&mode, "accounts", string(opts.Accounts), "who creates the beneficiary accounts: insert (beforehand, not timed) or store (on first posting, timed)")
+	f.IntVar(&opts.ColdAccounts, "cold-accounts", opts.ColdAccounts, "accounts the transfers pick from")
+	f.StringVar(&opts.Database, "database", opts.Database, "scratch database, dropped and created on the server of DATABASE_URL")
+	f.BoolVar(&opts.Keep, "keep", false, "keep the scratch database after the run")
+	f.BoolVar(&quick, "quick", false, "smoke run: sizes 10000,100000 and 3s steps (explicit --sizes and --duration win)")
+	return cmd
+}
+
+// printBenchReport writes the results and the ratios as tables, then the
+// machine and the settings.
+func printBenchReport(w io.Writer, rep bench.Report) error {
+	t := cli.NewTable(w, "STEP", "MEASUREMENT", "N", "SECONDS", "RATE", "UNIT", "ERRORS", "P50 MS", "P99 MS", "PEAK HEAP IN USE", "PEAK HEAP SYS")
+	for _, r := range rep.Results {
+		var p50, p99, inuse, sys string
+		if r.P50Ms > 0 {
+			p50, p99 = fmt.Sprintf("%.2f", r.P50Ms), fmt.Sprintf("%.2f", r.P99Ms)
+		}
+		if r.PeakHeapInuse > 0 {
+			inuse, sys = benchMiB(r.PeakHeapInuse), benchMiB(r.PeakHeapSys)
+		}
+		t.Row(r.Step, r.Name, fmt.Sprint(r.N), fmt.Sprintf("%.3f", r.Seconds), fmt.Sprintf("%.0f", r.Rate), r.Unit,
+			fmt.Sprint(r.Errors), p50, p99, inuse, sys)
+	}
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	t = cli.NewTable(w, "RATIO", "VALUE", "TARGET", "RESULT", "MEANING")
+	for _, r := range rep.Ratios {
+		res := "MISS"
+		if r.Pass {
+			res = "PASS"
+		}
+		t.Row(r.Name, fmt.Sprintf("%.2f", r.Value), r.Target, res, r.Note)
+	}
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	m, o := rep.Machine, rep.Options
+	steps := fmt.Sprintf("%s each", o.Duration)
+	if o.Count > 0 {
+		steps = fmt.Sprintf("%d transactions each", o.Count)
+	}
+	chunk := "store default"
+	if o.ChunkSize > 0 {
+		chunk = fmt.Sprint(o.ChunkSize)
+	}
+	sizes := make([]string, len(o.Sizes))
+	for i, n := range o.Sizes {
+		sizes[i] = fmt.Sprint(n)
+	}
+	t = cli.NewTable(w)
+	t.Row("go", fmt.Sprintf("%s, GOMAXPROCS %d, %d CPUs", m.GoVersion, m.GOMAXPROCS, m.NumCPU))
+	t.Row("server", m.ServerVersion)
+	t.Row("server settings", fmt.Sprintf("default isolation %s, synchronous_commit %s", benchOrDash(m.DefaultIsolation), benchOrDash(m.SynchronousCommit)))
+	t.Row("database", fmt.Sprintf("%s (kept: %t), pool of %d connections", o.Database, o.Keep, m.MaxConns))
+	t.Row("bulk", fmt.Sprintf("sizes %s, chunk %s, contra %s", strings.Join(sizes, ","), chunk, "expense:ada"))
+	t.Row("beneficiary accounts", rep.Accounts)
+	t.Row("timed steps", fmt.Sprintf("%d clients, %s, %d cold accounts", o.Clients, steps, o.ColdAccounts))
+	t.Row("TPC-B scale", fmt.Sprintf("%d branches, %d tellers and %d accounts per branch", o.Branches, o.TellersPerBranch, o.AccountsPerBranch))
+	noted := map[string]bool{}
+	for _, r := range rep.Results {
+		if r.Note != "" && !noted[r.Step+r.Note] {
+			noted[r.Step+r.Note] = true
+			t.Row("note "+r.Step, r.Note)
+		}
+	}
+	t.Row("took", time.Duration(rep.Took*float64(time.Second)).Round(time.Millisecond).String())
+	return t.Flush()
+}
+
+func benchMiB(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func benchOrDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// barProgress draws a progress bar per step of the run on standard error
+// when it is a terminal, and nothing elsewhere.
+type barProgress struct {
+	w       io.Writer
+	visible bool
+	bar     *progressbar.ProgressBar
+}
+
+func (p *barProgress) Step(name string, total int64) {
+	if total <= 0 {
+		total = -1
+	}
+	p.bar = progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(p.w),
+		progressbar.OptionSetVisibility(p.visible),
+		progressbar.OptionSetDescription(name),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+func (p *barProgress) Set(done int64) {
+	if p.bar != nil {
+		_ = p.bar.Set64(done)
+	}
+}
+
+func (p *barProgress) Done() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+		p.bar = nil
+	}
+}

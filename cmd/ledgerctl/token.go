@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ofii/allowances/internal/cli"
+	"github.com/ofii/allowances/internal/errs"
+)
+
+// roles are the roles a token may carry (DESIGN.md, interfaces).
+var roles = []string{"preparer", "approver", "controller", "auditor", "admin"}
+
+func tokenCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Issue and hash API tokens",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cli.Usage(fmt.Errorf("token needs a subcommand: new or hash"))
+		},
+	}
+	cmd.AddCommand(tokenNewCmd(a), tokenHashCmd(a))
+	return cmd
+}
+
+// newToken is a token just issued, with the line that grants it.
+type newToken struct {
+	Name       string   `json:"name"`
+	Roles      []string `json:"roles"`
+	Token      string   `json:"token"`
+	SHA256     string   `json:"sha256"`
+	ConfigLine string   `json:"config_line"`
+}
+
+func tokenNewCmd(a *app) *cobra.Command {
+	var roleFlag []string
+	cmd := &cobra.Command{
+		Use:   "new NAME --role ROLE[,ROLE]",
+		Short: "Issue a random API token and the AUTH_TOKENS line that grants it",
+		Long: `Issue a random API token for NAME with the given roles (` + strings.Join(roles, ", ") + `).
+The token is printed once: give it to its holder. Only its hash goes in
+AUTH_TOKENS (entries separated by ';') or AUTH_TOKENS_FILE (one per line).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if name == "" || strings.ContainsAny(name, ":;+#, \t\r\n") {
+				return errs.Field("NAME", "%q must be non-empty without spaces or any of : ; + # ,", name)
+			}
+			var rs []string
+			for _, r := range roleFlag {
+				r = strings.ToLower(strings.TrimSpace(r))
+				if !slices.Contains(roles, r) {
+					return errs.Field("--role", "%q is not a role; the roles are %s", r, strings.Join(roles, ", "))
+				}
+				if !slices.Contains(rs, r) {
+					rs = append(rs, r)
+				}
+			}
+			if len(rs) == 0 {
+				return errs.Field("--role", "at least one role is needed: %s", strings.Join(roles, ", "))
+			}
+			var b [32]byte
+			_, _ = rand.Read(b[:]) // crypto/rand never fails
+			tok := base64.RawURLEncoding.EncodeToString(b[:])
+			hash := cli.HashToken(tok)
+			out := newToken{Name: name, Roles: rs, Token: tok, SHA256: hash,
+				ConfigLine: name + ":" + strings.Join(rs, "+") + ":" + hash}
+			if err := a.write(out, func(w io.Writer) error {
+				t := cli.NewTable(w)
+				t.Row("token", out.Token)
+				t.Row("config line", out.ConfigLine)
+				return t.Flush()
+			}); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stderr, "The token is shown only now. Add the config line to AUTH_TOKENS (separated by ';') or to AUTH_TOKENS_FILE.")
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&roleFlag, "role", nil, "roles of the token, comma-separated: "+strings.Join(roles, ", "))
+	_ = cmd.MarkFlagRequired("role")
+	return cmd
+}
+
+func tokenHashCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "hash",
+		Short: "Print the SHA-256 of a token read from standard input",
+		Long: `Read a token from the first line of standard input and print its SHA-256
+in hex, the form AUTH_TOKENS holds:
+
+  printf '%s' "$TOKEN" | ledgerctl token hash`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			line, err := bufio.NewReader(io.LimitReader(a.stdin, 4096)).ReadString('\n')
+			if err != nil && err != io.EOF {
+				return fmt.Errorf("read token from standard input: %w", err)
+			}
+			tok := strings.TrimSpace(line)
+			if tok == "" {
+				return errs.Field("token", "no token on standard input")
+			}
+			hash := cli.HashToken(tok)
+			return a.write(map[string]string{"sha256": hash}, func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, hash)
+				return err
+			})
+		},
+	}
+}

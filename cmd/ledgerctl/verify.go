@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ofii/allowances/internal/cli"
+)
+
+func verifyCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify",
+		Short: "Prove from the postings that the books are right",
+		Long: `Check, from the postings alone, that every entry balances, every stored
+balance equals the sum of its postings, the trial balance sums to zero, and
+no entry or seal was altered. The exit status is 1 when a problem is found.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			svc, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			r, err := svc.Verify(ctx)
+			if err != nil {
+				return fmt.Errorf("verify: %w", err)
+			}
+			err = a.write(r, func(w io.Writer) error {
+				kv := cli.NewTable(w)
+				kv.Row("entries", strconv.FormatInt(r.Entries, 10))
+				kv.Row("postings", strconv.FormatInt(r.Postings, 10))
+				kv.Row("accounts", strconv.FormatInt(r.Accounts, 10))
+				kv.Row("seals", strconv.FormatInt(r.Seals, 10))
+				kv.Row("open entries", strconv.FormatInt(r.Open, 10))
+				kv.Row("took", r.Took)
+				if err := kv.Flush(); err != nil {
+					return err
+				}
+				if len(r.Problems) > 0 {
+					fmt.Fprintln(w)
+					t := cli.NewTable(w, "KIND", "ENTRY", "ACCOUNT", "SEAL", "DETAIL")
+					for _, p := range r.Problems {
+						seal := ""
+						if p.Seal != 0 {
+							seal = strconv.FormatInt(p.Seal, 10)
+						}
+						t.Row(p.Kind, p.EntryID, p.Account, seal, p.Detail)
+					}
+					if err := t.Flush(); err != nil {
+						return err
+					}
+				}
+				if r.OK {
+					_, err := fmt.Fprintln(w, "\nOK: every entry balances, every balance equals its postings, the trial balance is zero, and no entry or seal was altered")
+					return err
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if !r.OK {
+				if len(r.Problems) == 0 {
+					return errors.New("the ledger is NOT OK")
+				}
+				return fmt.Errorf("the ledger is NOT OK: %s found", plural(len(r.Problems), "problem"))
+			}
+			return nil
+		},
+	}
+}
+
+func sealCmd(a *app) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "seal",
+		Short: "Chain the hashes of the entries posted since the last seal",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			svc, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			s, err := svc.Seal(ctx, reason)
+			if err != nil {
+				return fmt.Errorf("seal: %w", err)
+			}
+			return a.write(s, func(w io.Writer) error {
+				if s == nil {
+					_, err := fmt.Fprintln(w, "nothing to seal: no entry was posted since the last seal")
+					return err
+				}
+				kv := cli.NewTable(w)
+				kv.Row("seal", strconv.FormatInt(s.Seq, 10))
+				kv.Row("sealed at", s.SealedAt.Format(time.RFC3339))
+				kv.Row("entries", strconv.FormatInt(s.EntryCount, 10))
+				kv.Row("hash", s.Hash)
+				prev := s.PrevHash
+				if prev == "" {
+					prev = "(none: the first seal)"
+				}
+				kv.Row("previous", prev)
+				if s.Reason != "" {
+					kv.Row("reason", s.Reason)
+				}
+				return kv.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why the seal is taken, such as \"daily\" or \"run 2025-03\"")
+	return cmd
+}
