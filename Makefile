@@ -10,7 +10,7 @@ GOFMT ?= gofmt
 DATABASE_URL ?= postgres://root@127.0.0.1:5432/ledger?sslmode=disable
 export DATABASE_URL
 
-# Extra arguments for `ledgerctl bench`, e.g. make bench BENCH_ARGS='-beneficiaries 100000'.
+# Extra arguments for `ledgerctl bench`, e.g. make bench BENCH_ARGS='--quick'.
 BENCH_ARGS ?=
 
 # staticcheck is run at a pinned version, not recorded in go.mod.

@@ -74,6 +74,11 @@ func CreateDatabase(ctx context.Context, dsn string) error {
 	}
 	admin := cfg.Copy()
 	admin.Database = "postgres"
+	for k := range admin.RuntimeParams {
+		if strings.HasPrefix(k, "pool_") { // pgxpool's settings, not the server's
+			delete(admin.RuntimeParams, k)
+		}
+	}
 	conn, err := pgx.ConnectConfig(ctx, admin)
 	if err != nil {
 		return fmt.Errorf("connect to create database %q: %w", name, err)

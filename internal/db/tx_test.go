@@ -132,3 +132,24 @@ func TestRetriesAreBounded(t *testing.T) {
 		t.Fatal("the last serialization failure is not wrapped")
 	}
 }
+
+func TestOpenCreatesDatabaseWithPoolSettings(t *testing.T) {
+	ctx := context.Background()
+	name := "ledger_open_test"
+	url := strings.Replace(dbtest.BaseURL(), "/postgres?", "/"+name+"?", 1) + "&pool_max_conns=3"
+	admin, err := pgx.Connect(ctx, dbtest.BaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name)
+	pool, err := db.Open(ctx, url)
+	if err != nil {
+		t.Fatalf("open with pool settings on a missing database: %v", err)
+	}
+	if got := pool.Config().MaxConns; got != 3 {
+		t.Errorf("MaxConns = %d, want 3", got)
+	}
+	pool.Close()
+	_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name)
+}

@@ -1,0 +1,405 @@
+// Package bench measures the ledger against the database it runs on: the
+// COPY floor of writing postings, bulk posting, single transfers on cold and
+// hot accounts, and a pgbench-like TPC-B reference, all in one scratch
+// database on the server of DATABASE_URL, so that the ratios between them
+// say how close the ledger comes to what the server can do.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ofii/allowances/internal/db"
+	"github.com/ofii/allowances/internal/migrations"
+	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/ledger/sqlstore"
+)
+
+// AccountsMode says how the beneficiary accounts of the bulk entry come to
+// exist.
+type AccountsMode string
+
+// The ways beneficiary accounts are created.
+const (
+	// AccountsInsert creates them before the timing with multi-row INSERTs
+	// into accounts (and their balance rows).
+	AccountsInsert AccountsMode = "insert"
+	// AccountsStore leaves them to the store, which creates a sub-ledger
+	// account on its first posting; their creation is then timed.
+	AccountsStore AccountsMode = "store"
+)
+
+// Options configure a run. Zero fields take the values of Defaults.
+type Options struct {
+	// DatabaseURL names the server; its database is never touched.
+	DatabaseURL string `json:"-"`
+	// Database is the scratch database, dropped and created at the start.
+	Database string `json:"database"`
+	// Keep leaves the scratch database in place after the run.
+	Keep bool `json:"keep"`
+	// Sizes are the line counts of the COPY floor and the bulk entries.
+	Sizes []int `json:"sizes"`
+	// ChunkSize is the bulk entry's lines per transaction; 0 is the store's
+	// default.
+	ChunkSize int `json:"chunk_size"`
+	// Accounts says who creates the bulk entry's beneficiary accounts.
+	Accounts AccountsMode `json:"accounts"`
+	// Clients is the number of concurrent clients of the timed steps.
+	Clients int `json:"clients"`
+	// Duration is the length of each timed step, unless Count is set.
+	Duration time.Duration `json:"duration_ns"`
+	// Count, when positive, runs each timed step for this many transactions
+	// in all instead of for Duration.
+	Count int `json:"count,omitempty"`
+	// ColdAccounts is the number of accounts the transfers pick from.
+	ColdAccounts int `json:"cold_accounts"`
+	// Branches, TellersPerBranch and AccountsPerBranch size the TPC-B
+	// reference tables.
+	Branches          int `json:"branches"`
+	TellersPerBranch  int `json:"tellers_per_branch"`
+	AccountsPerBranch int `json:"accounts_per_branch"`
+	// Seed makes amounts and account picks repeatable.
+	Seed uint64 `json:"seed"`
+	// TxMaxAttempts bounds the store's attempts of a write transaction that
+	// loses a serialization conflict; 0 is db.DefaultRetryPolicy's.
+	TxMaxAttempts int `json:"tx_max_attempts,omitempty"`
+}
+
+// Defaults returns the options of a full run.
+func Defaults() Options {
+	return Options{
+		Database:          "ledger_bench",
+		Sizes:             []int{100_000, 1_000_000},
+		Accounts:          AccountsInsert,
+		Clients:           8,
+		Duration:          10 * time.Second,
+		ColdAccounts:      2000,
+		Branches:          8,
+		TellersPerBranch:  10,
+		AccountsPerBranch: 10_000,
+		Seed:              1,
+	}
+}
+
+// Quick changes o into a smoke run: sizes 10,000 and 100,000, 3 s steps.
+func (o *Options) Quick() {
+	o.Sizes = []int{10_000, 100_000}
+	o.Duration = 3 * time.Second
+}
+
+// Validate fills the zero fields of o with the defaults and checks the
+// rest; Run calls it too.
+func (o *Options) Validate() error {
+	d := Defaults()
+	if o.Database == "" {
+		o.Database = d.Database
+	}
+	if len(o.Sizes) == 0 {
+		o.Sizes = d.Sizes
+	}
+	if o.Accounts == "" {
+		o.Accounts = d.Accounts
+	}
+	if o.Clients == 0 {
+		o.Clients = d.Clients
+	}
+	if o.Duration == 0 {
+		o.Duration = d.Duration
+	}
+	if o.ColdAccounts == 0 {
+		o.ColdAccounts = d.ColdAccounts
+	}
+	if o.Branches == 0 {
+		o.Branches = d.Branches
+	}
+	if o.TellersPerBranch == 0 {
+		o.TellersPerBranch = d.TellersPerBranch
+	}
+	if o.AccountsPerBranch == 0 {
+		o.AccountsPerBranch = d.AccountsPerBranch
+	}
+	if o.Seed == 0 {
+		o.Seed = d.Seed
+	}
+	switch {
+	case o.DatabaseURL == "":
+		return errors.New("no database URL")
+	case o.Accounts != AccountsInsert && o.Accounts != AccountsStore:
+		return fmt.Errorf("accounts: %q is not %q or %q", o.Accounts, AccountsInsert, AccountsStore)
+	case o.Clients < 1:
+		return fmt.Errorf("clients: %d is not a positive number", o.Clients)
+	case o.Duration < 0:
+		return fmt.Errorf("duration: %s is negative", o.Duration)
+	case o.Count < 0:
+		return fmt.Errorf("count: %d is negative", o.Count)
+	case o.ChunkSize < 0:
+		return fmt.Errorf("chunk size: %d is negative", o.ChunkSize)
+	case o.TxMaxAttempts < 0:
+		return fmt.Errorf("transaction attempts: %d is negative", o.TxMaxAttempts)
+	case o.ColdAccounts < 2:
+		return fmt.Errorf("cold accounts: %d, need at least 2", o.ColdAccounts)
+	case o.Branches < 1 || o.TellersPerBranch < 1 || o.AccountsPerBranch < 1:
+		return errors.New("branches, tellers and accounts per branch must be positive")
+	}
+	for _, n := range o.Sizes {
+		if n < 1 {
+			return fmt.Errorf("sizes: %d is not a positive number", n)
+		}
+	}
+	return validDatabaseName(o.Database)
+}
+
+// Result is one measurement.
+type Result struct {
+	// Step is the measurement's letter: a COPY floor, b bulk posting,
+	// c cold transfers, d hot transfers, e TPC-B reference.
+	Step    string  `json:"step"`
+	Name    string  `json:"name"`
+	N       int64   `json:"n"` // lines or transactions done
+	Seconds float64 `json:"seconds"`
+	Rate    float64 `json:"rate"`
+	Unit    string  `json:"unit"`
+	// Errors counts transactions that failed; they are not in N.
+	Errors int64 `json:"errors"`
+	// P50Ms and P99Ms are latency percentiles of the timed steps.
+	P50Ms float64 `json:"p50_ms,omitempty"`
+	P99Ms float64 `json:"p99_ms,omitempty"`
+	// PeakHeapInuse and PeakHeapSys are the largest Go heap in use and
+	// obtained from the system sampled during a bulk entry.
+	PeakHeapInuse uint64 `json:"peak_heap_inuse_bytes,omitempty"`
+	PeakHeapSys   uint64 `json:"peak_heap_sys_bytes,omitempty"`
+	// EntryID is the bulk entry's id.
+	EntryID string `json:"entry_id,omitempty"`
+	Note    string `json:"note,omitempty"`
+}
+
+// Ratio compares two measurements against a target.
+type Ratio struct {
+	Name   string  `json:"name"`
+	Value  float64 `json:"value"`
+	Target string  `json:"target"` // "<= 2", ">= 1.0"
+	Pass   bool    `json:"pass"`
+	Note   string  `json:"note,omitempty"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	GOMAXPROCS        int    `json:"gomaxprocs"`
+	NumCPU            int    `json:"num_cpu"`
+	GoVersion         string `json:"go_version"`
+	ServerVersion     string `json:"server_version"`
+	DefaultIsolation  string `json:"default_isolation,omitempty"`
+	SynchronousCommit string `json:"synchronous_commit,omitempty"`
+	MaxConns          int32  `json:"pool_max_conns"`
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	Started  time.Time `json:"started"`
+	Took     float64   `json:"took_seconds"`
+	Options  Options   `json:"settings"`
+	Machine  Machine   `json:"machine"`
+	Results  []Result  `json:"results"`
+	Ratios   []Ratio   `json:"ratios"`
+	Accounts string    `json:"accounts"` // how the beneficiary accounts were created
+}
+
+// Progress is told how far the long steps are. Run calls it from one
+// goroutine at a time.
+type Progress interface {
+	// Step starts a step of total units; total <= 0 means unknown.
+	Step(name string, total int64)
+	// Set reports the units done so far in the current step.
+	Set(done int64)
+	// Done ends the current step.
+	Done()
+}
+
+type silent struct{}
+
+func (silent) Step(string, int64) {}
+func (silent) Set(int64)          {}
+func (silent) Done()              {}
+
+// env is what the measurements share.
+type env struct {
+	opts Options
+	pool *pgxpool.Pool
+	svc  ledger.Service
+	prog Progress
+	day  ledger.Date
+}
+
+// Run creates the scratch database, migrates it, sets up the chart and the
+// accounts, runs every measurement in order and returns the report. A nil
+// progress is silent. Unless opts.Keep, the scratch database is dropped at
+// the end, even after an error.
+func Run(ctx context.Context, opts Options, progress Progress) (rep Report, err error) {
+	if err := opts.Validate(); err != nil {
+		return Report{}, err
+	}
+	if progress == nil {
+		progress = silent{}
+	}
+	rep = Report{Started: time.Now().UTC(), Options: opts}
+	dsn, err := scratchURL(opts.DatabaseURL, opts.Database, opts.Clients+4)
+	if err != nil {
+		return rep, err
+	}
+	if err := dropDatabase(ctx, opts.DatabaseURL, opts.Database); err != nil {
+		return rep, err
+	}
+	pool, err := openScratch(ctx, dsn)
+	if err != nil {
+		return rep, err
+	}
+	defer func() {
+		pool.Close()
+		if !opts.Keep {
+			if derr := dropDatabase(context.WithoutCancel(ctx), opts.DatabaseURL, opts.Database); derr != nil && err == nil {
+				err = derr
+			}
+		}
+	}()
+	if _, err := migrations.Up(ctx, pool, nil); err != nil {
+		return rep, err
+	}
+	rep.Machine, err = machine(ctx, pool)
+	if err != nil {
+		return rep, err
+	}
+	policy := db.DefaultRetryPolicy
+	if opts.TxMaxAttempts > 0 {
+		policy.MaxAttempts = opts.TxMaxAttempts
+	}
+	svc := sqlstore.New(pool, sqlstore.WithRetryPolicy(policy))
+	e := &env{opts: opts, pool: pool, svc: svc, prog: progress, day: ledger.DateOf(time.Now())}
+	if err := ledger.SetUpChart(ctx, e.svc); err != nil {
+		return rep, err
+	}
+	rep.Accounts, err = e.createAccounts(ctx)
+	if err != nil {
+		return rep, err
+	}
+
+	add := func(r Result, err error) error {
+		if err != nil {
+			return err
+		}
+		rep.Results = append(rep.Results, r)
+		return nil
+	}
+	for _, n := range opts.Sizes {
+		if err := add(e.copyFloor(ctx, n)); err != nil {
+			return rep, err
+		}
+	}
+	for _, n := range opts.Sizes {
+		if err := add(e.bulk(ctx, n)); err != nil {
+			return rep, err
+		}
+	}
+	if err := add(e.transfers(ctx, false)); err != nil {
+		return rep, err
+	}
+	if err := add(e.transfers(ctx, true)); err != nil {
+		return rep, err
+	}
+	if err := add(e.tpcb(ctx)); err != nil {
+		return rep, err
+	}
+	rep.Ratios = ratios(rep.Results)
+	rep.Took = time.Since(rep.Started).Seconds()
+	return rep, nil
+}
+
+// settle flushes dirty pages before a measurement so that one step's
+// checkpoint does not land in the next one's timing. It needs a privileged
+// role and PostgreSQL; elsewhere it does nothing.
+func (e *env) settle(ctx context.Context) {
+	_, _ = e.pool.Exec(ctx, "CHECKPOINT")
+}
+
+func machine(ctx context.Context, pool *pgxpool.Pool) (Machine, error) {
+	m := Machine{
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		NumCPU:     runtime.NumCPU(),
+		GoVersion:  runtime.Version(),
+		MaxConns:   pool.Config().MaxConns,
+	}
+	if err := pool.QueryRow(ctx, "SELECT version()").Scan(&m.ServerVersion); err != nil {
+		return m, fmt.Errorf("server version: %w", err)
+	}
+	_ = pool.QueryRow(ctx, "SHOW default_transaction_isolation").Scan(&m.DefaultIsolation)
+	_ = pool.QueryRow(ctx, "SHOW synchronous_commit").Scan(&m.SynchronousCommit)
+	return m, nil
+}
+
+// Find returns the result of a step for size n (0 for the timed steps).
+func (r Report) Find(step string, n int64) (Result, bool) {
+	for _, x := range r.Results {
+		if x.Step == step && (n == 0 || x.N == n) {
+			return x, true
+		}
+	}
+	return Result{}, false
+}
+
+func ratios(rs []Result) []Ratio {
+	var out []Ratio
+	find := func(step string) (Result, bool) {
+		i := slices.IndexFunc(rs, func(r Result) bool { return r.Step == step })
+		if i < 0 {
+			return Result{}, false
+		}
+		return rs[i], true
+	}
+	for _, b := range rs {
+		if b.Step != "b" {
+			continue
+		}
+		i := slices.IndexFunc(rs, func(r Result) bool { return r.Step == "a" && r.N == b.N })
+		if i < 0 || b.Rate <= 0 {
+			continue
+		}
+		v := rs[i].Rate / b.Rate
+		out = append(out, Ratio{
+			Name: fmt.Sprintf("b/a N=%d", b.N), Value: v, Target: "<= 2", Pass: v <= 2,
+			Note: "bulk posting time over COPY time",
+		})
+	}
+	c, okc := find("c")
+	d, okd := find("d")
+	e, oke := find("e")
+	if okc && oke {
+		v := safeDiv(c.Rate, e.Rate)
+		out = append(out, Ratio{Name: "c/e", Value: v, Target: ">= 1.0", Pass: v >= 1.0,
+			Note: "cold transfers/s over TPC-B tx/s"})
+	}
+	if okc && okd {
+		v := safeDiv(d.Rate, c.Rate)
+		out = append(out, Ratio{Name: "d/c", Value: v, Target: ">= 0.5", Pass: v >= 0.5,
+			Note: "hot transfers/s over cold transfers/s"})
+	}
+	return out
+}
+
+func safeDiv(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
