@@ -146,7 +146,7 @@ func mapWriteError(err error) error {
 	case db.IsUniqueViolation(err, "entries_idempotency_key_key"):
 		return errDuplicateKey
 	case db.IsUniqueViolation(err, "entries_reverses_key"):
-		return errs.Field("entry_id", "the entry was already reversed")
+		return &errs.Error{Code: errs.Conflict, Field: "entry_id", Message: "the entry was already reversed"}
 	}
 	return err
 }

@@ -1,0 +1,325 @@
+package httptransport
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/ofii/allowances/internal/errs"
+)
+
+// Role is what a person may do through the API.
+type Role string
+
+// The roles of the staff API (DESIGN.md: preparer and approver are different
+// people; controllers reconcile; auditors read).
+const (
+	RolePreparer   Role = "preparer"
+	RoleApprover   Role = "approver"
+	RoleController Role = "controller"
+	RoleAuditor    Role = "auditor"
+	RoleAdmin      Role = "admin"
+)
+
+// AllRoles returns every role, for routes that any authenticated person may
+// call.
+func AllRoles() []Role {
+	return []Role{RolePreparer, RoleApprover, RoleController, RoleAuditor, RoleAdmin}
+}
+
+// ParseRole reads a role name.
+func ParseRole(s string) (Role, error) {
+	r := Role(s)
+	if slices.Contains(AllRoles(), r) {
+		return r, nil
+	}
+	return "", fmt.Errorf("unknown role %q (want preparer, approver, controller, auditor or admin)", s)
+}
+
+// Principal is who made a request: the name of the token's holder, the roles
+// it carries and the address the request came from. It is kept in the
+// request's context for audit trails.
+type Principal struct {
+	Name       string
+	Roles      []Role
+	RemoteAddr string
+}
+
+// HasRole reports whether p holds at least one of roles.
+func (p Principal) HasRole(roles ...Role) bool {
+	for _, r := range roles {
+		if slices.Contains(p.Roles, r) {
+			return true
+		}
+	}
+	return false
+}
+
+type principalKey struct{}
+
+// ContextWithPrincipal returns ctx carrying p; the HTTP API does this for
+// every authenticated request, and other entry points (the scheduler, the
+// Kafka consumer) may do it to name themselves in audit trails.
+func ContextWithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the principal of an authenticated request, and false
+// when ctx carries none.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// Tokens is the set of accepted bearer tokens. Only the SHA-256 of each
+// token is held, so that neither memory nor configuration holds a token
+// that works. The zero Tokens accepts no token.
+type Tokens struct {
+	entries []tokenEntry
+}
+
+type tokenEntry struct {
+	name  string
+	roles []Role
+	hash  [sha256.Size]byte
+}
+
+// Len returns the number of tokens.
+func (t Tokens) Len() int { return len(t.entries) }
+
+// Authenticate returns the principal holding token, with no RemoteAddr, and
+// false when no entry matches. It compares the token's hash with every
+// entry in constant time, so the time taken says nothing about which entry,
+// or how much of one, was close.
+func (t Tokens) Authenticate(token string) (Principal, bool) {
+	if token == "" {
+		return Principal{}, false
+	}
+	h := sha256.Sum256([]byte(token))
+	found := -1
+	for i := range t.entries {
+		if subtle.ConstantTimeCompare(h[:], t.entries[i].hash[:]) == 1 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return Principal{}, false
+	}
+	e := t.entries[found]
+	return Principal{Name: e.name, Roles: slices.Clone(e.roles)}, true
+}
+
+// HashToken returns the hex SHA-256 of token, the form in which tokens are
+// configured.
+func HashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// NewToken returns a new random token: 32 bytes from crypto/rand, base64url
+// without padding (43 characters).
+func NewToken() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("new token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// ParseTokens reads token entries of the form name:role[+role]:sha256hex,
+// separated by ';' or newlines; '#' starts a comment that runs to the end
+// of its line. An error names the entry (by position, and by name once
+// known) and the reason: a malformed entry, an unknown role, a hash that is
+// not 64 hex digits, a name or a hash given twice.
+func ParseTokens(spec string) (Tokens, error) {
+	var p tokenParser
+	if err := p.parse(spec); err != nil {
+		return Tokens{}, err
+	}
+	return p.tokens, nil
+}
+
+// LoadTokens reads the tokens of the AUTH_TOKENS setting (inline, entries
+// separated by ';') and of the file named by AUTH_TOKENS_FILE (one entry a
+// line, '#' comments), either of which may be empty. A name or a token
+// appearing in both is an error.
+func LoadTokens(inline, file string) (Tokens, error) {
+	p := tokenParser{source: "AUTH_TOKENS "}
+	if err := p.parse(inline); err != nil {
+		return Tokens{}, fmt.Errorf("AUTH_TOKENS: %w", err)
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return Tokens{}, fmt.Errorf("AUTH_TOKENS_FILE: %w", err)
+		}
+		p.source = "AUTH_TOKENS_FILE "
+		if err := p.parse(string(b)); err != nil {
+			return Tokens{}, fmt.Errorf("AUTH_TOKENS_FILE %s: %w", file, err)
+		}
+	}
+	return p.tokens, nil
+}
+
+// tokenParser accumulates entries from one or more sources, remembering
+// where each name and hash was first seen to report duplicates.
+type tokenParser struct {
+	tokens Tokens
+	source string // prefix of "where" for entries of the current source
+	names  map[string]string
+	hashes map[[sha256.Size]byte]string
+}
+
+func (p *tokenParser) parse(spec string) error {
+	lines := strings.Split(spec, "\n")
+	for i, line := range lines {
+		if j := strings.IndexByte(line, '#'); j >= 0 {
+			line = line[:j]
+		}
+		parts := strings.Split(line, ";")
+		for k, part := range parts {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			var where string
+			switch {
+			case len(lines) == 1:
+				where = fmt.Sprintf("entry %d", k+1)
+			case len(parts) == 1:
+				where = fmt.Sprintf("line %d", i+1)
+			default:
+				where = fmt.Sprintf("line %d entry %d", i+1, k+1)
+			}
+			if err := p.entry(where, part); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (p *tokenParser) entry(where, s string) error {
+	fields := strings.Split(s, ":")
+	if len(fields) != 3 {
+		return fmt.Errorf("%s: has %d ':'-separated fields, want name:role[+role]:sha256hex", where, len(fields))
+	}
+	name, roleList, hexHash := strings.TrimSpace(fields[0]), fields[1], strings.TrimSpace(fields[2])
+	if name == "" {
+		return fmt.Errorf("%s: the name is empty", where)
+	}
+	if strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("%s: the name %q contains a space or a control character", where, name)
+	}
+	pos := where
+	where = fmt.Sprintf("%s (%s)", where, name)
+
+	var roles []Role
+	for _, rs := range strings.Split(roleList, "+") {
+		r, err := ParseRole(strings.TrimSpace(rs))
+		if err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		if !slices.Contains(roles, r) {
+			roles = append(roles, r)
+		}
+	}
+
+	if len(hexHash) != 2*sha256.Size {
+		return fmt.Errorf("%s: the hash has %d characters, want the 64 hex digits of the token's SHA-256 (ledgerctl token hash)", where, len(hexHash))
+	}
+	var e tokenEntry
+	if _, err := hex.Decode(e.hash[:], []byte(hexHash)); err != nil {
+		return fmt.Errorf("%s: the hash is not hexadecimal", where)
+	}
+	e.name, e.roles = name, roles
+
+	if p.names == nil {
+		p.names = map[string]string{}
+		p.hashes = map[[sha256.Size]byte]string{}
+	}
+	if first, dup := p.names[name]; dup {
+		return fmt.Errorf("%s: duplicate name %q (first at %s)", where, name, first)
+	}
+	if other, dup := p.hashes[e.hash]; dup {
+		return fmt.Errorf("%s: the same token as %q", where, other)
+	}
+	p.names[name] = p.source + pos
+	p.hashes[e.hash] = name
+	p.tokens.entries = append(p.tokens.entries, e)
+	return nil
+}
+
+// Authorize returns middleware that lets a request through only with a
+// bearer token of tokens holding one of the roles in allow, and puts the
+// Principal in the request's context. Without a valid token it answers 401
+// with a WWW-Authenticate challenge; with a token of another role, 403
+// naming the roles required. Each route states its own allow list.
+func Authorize(tokens Tokens, allow ...Role) func(http.Handler) http.Handler {
+	if len(allow) == 0 {
+		panic("httptransport.Authorize: no role allowed; a public route must not be wrapped")
+	}
+	need := make([]string, len(allow))
+	for i, r := range allow {
+		need[i] = string(r)
+	}
+	var needText string
+	if len(need) == 1 {
+		needText = "the role " + need[0]
+	} else {
+		needText = "one of the roles " + strings.Join(need, ", ")
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			token, ok := bearerToken(r)
+			if !ok {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="allowances"`)
+				writeError(w, errs.E(errs.Unauthorized, "a bearer token is required (Authorization: Bearer <token>)"))
+				return
+			}
+			p, ok := tokens.Authenticate(token)
+			if !ok {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="allowances", error="invalid_token"`)
+				writeError(w, errs.E(errs.Unauthorized, "the bearer token is not valid"))
+				return
+			}
+			p.RemoteAddr = r.RemoteAddr
+			if info := infoFrom(r.Context()); info != nil {
+				info.principal = p.Name
+			}
+			if !p.HasRole(allow...) {
+				writeError(w, errs.E(errs.Forbidden, "this needs %s; %s has %s", needText, p.Name, rolesText(p.Roles)))
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(ContextWithPrincipal(r.Context(), p)))
+		})
+	}
+}
+
+func rolesText(roles []Role) string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, "+")
+}
+
+// bearerToken returns the token of an "Authorization: Bearer <token>"
+// header; the scheme is case-insensitive (RFC 6750).
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}

@@ -1,0 +1,312 @@
+package httptransport
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/ledger"
+)
+
+// decodeBody reads r's body, one JSON value, into v. It refuses fields v
+// does not have and anything after the value, and turns every failure into
+// an *errs.Error naming the field or the position at fault. The body's size
+// is capped by the observer's http.MaxBytesReader.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bodyError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return bodyError(err)
+		}
+		return errs.Field("body", "unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// bodyError explains a decoding failure.
+func bodyError(err error) error {
+	var (
+		tooLarge *http.MaxBytesError
+		syntax   *json.SyntaxError
+		typ      *json.UnmarshalTypeError
+		field    *fieldError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return &errs.Error{Code: errs.TooLarge, Field: "body", Message: fmt.Sprintf("larger than the limit of %d bytes", tooLarge.Limit)}
+	case errors.Is(err, io.EOF):
+		return errs.Field("body", "empty; a JSON object is expected")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errs.Field("body", "invalid JSON: it ends before the value is complete")
+	case errors.As(err, &syntax):
+		return errs.Field("body", "invalid JSON at offset %d", syntax.Offset)
+	case errors.As(err, &field):
+		return errs.Field(field.path, "%s", field.msg)
+	case errors.As(err, &typ):
+		path := typ.Field
+		if path == "" {
+			path = "body"
+		}
+		return errs.Field(path, "%s", typeMessage(typ))
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if n, err := strconv.Unquote(name); err == nil {
+			name = n
+		}
+		return errs.Field(name, "unknown field")
+	}
+	return errs.Field("body", "%v", err)
+}
+
+var (
+	decimalType = reflect.TypeFor[decimal.Decimal]()
+	dateType    = reflect.TypeFor[ledger.Date]()
+)
+
+// typeMessage says what a value of the wrong JSON type should have been.
+func typeMessage(e *json.UnmarshalTypeError) string {
+	switch e.Type {
+	case decimalType:
+		return "not a decimal number"
+	case dateType:
+		return "not a date (YYYY-MM-DD)"
+	}
+	switch e.Type.Kind() {
+	case reflect.String:
+		return "must be a string, not " + e.Value
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "must be a whole number, not " + e.Value
+	case reflect.Float32, reflect.Float64:
+		return "must be a number, not " + e.Value
+	case reflect.Bool:
+		return "must be true or false, not " + e.Value
+	case reflect.Slice, reflect.Array:
+		return "must be an array, not " + e.Value
+	case reflect.Map, reflect.Struct:
+		return "must be an object, not " + e.Value
+	}
+	return fmt.Sprintf("cannot hold a JSON %s", e.Value)
+}
+
+// fieldError is a decoding failure whose full path is known (an element of
+// an array, which encoding/json does not number).
+type fieldError struct {
+	path, msg string
+}
+
+func (e *fieldError) Error() string { return e.path + ": " + e.msg }
+
+// jsonDecimal reads an amount given as a JSON string ("125.40") or number
+// (125.40). A failure is a *json.UnmarshalTypeError, to which encoding/json
+// adds the field's path.
+type jsonDecimal decimal.Decimal
+
+func (d *jsonDecimal) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	s := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return &json.UnmarshalTypeError{Value: "string", Type: decimalType}
+		}
+	}
+	v, err := decimal.NewFromString(strings.TrimSpace(s))
+	if err != nil || s != strings.TrimSpace(s) {
+		return &json.UnmarshalTypeError{Value: "string " + strconv.Quote(s), Type: decimalType}
+	}
+	*d = jsonDecimal(v)
+	return nil
+}
+
+// jsonDate reads a date "YYYY-MM-DD" or null, failing as jsonDecimal does.
+type jsonDate ledger.Date
+
+func (d *jsonDate) UnmarshalJSON(b []byte) error {
+	var v ledger.Date
+	if err := v.UnmarshalJSON(b); err != nil {
+		return &json.UnmarshalTypeError{Value: string(b), Type: dateType}
+	}
+	*d = jsonDate(v)
+	return nil
+}
+
+// lineBody is a ledger.Line as a request body gives it.
+type lineBody struct {
+	Account  string      `json:"account"`
+	Amount   jsonDecimal `json:"amount"`
+	Currency string      `json:"currency"`
+	Memo     string      `json:"memo"`
+}
+
+// lineList decodes the "lines" array element by element, so that an error
+// names the line: "lines[2].amount".
+type lineList []ledger.Line
+
+func (l *lineList) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return &fieldError{path: "lines", msg: "must be an array of lines"}
+	}
+	out := make(lineList, 0, len(raw))
+	for i, m := range raw {
+		var lb lineBody
+		dec := json.NewDecoder(bytes.NewReader(m))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&lb); err != nil {
+			at := fmt.Sprintf("lines[%d]", i)
+			var (
+				typ *json.UnmarshalTypeError
+				e   *errs.Error
+			)
+			if errors.As(err, &typ) && typ.Field != "" {
+				return &fieldError{path: at + "." + typ.Field, msg: typeMessage(typ)}
+			}
+			if errors.As(bodyError(err), &e) && e.Field != "body" {
+				return &fieldError{path: at + "." + e.Field, msg: e.Message}
+			}
+			return &fieldError{path: at, msg: "must be an object with account, amount, currency and memo"}
+		}
+		out = append(out, ledger.Line{
+			Account:  lb.Account,
+			Amount:   decimal.Decimal(lb.Amount),
+			Currency: lb.Currency,
+			Memo:     lb.Memo,
+		})
+	}
+	*l = out
+	return nil
+}
+
+// entryBody is the body of POST /v1/entries: a ledger.NewEntry.
+type entryBody struct {
+	IdempotencyKey string            `json:"idempotency_key"`
+	EffectiveDate  jsonDate          `json:"effective_date"`
+	Description    string            `json:"description"`
+	SourceRef      string            `json:"source_ref"`
+	Metadata       map[string]string `json:"metadata"`
+	Lines          lineList          `json:"lines"`
+}
+
+func (b entryBody) newEntry() ledger.NewEntry {
+	return ledger.NewEntry{
+		IdempotencyKey: b.IdempotencyKey,
+		EffectiveDate:  ledger.Date(b.EffectiveDate),
+		Description:    b.Description,
+		SourceRef:      b.SourceRef,
+		Metadata:       b.Metadata,
+		Lines:          b.Lines,
+	}
+}
+
+// reversalBody is the body of POST /v1/entries/{id}/reversal.
+type reversalBody struct {
+	IdempotencyKey string   `json:"idempotency_key"`
+	EffectiveDate  jsonDate `json:"effective_date"`
+	Reason         string   `json:"reason"`
+}
+
+// sealBody is the body of POST /v1/seals.
+type sealBody struct {
+	Reason string `json:"reason"`
+}
+
+// query is a request's query string, checked against the parameters a route
+// accepts, so that a misspelt parameter is an error rather than ignored.
+type query struct{ v url.Values }
+
+func parseQuery(r *http.Request, accepted ...string) (query, error) {
+	v, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return query{}, errs.Field("query", "malformed query string")
+	}
+	for name, vals := range v {
+		known := false
+		for _, a := range accepted {
+			known = known || a == name
+		}
+		if !known {
+			if len(accepted) == 0 {
+				return query{}, errs.Field(name, "unknown query parameter; this route takes none")
+			}
+			return query{}, errs.Field(name, "unknown query parameter (want %s)", strings.Join(accepted, ", "))
+		}
+		if len(vals) > 1 {
+			return query{}, errs.Field(name, "given %d times", len(vals))
+		}
+	}
+	return query{v}, nil
+}
+
+func (q query) str(name string) string { return q.v.Get(name) }
+
+// limit reads a page size between 1 and maxLimit, def when absent.
+func (q query) limit(def int) (int, error) {
+	s := q.v.Get("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxLimit {
+		return 0, errs.Field("limit", "must be between 1 and %d", maxLimit)
+	}
+	return n, nil
+}
+
+// date reads an optional date parameter.
+func (q query) date(name string) (ledger.Date, error) {
+	s := q.v.Get(name)
+	if s == "" {
+		return ledger.Date{}, nil
+	}
+	d, err := ledger.ParseDate(s)
+	if err != nil {
+		return ledger.Date{}, errs.Field(name, "%q is not a date (YYYY-MM-DD)", s)
+	}
+	return d, nil
+}
+
+// asOf reads ?as_of=: a date (the books at the end of that day) or an
+// RFC 3339 time (what the ledger knew then); absent means now.
+func (q query) asOf() (ledger.AsOf, error) {
+	s := q.v.Get("as_of")
+	if s == "" {
+		return ledger.AsOf{}, nil
+	}
+	if d, err := ledger.ParseDate(s); err == nil {
+		return ledger.AsOf{Date: d}, nil
+	}
+	// An unescaped '+' of a time zone offset arrives as a space.
+	if t, err := time.Parse(time.RFC3339Nano, strings.Replace(s, " ", "+", 1)); err == nil {
+		return ledger.AsOf{Time: t}, nil
+	}
+	return ledger.AsOf{}, errs.Field("as_of", "%q is not a date (YYYY-MM-DD) or a time (RFC 3339)", s)
+}
+
+// entryID reads the {id} path segment.
+func entryID(r *http.Request) (uuid.UUID, error) {
+	s := r.PathValue("id")
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.UUID{}, errs.Field("id", "%q is not a UUID", s)
+	}
+	return id, nil
+}
