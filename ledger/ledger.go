@@ -163,10 +163,11 @@ type Balance struct {
 // AsOf selects a moment for a balance or a trial balance: the end of an
 // effective date (what the books say for that day, including later
 // back-dated entries), or a posting time (what the ledger knew then). The
-// zero AsOf means now.
+// zero AsOf means now. Its JSON form holds only the half that is set: {}
+// means now.
 type AsOf struct {
-	Date Date      `json:"date,omitempty"`
-	Time time.Time `json:"time,omitempty"`
+	Date Date      `json:"date,omitzero"`
+	Time time.Time `json:"time,omitzero"`
 }
 
 // IsZero reports whether a is "now".

@@ -12,6 +12,7 @@ import (
 	"github.com/ofii/allowances/internal/cli"
 	"github.com/ofii/allowances/internal/dbtest"
 	"github.com/ofii/allowances/ledger"
+	httptransport "github.com/ofii/allowances/transport/http"
 )
 
 // result is what one run of ledgerctl left.
@@ -117,7 +118,7 @@ func TestToken(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &tok); err != nil {
 			t.Fatal(err)
 		}
-		if len(tok.Token) != 43 || tok.SHA256 != cli.HashToken(tok.Token) {
+		if len(tok.Token) != 43 || tok.SHA256 != httptransport.HashToken(tok.Token) {
 			t.Errorf("token %q with hash %q", tok.Token, tok.SHA256)
 		}
 		if want := "amina:preparer+approver:" + tok.SHA256; tok.ConfigLine != want {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"slices"
@@ -13,10 +11,17 @@ import (
 
 	"github.com/ofii/allowances/internal/cli"
 	"github.com/ofii/allowances/internal/errs"
+	httptransport "github.com/ofii/allowances/transport/http"
 )
 
-// roles are the roles a token may carry (DESIGN.md, interfaces).
-var roles = []string{"preparer", "approver", "controller", "auditor", "admin"}
+// roleNames lists the roles a token may carry, for help and error texts.
+func roleNames() string {
+	var names []string
+	for _, r := range httptransport.AllRoles() {
+		names = append(names, string(r))
+	}
+	return strings.Join(names, ", ")
+}
 
 func tokenCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
@@ -45,7 +50,7 @@ func tokenNewCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "new NAME --role ROLE[,ROLE]",
 		Short: "Issue a random API token and the AUTH_TOKENS line that grants it",
-		Long: `Issue a random API token for NAME with the given roles (` + strings.Join(roles, ", ") + `).
+		Long: `Issue a random API token for NAME with the given roles (` + roleNames() + `).
 The token is printed once: give it to its holder. Only its hash goes in
 AUTH_TOKENS (entries separated by ';') or AUTH_TOKENS_FILE (one per line).`,
 		Args: cobra.ExactArgs(1),
@@ -55,22 +60,24 @@ AUTH_TOKENS (entries separated by ';') or AUTH_TOKENS_FILE (one per line).`,
 				return errs.Field("NAME", "%q must be non-empty without spaces or any of : ; + # ,", name)
 			}
 			var rs []string
-			for _, r := range roleFlag {
-				r = strings.ToLower(strings.TrimSpace(r))
-				if !slices.Contains(roles, r) {
-					return errs.Field("--role", "%q is not a role; the roles are %s", r, strings.Join(roles, ", "))
+			for _, name := range roleFlag {
+				name = strings.ToLower(strings.TrimSpace(name))
+				r, err := httptransport.ParseRole(name)
+				if err != nil {
+					return errs.Field("--role", "%q is not a role; the roles are %s", name, roleNames())
 				}
-				if !slices.Contains(rs, r) {
-					rs = append(rs, r)
+				if !slices.Contains(rs, string(r)) {
+					rs = append(rs, string(r))
 				}
 			}
 			if len(rs) == 0 {
-				return errs.Field("--role", "at least one role is needed: %s", strings.Join(roles, ", "))
+				return errs.Field("--role", "at least one role is needed: %s", roleNames())
 			}
-			var b [32]byte
-			_, _ = rand.Read(b[:]) // crypto/rand never fails
-			tok := base64.RawURLEncoding.EncodeToString(b[:])
-			hash := cli.HashToken(tok)
+			tok, err := httptransport.NewToken()
+			if err != nil {
+				return err
+			}
+			hash := httptransport.HashToken(tok)
 			out := newToken{Name: name, Roles: rs, Token: tok, SHA256: hash,
 				ConfigLine: name + ":" + strings.Join(rs, "+") + ":" + hash}
 			if err := a.write(out, func(w io.Writer) error {
@@ -85,7 +92,7 @@ AUTH_TOKENS (entries separated by ';') or AUTH_TOKENS_FILE (one per line).`,
 			return nil
 		},
 	}
-	cmd.Flags().StringSliceVar(&roleFlag, "role", nil, "roles of the token, comma-separated: "+strings.Join(roles, ", "))
+	cmd.Flags().StringSliceVar(&roleFlag, "role", nil, "roles of the token, comma-separated: "+roleNames())
 	_ = cmd.MarkFlagRequired("role")
 	return cmd
 }
@@ -108,7 +115,7 @@ in hex, the form AUTH_TOKENS holds:
 			if tok == "" {
 				return errs.Field("token", "no token on standard input")
 			}
-			hash := cli.HashToken(tok)
+			hash := httptransport.HashToken(tok)
 			return a.write(map[string]string{"sha256": hash}, func(w io.Writer) error {
 				_, err := fmt.Fprintln(w, hash)
 				return err

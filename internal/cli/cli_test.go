@@ -168,14 +168,6 @@ func TestDecodeStrict(t *testing.T) {
 	})
 }
 
-func TestHashToken(t *testing.T) {
-	// sha256("secret")
-	const want = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"
-	if got := cli.HashToken("secret"); got != want {
-		t.Errorf("HashToken = %s, want %s", got, want)
-	}
-}
-
 func TestProgressIsSilentOffTerminal(t *testing.T) {
 	var b bytes.Buffer
 	p := cli.NewProgress(&b, -1, "reading", false)

@@ -12,10 +12,10 @@
 // with the status of their code (errs.Code). A fault of ours is "internal
 // error" to the caller and logged in full.
 //
-// Amounts are written as JSON strings with exactly two decimals ("125.40",
-// "-3.00", "0.00"): strings, so that no client reads them into a binary
-// float, and two decimals, because the ledger keeps euros to the cent and a
-// person comparing a response with a bank statement expects "125.40", not
-// the "125.4" that decimal.Decimal would write. Request bodies may give an
-// amount as a string or a JSON number.
+// Responses are the ledger's types as they write themselves: amounts as
+// JSON strings with exactly two decimals ("125.40", "-3.00", "0.00"), and
+// an as_of holding only the half that is set ({} means now). The ledger
+// package defines that form (ledger/json.go), so that ledgerctl -o json
+// writes the same. Request bodies may give an amount as a string or a JSON
+// number.
 package httptransport

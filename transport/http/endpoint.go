@@ -21,6 +21,11 @@ const (
 // endpoint.Failer: a business failure (a bad entry, an unknown account) is
 // a response, not an endpoint error, so that endpoint middlewares counting
 // faults see only real ones. The encoder writes Err as an error response.
+//
+// A response embedding a ledger type is written as that type writes itself
+// (amounts with two decimals, see ledger/json.go); where the ledger type has
+// a MarshalJSON method, the response has it too, so a response must add no
+// JSON field of its own next to such a type.
 
 // listAccountsRequest selects a page of the chart of accounts.
 type listAccountsRequest struct {
@@ -84,7 +89,7 @@ type balanceRequest struct {
 }
 
 type balanceResponse struct {
-	balanceView
+	ledger.Balance
 	Err error `json:"-"`
 }
 
@@ -97,7 +102,7 @@ func makeBalanceEndpoint(svc ledger.Service) endpoint.Endpoint {
 		if err != nil {
 			return balanceResponse{Err: fmt.Errorf("balance of %s: %w", req.Code, err)}, nil
 		}
-		return balanceResponse{balanceView: viewBalance(b)}, nil
+		return balanceResponse{Balance: b}, nil
 	}
 }
 
@@ -106,7 +111,7 @@ type statementRequest struct {
 }
 
 type statementResponse struct {
-	statementView
+	ledger.Statement
 	Err error `json:"-"`
 }
 
@@ -119,7 +124,10 @@ func makeStatementEndpoint(svc ledger.Service) endpoint.Endpoint {
 		if err != nil {
 			return statementResponse{Err: fmt.Errorf("statement of %s: %w", req.Query.Account, err)}, nil
 		}
-		return statementResponse{statementView: viewStatement(s)}, nil
+		if s.Lines == nil {
+			s.Lines = []ledger.StatementLine{}
+		}
+		return statementResponse{Statement: s}, nil
 	}
 }
 
@@ -130,7 +138,7 @@ type getEntryRequest struct {
 // entryResponse is an entry read, posted or reversed. A write answers 201
 // Created, or 200 when it replayed an earlier one with the same key.
 type entryResponse struct {
-	entryView
+	ledger.Entry
 	write bool
 	Err   error `json:"-"`
 }
@@ -160,7 +168,7 @@ func makeGetEntryEndpoint(svc ledger.Service) endpoint.Endpoint {
 		if err != nil {
 			return entryResponse{Err: fmt.Errorf("get entry %s: %w", req.ID, err)}, nil
 		}
-		return entryResponse{entryView: viewEntry(e)}, nil
+		return entryResponse{Entry: e}, nil
 	}
 }
 
@@ -175,7 +183,7 @@ func makePostEntryEndpoint(svc ledger.Service) endpoint.Endpoint {
 		if err != nil {
 			return entryResponse{Err: fmt.Errorf("post entry %q: %w", req.Entry.IdempotencyKey, err)}, nil
 		}
-		return entryResponse{entryView: viewEntry(e), write: true}, nil
+		return entryResponse{Entry: e, write: true}, nil
 	}
 }
 
@@ -190,7 +198,7 @@ func makeReverseEntryEndpoint(svc ledger.Service) endpoint.Endpoint {
 		if err != nil {
 			return entryResponse{Err: fmt.Errorf("reverse entry %s: %w", req.Reversal.EntryID, err)}, nil
 		}
-		return entryResponse{entryView: viewEntry(e), write: true}, nil
+		return entryResponse{Entry: e, write: true}, nil
 	}
 }
 
@@ -199,7 +207,7 @@ type trialBalanceRequest struct {
 }
 
 type trialBalanceResponse struct {
-	trialBalanceView
+	ledger.TrialBalance
 	Err error `json:"-"`
 }
 
@@ -212,7 +220,13 @@ func makeTrialBalanceEndpoint(svc ledger.Service) endpoint.Endpoint {
 		if err != nil {
 			return trialBalanceResponse{Err: fmt.Errorf("trial balance: %w", err)}, nil
 		}
-		return trialBalanceResponse{trialBalanceView: viewTrialBalance(tb)}, nil
+		if tb.Rows == nil {
+			tb.Rows = []ledger.TrialBalanceRow{}
+		}
+		if tb.Totals == nil {
+			tb.Totals = map[string]ledger.TrialBalanceSum{}
+		}
+		return trialBalanceResponse{TrialBalance: tb}, nil
 	}
 }
 
