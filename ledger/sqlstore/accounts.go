@@ -16,30 +16,46 @@ import (
 )
 
 // accountCache remembers accounts that exist. Accounts are never changed
-// or deleted, so a cached account is never stale. Only accounts that are not
-// beneficiaries' sub-ledger accounts are cached, which keeps it small.
+// or deleted, so a cached account is never stale. Control and other chart
+// accounts are always kept; beneficiaries' sub-ledger accounts are kept up
+// to maxCachedSubAccounts, an arbitrary one making room for the next, so
+// the cache stays small however many beneficiaries there are.
 type accountCache struct {
-	mu sync.RWMutex
-	m  map[string]ledger.Account
+	mu    sync.RWMutex
+	chart map[string]ledger.Account
+	sub   map[string]ledger.Account
 }
+
+const maxCachedSubAccounts = 50000
 
 func (c *accountCache) get(code string) (ledger.Account, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	a, ok := c.m[code]
+	if a, ok := c.chart[code]; ok {
+		return a, true
+	}
+	a, ok := c.sub[code]
 	return a, ok
 }
 
 func (c *accountCache) put(a ledger.Account) {
-	if a.Parent != "" {
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]ledger.Account)
+	if c.chart == nil {
+		c.chart = make(map[string]ledger.Account)
+		c.sub = make(map[string]ledger.Account)
 	}
-	c.m[a.Code] = a
+	if a.Parent == "" {
+		c.chart[a.Code] = a
+		return
+	}
+	if len(c.sub) >= maxCachedSubAccounts {
+		for k := range c.sub {
+			delete(c.sub, k)
+			break
+		}
+	}
+	c.sub[a.Code] = a
 }
 
 const accountCols = `code, name, type, currency, normal_side, COALESCE(parent_code, ''), sub_ledger, balance_shards, metadata, created_at`
@@ -172,7 +188,13 @@ func (r *resolver) lookup(ctx context.Context, q querier, codes []string) (missi
 	if len(ask) == 0 {
 		return nil, nil
 	}
-	rows, err := q.Query(ctx, `SELECT `+accountCols+` FROM accounts WHERE code = ANY($1)`, ask)
+	args := []any{ask}
+	if len(ask) > 100 {
+		// A statement planned once for a small chart would scan the table
+		// for each of thousands of codes: plan this one afresh.
+		args = []any{pgx.QueryExecModeExec, ask}
+	}
+	rows, err := q.Query(ctx, `SELECT `+accountCols+` FROM accounts WHERE code = ANY($1)`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +294,7 @@ func insertAccounts(ctx context.Context, tx pgx.Tx, as []ledger.Account) error {
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO accounts (code, name, type, currency, normal_side, parent_code)
 		SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[])
-		ON CONFLICT (code) DO NOTHING`, codes, names, types, curs, sides, parents)
+		ON CONFLICT (code) DO NOTHING`, pgx.QueryExecModeExec, codes, names, types, curs, sides, parents)
 	if err != nil {
 		return fmt.Errorf("create sub-ledger accounts: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -113,16 +115,17 @@ func finishEntryTx(ctx context.Context, tx pgx.Tx, o *openEntry, chunks [][]byte
 
 // chunk is a balanced run of lines about to be written.
 type chunk struct {
-	no    int64
-	first int64
-	lines []line
-	hash  []byte
+	no     int64
+	first  int64
+	lines  []line
+	hash   []byte
+	create bool  // names beneficiary accounts that do not exist yet
+	input  int64 // index of its first line in the caller's lines
 }
 
-// writeChunk writes one chunk in its own transaction: its postings (COPY or
-// multi-row INSERT), its balance changes (one row per account, the hot
-// account once) and its chunk row, which makes a second write of the same
-// chunk fail instead of doubling it.
+// writeChunk writes one chunk in its own transaction: its chunk row, its
+// postings (COPY or multi-row INSERT) and its balance changes (one row per
+// account, the hot contra account once).
 func (s *Store) writeChunk(ctx context.Context, o *openEntry, c chunk, createAccounts bool) error {
 	return db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
 		return s.writeChunkTx(ctx, tx, o, c, createAccounts)
@@ -130,42 +133,66 @@ func (s *Store) writeChunk(ctx context.Context, o *openEntry, c chunk, createAcc
 }
 
 func (s *Store) writeChunkTx(ctx context.Context, tx pgx.Tx, o *openEntry, c chunk, createAccounts bool) error {
-	{
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM entry_chunks WHERE entry_id = $1 AND chunk = $2)`, o.id, c.no).Scan(&exists); err != nil {
-			return err
-		}
-		if exists {
-			return nil
-		}
-		r := s.newResolver()
-		codes := uniqueAccounts(c.lines)
-		if err := r.resolve(ctx, tx, codes, func(int) string { return "lines" }, createAccounts); err != nil {
-			return err
-		}
-		if err := s.insertPostings(ctx, tx, o, c); err != nil {
-			return err
-		}
-		shard := func(n int) int64 { return c.no % int64(n) }
-		if _, err := tx.Exec(ctx, upsertBalances, balanceArgs(balanceDeltas(c.lines, r.found, shard))...); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO entry_chunks (entry_id, chunk, first_line, line_count, hash) VALUES ($1, $2, $3, $4, $5)`,
-			o.id, c.no, c.first, int64(len(c.lines)), c.hash)
+	// The chunk row goes first: when the chunk was already written (by a
+	// resumed call racing this one), its primary key stops this write
+	// before anything else, and nothing is doubled.
+	var n int64
+	err := tx.QueryRow(ctx, `INSERT INTO entry_chunks (entry_id, chunk, first_line, line_count, hash) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (entry_id, chunk) DO NOTHING RETURNING chunk`, o.id, c.no, c.first, int64(len(c.lines)), c.hash).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-}
-
-func uniqueAccounts(lines []line) []string {
-	seen := make(map[string]bool, len(lines))
-	var out []string
-	for _, l := range lines {
-		if !seen[l.account] {
-			seen[l.account] = true
-			out = append(out, l.account)
+	// The check pass found every account, or the control account under
+	// which it is created now.
+	if createAccounts {
+		if err := s.createSubAccounts(ctx, tx, c.lines); err != nil {
+			return err
 		}
 	}
-	return out
+	if err := s.insertPostings(ctx, tx, o, c); err != nil {
+		return err
+	}
+	// Beneficiary accounts have one balance row; the hot contra account
+	// spreads its chunks over its rows.
+	shards := map[string]ledger.Account{}
+	if a, ok := s.accounts.get(o.contra); ok {
+		shards[o.contra] = a
+	}
+	shard := func(n int) int64 { return c.no % int64(max(n, 1)) }
+	_, err = tx.Exec(ctx, upsertBalances, append([]any{pgx.QueryExecModeExec}, balanceArgs(balanceDeltas(c.lines, shards, shard))...)...)
+	return err
+}
+
+// createSubAccounts creates the beneficiary accounts of lines that do not
+// exist yet, one statement per control account, taking the name, type,
+// currency and side from the control account in SQL so that only the codes
+// travel.
+func (s *Store) createSubAccounts(ctx context.Context, tx pgx.Tx, lines []line) error {
+	byParent := map[string][]string{}
+	seen := make(map[string]bool, len(lines))
+	for _, l := range lines {
+		j := strings.LastIndexByte(l.account, ':')
+		if seen[l.account] || j <= 0 {
+			continue
+		}
+		seen[l.account] = true
+		if p, ok := s.accounts.get(l.account[:j]); ok && p.SubLedger {
+			byParent[p.Code] = append(byParent[p.Code], l.account)
+		}
+	}
+	for parent, codes := range byParent {
+		_, err := tx.Exec(ctx, `INSERT INTO accounts (code, name, type, currency, normal_side, parent_code)
+			SELECT u.code, p.name || ' — ' || substr(u.code, length(p.code) + 2), p.type, p.currency, p.normal_side, p.code
+			FROM unnest($1::TEXT[]) AS u (code) JOIN accounts p ON p.code = $2
+			ON CONFLICT (code) DO NOTHING`, pgx.QueryExecModeExec, codes, parent)
+		if err != nil {
+			return fmt.Errorf("create accounts under %s: %w", parent, err)
+		}
+	}
+	return nil
 }
 
 var postingCols = []string{"entry_id", "line", "account_code", "amount", "currency", "effective_date", "posted_at", "memo"}
@@ -189,13 +216,13 @@ func (s *Store) insertPostings(ctx context.Context, tx pgx.Tx, o *openEntry, c c
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO postings (entry_id, line, account_code, amount, currency, effective_date, posted_at, memo)
 		SELECT $1, u.l, u.a, u.m, u.c, $2, $3, u.mm FROM unnest($4::BIGINT[], $5::TEXT[], $6::DECIMAL(19,2)[], $7::TEXT[], $8::TEXT[]) AS u (l, a, m, c, mm)`,
-		o.id, date, o.postedAt, nums, accts, amounts, curs, memos)
+		pgx.QueryExecModeExec, o.id, date, o.postedAt, nums, accts, amounts, curs, memos)
 	return err
 }
 
 // bulkChunks cuts a bulk entry's lines into balanced chunks, checking each
-// line and each account on the way; it calls fn for each chunk.
-func (s *Store) bulkChunks(ctx context.Context, b ledger.BulkEntry, contra ledger.Account, fn func(chunk) error) (int64, error) {
+// line's shape on the way; it calls fn for each chunk.
+func (s *Store) bulkChunks(b ledger.BulkEntry, contra ledger.Account, fn func(chunk) error) (int64, error) {
 	size := b.ChunkSize
 	if size == 0 {
 		size = DefaultChunkSize
@@ -211,39 +238,12 @@ func (s *Store) bulkChunks(ctx context.Context, b ledger.BulkEntry, contra ledge
 			return nil
 		}
 		first := index - int64(len(buf))
-		r := s.newResolver()
-		codes := make([]string, len(buf))
-		for i, l := range buf {
-			codes[i] = l.Account
-		}
-		missing, err := r.lookup(ctx, s.pool, codes)
-		if err != nil {
-			return err
-		}
-		for _, m := range missing {
-			p, ok, err := r.subLedgerParent(ctx, s.pool, m)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				for i, c := range codes {
-					if c == m {
-						return errs.Field(fmt.Sprintf("lines[%d].account", first+int64(i)), "account %q does not exist", m)
-					}
-				}
-			}
-			r.found[m] = child(p, m)
-		}
-		c := chunk{no: no, first: next, lines: make([]line, 0, len(buf)+1)}
+		c := chunk{no: no, first: next, input: first, lines: make([]line, 0, len(buf)+1)}
 		sum := decimal.Zero
 		for i, l := range buf {
-			a := r.found[l.Account]
 			cur := l.Currency
 			if cur == "" {
-				cur = a.Currency
-			}
-			if cur != a.Currency {
-				return errs.Field(fmt.Sprintf("lines[%d].currency", first+int64(i)), "%s does not match account %s, kept in %s", cur, a.Code, a.Currency)
+				cur = contra.Currency
 			}
 			if cur != contra.Currency {
 				return errs.Field(fmt.Sprintf("lines[%d].currency", first+int64(i)), "%s differs from the contra account's %s", cur, contra.Currency)
@@ -283,8 +283,128 @@ func (s *Store) bulkChunks(ctx context.Context, b ledger.BulkEntry, contra ledge
 	return next, err
 }
 
+// checkAccounts checks the accounts of one chunk: each must exist, or be a
+// beneficiary account that a sub-ledger control account creates on first
+// use, and be kept in the contra account's currency. It reports whether the
+// chunk names accounts that its write must create.
+func (s *Store) checkAccounts(ctx context.Context, c chunk, contra ledger.Account) (bool, error) {
+	lines := c.lines
+	if n := len(lines); n > 0 && lines[n-1].account == contra.Code {
+		lines = lines[:n-1]
+	}
+	codes := make([]string, len(lines))
+	for i, l := range lines {
+		codes[i] = l.account
+	}
+	rows, err := s.pool.Query(ctx, `SELECT code, currency FROM accounts WHERE code = ANY($1)`, pgx.QueryExecModeExec, codes)
+	if err != nil {
+		return false, err
+	}
+	currency := make(map[string]string, len(codes))
+	for rows.Next() {
+		var code, cur string
+		if err := rows.Scan(&code, &cur); err != nil {
+			rows.Close()
+			return false, err
+		}
+		currency[code] = cur
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	create := false
+	for i, code := range codes {
+		field := fmt.Sprintf("lines[%d].account", c.input+int64(i))
+		cur, ok := currency[code]
+		if !ok {
+			j := strings.LastIndexByte(code, ':')
+			if j <= 0 {
+				return false, errs.Field(field, "account %q does not exist", code)
+			}
+			p, err := s.Account(ctx, code[:j])
+			if errs.Is(err, errs.NotFound) || err == nil && !p.SubLedger {
+				return false, errs.Field(field, "account %q does not exist", code)
+			}
+			if err != nil {
+				return false, err
+			}
+			cur, create = p.Currency, true
+			currency[code] = cur
+		}
+		if cur != contra.Currency {
+			return false, errs.Field(field, "account %s is kept in %s, the contra account in %s", code, cur, contra.Currency)
+		}
+	}
+	return create, nil
+}
+
+// checkChunks cuts the lines into chunks and checks their accounts,
+// BulkWriters chunks at a time. It returns each chunk's hash and whether it
+// creates accounts; the error is that of the earliest bad line.
+func (s *Store) checkChunks(ctx context.Context, b ledger.BulkEntry, contra ledger.Account) ([][]byte, []bool, error) {
+	var (
+		mu      sync.Mutex
+		hashes  [][]byte
+		creates []bool
+		firstNo = int64(-1)
+		firstEr error
+		wg      sync.WaitGroup
+	)
+	work := make(chan chunk)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range BulkWriters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				create, err := s.checkAccounts(ctx, c, contra)
+				mu.Lock()
+				if err != nil && (firstNo < 0 || c.no < firstNo) {
+					firstNo, firstEr = c.no, err
+				}
+				creates[c.no] = create
+				mu.Unlock()
+			}
+		}()
+	}
+	_, err := s.bulkChunks(b, contra, func(c chunk) error {
+		mu.Lock()
+		hashes = append(hashes, c.hash)
+		creates = append(creates, false)
+		failed := firstEr != nil
+		mu.Unlock()
+		if failed {
+			return errStop
+		}
+		select {
+		case work <- c:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(work)
+	wg.Wait()
+	if firstEr != nil {
+		return nil, nil, firstEr
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return hashes, creates, nil
+}
+
+// errStop ends an iteration over lines early.
+var errStop = errors.New("stopped")
+
+// BulkWriters is the number of chunks of a bulk entry written at once.
+var BulkWriters = 2
+
 // PostBulk posts one entry of many lines; see ledger.BulkEntry. Every line
-// is checked before anything is written.
+// is checked before anything is written; then the chunks are written by
+// BulkWriters transactions at a time.
 func (s *Store) PostBulk(ctx context.Context, b ledger.BulkEntry) (ledger.Entry, error) {
 	if err := b.Validate(); err != nil {
 		return ledger.Entry{}, err
@@ -299,12 +419,9 @@ func (s *Store) PostBulk(ctx context.Context, b ledger.BulkEntry) (ledger.Entry,
 	fail := func(err error) (ledger.Entry, error) {
 		return ledger.Entry{}, fmt.Errorf("post bulk entry %q: %w", b.IdempotencyKey, err)
 	}
-	// First pass: check every line and compute every chunk's hash.
-	var hashes [][]byte
-	if _, err := s.bulkChunks(ctx, b, contra, func(c chunk) error {
-		hashes = append(hashes, c.hash)
-		return nil
-	}); err != nil {
+	// First pass: check every line and account, and hash every chunk.
+	hashes, creates, err := s.checkChunks(ctx, b, contra)
+	if err != nil {
 		return fail(err)
 	}
 	o := &openEntry{key: b.IdempotencyKey, kind: ledger.KindBulk, date: b.EffectiveDate, desc: b.Description,
@@ -329,22 +446,7 @@ func (s *Store) PostBulk(ctx context.Context, b ledger.BulkEntry) (ledger.Entry,
 		}
 	}
 	// Second pass: write the chunks not yet written.
-	var written int64
-	total, err := s.bulkChunks(ctx, b, contra, func(c chunk) error {
-		if c.no >= int64(len(hashes)) || string(c.hash) != string(hashes[c.no]) {
-			return errors.New("the lines changed between the check and the write")
-		}
-		if _, ok := done[c.no]; !ok {
-			if err := s.writeChunk(ctx, o, c, true); err != nil {
-				return fmt.Errorf("chunk %d: %w", c.no, err)
-			}
-		}
-		written += int64(len(c.lines))
-		if b.Progress != nil {
-			b.Progress(written)
-		}
-		return nil
-	})
+	total, err := s.writeChunks(ctx, b, contra, o, hashes, creates, done)
 	if err != nil {
 		return fail(err)
 	}
@@ -355,6 +457,58 @@ func (s *Store) PostBulk(ctx context.Context, b ledger.BulkEntry) (ledger.Entry,
 		return fail(err)
 	}
 	return s.Entry(ctx, o.id)
+}
+
+// writeChunks cuts the lines again and has BulkWriters goroutines write the
+// chunks that are not done; it returns the number of lines of the entry.
+func (s *Store) writeChunks(ctx context.Context, b ledger.BulkEntry, contra ledger.Account, o *openEntry, hashes [][]byte, creates []bool, done map[int64][]byte) (int64, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work := make(chan chunk)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var written int64
+	for range BulkWriters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				if err := s.writeChunk(ctx, o, c, creates[c.no]); err != nil {
+					cancel(fmt.Errorf("chunk %d: %w", c.no, err))
+					continue
+				}
+				mu.Lock()
+				written += int64(len(c.lines))
+				if b.Progress != nil {
+					b.Progress(written)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	total, err := s.bulkChunks(b, contra, func(c chunk) error {
+		if c.no >= int64(len(hashes)) || string(c.hash) != string(hashes[c.no]) {
+			return errors.New("the lines changed between the check and the write")
+		}
+		if _, ok := done[c.no]; ok {
+			mu.Lock()
+			written += int64(len(c.lines))
+			mu.Unlock()
+			return nil
+		}
+		select {
+		case work <- c:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+	close(work)
+	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil {
+		return 0, cause
+	}
+	return total, err
 }
 
 func (s *Store) replayed(ctx context.Context, id uuid.UUID) (ledger.Entry, error) {

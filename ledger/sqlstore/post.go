@@ -73,7 +73,8 @@ func chunkHash(chunk, first int64, lines []line) []byte {
 }
 
 // Post writes a standard entry in one round trip after BEGIN: the entry, its
-// chunk, its postings and the balance updates go as one batch.
+// postings and the balance updates go as one batch. A standard entry is one
+// chunk of lines; unlike a bulk entry's, it has no entry_chunks row.
 func (s *Store) Post(ctx context.Context, e ledger.NewEntry) (ledger.Entry, error) {
 	if err := e.Validate(); err != nil {
 		return ledger.Entry{}, err
@@ -104,7 +105,6 @@ func (s *Store) Post(ctx context.Context, e ledger.NewEntry) (ledger.Entry, erro
 			header_hash, line_count, chunk_count, content_hash, entry_hash) VALUES ($1, $2, 'standard', 'posted', $3, $4, $5, $6, $7, $8, $9, 1, $10, $11)`,
 			id, e.IdempotencyKey, e.EffectiveDate.Time(), postedAt, e.Description, e.SourceRef, meta, header, int64(len(lines)), content,
 			ledger.EntryHash(id, postedAt, content))
-		b.Queue(`INSERT INTO entry_chunks (entry_id, chunk, first_line, line_count, hash) VALUES ($1, 0, 0, $2, $3)`, id, int64(len(lines)), ch)
 		queuePostings(b, id, e.EffectiveDate, postedAt, lines)
 		queueBalances(b, balanceDeltas(lines, r.found, shardFor(tx)))
 		if err := sendBatch(ctx, tx, b); err != nil {
@@ -208,24 +208,43 @@ func balanceDeltas(lines []line, found map[string]ledger.Account, shard func(int
 	return out
 }
 
+// upsertBalances applies balance changes given as arrays. The amounts
+// travel as text, which pgx sends in the binary array format, where a
+// DECIMAL array would be encoded element by element as text.
 const upsertBalances = `INSERT INTO account_balances (account_code, shard, balance, postings)
-	SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::DECIMAL(19,2)[], $4::BIGINT[])
+	SELECT u.a, u.s, u.m::DECIMAL(19,2), u.n FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[]) AS u (a, s, m, n)
 	ON CONFLICT (account_code, shard) DO UPDATE
 	SET balance = account_balances.balance + excluded.balance, postings = account_balances.postings + excluded.postings`
 
 func balanceArgs(ds []delta) []any {
 	accts := make([]string, len(ds))
 	shards := make([]int64, len(ds))
-	amounts := make([]decimal.Decimal, len(ds))
+	amounts := make([]string, len(ds))
 	counts := make([]int64, len(ds))
 	for i, d := range ds {
-		accts[i], shards[i], amounts[i], counts[i] = d.account, d.shard, d.amount, d.count
+		accts[i], shards[i], amounts[i], counts[i] = d.account, d.shard, d.amount.StringFixed(2), d.count
 	}
 	return []any{accts, shards, amounts, counts}
 }
 
+// queueBalances adds the balance changes of a small entry as a multi-row
+// upsert of scalar parameters: for a handful of rows its prepared statement
+// is cheaper to encode and plan than the array form.
 func queueBalances(b *pgx.Batch, ds []delta) {
-	b.Queue(upsertBalances, balanceArgs(ds)...)
+	var sb strings.Builder
+	sb.WriteString(`INSERT INTO account_balances (account_code, shard, balance, postings) VALUES `)
+	args := make([]any, 0, 4*len(ds))
+	for i, d := range ds {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&sb, "($%d, $%d, $%d::DECIMAL(19,2), $%d)", n+1, n+2, n+3, n+4)
+		args = append(args, d.account, d.shard, d.amount, d.count)
+	}
+	sb.WriteString(` ON CONFLICT (account_code, shard) DO UPDATE
+	SET balance = account_balances.balance + excluded.balance, postings = account_balances.postings + excluded.postings`)
+	b.Queue(sb.String(), args...)
 }
 
 // replay returns the entry first posted under key when its content (or,

@@ -42,7 +42,7 @@ func (s *Store) Reverse(ctx context.Context, r ledger.Reversal) (ledger.Entry, e
 		desc:   fmt.Sprintf("Reversal of %s: %s", orig.Description, r.Reason),
 		source: orig.SourceRef, meta: map[string]string{"reason": r.Reason, "reverses": r.EntryID.String()}}
 	o.header = ledger.HeaderHash(o.key, o.kind, o.date, o.desc, o.source, o.meta, o.reverses, "")
-	chunks, err := s.chunkRanges(ctx, r.EntryID)
+	chunks, err := s.chunkRanges(ctx, r.EntryID, orig.LineCount)
 	if err != nil {
 		return fail(err)
 	}
@@ -105,15 +105,21 @@ func (s *Store) Reverse(ctx context.Context, r ledger.Reversal) (ledger.Entry, e
 
 type chunkRange struct{ no, first, count int64 }
 
-func (s *Store) chunkRanges(ctx context.Context, id uuid.UUID) ([]chunkRange, error) {
+// chunkRanges lists the chunks of an entry of lines lines; a standard
+// entry, which has no chunk rows, is one chunk.
+func (s *Store) chunkRanges(ctx context.Context, id uuid.UUID, lines int64) ([]chunkRange, error) {
 	rows, err := s.pool.Query(ctx, `SELECT chunk, first_line, line_count FROM entry_chunks WHERE entry_id = $1 ORDER BY chunk`, id)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (chunkRange, error) {
+	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chunkRange, error) {
 		var c chunkRange
 		return c, r.Scan(&c.no, &c.first, &c.count)
 	})
+	if err == nil && len(cs) == 0 {
+		cs = []chunkRange{{no: 0, first: 0, count: lines}}
+	}
+	return cs, err
 }
 
 // reversedChunk reads one chunk of the original entry with its amounts

@@ -9,7 +9,7 @@ CREATE TABLE accounts (
     type           TEXT NOT NULL CHECK (type IN ('asset', 'liability', 'equity', 'income', 'expense')),
     currency       TEXT NOT NULL CHECK (length(currency) = 3),
     normal_side    TEXT NOT NULL CHECK (normal_side IN ('debit', 'credit')),
-    parent_code    TEXT REFERENCES accounts (code),
+    parent_code    TEXT,
     sub_ledger     BOOLEAN NOT NULL DEFAULT false,
     balance_shards BIGINT NOT NULL DEFAULT 1 CHECK (balance_shards BETWEEN 1 AND 64),
     metadata       JSONB NOT NULL DEFAULT '{}',
@@ -18,8 +18,13 @@ CREATE TABLE accounts (
 
 -- An account's balance is the sum of its shard rows; a hot account has
 -- several so that concurrent postings rarely touch the same row.
+--
+-- Neither this table nor accounts.parent_code carries a foreign key: the
+-- store checks accounts before writing, verify proves the links, and on
+-- PostgreSQL a per-row check planned while the table was small turns a
+-- monthly run's account creation quadratic.
 CREATE TABLE account_balances (
-    account_code TEXT NOT NULL REFERENCES accounts (code),
+    account_code TEXT NOT NULL,
     shard        BIGINT NOT NULL,
     balance      DECIMAL(19, 2) NOT NULL,
     postings     BIGINT NOT NULL,
@@ -44,9 +49,11 @@ CREATE TABLE entries (
     content_hash    BYTEA,
     entry_hash      BYTEA,
     seal_seq        BIGINT,
-    CONSTRAINT entries_idempotency_key_key UNIQUE (idempotency_key),
-    CONSTRAINT entries_reverses_key UNIQUE (reverses)
+    CONSTRAINT entries_idempotency_key_key UNIQUE (idempotency_key)
 );
+-- An entry is reversed at most once. Partial, so that the many entries that
+-- reverse nothing cost no index row.
+CREATE UNIQUE INDEX entries_reverses_key ON entries (reverses) WHERE reverses IS NOT NULL;
 CREATE INDEX entries_seal_idx ON entries (seal_seq, posted_at, id);
 
 -- A chunk is a balanced run of an entry's lines written in one transaction;
