@@ -68,9 +68,6 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- string) e
 	if err != nil {
 		return fmt.Errorf("AUTH_TOKENS: %w", err)
 	}
-	if tokens.Len() == 0 {
-		log.Warn("no API tokens configured: every /v1 request will be refused (set AUTH_TOKENS or AUTH_TOKENS_FILE)")
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := httptransport.NewHandler(store, httptransport.Options{

@@ -68,33 +68,31 @@ func (s *Store) startEntry(ctx context.Context, o *openEntry) (status ledger.Ent
 }
 
 func (s *Store) startEntryTx(ctx context.Context, tx pgx.Tx, o *openEntry) (status ledger.EntryStatus, done map[int64][]byte, content []byte, err error) {
-	{
-		var id uuid.UUID
-		var header []byte
-		var st string
-		var posted time.Time
-		err := tx.QueryRow(ctx, `SELECT id, header_hash, status, posted_at, content_hash FROM entries WHERE idempotency_key = $1`, o.key).
-			Scan(&id, &header, &st, &posted, &content)
-		if err == nil {
-			if string(header) != string(o.header) {
-				return "", nil, nil, &errs.Error{Code: errs.Conflict, Field: "idempotency_key",
-					Message: fmt.Sprintf("%q was already used by entry %s with other content", o.key, id)}
-			}
-			o.id, o.postedAt, status = id, posted, ledger.EntryStatus(st)
-			done, err = existingChunks(ctx, tx, id)
-			return status, done, content, err
+	var id uuid.UUID
+	var header []byte
+	var st string
+	var posted time.Time
+	err = tx.QueryRow(ctx, `SELECT id, header_hash, status, posted_at, content_hash FROM entries WHERE idempotency_key = $1`, o.key).
+		Scan(&id, &header, &st, &posted, &content)
+	if err == nil {
+		if string(header) != string(o.header) {
+			return "", nil, nil, &errs.Error{Code: errs.Conflict, Field: "idempotency_key",
+				Message: fmt.Sprintf("%q was already used by entry %s with other content", o.key, id)}
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return "", nil, nil, err
-		}
-		o.id = uuid.New()
-		o.postedAt = s.now().UTC().Truncate(time.Microsecond)
-		meta, _ := json.Marshal(nonNil(o.meta))
-		_, err = tx.Exec(ctx, `INSERT INTO entries (id, idempotency_key, kind, status, effective_date, posted_at, description, source_ref,
-			metadata, reverses, contra, header_hash) VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8, $9, $10, $11)`,
-			o.id, o.key, o.kind, o.date.Time(), o.postedAt, o.desc, o.source, meta, o.reverses, o.contra, o.header)
-		return ledger.StatusOpen, map[int64][]byte{}, nil, mapWriteError(err)
+		o.id, o.postedAt, status = id, posted, ledger.EntryStatus(st)
+		done, err = existingChunks(ctx, tx, id)
+		return status, done, content, err
 	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return "", nil, nil, err
+	}
+	o.id = uuid.New()
+	o.postedAt = s.now().UTC().Truncate(time.Microsecond)
+	meta, _ := json.Marshal(nonNil(o.meta))
+	_, err = tx.Exec(ctx, `INSERT INTO entries (id, idempotency_key, kind, status, effective_date, posted_at, description, source_ref,
+		metadata, reverses, contra, header_hash) VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8, $9, $10, $11)`,
+		o.id, o.key, o.kind, o.date.Time(), o.postedAt, o.desc, o.source, meta, o.reverses, o.contra, o.header)
+	return ledger.StatusOpen, map[int64][]byte{}, nil, mapWriteError(err)
 }
 
 // finishEntry marks an open entry posted with its content hash.
@@ -106,21 +104,18 @@ func (s *Store) finishEntry(ctx context.Context, o *openEntry, chunks [][]byte, 
 
 func finishEntryTx(ctx context.Context, tx pgx.Tx, o *openEntry, chunks [][]byte, lines int64) error {
 	content := ledger.ContentHash(o.header, chunks)
-	{
-		_, err := tx.Exec(ctx, `UPDATE entries SET status = 'posted', content_hash = $2, entry_hash = $3, line_count = $4, chunk_count = $5
-			WHERE id = $1 AND status = 'open'`, o.id, content, ledger.EntryHash(o.id, o.postedAt, content), lines, int64(len(chunks)))
-		return err
-	}
+	_, err := tx.Exec(ctx, `UPDATE entries SET status = 'posted', content_hash = $2, entry_hash = $3, line_count = $4, chunk_count = $5
+		WHERE id = $1 AND status = 'open'`, o.id, content, ledger.EntryHash(o.id, o.postedAt, content), lines, int64(len(chunks)))
+	return err
 }
 
 // chunk is a balanced run of lines about to be written.
 type chunk struct {
-	no     int64
-	first  int64
-	lines  []line
-	hash   []byte
-	create bool  // names beneficiary accounts that do not exist yet
-	input  int64 // index of its first line in the caller's lines
+	no    int64
+	first int64
+	lines []line
+	hash  []byte
+	input int64 // index of its first line in the caller's lines
 }
 
 // writeChunk writes one chunk in its own transaction: its chunk row, its
