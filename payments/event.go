@@ -217,6 +217,8 @@ type DeadLetterQuery struct {
 	Limit       int
 }
 
+// ParseEvent is the contract's parser: see parse.go.
+
 // EventSink applies records read from the eligibility topic.
 type EventSink interface {
 	// Apply parses, validates and applies a batch of records in one
@@ -226,6 +228,11 @@ type EventSink interface {
 	// applied (the database is unreachable, say) and the batch must be
 	// offered again.
 	Apply(ctx context.Context, records []Record) ([]Result, error)
+	// RecordDeadLetter records one record as a dead letter with the given
+	// reason, whatever it holds: the consumer's last resort for a record
+	// that keeps failing for a reason other than an unreachable database,
+	// so that it never blocks its partition.
+	RecordDeadLetter(ctx context.Context, r Record, reason string) error
 	// UnpublishedDeadLetters returns dead letters not yet written to the
 	// dead-letter topic, oldest first.
 	UnpublishedDeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
