@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
+	"github.com/ofii/allowances/internal/mask"
 	"github.com/ofii/allowances/ledger"
 )
 
@@ -119,4 +120,18 @@ type Beneficiaries interface {
 	PayeeAt(ctx context.Context, id string, t time.Time) (Payee, error)
 	// DeadLetters lists the dead letters, newest first.
 	DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLetter, string, error)
+}
+
+// MaskIBANs hides every IBAN of the timeline but its country, check digits
+// and last four characters, for readers who do not pay.
+func (b *Beneficiary) MaskIBANs() {
+	for i := range b.Payees {
+		b.Payees[i].Payee.IBAN = mask.MaskIBAN(b.Payees[i].Payee.IBAN)
+	}
+	for i := range b.ReturnGrants {
+		b.ReturnGrants[i].Payee.IBAN = mask.MaskIBAN(b.ReturnGrants[i].Payee.IBAN)
+	}
+	for i := range b.Reinsertion {
+		b.Reinsertion[i].Payee.IBAN = mask.MaskIBAN(b.Reinsertion[i].Payee.IBAN)
+	}
 }

@@ -37,7 +37,13 @@ the chart and measures, in one run:
      default isolation (READ COMMITTED on PostgreSQL)
 
 and reports the ratios b/a (bulk time over COPY time, target <= 2),
-c/e (>= 1.0) and d/c (>= 0.5). Transactions that fail are counted apart
+c/e (>= 1.0) and d/c (>= 0.5). Then, on an embedded Kafka broker:
+
+  f  eligibility events (rights openings and household changes) applied per
+     second from the topic into the database by the consumer (>= 20,000)
+  g  the bare kafka-go read rate of the same records
+
+Transactions that fail are counted apart
 and not in the rates. Progress goes to standard error on a terminal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -49,6 +55,9 @@ and not in the rates. Progress goes to standard error on a terminal.`,
 				}
 				if !cmd.Flags().Changed("duration") {
 					opts.Duration = q.Duration
+				}
+				if !cmd.Flags().Changed("events") {
+					opts.Events = q.Events
 				}
 			}
 			opts.Accounts = bench.AccountsMode(mode)
@@ -78,7 +87,8 @@ and not in the rates. Progress goes to standard error on a terminal.`,
 	f.IntVar(&opts.ColdAccounts, "cold-accounts", opts.ColdAccounts, "accounts the transfers pick from")
 	f.StringVar(&opts.Database, "database", opts.Database, "scratch database, dropped and created on the server of DATABASE_URL")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the scratch database after the run")
-	f.BoolVar(&quick, "quick", false, "smoke run: sizes 10000,100000 and 3s steps (explicit --sizes and --duration win)")
+	f.IntVar(&opts.Events, "events", opts.Events, "eligibility events of steps f and g (negative: skip them)")
+	f.BoolVar(&quick, "quick", false, "smoke run: sizes 10000,100000, 3s steps and 20000 events (explicit flags win)")
 	return cmd
 }
 

@@ -40,6 +40,8 @@ var commands = []func(*app) *cobra.Command{
 	sealCmd,
 	tokenCmd,
 	configCmd,
+	beneficiariesCmd,
+	eventsCmd,
 	demoCmd,
 	benchCmd,
 }

@@ -249,3 +249,19 @@ func TestLedger(t *testing.T) {
 		ledgerctl(t, "", db("verify")...).want(t, cli.ExitOK, "OK:")
 	})
 }
+
+func TestConfigHidesSASLPassword(t *testing.T) {
+	var out, errOut bytes.Buffer
+	env := func(k string) string {
+		if k == "KAFKA_SASL_PASSWORD" {
+			return "kafka-s3cret"
+		}
+		return ""
+	}
+	if code := run(context.Background(), []string{"config"}, strings.NewReader(""), &out, &errOut, env); code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if strings.Contains(out.String(), "kafka-s3cret") || !strings.Contains(out.String(), "(set, not shown)") {
+		t.Errorf("the SASL password is not hidden:\n%s", out.String())
+	}
+}

@@ -69,6 +69,9 @@ func effectiveSettings(a *app) []setting {
 				e.Value = "(" + plural(len(strings.Split(strings.Trim(e.Value, ";"), ";")), "token") + ")"
 			}
 		}
+		if s.Secret() && e.Value != "" {
+			e.Value = "(set, not shown)"
+		}
 		out = append(out, e)
 	}
 	return out

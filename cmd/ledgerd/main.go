@@ -1,8 +1,11 @@
 // Command ledgerd is the allowance payment and ledger server: the staff
-// HTTP API under /v1 with /metrics, /healthz and /readyz. It reads its
-// settings from the environment (see the README or `ledgerctl config`),
-// migrates the schema at start when AUTO_MIGRATE is on, and stops cleanly on
-// SIGINT or SIGTERM, finishing the requests in hand.
+// HTTP API under /v1 with /metrics, /healthz and /readyz, and the consumer of
+// the eligibility events. Without KAFKA_BROKERS it runs an embedded Kafka
+// broker on KAFKA_EMBEDDED_ADDR, which any Kafka client can publish to. It
+// reads its settings from the environment (see the README or `ledgerctl
+// config`), migrates the schema at start when AUTO_MIGRATE is on, and stops
+// cleanly on SIGINT or SIGTERM: the requests and the event batch in hand are
+// finished, the batch committed, and the consumer group left.
 package main
 
 import (
@@ -26,7 +29,9 @@ import (
 	"github.com/ofii/allowances/internal/migrations"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/ledger/sqlstore"
+	paysql "github.com/ofii/allowances/payments/sqlstore"
 	httptransport "github.com/ofii/allowances/transport/http"
+	"github.com/ofii/allowances/transport/kafka"
 )
 
 func main() {
@@ -59,20 +64,54 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- string) e
 		}
 		log.Info("schema migrated", "applied", len(applied))
 	}
-	store := sqlstore.New(pool, sqlstore.WithRetryPolicy(db.RetryPolicy{
-		MaxAttempts: cfg.TxMaxAttempts, BaseDelay: db.DefaultRetryPolicy.BaseDelay, MaxDelay: db.DefaultRetryPolicy.MaxDelay}))
+	policy := db.DefaultRetryPolicy
+	policy.MaxAttempts = cfg.TxMaxAttempts
+	store := sqlstore.New(pool, sqlstore.WithRetryPolicy(policy))
 	if err := ledger.SetUpChart(ctx, store); err != nil {
 		return err
 	}
+	events := paysql.New(pool, paysql.WithRetryPolicy(policy))
 	tokens, err := httptransport.LoadTokens(cfg.AuthTokens, cfg.AuthTokensFile)
 	if err != nil {
 		return fmt.Errorf("AUTH_TOKENS: %w", err)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	embedded := ""
+	if len(cfg.KafkaBrokers) == 0 {
+		broker, err := kafka.StartEmbedded(cfg.KafkaEmbeddedPort, cfg.KafkaEmbeddedPartitions, cfg.KafkaTopic, cfg.KafkaDLQTopic)
+		if err != nil {
+			return fmt.Errorf("embedded Kafka broker on KAFKA_EMBEDDED_ADDR %s: %w", cfg.KafkaEmbeddedAddr, err)
+		}
+		defer broker.Close()
+		embedded = broker.Addr()
+		log.Info("embedded Kafka broker listening: publish eligibility events here", "addr", embedded,
+			"topic", cfg.KafkaTopic, "dlq_topic", cfg.KafkaDLQTopic, "partitions", cfg.KafkaEmbeddedPartitions)
+	}
+	consumer, err := kafka.NewConsumer(kafka.ConfigFrom(cfg, embedded), events, log, reg)
+	if err != nil {
+		return err
+	}
+	cctx, stopConsumer := context.WithCancel(context.WithoutCancel(ctx))
+	consumed := make(chan error, 1)
+	go func() {
+		err := consumer.Run(cctx)
+		if err != nil {
+			log.Error("eligibility consumer stopped", "error", err.Error())
+		}
+		consumed <- err
+	}()
+	defer func() {
+		stopConsumer()
+		<-consumed
+	}()
+
 	handler := httptransport.NewHandler(store, httptransport.Options{
 		Tokens: tokens, Logger: log, Registry: reg, MaxBodyBytes: cfg.HTTPMaxBodyBytes,
-		Ready: map[string]func(context.Context) error{"database": pool.Ping},
+		Ready:         map[string]func(context.Context) error{"database": pool.Ping},
+		Detail:        map[string]func() any{"eligibility": func() any { return consumer.Status() }},
+		Beneficiaries: events,
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

@@ -66,6 +66,9 @@ type Options struct {
 	AccountsPerBranch int `json:"accounts_per_branch"`
 	// Seed makes amounts and account picks repeatable.
 	Seed uint64 `json:"seed"`
+	// Events is the number of eligibility events of the events steps; 0
+	// means the default, negative skips them.
+	Events int `json:"events"`
 	// TxMaxAttempts bounds the store's attempts of a write transaction that
 	// loses a serialization conflict; 0 is db.DefaultRetryPolicy's.
 	TxMaxAttempts int `json:"tx_max_attempts,omitempty"`
@@ -84,6 +87,7 @@ func Defaults() Options {
 		TellersPerBranch:  10,
 		AccountsPerBranch: 10_000,
 		Seed:              1,
+		Events:            100_000,
 	}
 }
 
@@ -91,6 +95,7 @@ func Defaults() Options {
 func (o *Options) Quick() {
 	o.Sizes = []int{10_000, 100_000}
 	o.Duration = 3 * time.Second
+	o.Events = 20_000
 }
 
 // Validate fills the zero fields of o with the defaults and checks the
@@ -127,6 +132,9 @@ func (o *Options) Validate() error {
 	if o.Seed == 0 {
 		o.Seed = d.Seed
 	}
+	if o.Events == 0 {
+		o.Events = d.Events
+	}
 	switch {
 	case o.DatabaseURL == "":
 		return errors.New("no database URL")
@@ -158,7 +166,8 @@ func (o *Options) Validate() error {
 // Result is one measurement.
 type Result struct {
 	// Step is the measurement's letter: a COPY floor, b bulk posting,
-	// c cold transfers, d hot transfers, e TPC-B reference.
+	// c cold transfers, d hot transfers, e TPC-B reference, f eligibility
+	// events applied, g bare kafka-go read of the same records.
 	Step    string  `json:"step"`
 	Name    string  `json:"name"`
 	N       int64   `json:"n"` // lines or transactions done
@@ -314,6 +323,13 @@ func Run(ctx context.Context, opts Options, progress Progress) (rep Report, err 
 	if err := add(e.tpcb(ctx)); err != nil {
 		return rep, err
 	}
+	if opts.Events > 0 {
+		rs, err := e.events(ctx, opts.Events)
+		if err != nil {
+			return rep, fmt.Errorf("events: %w", err)
+		}
+		rep.Results = append(rep.Results, rs...)
+	}
 	rep.Ratios = ratios(rep.Results)
 	rep.Took = time.Since(rep.Started).Seconds()
 	return rep, nil
@@ -386,6 +402,16 @@ func ratios(rs []Result) []Ratio {
 		v := safeDiv(d.Rate, c.Rate)
 		out = append(out, Ratio{Name: "d/c", Value: v, Target: ">= 0.5", Pass: v >= 0.5,
 			Note: "hot transfers/s over cold transfers/s"})
+	}
+	f, okf := find("f")
+	g, okg := find("g")
+	if okf {
+		out = append(out, Ratio{Name: "f events/s", Value: f.Rate, Target: ">= 20000", Pass: f.Rate >= 20000,
+			Note: "eligibility events applied per second"})
+	}
+	if okf && okg {
+		out = append(out, Ratio{Name: "f/g", Value: safeDiv(f.Rate, g.Rate), Target: "(info)", Pass: true,
+			Note: "applied rate over the bare kafka-go read rate"})
 	}
 	return out
 }

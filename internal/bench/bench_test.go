@@ -51,13 +51,13 @@ func TestRunTiny(t *testing.T) {
 	opts := bench.Options{
 		DatabaseURL: base, Database: name, Keep: true,
 		Sizes: []int{n}, ChunkSize: 64, Clients: 2, Duration: 300 * time.Millisecond,
-		ColdAccounts: 20, Branches: 2, TellersPerBranch: 2, AccountsPerBranch: 100,
+		ColdAccounts: 20, Branches: 2, TellersPerBranch: 2, AccountsPerBranch: 100, Events: 400,
 	}
 	rep, err := bench.Run(ctx, opts, nil)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	for _, step := range []string{"a", "b", "c", "d", "e"} {
+	for _, step := range []string{"a", "b", "c", "d", "e", "f", "g"} {
 		r, ok := rep.Find(step, 0)
 		if !ok {
 			t.Errorf("no result for step %s: %+v", step, rep.Results)
@@ -67,8 +67,11 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("step %s: n %d in %gs, rate %g, want all positive (%s)", step, r.N, r.Seconds, r.Rate, r.Note)
 		}
 	}
-	if len(rep.Ratios) != 3 {
-		t.Errorf("ratios = %+v, want b/a, c/e and d/c", rep.Ratios)
+	if len(rep.Ratios) != 5 {
+		t.Errorf("ratios = %+v, want b/a, c/e, d/c, f and f/g", rep.Ratios)
+	}
+	if f, _ := rep.Find("f", 0); f.N != 400 || f.Errors != 0 {
+		t.Errorf("events step applied %d of 400 events, %d dead letters", f.N, f.Errors)
 	}
 	if rep.Machine.ServerVersion == "" || rep.Machine.GOMAXPROCS < 1 {
 		t.Errorf("machine = %+v", rep.Machine)

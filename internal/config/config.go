@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -31,7 +32,25 @@ var Settings = []Setting{
 	{"AUTH_TOKENS_FILE", "", "file of API tokens, one `name:role[+role]:sha256hex` per line, `#` comments"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"LOG_FORMAT", "json", "json or text"},
+	{"KAFKA_BROKERS", "", "Kafka brokers, `host:port` separated by `,`; when unset, ledgerd runs an embedded broker and the TLS and SASL settings are not used"},
+	{"KAFKA_EMBEDDED_ADDR", "127.0.0.1:9092", "address of the embedded broker (loopback only; port 0 picks a free one)"},
+	{"KAFKA_EMBEDDED_PARTITIONS", "4", "partitions of each topic of the embedded broker"},
+	{"KAFKA_TOPIC", "eligibility.v1", "topic of the eligibility events"},
+	{"KAFKA_DLQ_TOPIC", "eligibility.v1.dlq", "dead-letter topic: invalid events with headers `error` and `source-offset`"},
+	{"KAFKA_GROUP", "ledgerd", "consumer group of the eligibility consumer"},
+	{"KAFKA_BATCH_SIZE", "500", "most events applied in one database transaction"},
+	{"KAFKA_TLS", "false", "connect to the brokers over TLS"},
+	{"KAFKA_TLS_CA_FILE", "", "PEM file of the CAs that sign the brokers' certificates (the system's when unset)"},
+	{"KAFKA_TLS_CERT_FILE", "", "PEM client certificate for mutual TLS, with `KAFKA_TLS_KEY_FILE`"},
+	{"KAFKA_TLS_KEY_FILE", "", "PEM private key of `KAFKA_TLS_CERT_FILE`"},
+	{"KAFKA_SASL_MECHANISM", "none", "none, plain, scram-sha-256 or scram-sha-512"},
+	{"KAFKA_SASL_USERNAME", "", "SASL user name"},
+	{"KAFKA_SASL_PASSWORD", "", "SASL password (a secret: never logged)"},
 }
+
+// Secret reports whether the setting's value must never be shown, in logs or
+// in `ledgerctl config`.
+func (s Setting) Secret() bool { return s.Env == "KAFKA_SASL_PASSWORD" }
 
 // Config holds the settings after parsing.
 type Config struct {
@@ -45,6 +64,22 @@ type Config struct {
 	LogLevel         string
 	LogFormat        string
 	ShutdownTimeout  time.Duration
+
+	KafkaBrokers            []string // empty: run the embedded broker
+	KafkaEmbeddedAddr       string
+	KafkaEmbeddedPort       int // the port of KafkaEmbeddedAddr
+	KafkaEmbeddedPartitions int
+	KafkaTopic              string
+	KafkaDLQTopic           string
+	KafkaGroup              string
+	KafkaBatchSize          int
+	KafkaTLS                bool
+	KafkaTLSCAFile          string
+	KafkaTLSCertFile        string
+	KafkaTLSKeyFile         string
+	KafkaSASLMechanism      string // none, plain, scram-sha-256 or scram-sha-512
+	KafkaSASLUsername       string
+	KafkaSASLPassword       string
 }
 
 // Load reads the settings from the environment through getenv (os.Getenv
@@ -92,7 +127,106 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("LOG_FORMAT: %q is not json or text", c.LogFormat)
 	}
 	c.ShutdownTimeout = 20 * time.Second
+	if err := loadKafka(get, &c); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// loadKafka reads the KAFKA_* settings.
+func loadKafka(get func(string) string, c *Config) error {
+	var err error
+	if v := get("KAFKA_BROKERS"); v != "" {
+		for _, b := range strings.Split(v, ",") {
+			b = strings.TrimSpace(b)
+			if b == "" {
+				continue
+			}
+			if _, port, err := net.SplitHostPort(b); err != nil || !validPort(port, false) {
+				return fmt.Errorf("KAFKA_BROKERS: %q is not host:port", b)
+			}
+			c.KafkaBrokers = append(c.KafkaBrokers, b)
+		}
+	}
+	c.KafkaEmbeddedAddr = get("KAFKA_EMBEDDED_ADDR")
+	host, port, err := net.SplitHostPort(c.KafkaEmbeddedAddr)
+	if err != nil || !validPort(port, true) {
+		return fmt.Errorf("KAFKA_EMBEDDED_ADDR: %q is not host:port", c.KafkaEmbeddedAddr)
+	}
+	if host != "127.0.0.1" && host != "localhost" {
+		return fmt.Errorf("KAFKA_EMBEDDED_ADDR: %q is not on 127.0.0.1, the only address the embedded broker listens on", c.KafkaEmbeddedAddr)
+	}
+	c.KafkaEmbeddedPort, _ = strconv.Atoi(port)
+	if c.KafkaEmbeddedPartitions, err = positiveInt(get, "KAFKA_EMBEDDED_PARTITIONS"); err != nil {
+		return err
+	}
+	c.KafkaTopic = get("KAFKA_TOPIC")
+	c.KafkaDLQTopic = get("KAFKA_DLQ_TOPIC")
+	for _, t := range []struct{ name, value string }{{"KAFKA_TOPIC", c.KafkaTopic}, {"KAFKA_DLQ_TOPIC", c.KafkaDLQTopic}} {
+		if !validTopic(t.value) {
+			return fmt.Errorf("%s: %q is not a topic name (1 to 249 characters of a-z A-Z 0-9 . _ -)", t.name, t.value)
+		}
+	}
+	if c.KafkaTopic == c.KafkaDLQTopic {
+		return fmt.Errorf("KAFKA_DLQ_TOPIC: %q is also KAFKA_TOPIC", c.KafkaDLQTopic)
+	}
+	c.KafkaGroup = get("KAFKA_GROUP")
+	if c.KafkaBatchSize, err = positiveInt(get, "KAFKA_BATCH_SIZE"); err != nil {
+		return err
+	}
+	if c.KafkaTLS, err = strconv.ParseBool(get("KAFKA_TLS")); err != nil {
+		return fmt.Errorf("KAFKA_TLS: %q is not true or false", get("KAFKA_TLS"))
+	}
+	c.KafkaTLSCAFile = get("KAFKA_TLS_CA_FILE")
+	c.KafkaTLSCertFile = get("KAFKA_TLS_CERT_FILE")
+	c.KafkaTLSKeyFile = get("KAFKA_TLS_KEY_FILE")
+	for _, f := range []struct{ name, value string }{
+		{"KAFKA_TLS_CA_FILE", c.KafkaTLSCAFile}, {"KAFKA_TLS_CERT_FILE", c.KafkaTLSCertFile}, {"KAFKA_TLS_KEY_FILE", c.KafkaTLSKeyFile},
+	} {
+		if f.value != "" && !c.KafkaTLS {
+			return fmt.Errorf("%s: set while KAFKA_TLS is false", f.name)
+		}
+	}
+	if (c.KafkaTLSCertFile == "") != (c.KafkaTLSKeyFile == "") {
+		if c.KafkaTLSCertFile == "" {
+			return fmt.Errorf("KAFKA_TLS_CERT_FILE: unset while KAFKA_TLS_KEY_FILE is set")
+		}
+		return fmt.Errorf("KAFKA_TLS_KEY_FILE: unset while KAFKA_TLS_CERT_FILE is set")
+	}
+	c.KafkaSASLMechanism = strings.ToLower(get("KAFKA_SASL_MECHANISM"))
+	c.KafkaSASLUsername = get("KAFKA_SASL_USERNAME")
+	c.KafkaSASLPassword = get("KAFKA_SASL_PASSWORD")
+	switch c.KafkaSASLMechanism {
+	case "none":
+	case "plain", "scram-sha-256", "scram-sha-512":
+		if c.KafkaSASLUsername == "" {
+			return fmt.Errorf("KAFKA_SASL_USERNAME: unset while KAFKA_SASL_MECHANISM is %s", c.KafkaSASLMechanism)
+		}
+		if c.KafkaSASLPassword == "" {
+			return fmt.Errorf("KAFKA_SASL_PASSWORD: unset while KAFKA_SASL_MECHANISM is %s", c.KafkaSASLMechanism)
+		}
+	default:
+		return fmt.Errorf("KAFKA_SASL_MECHANISM: %q is not none, plain, scram-sha-256 or scram-sha-512", c.KafkaSASLMechanism)
+	}
+	return nil
+}
+
+func validPort(port string, zeroOK bool) bool {
+	n, err := strconv.Atoi(port)
+	return err == nil && n <= 65535 && (n > 0 || zeroOK && n == 0)
+}
+
+// validTopic reports whether name is a legal Kafka topic name.
+func validTopic(name string) bool {
+	if name == "" || len(name) > 249 || name == "." || name == ".." {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func positiveInt(get func(string) string, name string) (int, error) {

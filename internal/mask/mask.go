@@ -2,7 +2,10 @@
 // error message or a report that does not need it in full.
 package mask
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // MaskIBAN returns iban with everything hidden but its country code, its
 // check digits and its last four characters, in one fixed shape whatever the
@@ -17,4 +20,13 @@ func MaskIBAN(iban string) string {
 		return "****"
 	}
 	return string(s[:4]) + " **** **** " + string(s[len(s)-4:])
+}
+
+// ibanLike matches what looks like an IBAN inside free text.
+var ibanLike = regexp.MustCompile(`\b[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}\b`)
+
+// MaskIBANsIn masks every IBAN-looking run of characters in s, such as the
+// raw value of a rejected event shown to staff.
+func MaskIBANsIn(s string) string {
+	return ibanLike.ReplaceAllStringFunc(s, MaskIBAN)
 }

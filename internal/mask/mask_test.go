@@ -21,3 +21,11 @@ func TestMaskIBAN(t *testing.T) {
 		})
 	}
 }
+
+func TestMaskIBANsIn(t *testing.T) {
+	in := `{"payee": {"name": "Amina Diallo", "iban": "FR7630006000011234567890189", "bic": "AGRIFRPP"}, "n": "OFII-2026-000123"}`
+	want := `{"payee": {"name": "Amina Diallo", "iban": "FR76 **** **** 0189", "bic": "AGRIFRPP"}, "n": "OFII-2026-000123"}`
+	if got := MaskIBANsIn(in); got != want {
+		t.Errorf("MaskIBANsIn = %s\nwant %s", got, want)
+	}
+}

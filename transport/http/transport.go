@@ -18,6 +18,7 @@ import (
 
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
 )
 
 // DefaultMaxBodyBytes is the body limit when Options.MaxBodyBytes is 0.
@@ -44,6 +45,13 @@ type Options struct {
 	// Ready holds the checks of /readyz by name, such as
 	// {"database": pool.Ping}; /readyz answers 503 when one fails.
 	Ready map[string]func(context.Context) error
+	// Beneficiaries, when set, serves the beneficiaries' timelines and the
+	// dead letters of the eligibility stream.
+	Beneficiaries payments.Beneficiaries
+	// Detail adds, by name, facts to the /readyz body that say how far the
+	// service has got, such as the eligibility consumer's last applied
+	// offsets; they do not decide readiness.
+	Detail map[string]func() any
 	// ReadyTimeout bounds each readiness check; 0 means DefaultReadyTimeout.
 	ReadyTimeout time.Duration
 }
@@ -85,7 +93,11 @@ func NewHandler(svc ledger.Service, opts Options) http.Handler {
 	a := &api{opts: opts}
 
 	mux := http.NewServeMux()
-	for _, rt := range a.routes(svc) {
+	routes := a.routes(svc)
+	if opts.Beneficiaries != nil {
+		routes = append(routes, a.eligibilityRoutes(opts.Beneficiaries)...)
+	}
+	for _, rt := range routes {
 		h := rt.handler
 		switch {
 		case rt.public:
@@ -227,7 +239,14 @@ func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 	body := struct {
 		Status string            `json:"status"`
 		Checks map[string]string `json:"checks"`
+		Detail map[string]any    `json:"detail,omitempty"`
 	}{Status: "ready", Checks: checks}
+	for name, detail := range a.opts.Detail {
+		if body.Detail == nil {
+			body.Detail = map[string]any{}
+		}
+		body.Detail[name] = detail()
+	}
 	status := http.StatusOK
 	if !ready {
 		body.Status, status = "not ready", http.StatusServiceUnavailable

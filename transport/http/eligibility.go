@@ -1,0 +1,171 @@
+package httptransport
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/internal/mask"
+	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
+)
+
+// PayingRoles see payees' IBANs in full: they prepare and approve what is
+// paid. Every other role sees them masked.
+var PayingRoles = []Role{RolePreparer, RoleApprover}
+
+// maxDays bounds the days one request may ask for.
+const maxDays = 366
+
+// seesIBANs reports whether the caller may see IBANs in full.
+func seesIBANs(ctx context.Context) bool {
+	p, ok := PrincipalFrom(ctx)
+	return ok && p.HasRole(PayingRoles...)
+}
+
+type getBeneficiaryRequest struct{ ID string }
+
+type getBeneficiaryResponse struct {
+	payments.Beneficiary
+	Err error `json:"-"`
+}
+
+func (r getBeneficiaryResponse) Failed() error { return r.Err }
+
+func makeGetBeneficiaryEndpoint(svc payments.Beneficiaries) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(getBeneficiaryRequest)
+		b, err := svc.Beneficiary(ctx, req.ID)
+		if err != nil {
+			return getBeneficiaryResponse{Err: fmt.Errorf("get beneficiary %s: %w", req.ID, err)}, nil
+		}
+		if !seesIBANs(ctx) {
+			b.MaskIBANs()
+		}
+		return getBeneficiaryResponse{Beneficiary: b}, nil
+	}
+}
+
+type beneficiaryDaysRequest struct {
+	ID       string
+	From, To ledger.Date
+}
+
+type beneficiaryDaysResponse struct {
+	ID   string         `json:"id"`
+	Days []payments.Day `json:"days"`
+	Err  error          `json:"-"`
+}
+
+func (r beneficiaryDaysResponse) Failed() error { return r.Err }
+
+func makeBeneficiaryDaysEndpoint(svc payments.Beneficiaries) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(beneficiaryDaysRequest)
+		days, err := svc.Days(ctx, req.ID, req.From, req.To)
+		if err != nil {
+			return beneficiaryDaysResponse{Err: fmt.Errorf("days of beneficiary %s: %w", req.ID, err)}, nil
+		}
+		return beneficiaryDaysResponse{ID: req.ID, Days: days}, nil
+	}
+}
+
+type listDeadLettersRequest struct{ Query payments.DeadLetterQuery }
+
+// deadLetterView shows a dead letter with its original value as text, IBANs
+// masked: the list is for diagnosing, not for paying.
+type deadLetterView struct {
+	payments.DeadLetter
+	Value string `json:"value"`
+}
+
+type listDeadLettersResponse struct {
+	DeadLetters []deadLetterView `json:"dead_letters"`
+	NextCursor  string           `json:"next_cursor,omitempty"`
+	Err         error            `json:"-"`
+}
+
+func (r listDeadLettersResponse) Failed() error { return r.Err }
+
+func makeListDeadLettersEndpoint(svc payments.Beneficiaries) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(listDeadLettersRequest)
+		dls, next, err := svc.DeadLetters(ctx, req.Query)
+		if err != nil {
+			return listDeadLettersResponse{Err: fmt.Errorf("list dead letters: %w", err)}, nil
+		}
+		resp := listDeadLettersResponse{DeadLetters: make([]deadLetterView, 0, len(dls)), NextCursor: next}
+		for _, d := range dls {
+			resp.DeadLetters = append(resp.DeadLetters, deadLetterView{DeadLetter: d, Value: mask.MaskIBANsIn(string(d.Value))})
+		}
+		return resp, nil
+	}
+}
+
+func decodeGetBeneficiaryRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return getBeneficiaryRequest{ID: r.PathValue("id")}, nil
+}
+
+func decodeBeneficiaryDaysRequest(_ context.Context, r *http.Request) (any, error) {
+	q, err := parseQuery(r, "from", "to")
+	if err != nil {
+		return nil, err
+	}
+	req := beneficiaryDaysRequest{ID: r.PathValue("id")}
+	if req.From, err = q.date("from"); err != nil {
+		return nil, err
+	}
+	if req.To, err = q.date("to"); err != nil {
+		return nil, err
+	}
+	switch {
+	case req.From.IsZero():
+		return nil, errs.Field("from", "is required")
+	case req.To.IsZero():
+		return nil, errs.Field("to", "is required")
+	case req.To.Before(req.From):
+		return nil, errs.Field("to", "%s is before from %s", req.To, req.From)
+	case req.To.Time().Sub(req.From.Time()) >= maxDays*24*time.Hour:
+		return nil, errs.Field("to", "asks for more than %d days", maxDays)
+	}
+	return req, nil
+}
+
+func decodeListDeadLettersRequest(_ context.Context, r *http.Request) (any, error) {
+	q, err := parseQuery(r, "type", "beneficiary", "since", "cursor", "limit")
+	if err != nil {
+		return nil, err
+	}
+	req := listDeadLettersRequest{Query: payments.DeadLetterQuery{Type: q.str("type"), Beneficiary: q.str("beneficiary"), Cursor: q.str("cursor")}}
+	if req.Query.Limit, err = q.limit(defaultLimit); err != nil {
+		return nil, err
+	}
+	if s := q.str("since"); s != "" {
+		if d, err := ledger.ParseDate(s); err == nil {
+			req.Query.Since = d.Time()
+		} else if t, err := time.Parse(time.RFC3339, s); err == nil {
+			req.Query.Since = t
+		} else {
+			return nil, errs.Field("since", "%q is not a date (YYYY-MM-DD) or a time (RFC 3339)", s)
+		}
+	}
+	return req, nil
+}
+
+// eligibilityRoutes are the routes over the beneficiaries' state, readable
+// by every role.
+func (a *api) eligibilityRoutes(svc payments.Beneficiaries) []route {
+	read := AllRoles()
+	return []route{
+		{pattern: "GET /v1/beneficiaries/{id}", allow: read, handler: a.server(makeGetBeneficiaryEndpoint(svc), decodeGetBeneficiaryRequest)},
+		{pattern: "GET /v1/beneficiaries/{id}/days", allow: read, handler: a.server(makeBeneficiaryDaysEndpoint(svc), decodeBeneficiaryDaysRequest)},
+		{pattern: "GET /v1/dead-letters", allow: read, handler: a.server(makeListDeadLettersEndpoint(svc), decodeListDeadLettersRequest)},
+	}
+}
