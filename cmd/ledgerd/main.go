@@ -43,9 +43,15 @@ func main() {
 	}
 }
 
+// Addrs are where a started server listens.
+type Addrs struct {
+	HTTP  string // the staff API
+	Kafka string // the embedded broker, when there is one
+}
+
 // run starts the server and blocks until ctx is done. When ready is not
-// nil it receives the listening address once the server accepts requests.
-func run(ctx context.Context, getenv func(string) string, ready chan<- string) error {
+// nil it receives the addresses once the server accepts requests.
+func run(ctx context.Context, getenv func(string) string, ready chan<- Addrs) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
@@ -121,7 +127,7 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- string) e
 	}
 	log.Info("serving the staff API", "addr", ln.Addr().String(), "tokens", tokens.Len())
 	if ready != nil {
-		ready <- ln.Addr().String()
+		ready <- Addrs{HTTP: ln.Addr().String(), Kafka: embedded}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -4,11 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
+
 	"github.com/ofii/allowances/internal/dbtest"
 	httptransport "github.com/ofii/allowances/transport/http"
+	"github.com/ofii/allowances/transport/kafka"
 )
 
 // TestServe starts the server on a fresh database, as production does, and
@@ -16,35 +21,30 @@ import (
 func TestServe(t *testing.T) {
 	pool, url := dbtest.MustOpen(t)
 	pool.Close()
-	const token = "test-admin-token"
+	const token, payToken, auditToken = "test-admin-token", "test-preparer-token", "test-auditor-token"
 	env := map[string]string{
 		"DATABASE_URL": url,
 		"HTTP_ADDR":    "127.0.0.1:0",
-		"AUTH_TOKENS":  "ops:admin:" + httptransport.HashToken(token),
-		"LOG_LEVEL":    "warn",
+		"AUTH_TOKENS": "ops:admin:" + httptransport.HashToken(token) + ";pay:preparer:" + httptransport.HashToken(payToken) +
+			";audit:auditor:" + httptransport.HashToken(auditToken),
+		"LOG_LEVEL":           "warn",
+		"KAFKA_EMBEDDED_ADDR": "127.0.0.1:0",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
+	ready := make(chan Addrs, 1)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, func(k string) string { return env[k] }, ready) }()
-	var addr string
+	var addrs Addrs
 	select {
-	case addr = <-ready:
+	case addrs = <-ready:
 	case err := <-done:
 		t.Fatalf("server stopped: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not start")
 	}
+	addr := addrs.HTTP
 	get := func(path string, auth bool) *http.Response {
-		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
-		if auth {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
+		return getAs(t, addr, path, map[bool]string{true: token}[auth])
 	}
 	for _, c := range []struct {
 		path   string
@@ -68,6 +68,88 @@ func TestServe(t *testing.T) {
 	if body.Balance != "0.00" {
 		t.Errorf("bank:main balance = %q, want 0.00 (chart set up at start)", body.Balance)
 	}
+
+	// Any Kafka client can publish to the embedded broker: the contract's
+	// examples become timelines and dead letters.
+	var readyBody struct {
+		Detail struct {
+			Eligibility struct {
+				Topic string `json:"topic"`
+			} `json:"eligibility"`
+		} `json:"detail"`
+	}
+	resp = get("/readyz", false)
+	_ = json.NewDecoder(resp.Body).Decode(&readyBody)
+	resp.Body.Close()
+	if readyBody.Detail.Eligibility.Topic != "eligibility.v1" {
+		t.Errorf("/readyz detail = %+v, want the consumer's status", readyBody.Detail)
+	}
+	publishExamples(t, addrs.Kafka)
+	waitFor(t, 30*time.Second, "the examples to be applied", func() bool {
+		r := get("/v1/beneficiaries/OFII-2026-000123", true)
+		r.Body.Close()
+		return r.StatusCode == 200
+	})
+	var ben struct {
+		Payees []struct {
+			Payee struct {
+				IBAN string `json:"iban"`
+			} `json:"payee"`
+		} `json:"payees"`
+	}
+	for _, c := range []struct{ token, iban string }{
+		{payToken, "FR7630006000011234567890189"}, {auditToken, "FR76 **** **** 0189"},
+	} {
+		r := getAs(t, addr, "/v1/beneficiaries/OFII-2026-000123", c.token)
+		ben.Payees = nil
+		_ = json.NewDecoder(r.Body).Decode(&ben)
+		r.Body.Close()
+		if len(ben.Payees) == 0 || ben.Payees[0].Payee.IBAN != c.iban {
+			t.Errorf("payees seen with %s: %+v, want IBAN %s", c.token, ben.Payees, c.iban)
+		}
+	}
+	for _, c := range []struct {
+		path, field string
+		status      int
+	}{
+		{"/v1/beneficiaries/OFII-2026-000123/days?from=2026-11-14&to=2026-11-15", "", 200},
+		{"/v1/beneficiaries/OFII-2026-000123/days?from=2026-11-14", "to", 400},
+		{"/v1/beneficiaries/OFII-2026-000123/days?from=2026-11-14&to=2026-11-01", "to", 400},
+		{"/v1/beneficiaries/OFII-2026-000123/days?from=2026-01-01&to=2027-12-31", "to", 400},
+		{"/v1/beneficiaries/OFII-2026-000123/days?from=2026-02-30&to=2026-03-01", "from", 400},
+		{"/v1/beneficiaries/NOBODY", "", 404},
+		{"/v1/dead-letters?since=yesterday", "since", 400},
+		{"/v1/dead-letters?limit=0", "limit", 400},
+	} {
+		r := get(c.path, true)
+		var body struct {
+			Error struct {
+				Field string `json:"field"`
+			} `json:"error"`
+			Days []struct {
+				Children int `json:"children"`
+			} `json:"days"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		r.Body.Close()
+		if r.StatusCode != c.status || body.Error.Field != c.field {
+			t.Errorf("GET %s = %d naming %q, want %d naming %q", c.path, r.StatusCode, body.Error.Field, c.status, c.field)
+		}
+		// A child joined OFII-2026-000123's household on 2026-11-15.
+		if c.status == 200 && (len(body.Days) != 2 || body.Days[0].Children != 0 || body.Days[1].Children != 1) {
+			t.Errorf("days = %+v, want no child on 11-14 and one on 11-15", body.Days)
+		}
+	}
+	waitFor(t, 30*time.Second, "the dead letters", func() bool {
+		var dl struct {
+			DeadLetters []struct{} `json:"dead_letters"`
+		}
+		r := get("/v1/dead-letters", true)
+		_ = json.NewDecoder(r.Body).Decode(&dl)
+		r.Body.Close()
+		return len(dl.DeadLetters) == 13
+	})
+
 	cancel()
 	select {
 	case err := <-done:
@@ -76,5 +158,61 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not stop")
+	}
+}
+
+func getAs(t *testing.T, addr, path, token string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// publishExamples sends the contract's valid and invalid examples with a
+// plain kafka-go writer to the broker whose address ledgerd logged.
+func publishExamples(t *testing.T, broker string) {
+	t.Helper()
+	var values [][]byte
+	for _, name := range []string{"valid", "invalid"} {
+		data, err := os.ReadFile("../../testdata/contracts/examples/" + name + ".jsonl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if name == "invalid" {
+				var x struct{ Value string }
+				if err := json.Unmarshal([]byte(l), &x); err != nil {
+					t.Fatal(err)
+				}
+				l = x.Value
+			}
+			values = append(values, []byte(l))
+		}
+	}
+	w := &kafkago.Writer{Addr: kafkago.TCP(broker), Topic: "eligibility.v1", Balancer: &kafkago.Murmur2Balancer{}, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	msgs := make([]kafkago.Message, len(values))
+	for i, v := range values {
+		msgs[i] = kafkago.Message{Key: kafka.KeyOf(v), Value: v}
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 	"github.com/ofii/allowances/payments/sqlstore"
+	"github.com/ofii/allowances/transport/kafka"
 )
 
 const topic = "eligibility.v1"
@@ -72,7 +73,7 @@ func readLines(t testing.TB, path string) []string {
 func records(first int64, values ...[]byte) []payments.Record {
 	out := make([]payments.Record, len(values))
 	for i, v := range values {
-		out[i] = payments.Record{Source: payments.Source{Topic: topic, Partition: 0, Offset: first + int64(i)}, Value: v}
+		out[i] = payments.Record{Source: payments.Source{Topic: topic, Partition: 0, Offset: first + int64(i)}, Key: kafka.KeyOf(v), Value: v}
 	}
 	return out
 }
@@ -146,7 +147,7 @@ func dump(t testing.TB, pool *pgxpool.Pool) map[string][]string {
 	drop := map[string][]string{
 		"beneficiaries": {"created_at"},
 		"events":        {"applied_at", "src_partition", "src_offset"},
-		"dead_letters":  {"id", "received_at", "src_partition", "src_offset"},
+		"dead_letters":  {"id", "received_at", "src_partition", "src_offset", "published_at"},
 	}
 	out := map[string][]string{}
 	for _, tbl := range tables {
