@@ -192,7 +192,7 @@ func (r *resolver) lookup(ctx context.Context, q querier, codes []string) (missi
 	if len(ask) > 100 {
 		// A statement planned once for a small chart would scan the table
 		// for each of thousands of codes: plan this one afresh.
-		args = []any{pgx.QueryExecModeExec, ask}
+		args = []any{pgx.QueryExecModeDescribeExec, ask}
 	}
 	rows, err := q.Query(ctx, `SELECT `+accountCols+` FROM accounts WHERE code = ANY($1)`, args...)
 	if err != nil {
@@ -294,7 +294,7 @@ func insertAccounts(ctx context.Context, tx pgx.Tx, as []ledger.Account) error {
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO accounts (code, name, type, currency, normal_side, parent_code)
 		SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[])
-		ON CONFLICT (code) DO NOTHING`, pgx.QueryExecModeExec, codes, names, types, curs, sides, parents)
+		ON CONFLICT (code) DO NOTHING`, pgx.QueryExecModeDescribeExec, codes, names, types, curs, sides, parents)
 	if err != nil {
 		return fmt.Errorf("create sub-ledger accounts: %w", err)
 	}

@@ -157,7 +157,7 @@ func (s *Store) writeChunkTx(ctx context.Context, tx pgx.Tx, o *openEntry, c chu
 		shards[o.contra] = a
 	}
 	shard := func(n int) int64 { return c.no % int64(max(n, 1)) }
-	_, err = tx.Exec(ctx, upsertBalances, append([]any{pgx.QueryExecModeExec}, balanceArgs(balanceDeltas(c.lines, shards, shard))...)...)
+	_, err = tx.Exec(ctx, upsertBalances, append([]any{pgx.QueryExecModeDescribeExec}, balanceArgs(balanceDeltas(c.lines, shards, shard))...)...)
 	return err
 }
 
@@ -182,7 +182,7 @@ func (s *Store) createSubAccounts(ctx context.Context, tx pgx.Tx, lines []line) 
 		_, err := tx.Exec(ctx, `INSERT INTO accounts (code, name, type, currency, normal_side, parent_code)
 			SELECT u.code, p.name || ' — ' || substr(u.code, length(p.code) + 2), p.type, p.currency, p.normal_side, p.code
 			FROM unnest($1::TEXT[]) AS u (code) JOIN accounts p ON p.code = $2
-			ON CONFLICT (code) DO NOTHING`, pgx.QueryExecModeExec, codes, parent)
+			ON CONFLICT (code) DO NOTHING`, pgx.QueryExecModeDescribeExec, codes, parent)
 		if err != nil {
 			return fmt.Errorf("create accounts under %s: %w", parent, err)
 		}
@@ -211,7 +211,7 @@ func (s *Store) insertPostings(ctx context.Context, tx pgx.Tx, o *openEntry, c c
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO postings (entry_id, line, account_code, amount, currency, effective_date, posted_at, memo)
 		SELECT $1, u.l, u.a, u.m, u.c, $2, $3, u.mm FROM unnest($4::BIGINT[], $5::TEXT[], $6::DECIMAL(19,2)[], $7::TEXT[], $8::TEXT[]) AS u (l, a, m, c, mm)`,
-		pgx.QueryExecModeExec, o.id, date, o.postedAt, nums, accts, amounts, curs, memos)
+		pgx.QueryExecModeDescribeExec, o.id, date, o.postedAt, nums, accts, amounts, curs, memos)
 	return err
 }
 
@@ -291,7 +291,7 @@ func (s *Store) checkAccounts(ctx context.Context, c chunk, contra ledger.Accoun
 	for i, l := range lines {
 		codes[i] = l.account
 	}
-	rows, err := s.pool.Query(ctx, `SELECT code, currency FROM accounts WHERE code = ANY($1)`, pgx.QueryExecModeExec, codes)
+	rows, err := s.pool.Query(ctx, `SELECT code, currency FROM accounts WHERE code = ANY($1)`, pgx.QueryExecModeDescribeExec, codes)
 	if err != nil {
 		return false, err
 	}

@@ -225,7 +225,7 @@ func each(ctx context.Context, tx pgx.Tx, sql string, arg []string, fn func(pgx.
 	if len(arg) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, sql, pgx.QueryExecModeExec, arg)
+	rows, err := tx.Query(ctx, sql, pgx.QueryExecModeDescribeExec, arg)
 	if err != nil {
 		return err
 	}

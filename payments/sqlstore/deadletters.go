@@ -33,7 +33,7 @@ func (s *Store) RecordDeadLetter(ctx context.Context, r payments.Record, reason 
 	rows.add(r, reason, "", readHeader(r.Value))
 	err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
 		st := rows.statement(s.stamp())
-		_, err := tx.Exec(ctx, st.sql, append([]any{pgx.QueryExecModeExec}, st.args...)...)
+		_, err := tx.Exec(ctx, st.sql, append([]any{pgx.QueryExecModeDescribeExec}, st.args...)...)
 		return err
 	})
 	if err != nil {
@@ -96,7 +96,7 @@ func (s *Store) MarkDeadLettersPublished(ctx context.Context, ids []uuid.UUID) e
 	}
 	err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE dead_letters SET published_at = $2 WHERE id = ANY($1::UUID[]) AND published_at IS NULL`,
-			pgx.QueryExecModeExec, strs, s.stamp())
+			pgx.QueryExecModeDescribeExec, strs, s.stamp())
 		return err
 	})
 	if err != nil {

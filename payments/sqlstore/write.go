@@ -103,7 +103,7 @@ func (p *plan) write(ctx context.Context, tx pgx.Tx) error {
 		}
 		// Exec mode: PostgreSQL plans each statement for its arrays
 		// instead of reusing a generic plan.
-		if _, err := tx.Exec(ctx, st.sql, append([]any{pgx.QueryExecModeExec}, st.args...)...); err != nil {
+		if _, err := tx.Exec(ctx, st.sql, append([]any{pgx.QueryExecModeDescribeExec}, st.args...)...); err != nil {
 			return fmt.Errorf("write %d %s: %w", st.n, st.what, err)
 		}
 	}
@@ -116,14 +116,8 @@ type eventRows struct {
 	ids, types, bens, topics []string
 	occurred                 []time.Time
 	partitions, offsets      []int64
-	payloads                 []byte // the values, each after a payloadSep but the first
+	payloads                 [][]byte // the records' values, byte for byte
 }
-
-// payloadSep separates the values in eventRows.payloads. A JSON text holds
-// no such byte (a control character is escaped inside a string, and is no
-// whitespace outside), so the values travel as one TEXT parameter that
-// PostgreSQL splits: no array literal to quote here and to read back there.
-const payloadSep = 0x1e
 
 func (e *eventRows) add(r payments.Record, ev payments.Event) {
 	e.ids = append(e.ids, ev.ID.String())
@@ -133,19 +127,16 @@ func (e *eventRows) add(r payments.Record, ev payments.Event) {
 	e.topics = append(e.topics, text(r.Topic, 0))
 	e.partitions = append(e.partitions, int64(r.Partition))
 	e.offsets = append(e.offsets, r.Offset)
-	if len(e.ids) > 1 {
-		e.payloads = append(e.payloads, payloadSep)
-	}
-	e.payloads = append(e.payloads, r.Value...)
+	e.payloads = append(e.payloads, r.Value)
 }
 
 func (e *eventRows) statement(now time.Time) statement {
 	return statement{what: "events", n: len(e.ids), sql: `INSERT INTO events
 		(event_id, type, beneficiary_id, occurred_at, src_topic, src_partition, src_offset, payload, applied_at)
-		SELECT u.id, u.t, u.b, u.o, u.st, u.sp, u.so, u.p::JSONB, $9
+		SELECT u.id, u.t, u.b, u.o, u.st, u.sp, u.so, u.p, $9
 		FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::TIMESTAMPTZ[], $5::TEXT[], $6::BIGINT[], $7::BIGINT[],
-			string_to_array($8::TEXT, chr(30))) AS u (id, t, b, o, st, sp, so, p)`,
-		args: []any{e.ids, e.types, e.bens, e.occurred, e.topics, e.partitions, e.offsets, string(e.payloads), now}}
+			$8::BYTEA[]) AS u (id, t, b, o, st, sp, so, p)`,
+		args: []any{e.ids, e.types, e.bens, e.occurred, e.topics, e.partitions, e.offsets, e.payloads, now}}
 }
 
 type beneficiaryRows struct {

@@ -27,7 +27,7 @@ CREATE TABLE events (
     src_topic      TEXT NOT NULL,
     src_partition  BIGINT NOT NULL,
     src_offset     BIGINT NOT NULL,
-    payload        JSONB NOT NULL,
+    payload        BYTEA NOT NULL, -- the record's value, byte for byte
     applied_at     TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX events_beneficiary_idx ON events (beneficiary_id, occurred_at);
