@@ -53,29 +53,14 @@ var (
 )
 
 // ReinsertionCeiling returns the most a reinsertion grant of the level may
-// amount to, for a household of adults and children, in the default
-// schedule of docs/rules.md §3: social aid 400 for a single person, 800 for
-// a couple (two adults or more), plus 300 per minor child; employment aid
-// 4,000; business-creation aid 7,000. A household of fewer than one adult
-// (an event that names no adults) counts as one adult. An unknown level has
-// a ceiling of zero.
-//
-// These figures belong to the rate schedule, which will own them; this
-// function holds them until it does.
+// amount to, for a household of adults and children, in the latest version
+// of the default schedule (docs/rules.md §3, DefaultSchedules): social aid
+// 400 for a single person, 800 for a couple (two adults or more), plus 300
+// per minor child; employment aid 4,000; business-creation aid 7,000. A
+// household of fewer than one adult (an event that names no adults) counts
+// as one adult. An unknown level has a ceiling of zero.
 func ReinsertionCeiling(level ReinsertionLevel, adults, children int) decimal.Decimal {
-	switch level {
-	case LevelSocial:
-		base := int64(400)
-		if adults >= 2 {
-			base = 800
-		}
-		return decimal.NewFromInt(base + 300*int64(max(children, 0)))
-	case LevelEmployment:
-		return decimal.NewFromInt(4000)
-	case LevelBusinessCreation:
-		return decimal.NewFromInt(7000)
-	}
-	return decimal.Zero
+	return DefaultSchedules().Latest().Reinsertion.Ceiling(level, adults, children)
 }
 
 // ParseEvent reads one record value of the eligibility topic and checks it

@@ -40,6 +40,7 @@ var commands = []func(*app) *cobra.Command{
 	sealCmd,
 	tokenCmd,
 	configCmd,
+	schedulesCmd,
 	beneficiariesCmd,
 	eventsCmd,
 	demoCmd,

@@ -32,6 +32,7 @@ var Settings = []Setting{
 	{"AUTH_TOKENS_FILE", "", "file of API tokens, one `name:role[+role]:sha256hex` per line, `#` comments"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"LOG_FORMAT", "json", "json or text"},
+	{"RATE_SCHEDULE_FILE", "", "rate schedule file (JSON) replacing the default one shipped with the service"},
 	{"KAFKA_BROKERS", "", "Kafka brokers, `host:port` separated by `,`; when unset, ledgerd runs an embedded broker and the TLS and SASL settings are not used"},
 	{"KAFKA_EMBEDDED_ADDR", "127.0.0.1:9092", "address of the embedded broker (loopback only; port 0 picks a free one)"},
 	{"KAFKA_EMBEDDED_PARTITIONS", "4", "partitions of each topic of the embedded broker"},
@@ -63,6 +64,7 @@ type Config struct {
 	AuthTokensFile   string
 	LogLevel         string
 	LogFormat        string
+	RateScheduleFile string // empty: the default schedule
 	ShutdownTimeout  time.Duration
 
 	KafkaBrokers            []string // empty: run the embedded broker
@@ -126,6 +128,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return c, fmt.Errorf("LOG_FORMAT: %q is not json or text", c.LogFormat)
 	}
+	c.RateScheduleFile = get("RATE_SCHEDULE_FILE")
 	c.ShutdownTimeout = 20 * time.Second
 	if err := loadKafka(get, &c); err != nil {
 		return c, err
