@@ -42,6 +42,8 @@ var commands = []func(*app) *cobra.Command{
 	configCmd,
 	schedulesCmd,
 	beneficiariesCmd,
+	runsCmd,
+	batchesCmd,
 	eventsCmd,
 	demoCmd,
 	benchCmd,

@@ -29,6 +29,7 @@ import (
 	"github.com/ofii/allowances/internal/migrations"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/ledger/sqlstore"
+	"github.com/ofii/allowances/payments"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
 	httptransport "github.com/ofii/allowances/transport/http"
 	"github.com/ofii/allowances/transport/kafka"
@@ -77,6 +78,14 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- Addrs) er
 		return err
 	}
 	events := paysql.New(pool, paysql.WithRetryPolicy(policy))
+	schedules := payments.DefaultSchedules()
+	if cfg.RateScheduleFile != "" {
+		if schedules, err = payments.LoadScheduleFile(cfg.RateScheduleFile); err != nil {
+			return fmt.Errorf("RATE_SCHEDULE_FILE: %w", err)
+		}
+	}
+	log.Info("rate schedule loaded", "file", cfg.RateScheduleFile, "versions", len(schedules.Versions()),
+		"latest", schedules.Latest().Version, "in_force_from", schedules.Latest().EffectiveFrom.String())
 	tokens, err := httptransport.LoadTokens(cfg.AuthTokens, cfg.AuthTokensFile)
 	if err != nil {
 		return fmt.Errorf("AUTH_TOKENS: %w", err)
@@ -113,11 +122,17 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- Addrs) er
 		<-consumed
 	}()
 
+	runs := paysql.NewRunStore(pool, paysql.WithSchedules(schedules), paysql.WithRunRetryPolicy(policy))
+	if cfg.ADARunDay > 0 {
+		go runMonthly(cctx, runs, payments.Scheduler{Day: cfg.ADARunDay}, log)
+	}
+
 	handler := httptransport.NewHandler(store, httptransport.Options{
 		Tokens: tokens, Logger: log, Registry: reg, MaxBodyBytes: cfg.HTTPMaxBodyBytes,
 		Ready:         map[string]func(context.Context) error{"database": pool.Ping},
 		Detail:        map[string]func() any{"eligibility": func() any { return consumer.Status() }},
 		Beneficiaries: events,
+		Runs:          runs,
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -143,4 +158,34 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- Addrs) er
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// runMonthly starts the previous month's ADA run once the run day has come,
+// checking every minute until ctx is done. It never runs a period twice by
+// itself: the scheduler offers a period only when no run of it or of a later
+// one exists.
+func runMonthly(ctx context.Context, runs payments.Runs, s payments.Scheduler, log *slog.Logger) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		last, _, err := runs.LastADAPeriod(ctx)
+		if err == nil {
+			if p, due := s.Due(time.Now(), last); due {
+				log.Info("starting the monthly ADA run", "period", p.String())
+				run, err := runs.StartADARun(ctx, p, payments.TriggerSchedule, "scheduler")
+				if err != nil {
+					log.Error("monthly ADA run failed", "period", p.String(), "error", err.Error())
+				} else {
+					log.Info("monthly ADA run done", "period", p.String(), "run", run.ID.String(), "batch", run.BatchID.String())
+				}
+			}
+		} else if ctx.Err() == nil {
+			log.Warn("monthly ADA run: cannot read the last period run", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

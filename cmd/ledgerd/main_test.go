@@ -216,3 +216,20 @@ func publishExamples(t *testing.T, broker string) {
 		t.Fatal(err)
 	}
 }
+
+// TestBadSettingsStopTheStart: a server that cannot run as configured
+// says which setting is wrong and does not start.
+func TestBadSettingsStopTheStart(t *testing.T) {
+	_, url := dbtest.MustOpen(t)
+	for _, c := range []struct{ name, value, want string }{
+		{"RATE_SCHEDULE_FILE", "../../payments/testdata/schedules/negative-rate.json", "RATE_SCHEDULE_FILE"},
+		{"RATE_SCHEDULE_FILE", "/nonexistent/schedule.json", "RATE_SCHEDULE_FILE"},
+		{"AUTH_TOKENS", "ops:boss:00", "AUTH_TOKENS"},
+	} {
+		env := map[string]string{"DATABASE_URL": url, "HTTP_ADDR": "127.0.0.1:0", "KAFKA_EMBEDDED_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error", c.name: c.value}
+		err := run(context.Background(), func(k string) string { return env[k] }, nil)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s=%s: err = %v, want one starting with %s", c.name, c.value, err, c.want)
+		}
+	}
+}

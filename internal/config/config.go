@@ -33,6 +33,7 @@ var Settings = []Setting{
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"LOG_FORMAT", "json", "json or text"},
 	{"RATE_SCHEDULE_FILE", "", "rate schedule file (JSON) replacing the default one shipped with the service"},
+	{"ADA_RUN_DAY", "5", "day of the month on which ledgerd runs the previous month's ADA by itself, once per period (1 to 28; 0: never)"},
 	{"KAFKA_BROKERS", "", "Kafka brokers, `host:port` separated by `,`; when unset, ledgerd runs an embedded broker and the TLS and SASL settings are not used"},
 	{"KAFKA_EMBEDDED_ADDR", "127.0.0.1:9092", "address of the embedded broker (loopback only; port 0 picks a free one)"},
 	{"KAFKA_EMBEDDED_PARTITIONS", "4", "partitions of each topic of the embedded broker"},
@@ -65,6 +66,7 @@ type Config struct {
 	LogLevel         string
 	LogFormat        string
 	RateScheduleFile string // empty: the default schedule
+	ADARunDay        int    // 0: no automatic run
 	ShutdownTimeout  time.Duration
 
 	KafkaBrokers            []string // empty: run the embedded broker
@@ -129,6 +131,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("LOG_FORMAT: %q is not json or text", c.LogFormat)
 	}
 	c.RateScheduleFile = get("RATE_SCHEDULE_FILE")
+	if c.ADARunDay, err = strconv.Atoi(get("ADA_RUN_DAY")); err != nil || c.ADARunDay < 0 || c.ADARunDay > 28 {
+		return c, fmt.Errorf("ADA_RUN_DAY: %q is not a day between 1 and 28, or 0", get("ADA_RUN_DAY"))
+	}
 	c.ShutdownTimeout = 20 * time.Second
 	if err := loadKafka(get, &c); err != nil {
 		return c, err

@@ -48,6 +48,8 @@ type Options struct {
 	// Beneficiaries, when set, serves the beneficiaries' timelines and the
 	// dead letters of the eligibility stream.
 	Beneficiaries payments.Beneficiaries
+	// Runs, when set, serves the monthly runs and their draft batches.
+	Runs payments.Runs
 	// Detail adds, by name, facts to the /readyz body that say how far the
 	// service has got, such as the eligibility consumer's last applied
 	// offsets; they do not decide readiness.
@@ -96,6 +98,9 @@ func NewHandler(svc ledger.Service, opts Options) http.Handler {
 	routes := a.routes(svc)
 	if opts.Beneficiaries != nil {
 		routes = append(routes, a.eligibilityRoutes(opts.Beneficiaries)...)
+	}
+	if opts.Runs != nil {
+		routes = append(routes, a.batchRoutes(opts.Runs)...)
 	}
 	for _, rt := range routes {
 		h := rt.handler

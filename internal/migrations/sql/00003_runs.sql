@@ -1,0 +1,126 @@
+-- Runs and batches: what each run computed, as the lines of a batch, and
+-- what approval recorded as paid and recovered. Same rules as before:
+-- UUID or natural keys, BIGINT counts, DECIMAL(19,2) money, no foreign
+-- keys (the store checks references and writes lines in bulk), nothing
+-- CockroachDB or PostgreSQL lacks.
+
+-- +goose Up
+-- One row per run. A running run proves it is alive by heartbeat_at, which
+-- each chunk moves; a run whose heartbeat is older than the lease is taken
+-- for interrupted and marked failed by the next run of its kind.
+CREATE TABLE runs (
+    id            UUID PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN ('ada', 'grants')),
+    period        TEXT NOT NULL CHECK (length(period) = 7), -- YYYY-MM
+    run_day       DATE NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+    trigger       TEXT NOT NULL CHECK (trigger IN ('staff', 'schedule')),
+    started_by    TEXT NOT NULL,
+    started_at    TIMESTAMPTZ NOT NULL,
+    heartbeat_at  TIMESTAMPTZ NOT NULL,
+    finished_at   TIMESTAMPTZ,
+    batch_id      UUID NOT NULL,
+    processed     BIGINT NOT NULL DEFAULT 0,
+    lines         BIGINT NOT NULL DEFAULT 0,
+    error         TEXT NOT NULL DEFAULT ''
+);
+-- One run of a kind at a time.
+CREATE UNIQUE INDEX runs_one_running_idx ON runs (kind) WHERE status = 'running';
+CREATE INDEX runs_started_idx ON runs (started_at DESC, id DESC);
+CREATE INDEX runs_kind_period_idx ON runs (kind, period);
+
+-- A batch is written by its run while 'building', and becomes the period's
+-- draft only once complete, replacing the draft before it (whose lines are
+-- then removed, a chunk at a time). At most one draft per kind and period.
+CREATE TABLE batches (
+    id            UUID PRIMARY KEY,
+    run_id        UUID NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('ada', 'grants')),
+    period        TEXT NOT NULL CHECK (length(period) = 7),
+    status        TEXT NOT NULL CHECK (status IN ('building', 'draft', 'replaced', 'approving', 'approved')),
+    created_at    TIMESTAMPTZ NOT NULL,
+    completed_at  TIMESTAMPTZ,
+    approved_at   TIMESTAMPTZ,
+    lines         BIGINT NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX batches_one_draft_idx ON batches (kind, period) WHERE status = 'draft';
+CREATE INDEX batches_created_idx ON batches (created_at DESC, id DESC);
+CREATE INDEX batches_kind_period_idx ON batches (kind, period, status);
+
+-- The totals of a complete batch, per scheme.
+CREATE TABLE batch_totals (
+    batch_id      UUID NOT NULL,
+    scheme        TEXT NOT NULL,
+    lines         BIGINT NOT NULL,
+    gross         DECIMAL(19, 2) NOT NULL,
+    deduction     DECIMAL(19, 2) NOT NULL,
+    net           DECIMAL(19, 2) NOT NULL,
+    PRIMARY KEY (batch_id, scheme)
+);
+
+-- The lines of a batch, kept together by the key. id is the EndToEndId the
+-- bank sees, unique across batches. basis is what had been paid for the
+-- period when the line was computed: approval refuses a line whose basis
+-- is no longer what has been paid.
+CREATE TABLE batch_lines (
+    batch_id       UUID NOT NULL,
+    id             TEXT NOT NULL CHECK (length(id) <= 35),
+    scheme         TEXT NOT NULL CHECK (scheme IN ('ada', 'return', 'reinsertion', 'business_creation')),
+    kind           TEXT NOT NULL CHECK (kind IN ('monthly', 'adjustment', 'lump_sum', 'tranche')),
+    beneficiary_id TEXT NOT NULL,
+    period         TEXT NOT NULL CHECK (length(period) = 7),
+    ref            TEXT NOT NULL DEFAULT '',
+    gross          DECIMAL(19, 2) NOT NULL CHECK (gross >= 0),
+    deduction      DECIMAL(19, 2) NOT NULL CHECK (deduction >= 0),
+    net            DECIMAL(19, 2) NOT NULL CHECK (net >= 0),
+    basis          DECIMAL(19, 2) NOT NULL DEFAULT 0,
+    deductions     JSONB NOT NULL DEFAULT '[]',
+    payee_name     TEXT NOT NULL DEFAULT '',
+    payee_iban     TEXT NOT NULL DEFAULT '',
+    payee_bic      TEXT NOT NULL DEFAULT '',
+    explanation    JSONB NOT NULL,
+    PRIMARY KEY (batch_id, id),
+    CONSTRAINT batch_lines_net_is_gross_less_deduction CHECK (net = gross - deduction)
+);
+CREATE UNIQUE INDEX batch_lines_id_idx ON batch_lines (id);
+-- Grant lines by grant or tranche: a grant is batched once.
+CREATE INDEX batch_lines_ref_idx ON batch_lines (scheme, ref);
+
+-- What has been paid gross per beneficiary, scheme and period: one row per
+-- approved line (source_id is the line's id), and one negative row per
+-- overpayment a run established for the period (source_id is the
+-- overpayment's id, batch_id is null), so that the sum is what the period
+-- is taken to have been paid.
+CREATE TABLE period_payments (
+    beneficiary_id TEXT NOT NULL,
+    scheme         TEXT NOT NULL,
+    period         TEXT NOT NULL CHECK (length(period) = 7),
+    source_id      TEXT NOT NULL,
+    batch_id       UUID,
+    ref            TEXT NOT NULL DEFAULT '',
+    gross          DECIMAL(19, 2) NOT NULL,
+    recorded_at    TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (beneficiary_id, scheme, period, source_id)
+);
+CREATE INDEX period_payments_batch_idx ON period_payments (batch_id);
+
+-- What approved lines withheld against each overpayment.
+CREATE TABLE recoveries (
+    overpayment_id TEXT NOT NULL,
+    line_id        TEXT NOT NULL,
+    beneficiary_id TEXT NOT NULL,
+    batch_id       UUID NOT NULL,
+    amount         DECIMAL(19, 2) NOT NULL CHECK (amount > 0),
+    recorded_at    TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (overpayment_id, line_id)
+);
+CREATE INDEX recoveries_beneficiary_idx ON recoveries (beneficiary_id);
+CREATE INDEX recoveries_batch_idx ON recoveries (batch_id);
+
+-- +goose Down
+DROP TABLE recoveries;
+DROP TABLE period_payments;
+DROP TABLE batch_lines;
+DROP TABLE batch_totals;
+DROP TABLE batches;
+DROP TABLE runs;

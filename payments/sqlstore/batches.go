@@ -1,0 +1,636 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/ofii/allowances/internal/db"
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/payments"
+)
+
+// lineRows are the lines a chunk writes, column by column.
+type lineRows struct {
+	batches, ids, schemes, kinds, bens, periods, refs      []string
+	gross, deduction, net, basis, deductions, names, ibans []string
+	bics, explanations                                     []string
+}
+
+func (r *lineRows) n() int { return len(r.ids) }
+
+// add checks a line against what the table holds and adds it.
+func (r *lineRows) add(l payments.BatchLine) error {
+	what := fmt.Sprintf("line %s (%s of %s for %s)", l.ID, l.Scheme, l.BeneficiaryID, l.Period)
+	switch {
+	case l.ID == "" || len(l.ID) > payments.LineIDLen:
+		return fmt.Errorf("%s: an id must have 1 to %d characters", what, payments.LineIDLen)
+	case l.Gross.IsNegative() || l.Deduction.IsNegative() || l.Net.IsNegative():
+		return fmt.Errorf("%s: gross %s, deduction %s and net %s must not be negative", what, l.Gross, l.Deduction, l.Net)
+	case !l.Net.Equal(l.Gross.Sub(l.Deduction)):
+		return fmt.Errorf("%s: net %s is not gross %s less deduction %s", what, l.Net, l.Gross, l.Deduction)
+	}
+	for _, a := range []decimal.Decimal{l.Gross, l.Deduction, l.Net, l.Basis} {
+		if err := cents(what, a); err != nil {
+			return err
+		}
+	}
+	deductions := l.Deductions
+	if deductions == nil {
+		deductions = []payments.Deduction{}
+	}
+	ds, err := json.Marshal(deductions)
+	if err != nil {
+		return fmt.Errorf("%s: deductions: %w", what, err)
+	}
+	ex, err := json.Marshal(l.Explanation)
+	if err != nil {
+		return fmt.Errorf("%s: explanation: %w", what, err)
+	}
+	r.batches = append(r.batches, l.BatchID.String())
+	r.ids = append(r.ids, l.ID)
+	r.schemes = append(r.schemes, string(l.Scheme))
+	r.kinds = append(r.kinds, string(l.Kind))
+	r.bens = append(r.bens, l.BeneficiaryID)
+	r.periods = append(r.periods, l.Period.String())
+	r.refs = append(r.refs, l.Ref)
+	r.gross = append(r.gross, l.Gross.StringFixed(2))
+	r.deduction = append(r.deduction, l.Deduction.StringFixed(2))
+	r.net = append(r.net, l.Net.StringFixed(2))
+	r.basis = append(r.basis, l.Basis.StringFixed(2))
+	r.deductions = append(r.deductions, string(ds))
+	r.names = append(r.names, l.Payee.Name)
+	r.ibans = append(r.ibans, l.Payee.IBAN)
+	r.bics = append(r.bics, l.Payee.BIC)
+	r.explanations = append(r.explanations, string(ex))
+	return nil
+}
+
+func (r *lineRows) statement() statement {
+	return statement{what: "batch lines", n: len(r.ids), sql: `INSERT INTO batch_lines
+		(batch_id, id, scheme, kind, beneficiary_id, period, ref, gross, deduction, net, basis, deductions,
+		 payee_name, payee_iban, payee_bic, explanation)
+		SELECT u.b, u.id, u.s, u.k, u.ben, u.p, u.r, u.g::DECIMAL(19,2), u.d::DECIMAL(19,2), u.n::DECIMAL(19,2),
+			u.ba::DECIMAL(19,2), u.ds::JSONB, u.pn, u.pi, u.pb, u.e::JSONB
+		FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[],
+			$10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[], $15::TEXT[], $16::TEXT[])
+			AS u (b, id, s, k, ben, p, r, g, d, n, ba, ds, pn, pi, pb, e)`,
+		args: []any{r.batches, r.ids, r.schemes, r.kinds, r.bens, r.periods, r.refs, r.gross, r.deduction, r.net, r.basis,
+			r.deductions, r.names, r.ibans, r.bics, r.explanations}}
+}
+
+// totalRows are a batch's totals per scheme.
+type totalRows struct {
+	batches, schemes, gross, deduction, net []string
+	lines                                   []int64
+}
+
+func (t *totalRows) add(batch uuid.UUID, scheme payments.Scheme, x payments.Totals) {
+	t.batches = append(t.batches, batch.String())
+	t.schemes = append(t.schemes, string(scheme))
+	t.lines = append(t.lines, int64(x.Lines))
+	t.gross = append(t.gross, x.Gross.StringFixed(2))
+	t.deduction = append(t.deduction, x.Deduction.StringFixed(2))
+	t.net = append(t.net, x.Net.StringFixed(2))
+}
+
+func (t *totalRows) statement() statement {
+	return statement{what: "batch totals", n: len(t.batches), sql: `INSERT INTO batch_totals (batch_id, scheme, lines, gross, deduction, net)
+		SELECT u.b, u.s, u.l, u.g::DECIMAL(19,2), u.d::DECIMAL(19,2), u.n::DECIMAL(19,2)
+		FROM unnest($1::UUID[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::TEXT[]) AS u (b, s, l, g, d, n)`,
+		args: []any{t.batches, t.schemes, t.lines, t.gross, t.deduction, t.net}}
+}
+
+// readTotals runs sql, which selects batch id, scheme, lines, gross,
+// deduction and net for the batches of $1, and gathers its rows.
+func readTotals(ctx context.Context, q querier, batches []string, sql string) (map[uuid.UUID]map[payments.Scheme]payments.Totals, error) {
+	out := map[uuid.UUID]map[payments.Scheme]payments.Totals{}
+	err := queryEach(ctx, q, sql, []any{batches}, func(r pgx.Rows) error {
+		var id uuid.UUID
+		var scheme string
+		var lines int64
+		var t payments.Totals
+		if err := r.Scan(&id, &scheme, &lines, &t.Gross, &t.Deduction, &t.Net); err != nil {
+			return err
+		}
+		t.Lines = int(lines)
+		if out[id] == nil {
+			out[id] = map[payments.Scheme]payments.Totals{}
+		}
+		out[id][payments.Scheme(scheme)] = t
+		return nil
+	})
+	return out, err
+}
+
+const batchCols = `id, run_id, kind, period, status, created_at, completed_at, approved_at, lines`
+
+func scanBatch(r pgx.CollectableRow) (payments.Batch, error) {
+	var b payments.Batch
+	var kind, period, status string
+	var completed, approved *time.Time
+	var lines int64
+	if err := r.Scan(&b.ID, &b.RunID, &kind, &period, &status, &b.CreatedAt, &completed, &approved, &lines); err != nil {
+		return b, err
+	}
+	b.Kind, b.Status, b.Lines = payments.RunKind(kind), payments.BatchStatus(status), int(lines)
+	if completed != nil {
+		b.CompletedAt = *completed
+	}
+	if approved != nil {
+		b.ApprovedAt = *approved
+	}
+	var err error
+	b.Period, err = payments.ParsePeriod(period)
+	return b, err
+}
+
+// withTotals reads the totals of the batches.
+func (s *RunStore) withTotals(ctx context.Context, bs []payments.Batch) error {
+	ids := make([]string, len(bs))
+	for i, b := range bs {
+		ids[i] = b.ID.String()
+	}
+	totals, err := readTotals(ctx, s.pool, ids, `SELECT batch_id, scheme, lines, gross, deduction, net FROM batch_totals
+		WHERE batch_id = ANY($1::UUID[])`)
+	if err != nil {
+		return err
+	}
+	for i := range bs {
+		b := &bs[i]
+		b.Totals = totals[b.ID]
+		if b.Totals == nil {
+			b.Totals = map[payments.Scheme]payments.Totals{}
+		}
+		b.Total = payments.Totals{Gross: decimal.Zero, Deduction: decimal.Zero, Net: decimal.Zero}
+		for _, t := range b.Totals {
+			b.Total.Lines += t.Lines
+			b.Total.Gross = b.Total.Gross.Add(t.Gross)
+			b.Total.Deduction = b.Total.Deduction.Add(t.Deduction)
+			b.Total.Net = b.Total.Net.Add(t.Net)
+		}
+	}
+	return nil
+}
+
+func batchNotFound(id uuid.UUID) error { return errs.E(errs.NotFound, "batch %s does not exist", id) }
+
+// Batch returns one batch with its totals.
+func (s *RunStore) Batch(ctx context.Context, id uuid.UUID) (payments.Batch, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+batchCols+` FROM batches WHERE id = $1`, id)
+	if err != nil {
+		return payments.Batch{}, fmt.Errorf("read batch %s: %w", id, err)
+	}
+	b, err := pgx.CollectExactlyOneRow(rows, scanBatch)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return b, batchNotFound(id)
+	}
+	if err != nil {
+		return b, fmt.Errorf("read batch %s: %w", id, err)
+	}
+	bs := []payments.Batch{b}
+	if err := s.withTotals(ctx, bs); err != nil {
+		return b, fmt.Errorf("read the totals of batch %s: %w", id, err)
+	}
+	return bs[0], nil
+}
+
+var batchStatuses = []payments.BatchStatus{payments.BatchBuilding, payments.BatchDraft, payments.BatchReplaced,
+	payments.BatchApproving, payments.BatchApproved}
+
+// Batches returns the batches f selects, newest first.
+func (s *RunStore) Batches(ctx context.Context, f payments.BatchFilter) ([]payments.Batch, error) {
+	limit, err := listLimit(f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.Kind != "" {
+		if _, err := payments.ParseRunKind(string(f.Kind)); err != nil {
+			return nil, errs.Field("kind", "%v", err)
+		}
+		where = append(where, "kind = "+arg(string(f.Kind)))
+	}
+	if !f.Period.IsZero() {
+		if _, err := payments.ParsePeriod(f.Period.String()); err != nil {
+			return nil, err
+		}
+		where = append(where, "period = "+arg(f.Period.String()))
+	}
+	switch {
+	case f.Status == "":
+		where = append(where, "status <> 'replaced'")
+	case knownStatus(f.Status):
+		where = append(where, "status = "+arg(string(f.Status)))
+	default:
+		names := make([]string, len(batchStatuses))
+		for i, st := range batchStatuses {
+			names[i] = string(st)
+		}
+		return nil, errs.Field("status", "%q is not a batch status (%s)", f.Status, strings.Join(names, ", "))
+	}
+	sql := `SELECT ` + batchCols + ` FROM batches WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit)
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanBatch)
+	if err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
+	}
+	if out == nil {
+		out = []payments.Batch{}
+	}
+	if err := s.withTotals(ctx, out); err != nil {
+		return nil, fmt.Errorf("list batches: totals: %w", err)
+	}
+	return out, nil
+}
+
+func knownStatus(st payments.BatchStatus) bool {
+	for _, k := range batchStatuses {
+		if k == st {
+			return true
+		}
+	}
+	return false
+}
+
+const lineCols = `batch_id, id, scheme, kind, beneficiary_id, period, ref, gross, deduction, net, basis, deductions,
+	payee_name, payee_iban, payee_bic, explanation`
+
+func scanLine(r pgx.CollectableRow) (payments.BatchLine, error) {
+	var l payments.BatchLine
+	var scheme, kind, period string
+	var deductions, explanation []byte
+	err := r.Scan(&l.BatchID, &l.ID, &scheme, &kind, &l.BeneficiaryID, &period, &l.Ref, &l.Gross, &l.Deduction, &l.Net, &l.Basis,
+		&deductions, &l.Payee.Name, &l.Payee.IBAN, &l.Payee.BIC, &explanation)
+	if err != nil {
+		return l, err
+	}
+	l.Scheme, l.Kind = payments.Scheme(scheme), payments.LineKind(kind)
+	if l.Period, err = payments.ParsePeriod(period); err != nil {
+		return l, err
+	}
+	if err := json.Unmarshal(deductions, &l.Deductions); err != nil {
+		return l, fmt.Errorf("line %s: deductions: %w", l.ID, err)
+	}
+	if err := json.Unmarshal(explanation, &l.Explanation); err != nil {
+		return l, fmt.Errorf("line %s: explanation: %w", l.ID, err)
+	}
+	return l, nil
+}
+
+// BatchLines returns a page of a batch's lines, in the order of their ids.
+func (s *RunStore) BatchLines(ctx context.Context, id uuid.UUID, cursor string, limit int) ([]payments.BatchLine, string, error) {
+	limit, err := listLimit(limit)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(cursor) > payments.LineIDLen {
+		return nil, "", errs.Field("cursor", "is not a line id")
+	}
+	var one int
+	err = s.pool.QueryRow(ctx, `SELECT 1 FROM batches WHERE id = $1`, id).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", batchNotFound(id)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read batch %s: %w", id, err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+lineCols+` FROM batch_lines WHERE batch_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		id, cursor, limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("read the lines of batch %s: %w", id, err)
+	}
+	out, err := pgx.CollectRows(rows, scanLine)
+	if err != nil {
+		return nil, "", fmt.Errorf("read the lines of batch %s: %w", id, err)
+	}
+	if out == nil {
+		out = []payments.BatchLine{}
+	}
+	next := ""
+	if len(out) == limit {
+		next = out[len(out)-1].ID
+	}
+	return out, next, nil
+}
+
+// MarkBatchApproved records a draft batch as approved, a chunk of lines at
+// a time: the batch is 'approving' meanwhile, and its lines already count
+// as paid, so that no other batch can pay the same days. Each chunk checks
+// that its lines were computed on what is paid now (basis), that no grant
+// is paid twice and that no deduction takes more than remains of its
+// overpayment; when one was not, what the approval recorded is taken back,
+// the batch is a draft again (or replaced, if a newer draft exists) and the
+// error is a conflict. Approving an approved batch does nothing; approving
+// a batch left 'approving' by an interrupted approval finishes it.
+func (s *RunStore) MarkBatchApproved(ctx context.Context, id uuid.UUID) error {
+	var status string
+	err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT status FROM batches WHERE id = $1`, id).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return batchNotFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		switch payments.BatchStatus(status) {
+		case payments.BatchApproved, payments.BatchApproving:
+			return nil
+		case payments.BatchDraft:
+			_, err := tx.Exec(ctx, `UPDATE batches SET status = 'approving' WHERE id = $1`, id)
+			return err
+		}
+		return errs.E(errs.Conflict, "batch %s is %s: only a draft can be approved", id, status)
+	})
+	if err != nil {
+		if errs.CodeOf(err) != errs.Internal {
+			return err
+		}
+		return fmt.Errorf("approve batch %s: %w", id, err)
+	}
+	if payments.BatchStatus(status) == payments.BatchApproved {
+		return nil
+	}
+	cursor := ""
+	for {
+		var n int
+		var last string
+		err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
+			var err error
+			n, last, err = s.approveChunk(ctx, tx, id, cursor)
+			return err
+		})
+		if err != nil {
+			if errs.Is(err, errs.Conflict) {
+				if uerr := s.unapprove(ctx, id); uerr != nil {
+					return fmt.Errorf("%w (and undoing the approval failed: %v; approve again to finish it)", err, uerr)
+				}
+				return err
+			}
+			return fmt.Errorf("approve batch %s: %w", id, err)
+		}
+		if n < s.chunk {
+			break
+		}
+		cursor = last
+	}
+	err = db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE batches SET status = 'approved', approved_at = $2 WHERE id = $1 AND status = 'approving'`,
+			id, s.stamp())
+		if err == nil && tag.RowsAffected() != 1 {
+			return errs.E(errs.Conflict, "batch %s is no longer being approved", id)
+		}
+		return err
+	})
+	if err != nil && errs.CodeOf(err) == errs.Internal {
+		return fmt.Errorf("approve batch %s: %w", id, err)
+	}
+	return err
+}
+
+// approveChunk checks and records the lines of a batch after cursor; it
+// returns how many it took and the last one's id.
+func (s *RunStore) approveChunk(ctx context.Context, tx pgx.Tx, batch uuid.UUID, cursor string) (int, string, error) {
+	now := s.stamp()
+	var status string
+	if err := tx.QueryRow(ctx, `SELECT status FROM batches WHERE id = $1`, batch).Scan(&status); err != nil {
+		return 0, "", err
+	}
+	if status != string(payments.BatchApproving) {
+		return 0, "", errs.E(errs.Conflict, "batch %s is %s: its approval was undone", batch, status)
+	}
+	rows, err := tx.Query(ctx, `SELECT id, scheme, beneficiary_id, period, ref, gross, basis, deductions FROM batch_lines
+		WHERE batch_id = $1 AND id > $2 ORDER BY id LIMIT $3`, batch, cursor, s.chunk)
+	if err != nil {
+		return 0, "", err
+	}
+	type line struct {
+		id, scheme, ben, period, ref string
+		gross, basis                 decimal.Decimal
+		deductions                   []payments.Deduction
+	}
+	lines, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (line, error) {
+		var l line
+		var ds []byte
+		if err := r.Scan(&l.id, &l.scheme, &l.ben, &l.period, &l.ref, &l.gross, &l.basis, &ds); err != nil {
+			return l, err
+		}
+		return l, json.Unmarshal(ds, &l.deductions)
+	})
+	if err != nil || len(lines) == 0 {
+		return 0, "", err
+	}
+	var ids, bens, refs, debts []string
+	seen := map[string]bool{}
+	for _, l := range lines {
+		ids = append(ids, l.id)
+		if !seen[l.ben] {
+			seen[l.ben] = true
+			bens = append(bens, l.ben)
+		}
+		if l.ref != "" {
+			refs = append(refs, l.ref)
+		}
+		for _, d := range l.deductions {
+			debts = append(debts, d.OverpaymentID)
+		}
+	}
+	// What is paid, leaving out what an earlier attempt at this chunk
+	// recorded.
+	type key struct{ ben, period string }
+	paid := map[key]decimal.Decimal{}
+	err = queryEach(ctx, tx, `SELECT beneficiary_id, period, sum(gross) FROM period_payments
+		WHERE beneficiary_id = ANY($1::TEXT[]) AND scheme = 'ada' AND (batch_id IS NULL OR batch_id <> $2 OR source_id <> ALL($3::TEXT[]))
+		GROUP BY beneficiary_id, period`, []any{bens, batch.String(), ids}, func(r pgx.Rows) error {
+		var k key
+		var sum decimal.Decimal
+		err := r.Scan(&k.ben, &k.period, &sum)
+		paid[k] = sum
+		return err
+	})
+	if err != nil {
+		return 0, "", err
+	}
+	grantsPaid := map[string]bool{}
+	if len(refs) > 0 {
+		err = queryEach(ctx, tx, `SELECT ref FROM period_payments WHERE beneficiary_id = ANY($1::TEXT[]) AND scheme <> 'ada'
+			AND ref = ANY($2::TEXT[]) AND (batch_id <> $3 OR source_id <> ALL($4::TEXT[]))`, []any{bens, refs, batch.String(), ids},
+			func(r pgx.Rows) error {
+				var ref string
+				err := r.Scan(&ref)
+				grantsPaid[ref] = true
+				return err
+			})
+		if err != nil {
+			return 0, "", err
+		}
+	}
+	remaining := map[string]decimal.Decimal{}
+	if len(debts) > 0 {
+		err = queryEach(ctx, tx, `SELECT o.overpayment_id, o.amount - COALESCE(sum(r.amount), 0) FROM overpayments o
+			LEFT JOIN recoveries r ON r.overpayment_id = o.overpayment_id AND (r.batch_id <> $2 OR r.line_id <> ALL($3::TEXT[]))
+			WHERE o.overpayment_id = ANY($1::TEXT[]) GROUP BY o.overpayment_id, o.amount`, []any{debts, batch.String(), ids},
+			func(r pgx.Rows) error {
+				var id string
+				var left decimal.Decimal
+				err := r.Scan(&id, &left)
+				remaining[id] = left
+				return err
+			})
+		if err != nil {
+			return 0, "", err
+		}
+	}
+
+	var pp struct{ bens, schemes, periods, ids, refs, gross []string }
+	var rec struct{ debts, ids, bens, amounts []string }
+	for _, l := range lines {
+		if l.scheme == string(payments.SchemeADA) {
+			if now := paid[key{l.ben, l.period}]; !now.Equal(l.basis) {
+				return 0, "", errs.E(errs.Conflict, "line %s (ADA %s of %s) was computed on %s paid for the period, and %s is paid now: "+
+					"run the period again before approving", l.id, l.period, l.ben, l.basis.StringFixed(2), now.StringFixed(2))
+			}
+		} else if grantsPaid[l.ref] {
+			return 0, "", errs.E(errs.Conflict, "line %s pays %s %s of %s, which another approved batch pays", l.id, l.scheme, l.ref, l.ben)
+		}
+		for _, d := range l.deductions {
+			left, ok := remaining[d.OverpaymentID]
+			if !ok || left.LessThan(d.Amount) {
+				return 0, "", errs.E(errs.Conflict, "line %s deducts %s from overpayment %s of %s, of which %s remains: "+
+					"run the period again before approving", l.id, d.Amount.StringFixed(2), d.OverpaymentID, l.ben, left.StringFixed(2))
+			}
+			remaining[d.OverpaymentID] = left.Sub(d.Amount)
+			rec.debts = append(rec.debts, d.OverpaymentID)
+			rec.ids = append(rec.ids, l.id)
+			rec.bens = append(rec.bens, l.ben)
+			rec.amounts = append(rec.amounts, d.Amount.StringFixed(2))
+		}
+		pp.bens = append(pp.bens, l.ben)
+		pp.schemes = append(pp.schemes, l.scheme)
+		pp.periods = append(pp.periods, l.period)
+		pp.ids = append(pp.ids, l.id)
+		pp.refs = append(pp.refs, l.ref)
+		pp.gross = append(pp.gross, l.gross.StringFixed(2))
+	}
+	for _, st := range []statement{
+		{what: "paid periods", n: len(pp.ids), sql: `INSERT INTO period_payments
+			(beneficiary_id, scheme, period, source_id, batch_id, ref, gross, recorded_at)
+			SELECT u.b, u.s, u.p, u.id, $7, u.r, u.g::DECIMAL(19,2), $8
+			FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[]) AS u (b, s, p, id, r, g)
+			ON CONFLICT DO NOTHING`,
+			args: []any{pp.bens, pp.schemes, pp.periods, pp.ids, pp.refs, pp.gross, batch.String(), now}},
+		{what: "recoveries", n: len(rec.ids), sql: `INSERT INTO recoveries (overpayment_id, line_id, beneficiary_id, batch_id, amount, recorded_at)
+			SELECT u.o, u.l, u.b, $5, u.a::DECIMAL(19,2), $6
+			FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS u (o, l, b, a)
+			ON CONFLICT DO NOTHING`,
+			args: []any{rec.debts, rec.ids, rec.bens, rec.amounts, batch.String(), now}},
+	} {
+		if err := execStatement(ctx, tx, st); err != nil {
+			return 0, "", err
+		}
+	}
+	return len(lines), lines[len(lines)-1].id, nil
+}
+
+// unapprove takes back what an approval of the batch recorded, a chunk at
+// a time, and makes the batch a draft again, or replaced when a newer draft
+// of its period exists.
+func (s *RunStore) unapprove(ctx context.Context, id uuid.UUID) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	for _, sql := range []string{
+		`DELETE FROM period_payments WHERE (beneficiary_id, scheme, period, source_id) IN
+			(SELECT beneficiary_id, scheme, period, source_id FROM period_payments WHERE batch_id = $1 LIMIT $2)`,
+		`DELETE FROM recoveries WHERE (overpayment_id, line_id) IN
+			(SELECT overpayment_id, line_id FROM recoveries WHERE batch_id = $1 LIMIT $2)`,
+	} {
+		if err := s.deleteChunks(ctx, sql, id); err != nil {
+			return err
+		}
+	}
+	return db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE batches b SET status = CASE WHEN EXISTS (SELECT 1 FROM batches d
+			WHERE d.kind = b.kind AND d.period = b.period AND d.status = 'draft') THEN 'replaced' ELSE 'draft' END
+			WHERE b.id = $1 AND b.status = 'approving'`, id)
+		return err
+	})
+}
+
+// deleteChunks runs sql, a DELETE of at most $2 rows of batch $1, until it
+// deletes fewer.
+func (s *RunStore) deleteChunks(ctx context.Context, sql string, batch uuid.UUID) error {
+	for {
+		var n int64
+		err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, sql, batch, s.chunk)
+			n = tag.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if n < int64(s.chunk) {
+			return nil
+		}
+	}
+}
+
+// collect removes the batches no one needs: drafts replaced by a newer one,
+// and batches whose run stopped before finishing them. It is safe to run
+// at any time, by several processes; what fails is left for the next time.
+func (s *RunStore) collect(ctx context.Context) {
+	rows, err := s.pool.Query(ctx, `SELECT b.id FROM batches b JOIN runs r ON r.id = b.run_id
+		WHERE b.status = 'replaced' OR (b.status = 'building' AND r.status <> 'running') LIMIT 100`)
+	if err != nil {
+		return
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return
+	}
+	for _, id := range ids {
+		if s.removeBatch(ctx, id) != nil {
+			return
+		}
+	}
+}
+
+// removeBatch deletes a replaced or abandoned batch, its lines first.
+func (s *RunStore) removeBatch(ctx context.Context, id uuid.UUID) error {
+	var removable bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM batches b WHERE b.id = $1 AND (b.status = 'replaced'
+		OR (b.status = 'building' AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = b.run_id AND r.status = 'running'))))`, id).Scan(&removable)
+	if err != nil || !removable {
+		return err
+	}
+	err = s.deleteChunks(ctx, `DELETE FROM batch_lines WHERE batch_id = $1 AND id IN
+		(SELECT id FROM batch_lines WHERE batch_id = $1 ORDER BY id LIMIT $2)`, id)
+	if err != nil {
+		return err
+	}
+	return db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM batches b WHERE b.id = $1 AND (b.status = 'replaced'
+			OR (b.status = 'building' AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = b.run_id AND r.status = 'running')))`, id)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM batch_totals WHERE batch_id = $1`, id)
+		return err
+	})
+}
