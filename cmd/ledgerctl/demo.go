@@ -1,204 +1,408 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"math/big"
+	"net/url"
+	"strings"
+	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
 
 	"github.com/ofii/allowances/internal/cli"
 	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/transport/kafka"
 )
-
-// demoHousehold is one household of the demonstration month.
-type demoHousehold struct {
-	adults, children int
-	accommodated     bool
-}
-
-// daily is the ADA daily amount in metropolitan France (docs/rules.md §1):
-// the published base for the household's size, plus 7.40 per adult when
-// the household is not accommodated.
-func (h demoHousehold) daily() decimal.Decimal {
-	base := []string{"", "6.80", "10.20", "13.60", "17.00", "20.40", "23.80"}[h.adults+h.children]
-	d := decimal.RequireFromString(base)
-	if !h.accommodated {
-		d = d.Add(decimal.RequireFromString("7.40").Mul(decimal.NewFromInt(int64(h.adults))))
-	}
-	return d
-}
-
-var demoProfiles = []demoHousehold{
-	{1, 0, false}, {1, 0, true}, {2, 1, false}, {2, 2, true}, {1, 2, false}, {2, 0, false}, {2, 3, true},
-}
 
 func demoCmd(a *app) *cobra.Command {
 	var households int
+	var database string
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a month of the ledger on the configured database and prove it",
-		Long: `Migrate, set up the chart of accounts, then post a month of ADA for a few
-hundred households: the State's funding, the approval of October's
-allowances as one bulk entry, the recovery of an overpayment, the release to
-the bank, the bank's booking, and a mistaken bank fee corrected by a
-reversal. It seals the books and prints the trial balance and verify.
-Running it again changes nothing: every entry has a fixed idempotency key.`,
+		Short: "Run a month of the service on a fresh database and prove its books",
+		Long: `Create the database --database anew on the server of DATABASE_URL, then run a
+month of the service on it: publish the eligibility events of a few hundred
+households to an embedded Kafka broker (a few of them invalid), consume them,
+run October's ADA and the grants run, print the batches, approve the ADA
+batch and post it to the ledger with the State's funding, the release to the
+bank and the bank's booking, correct a mistaken fee by a reversal, seal the
+books and print the trial balance and verify.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if households < 1 || households > 100000 {
-				return cli.Usage(fmt.Errorf("--households: must be between 1 and 100000"))
+			if households < 10 || households > 100000 {
+				return cli.Usage(fmt.Errorf("--households: must be between 10 and 100000"))
 			}
-			ctx := cmd.Context()
-			svc, err := a.service(ctx)
+			c, err := a.config()
 			if err != nil {
 				return err
 			}
-			w := a.stderr
-			if !a.json() {
-				w = a.stdout
-			}
-			if err := ledger.SetUpChart(ctx, svc); err != nil {
+			dsn, err := demoDatabase(cmd.Context(), c.DatabaseURL, database)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "chart of accounts: %d accounts set up\n", len(ledger.Chart))
-			if err := runDemo(ctx, svc, w, households, a.json() || !cli.IsTerminal(a.stderr)); err != nil {
+			a.databaseURL, a.cfg.DatabaseURL = dsn, dsn
+			d := &demo{a: a, cmd: cmd, n: households, quiet: a.json() || !cli.IsTerminal(a.stderr)}
+			d.w = a.stdout
+			if a.json() {
+				d.w = a.stderr
+			}
+			if err := d.run(cmd.Context()); err != nil {
 				return err
 			}
-			fmt.Fprintln(w)
-			for _, sub := range []*cobra.Command{trialBalanceCmd(a), verifyCmd(a)} {
-				sub.SetContext(ctx)
-				if err := sub.RunE(sub, nil); err != nil {
-					return err
-				}
-				fmt.Fprintln(w)
-			}
+			fmt.Fprintf(d.w, "\nexplore it: DATABASE_URL='%s' go run ./cmd/ledgerctl beneficiaries show OFII-2026-000007\n", dsn)
 			return nil
 		},
 	}
-	cmd.Flags().IntVar(&households, "households", 300, "households paid in the demonstration month")
+	cmd.Flags().IntVar(&households, "households", 300, "households of the demonstration month")
+	cmd.Flags().StringVar(&database, "database", "ledger_demo", "database created anew for the demonstration, on the server of DATABASE_URL")
 	return cmd
 }
 
-func runDemo(ctx context.Context, svc ledger.Service, w io.Writer, n int, quiet bool) error {
+// demoDatabase drops and creates the database name on the server of dsn
+// and returns its URL.
+func demoDatabase(ctx context.Context, dsn, name string) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil || name == "" || strings.ContainsAny(name, `"/?`) {
+		return "", cli.Usage(fmt.Errorf("--database: %q is not a database name", name))
+	}
+	admin := *u
+	admin.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, admin.String())
+	if err != nil {
+		return "", fmt.Errorf("connect to create the demonstration database: %w", err)
+	}
+	defer conn.Close(ctx)
+	for _, stmt := range []string{"DROP DATABASE IF EXISTS ", "CREATE DATABASE "} {
+		if _, err := conn.Exec(ctx, stmt+pgx.Identifier{name}.Sanitize()); err != nil {
+			return "", fmt.Errorf("%s%s: %w", strings.ToLower(stmt), name, err)
+		}
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// demo is one demonstration month.
+type demo struct {
+	a     *app
+	cmd   *cobra.Command
+	n     int
+	w     io.Writer
+	quiet bool
+}
+
+func (d *demo) step(format string, args ...any) { fmt.Fprintf(d.w, "• "+format+"\n", args...) }
+
+func (d *demo) run(ctx context.Context) error {
+	svc, err := d.a.service(ctx)
+	if err != nil {
+		return err
+	}
+	if err := ledger.SetUpChart(ctx, svc); err != nil {
+		return err
+	}
+	d.step("chart of accounts set up: %d accounts", len(ledger.Chart))
+
+	// 1. The eligibility events, through Kafka.
+	broker, err := kafka.StartEmbedded(0, 4, "eligibility.v1", "eligibility.v1.dlq")
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	stream := demoEvents(d.n)
+	bar := cli.NewProgress(d.a.stderr, int64(stream.count), "publishing", d.quiet)
+	sent, err := kafka.Publish(ctx, kafka.PublishConfig{Brokers: []string{broker.Addr()}}, "eligibility.v1",
+		bytes.NewReader(stream.lines), func(n int) { bar.Set(int64(n)) })
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	d.step("%d eligibility events published to the embedded broker at %s", sent, broker.Addr())
+	events, err := d.a.events(d.cmd)
+	if err != nil {
+		return err
+	}
+	st, err := consumeAll(ctx, broker.Addr(), events, sent)
+	if err != nil {
+		return err
+	}
+	d.step("consumed: %d applied, %d duplicates, %d dead letters (see `ledgerctl events dead-letters`)", st.Applied, st.Duplicates, st.DeadLetters)
+
+	// 2. October's ADA and the grants run.
+	runs, err := d.a.runStore(d.cmd, nil)
+	if err != nil {
+		return err
+	}
+	ada, err := runs.StartADARun(ctx, payments.Period{Year: 2026, Month: 10}, payments.TriggerStaff, "demo")
+	if err != nil {
+		return err
+	}
+	grants, err := runs.StartGrantsRun(ctx, ledger.NewDate(2026, 11, 24), payments.TriggerStaff, "demo")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(d.w)
+	t := cli.NewTable(d.w, "BATCH", "KIND", "PERIOD", "SCHEME", "LINES", "GROSS", "DEDUCTION", "NET")
+	var adaBatch payments.Batch
+	for _, run := range []payments.Run{ada, grants} {
+		b, err := runs.Batch(ctx, run.BatchID)
+		if err != nil {
+			return err
+		}
+		if run.Kind == payments.RunADA {
+			adaBatch = b
+		}
+		for _, s := range payments.Schemes {
+			if tot, ok := b.Totals[s]; ok {
+				t.Row(b.ID.String()[:8], string(b.Kind), b.Period.String(), string(s), fmt.Sprint(tot.Lines),
+					cli.Amount(tot.Gross), cli.Amount(tot.Deduction), cli.Amount(tot.Net))
+			}
+		}
+	}
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	lines, _, err := runs.BatchLines(ctx, adaBatch.ID, "", 1000)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(d.w, "\nsome lines of the ADA batch, with their explanation:")
+	for _, l := range lines {
+		if l.BeneficiaryID == "OFII-2026-000003" || l.BeneficiaryID == "OFII-2026-000007" || l.BeneficiaryID == "OFII-2026-000011" {
+			fmt.Fprintf(d.w, "  %s  gross %s  deduction %s  net %s\n    %s\n", l.BeneficiaryID, cli.Amount(l.Gross),
+				cli.Amount(l.Deduction), cli.Amount(l.Net), l.Explanation.Text)
+		}
+	}
+	fmt.Fprintln(d.w)
+
+	// 3. The ledger: the batch approved and paid.
+	if err := runs.MarkBatchApproved(ctx, adaBatch.ID); err != nil {
+		return err
+	}
+	return d.ledger(ctx, svc, runs, adaBatch)
+}
+
+// consumeAll runs the eligibility consumer until n records were handled.
+func consumeAll(ctx context.Context, broker string, sink payments.EventSink, n int) (kafka.Status, error) {
+	c, err := kafka.NewConsumer(kafka.ConsumerConfig{Brokers: []string{broker}, Topic: "eligibility.v1", DLQTopic: "eligibility.v1.dlq",
+		GroupID: "demo", BatchSize: 500, MaxWait: 100 * time.Millisecond}, sink, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		return kafka.Status{}, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(cctx) }()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		st := c.Status()
+		if st.Applied+st.Duplicates+st.DeadLetters >= int64(n) {
+			cancel()
+			<-done
+			return c.Status(), nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			cancel()
+			<-done
+			return st, fmt.Errorf("consumed %d of %d events in time", st.Applied+st.Duplicates+st.DeadLetters, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ledger posts the approved batch and its payment, the way the approval
+// and the bank will: accrual, release, booking.
+func (d *demo) ledger(ctx context.Context, svc ledger.Service, runs payments.Runs, b payments.Batch) error {
 	date := ledger.NewDate(2026, 11, 5)
-	const days = 31 // October 2026
-	step := func(what string, e ledger.Entry, err error) error {
+	say := func(what string, e ledger.Entry, err error) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		note := ""
-		if e.Replayed {
-			note = " (already posted: replayed, nothing changed)"
-		}
-		fmt.Fprintf(w, "%-58s entry %s, %d postings%s\n", what, e.ID.String()[:8], e.LineCount, note)
+		d.step("%-52s entry %s, %d postings", what, e.ID.String()[:8], e.LineCount)
 		return nil
 	}
 	pair := func(key, desc, debit, credit string, amount decimal.Decimal) ledger.NewEntry {
 		return ledger.NewEntry{IdempotencyKey: key, EffectiveDate: date, Description: desc, SourceRef: "demo",
 			Lines: []ledger.Line{{Account: debit, Amount: amount}, {Account: credit, Amount: amount.Neg()}}}
 	}
-	benef := func(i int) string { return fmt.Sprintf("OFII-2026-%06d", i+1) }
-
-	e, err := svc.Post(ctx, pair("demo-2026-10-funding", "State funding of ADA, October 2026", ledger.BankMain, ledger.StateFunding, decimal.NewFromInt(500000)))
-	if err := step("State funds the disbursement account", e, err); err != nil {
+	e, err := svc.Post(ctx, pair("demo-funding", "State funding of ADA, October 2026", ledger.BankMain, ledger.StateFunding, decimal.NewFromInt(500000)))
+	if err := say("State funds the disbursement account", e, err); err != nil {
 		return err
 	}
-	// An overpayment found on household 3 (paid for days after it left).
-	over := decimal.RequireFromString("142.00")
-	e, err = svc.Post(ctx, pair("demo-2026-10-overpayment-"+benef(2), "Overpayment established, ADA 2026-09 "+benef(2),
-		ledger.SubAccount(ledger.OverpaymentReceivable, benef(2)), ledger.ExpenseADA, over))
-	if err := step("Overpayment of 142.00 established on "+benef(2), e, err); err != nil {
+	// The overpayments the batch recovers were established in the ledger
+	// when their events arrived.
+	lines, err := allLines(ctx, runs, b.ID)
+	if err != nil {
 		return err
 	}
-	gross := make([]decimal.Decimal, n)
-	net := make([]decimal.Decimal, n)
-	var totalNet decimal.Decimal
-	for i := range n {
-		gross[i] = demoProfiles[i%len(demoProfiles)].daily().Mul(decimal.NewFromInt(days))
-		net[i] = gross[i]
-		totalNet = totalNet.Add(net[i])
-	}
-	// Recovery: at most 30 % of the month's gross, rounded down to the cent.
-	deduction := decimal.Min(over, gross[2].Mul(decimal.RequireFromString("0.30")).RoundDown(2))
-	net[2] = gross[2].Sub(deduction)
-	totalNet = totalNet.Sub(deduction)
-
-	bar := cli.NewProgress(w, int64(n), "approval", quiet)
-	e, err = svc.PostBulk(ctx, ledger.BulkEntry{
-		IdempotencyKey: "demo-2026-10-ada-approval", EffectiveDate: date, Description: "ADA 2026-10, batch approved",
-		SourceRef: "demo", Contra: ledger.ExpenseADA, ContraMemo: "ADA 2026-10 gross", ChunkSize: 100,
-		Lines: func(yield func(ledger.Line) error) error {
-			for i := range n {
-				if err := yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, benef(i)), Amount: net[i].Neg(), Memo: "ADA 2026-10 " + benef(i)}); err != nil {
-					return err
-				}
-				if i == 2 {
-					if err := yield(ledger.Line{Account: ledger.SubAccount(ledger.OverpaymentReceivable, benef(i)), Amount: deduction.Neg(), Memo: "recovery"}); err != nil {
-						return err
-					}
-				}
+	for _, l := range lines {
+		for _, ded := range l.Deductions {
+			e, err := svc.Post(ctx, pair("demo-overpayment-"+ded.OverpaymentID, "Overpayment "+ded.OverpaymentID+" of "+l.BeneficiaryID,
+				ledger.SubAccount(ledger.OverpaymentReceivable, l.BeneficiaryID), ledger.ExpenseADA, ded.Amount))
+			if err := say("Overpayment "+ded.OverpaymentID+" established", e, err); err != nil {
+				return err
 			}
-			return nil
-		},
-		Progress: func(l int64) { bar.Set(min(l, int64(n))) },
-	})
-	bar.Finish()
-	if err := step(fmt.Sprintf("October ADA approved for %d households", n), e, err); err != nil {
-		return err
+		}
 	}
-	bar = cli.NewProgress(w, int64(n), "release", quiet)
-	e, err = svc.PostBulk(ctx, ledger.BulkEntry{
-		IdempotencyKey: "demo-2026-10-ada-release", EffectiveDate: date, Description: "ADA 2026-10, released to the bank",
-		SourceRef: "demo", Contra: ledger.PaymentsInTransit, ContraMemo: "pain.001 ADA 2026-10", ChunkSize: 100,
-		Lines: func(yield func(ledger.Line) error) error {
-			for i := range n {
-				if err := yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, benef(i)), Amount: net[i], Memo: "ADA 2026-10 " + benef(i)}); err != nil {
+	accrual := func(yield func(ledger.Line) error) error {
+		for _, l := range lines {
+			if l.Net.IsPositive() {
+				if err := yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, l.BeneficiaryID), Amount: l.Net.Neg(), Memo: l.ID}); err != nil {
 					return err
 				}
 			}
-			return nil
-		},
-		Progress: func(l int64) { bar.Set(min(l, int64(n))) },
-	})
-	bar.Finish()
-	if err := step("Payment file released to the bank", e, err); err != nil {
+			for _, ded := range l.Deductions {
+				if err := yield(ledger.Line{Account: ledger.SubAccount(ledger.OverpaymentReceivable, l.BeneficiaryID), Amount: ded.Amount.Neg(), Memo: ded.OverpaymentID}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	e, err = svc.PostBulk(ctx, ledger.BulkEntry{IdempotencyKey: "demo-approval-" + b.ID.String(), EffectiveDate: date,
+		Description: "ADA 2026-10 batch approved", SourceRef: "batch:" + b.ID.String(), Contra: ledger.ExpenseADA,
+		ContraMemo: "ADA 2026-10 gross", Lines: accrual})
+	if err := say(fmt.Sprintf("Batch approved: %s gross due", cli.Amount(b.Total.Gross)), e, err); err != nil {
 		return err
 	}
-	e, err = svc.Post(ctx, pair("demo-2026-10-ada-booked", "Bank statement books ADA 2026-10", ledger.PaymentsInTransit, ledger.BankMain, totalNet))
-	if err := step("Bank books the payments ("+totalNet.StringFixed(2)+")", e, err); err != nil {
+	release := func(yield func(ledger.Line) error) error {
+		for _, l := range lines {
+			if l.Net.IsPositive() {
+				if err := yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, l.BeneficiaryID), Amount: l.Net, Memo: l.ID}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	e, err = svc.PostBulk(ctx, ledger.BulkEntry{IdempotencyKey: "demo-release-" + b.ID.String(), EffectiveDate: date,
+		Description: "ADA 2026-10 released to the bank", SourceRef: "batch:" + b.ID.String(), Contra: ledger.PaymentsInTransit,
+		ContraMemo: "payment file ADA 2026-10", Lines: release})
+	if err := say(fmt.Sprintf("Released to the bank: %s net", cli.Amount(b.Total.Net)), e, err); err != nil {
 		return err
 	}
-	fee := pair("demo-2026-10-fee", "Bank fee, October 2026", ledger.ExpenseBankFees, ledger.BankMain, decimal.RequireFromString("12.50"))
-	e, err = svc.Post(ctx, fee)
-	if err := step("Bank fee of 12.50 posted", e, err); err != nil {
+	e, err = svc.Post(ctx, pair("demo-booked", "Bank statement books ADA 2026-10", ledger.PaymentsInTransit, ledger.BankMain, b.Total.Net))
+	if err := say("The bank books the payments", e, err); err != nil {
 		return err
 	}
-	dup := pair("demo-2026-10-fee-duplicate", "Bank fee, October 2026 (keyed twice)", ledger.ExpenseBankFees, ledger.BankMain, decimal.RequireFromString("12.50"))
-	e, err = svc.Post(ctx, dup)
-	if err := step("The same fee keyed twice by mistake", e, err); err != nil {
+	if _, err := svc.Post(ctx, pair("demo-fee", "Bank fee, October 2026", ledger.ExpenseBankFees, ledger.BankMain, decimal.RequireFromString("12.50"))); err != nil {
 		return err
 	}
-	e, err = svc.Reverse(ctx, ledger.Reversal{EntryID: e.ID, IdempotencyKey: "demo-2026-10-fee-duplicate-reversal", Reason: "fee keyed twice"})
-	if err := step("...corrected by a reversal", e, err); err != nil {
+	dup, err := svc.Post(ctx, pair("demo-fee-again", "Bank fee, October 2026 (keyed twice)", ledger.ExpenseBankFees, ledger.BankMain, decimal.RequireFromString("12.50")))
+	if err != nil {
 		return err
 	}
-	s, err := svc.Seal(ctx, "end of demonstration month")
+	e, err = svc.Reverse(ctx, ledger.Reversal{EntryID: dup.ID, IdempotencyKey: "demo-fee-again-reversal", Reason: "fee keyed twice"})
+	if err := say("A fee keyed twice, corrected by a reversal", e, err); err != nil {
+		return err
+	}
+	s, err := svc.Seal(ctx, "end of the demonstration month")
 	if err != nil {
 		return err
 	}
 	if s != nil {
-		fmt.Fprintf(w, "%-58s seal %d over %d entries, %s…\n", "Books sealed", s.Seq, s.EntryCount, s.Hash[:16])
-	} else {
-		fmt.Fprintf(w, "%-58s nothing new to seal\n", "Books sealed")
+		d.step("books sealed: seal %d over %d entries, %s…", s.Seq, s.EntryCount, s.Hash[:16])
 	}
-	for _, acct := range []string{ledger.BankMain, ledger.ExpenseADA, ledger.PaymentsInTransit, ledger.SubAccount(ledger.OverpaymentReceivable, benef(2))} {
-		b, err := svc.Balance(ctx, acct, ledger.AsOf{})
-		if err != nil {
+	fmt.Fprintln(d.w)
+	for _, sub := range []*cobra.Command{trialBalanceCmd(d.a), verifyCmd(d.a)} {
+		sub.SetContext(ctx)
+		if err := sub.RunE(sub, nil); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "  balance %-40s %14s\n", acct, b.Natural.StringFixed(2))
+		fmt.Fprintln(d.w)
 	}
 	return nil
+}
+
+func allLines(ctx context.Context, runs payments.Runs, id uuid.UUID) ([]payments.BatchLine, error) {
+	var out []payments.BatchLine
+	cursor := ""
+	for {
+		ls, next, err := runs.BatchLines(ctx, id, cursor, 1000)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ls...)
+		if next == "" {
+			return out, nil
+		}
+		cursor = next
+	}
+}
+
+// demoStream is the demonstration's eligibility events as JSON Lines.
+type demoStream struct {
+	lines []byte
+	count int
+}
+
+// demoEvents writes October's events for n households: rights opened in
+// October in a mix of compositions, accommodation and territories, some
+// household and accommodation changes, suspensions, closings, a change of
+// payee, an overpayment, a return grant and a reinsertion grant with a
+// released tranche, and two invalid events.
+func demoEvents(n int) demoStream {
+	var b bytes.Buffer
+	count := 0
+	k := 0
+	add := func(typ, ben, at, data string) {
+		k++
+		id := uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "demo-%d", k))
+		fmt.Fprintf(&b, `{"event_id":%q,"type":%q,"schema_version":1,"occurred_at":%q,"beneficiary_id":%q,"data":%s}`+"\n", id, typ, at, ben, data)
+		count++
+	}
+	payee := func(i int) string {
+		return fmt.Sprintf(`{"name":"Household %d","iban":%q}`, i, demoIBAN(i))
+	}
+	for i := 1; i <= n; i++ {
+		ben := fmt.Sprintf("OFII-2026-%06d", i)
+		from := 1
+		if i%10 == 0 {
+			from = 1 + i%20
+		}
+		territory := "metropole"
+		if i%25 == 0 {
+			territory = "guyane"
+		}
+		add("ada.rights_opened", ben, fmt.Sprintf("2026-10-%02dT09:00:00Z", from), fmt.Sprintf(
+			`{"from":"2026-10-%02d","adults":%d,"children":%d,"accommodated":%t,"territory":%q,"payee":%s}`,
+			from, 1+i%2, i%4, i%3 == 0, territory, payee(i)))
+		switch {
+		case i%7 == 0:
+			add("ada.household_changed", ben, "2026-10-15T10:00:00Z", fmt.Sprintf(`{"from":"2026-10-15","adults":%d,"children":%d}`, 1+i%2, 1+i%4))
+		case i%11 == 0:
+			add("ada.suspended", ben, "2026-10-10T10:00:00Z", `{"from":"2026-10-10","reason":"missed appointment"}`)
+			add("ada.resumed", ben, "2026-10-20T10:00:00Z", `{"from":"2026-10-20"}`)
+		case i%13 == 0:
+			add("ada.rights_closed", ben, "2026-10-25T10:00:00Z", `{"last_day":"2026-10-25","reason":"final decision notified"}`)
+		case i%17 == 0:
+			add("ada.accommodation_changed", ben, "2026-10-18T10:00:00Z", `{"from":"2026-10-18","accommodated":true}`)
+		}
+	}
+	add("beneficiary.payee_changed", "OFII-2026-000005", "2026-10-20T10:00:00Z", `{"payee":{"name":"Household 5","iban":"`+demoIBAN(100005)+`"}}`)
+	add("overpayment.established", "OFII-2026-000003", "2026-10-02T10:00:00Z", `{"overpayment_id":"IND-2026-0003","amount":"142.00","reason":"undeclared resources"}`)
+	add("return.grant_decided", "OFII-2026-R00001", "2026-11-06T10:00:00Z", `{"grant_id":"RET-2026-0001","country":"GE","adults":1,"children":2,`+
+		`"removal_order_notified_on":"2026-10-20","validated_on":"2026-11-05","increased_rate":false,"travel_document":true,"departure_date":"2026-11-20","payee":`+payee(900001)+`}`)
+	add("reinsertion.grant_decided", "OFII-2026-R00002", "2026-10-30T10:00:00Z", `{"grant_id":"REI-2026-0001","level":"business_creation","amount":"4500.00",`+
+		`"tranches":[{"tranche_id":"T1","amount":"2000.00"},{"tranche_id":"T2","amount":"2500.00"}],"payee":`+payee(900002)+`}`)
+	add("reinsertion.tranche_released", "OFII-2026-R00002", "2026-11-10T10:00:00Z", `{"grant_id":"REI-2026-0001","tranche_id":"T1","released_on":"2026-11-10"}`)
+	// Two invalid events: a mistyped IBAN and an unknown beneficiary.
+	add("ada.rights_opened", "OFII-2026-X00001", "2026-10-05T09:00:00Z", `{"from":"2026-10-05","adults":1,"children":0,"accommodated":false,"payee":{"name":"Typo","iban":"FR7630006000011234567890188"}}`)
+	add("ada.household_changed", "OFII-2026-X00002", "2026-10-06T09:00:00Z", `{"from":"2026-10-06","adults":2,"children":0}`)
+	return demoStream{lines: b.Bytes(), count: count}
+}
+
+// demoIBAN returns a French IBAN with valid check digits for account i.
+func demoIBAN(i int) string {
+	bban := fmt.Sprintf("3000600001%011d00", i)
+	// ISO 13616: move "FR00" to the end, letters as numbers, 98 − mod 97.
+	n, _ := new(big.Int).SetString(bban+"152700", 10)
+	check := 98 - new(big.Int).Mod(n, big.NewInt(97)).Int64()
+	return fmt.Sprintf("FR%02d%s", check, bban)
 }
