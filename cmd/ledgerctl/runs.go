@@ -19,6 +19,10 @@ import (
 	paysql "github.com/ofii/allowances/payments/sqlstore"
 )
 
+// runClock is the clock of the runs: the day a run starts on decides which
+// periods are over and which grants are due.
+var runClock = time.Now
+
 // runStore returns the runs' store on the database, computing with the
 // rate schedule of RATE_SCHEDULE_FILE or the default one; progress, when
 // set, hears of each chunk a run writes.
@@ -33,7 +37,7 @@ func (a *app) runStore(cmd *cobra.Command, progress func(payments.Run)) (*paysql
 	}
 	policy := db.DefaultRetryPolicy
 	policy.MaxAttempts = a.cfg.TxMaxAttempts
-	opts := []paysql.RunOption{paysql.WithSchedules(sch), paysql.WithRunRetryPolicy(policy)}
+	opts := []paysql.RunOption{paysql.WithSchedules(sch), paysql.WithRunRetryPolicy(policy), paysql.WithRunClock(runClock)}
 	if progress != nil {
 		opts = append(opts, paysql.WithProgress(progress))
 	}
