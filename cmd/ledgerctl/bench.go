@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,16 @@ c/e (>= 1.0) and d/c (>= 0.5). Then, on an embedded Kafka broker:
      second from the topic into the database by the consumer (>= 20,000)
   g  the bare kafka-go read rate of the same records
 
+and, for each count N of --households:
+
+  h  the monthly ADA run of 2026-10 (StartADARun) over N synthetic
+     households loaded beforehand by COPY (1 to 6 persons, 30 %
+     accommodated, mostly metropole with some guyane and saint-martin,
+     5 % suspended, 10 % with a household change and 2 % whose rights close
+     within the month), in households/s, with the lines written and the
+     peak RSS and Go heap of the process; ratios h/a (run time over the
+     COPY time of as many rows, target <= 10) and peak RSS <= 512 MiB
+
 Transactions that fail are counted apart
 and not in the rates. Progress goes to standard error on a terminal.`,
 		Args: cobra.NoArgs,
@@ -58,6 +69,9 @@ and not in the rates. Progress goes to standard error on a terminal.`,
 				}
 				if !cmd.Flags().Changed("events") {
 					opts.Events = q.Events
+				}
+				if !cmd.Flags().Changed("households") {
+					opts.Households = q.Households
 				}
 			}
 			opts.Accounts = bench.AccountsMode(mode)
@@ -88,9 +102,40 @@ and not in the rates. Progress goes to standard error on a terminal.`,
 	f.StringVar(&opts.Database, "database", opts.Database, "scratch database, dropped and created on the server of DATABASE_URL")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the scratch database after the run")
 	f.IntVar(&opts.Events, "events", opts.Events, "eligibility events of steps f and g (negative: skip them)")
-	f.BoolVar(&quick, "quick", false, "smoke run: sizes 10000,100000, 3s steps and 20000 events (explicit flags win)")
+	f.Var((*householdsFlag)(&opts.Households), "households", "household counts of the ADA runs of step h (negative or empty: skip it)")
+	f.BoolVar(&quick, "quick", false, "smoke run: sizes 10000,100000, 3s steps, 20000 events and households 10000,100000 (explicit flags win)")
 	return cmd
 }
+
+// householdsFlag is a comma-separated list of counts, where an empty value
+// is an empty list.
+type householdsFlag []int
+
+func (h *householdsFlag) String() string {
+	s := make([]string, len(*h))
+	for i, n := range *h {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func (h *householdsFlag) Set(v string) error {
+	out := []int{}
+	for f := range strings.SplitSeq(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", f)
+		}
+		out = append(out, n)
+	}
+	*h = out
+	return nil
+}
+
+func (h *householdsFlag) Type() string { return "ints" }
 
 // printBenchReport writes the results and the ratios as tables, then the
 // machine and the settings.

@@ -1,8 +1,9 @@
 // Package bench measures the ledger against the database it runs on: the
 // COPY floor of writing postings, bulk posting, single transfers on cold and
-// hot accounts, and a pgbench-like TPC-B reference, all in one scratch
-// database on the server of DATABASE_URL, so that the ratios between them
-// say how close the ledger comes to what the server can do.
+// hot accounts, a pgbench-like TPC-B reference and the monthly ADA run of
+// synthetic households, all in one scratch database on the server of
+// DATABASE_URL, so that the ratios between them say how close the ledger
+// comes to what the server can do.
 package bench
 
 import (
@@ -69,6 +70,11 @@ type Options struct {
 	// Events is the number of eligibility events of the events steps; 0
 	// means the default, negative skips them.
 	Events int `json:"events"`
+	// Households are the household counts of the ADA run step, one run
+	// each; nil means the default, an empty list or a negative count skips
+	// the step. ChunkSize, when set, is also the run's beneficiaries per
+	// transaction.
+	Households []int `json:"households"`
 	// TxMaxAttempts bounds the store's attempts of a write transaction that
 	// loses a serialization conflict; 0 is db.DefaultRetryPolicy's.
 	TxMaxAttempts int `json:"tx_max_attempts,omitempty"`
@@ -88,14 +94,26 @@ func Defaults() Options {
 		AccountsPerBranch: 10_000,
 		Seed:              1,
 		Events:            100_000,
+		Households:        []int{100_000, 1_000_000},
 	}
 }
 
-// Quick changes o into a smoke run: sizes 10,000 and 100,000, 3 s steps.
+// Quick changes o into a smoke run: sizes 10,000 and 100,000, 3 s steps,
+// ADA runs of 10,000 and 100,000 households.
 func (o *Options) Quick() {
 	o.Sizes = []int{10_000, 100_000}
 	o.Duration = 3 * time.Second
 	o.Events = 20_000
+	o.Households = []int{10_000, 100_000}
+}
+
+// runHouseholds returns the household counts of the ADA runs to do: none
+// when the list is empty or holds a negative count.
+func (o *Options) runHouseholds() []int {
+	if slices.ContainsFunc(o.Households, func(n int) bool { return n < 0 }) {
+		return nil
+	}
+	return o.Households
 }
 
 // Validate fills the zero fields of o with the defaults and checks the
@@ -135,6 +153,9 @@ func (o *Options) Validate() error {
 	if o.Events == 0 {
 		o.Events = d.Events
 	}
+	if o.Households == nil {
+		o.Households = d.Households
+	}
 	switch {
 	case o.DatabaseURL == "":
 		return errors.New("no database URL")
@@ -160,6 +181,11 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("sizes: %d is not a positive number", n)
 		}
 	}
+	for _, n := range o.runHouseholds() {
+		if n < 1 {
+			return fmt.Errorf("households: %d is not a positive number (a negative one skips the ADA run)", n)
+		}
+	}
 	return validDatabaseName(o.Database)
 }
 
@@ -167,7 +193,8 @@ func (o *Options) Validate() error {
 type Result struct {
 	// Step is the measurement's letter: a COPY floor, b bulk posting,
 	// c cold transfers, d hot transfers, e TPC-B reference, f eligibility
-	// events applied, g bare kafka-go read of the same records.
+	// events applied, g bare kafka-go read of the same records, h monthly
+	// ADA run.
 	Step    string  `json:"step"`
 	Name    string  `json:"name"`
 	N       int64   `json:"n"` // lines or transactions done
@@ -183,6 +210,10 @@ type Result struct {
 	// obtained from the system sampled during a bulk entry.
 	PeakHeapInuse uint64 `json:"peak_heap_inuse_bytes,omitempty"`
 	PeakHeapSys   uint64 `json:"peak_heap_sys_bytes,omitempty"`
+	// PeakRSS is the largest resident memory of the process during an ADA
+	// run; Lines the lines the run wrote.
+	PeakRSS uint64 `json:"peak_rss_bytes,omitempty"`
+	Lines   int64  `json:"lines,omitempty"`
 	// EntryID is the bulk entry's id.
 	EntryID string `json:"entry_id,omitempty"`
 	Note    string `json:"note,omitempty"`
@@ -330,6 +361,11 @@ func Run(ctx context.Context, opts Options, progress Progress) (rep Report, err 
 		}
 		rep.Results = append(rep.Results, rs...)
 	}
+	for _, n := range opts.runHouseholds() {
+		if err := add(e.adaRun(ctx, n)); err != nil {
+			return rep, err
+		}
+	}
 	rep.Ratios = ratios(rep.Results)
 	rep.Took = time.Since(rep.Started).Seconds()
 	return rep, nil
@@ -412,6 +448,23 @@ func ratios(rs []Result) []Ratio {
 	if okf && okg {
 		out = append(out, Ratio{Name: "f/g", Value: safeDiv(f.Rate, g.Rate), Target: "(info)", Pass: true,
 			Note: "applied rate over the bare kafka-go read rate"})
+	}
+	for _, h := range rs {
+		if h.Step != "h" {
+			continue
+		}
+		if i := slices.IndexFunc(rs, func(r Result) bool { return r.Step == "a" && r.N == h.N }); i >= 0 && rs[i].Seconds > 0 {
+			v := h.Seconds / rs[i].Seconds
+			out = append(out, Ratio{Name: fmt.Sprintf("h/a N=%d", h.N), Value: v, Target: "<= 10", Pass: v <= 10,
+				Note: "ADA run time for N households over COPY time for N rows"})
+		}
+	}
+	for _, h := range rs {
+		if h.Step == "h" && h.PeakRSS > 0 {
+			v := float64(h.PeakRSS) / (1 << 20)
+			out = append(out, Ratio{Name: fmt.Sprintf("h peak RSS N=%d", h.N), Value: v, Target: "<= 512 MiB", Pass: v <= 512,
+				Note: "peak resident memory of the process during the ADA run, MiB"})
+		}
 	}
 	return out
 }

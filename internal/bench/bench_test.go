@@ -5,14 +5,19 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ofii/allowances/internal/bench"
 	"github.com/ofii/allowances/internal/dbtest"
 	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
+	paysql "github.com/ofii/allowances/payments/sqlstore"
 )
 
 // serverURL is the server the run creates its scratch database on.
@@ -47,17 +52,18 @@ func TestRunTiny(t *testing.T) {
 		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	})
 
-	const n = 200
+	const n, households = 200, 300
 	opts := bench.Options{
 		DatabaseURL: base, Database: name, Keep: true,
-		Sizes: []int{n}, ChunkSize: 64, Clients: 2, Duration: 300 * time.Millisecond,
+		Sizes: []int{n, households}, ChunkSize: 64, Clients: 2, Duration: 300 * time.Millisecond,
 		ColdAccounts: 20, Branches: 2, TellersPerBranch: 2, AccountsPerBranch: 100, Events: 400,
+		Households: []int{households},
 	}
 	rep, err := bench.Run(ctx, opts, nil)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	for _, step := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+	for _, step := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
 		r, ok := rep.Find(step, 0)
 		if !ok {
 			t.Errorf("no result for step %s: %+v", step, rep.Results)
@@ -67,12 +73,21 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("step %s: n %d in %gs, rate %g, want all positive (%s)", step, r.N, r.Seconds, r.Rate, r.Note)
 		}
 	}
-	if len(rep.Ratios) != 5 {
-		t.Errorf("ratios = %+v, want b/a, c/e, d/c, f and f/g", rep.Ratios)
+	wantRatios := []string{"b/a N=200", "b/a N=300", "c/e", "d/c", "f events/s", "f/g", "h/a N=300"}
+	if runtime.GOOS == "linux" {
+		wantRatios = append(wantRatios, "h peak RSS N=300")
+	}
+	var gotRatios []string
+	for _, r := range rep.Ratios {
+		gotRatios = append(gotRatios, r.Name)
+	}
+	if !slices.Equal(gotRatios, wantRatios) {
+		t.Errorf("ratios %q, want %q", gotRatios, wantRatios)
 	}
 	if f, _ := rep.Find("f", 0); f.N != 400 || f.Errors != 0 {
 		t.Errorf("events step applied %d of 400 events, %d dead letters", f.N, f.Errors)
 	}
+	checkADARun(ctx, t, rep, cfg, name, households)
 	if rep.Machine.ServerVersion == "" || rep.Machine.GOMAXPROCS < 1 {
 		t.Errorf("machine = %+v", rep.Machine)
 	}
@@ -109,5 +124,97 @@ func TestRunTiny(t *testing.T) {
 	}
 	if status != string(ledger.StatusPosted) {
 		t.Errorf("bulk entry status %q, want posted", status)
+	}
+}
+
+// checkADARun checks the ADA run step's result, and that the store reads
+// the synthetic households loaded for it as they were meant: the days of
+// the run's period and the payee of each.
+func checkADARun(ctx context.Context, t *testing.T, rep bench.Report, cfg *pgx.ConnConfig, name string, households int) {
+	t.Helper()
+	r, ok := rep.Find("h", int64(households))
+	if !ok {
+		t.Error("no ADA run result")
+		return
+	}
+	if r.PeakHeapInuse == 0 || (runtime.GOOS == "linux" && r.PeakRSS == 0) {
+		t.Errorf("ADA run: peak heap %d, peak RSS %d, want both sampled", r.PeakHeapInuse, r.PeakRSS)
+	}
+	pcfg, err := pgxpool.ParseConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.ConnConfig = cfg.Copy()
+	pcfg.ConnConfig.Database = name
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	store := paysql.New(pool)
+	p := bench.RunPeriod
+	var covered int64
+	kinds := map[string]int{}
+	for i := range households {
+		h := bench.SyntheticHousehold(rep.Options.Seed, i)
+		if h.Covered(p) {
+			covered++
+		}
+		switch {
+		case !h.LastDay.IsZero() && h.LastDay.Before(p.First()):
+			kinds["closed before"]++
+		case !h.LastDay.IsZero():
+			kinds["closed within"]++
+		}
+		if !h.Suspended.IsZero() {
+			kinds["suspended"]++
+		}
+		if !h.Changed.IsZero() {
+			kinds["household changed"]++
+		}
+		if h.Opened.After(p.First()) {
+			kinds["opened within"]++
+		}
+		kinds[h.Territory]++
+		if h.Accommodated {
+			kinds["accommodated"]++
+		}
+		days, err := store.Days(ctx, h.ID, p.First(), p.Last())
+		if err != nil {
+			t.Fatalf("Days of %s: %v", h.ID, err)
+		}
+		if len(days) != p.Days() {
+			t.Fatalf("Days of %s: %d days, want %d", h.ID, len(days), p.Days())
+		}
+		for _, got := range days {
+			want := h.Day(got.Date)
+			if want.Date.String() != got.Date.String() {
+				t.Fatalf("Days of %s: day %s, want %s", h.ID, got.Date, want.Date)
+			}
+			want.Date = got.Date
+			if got != want {
+				t.Errorf("%s on %s: the store reads %+v, the household states %+v (%+v)", h.ID, got.Date, got, want, h)
+				break
+			}
+		}
+		payee, err := store.PayeeAt(ctx, h.ID, bench.RunStart)
+		if err != nil {
+			t.Fatalf("PayeeAt of %s: %v", h.ID, err)
+		}
+		if payee != h.Payee {
+			t.Errorf("%s: payee %+v, want %+v", h.ID, payee, h.Payee)
+		}
+		if _, err := payments.ValidateIBAN(payee.IBAN); err != nil {
+			t.Errorf("%s: IBAN %s: %v", h.ID, payee.IBAN, err)
+		}
+	}
+	for _, k := range []string{"closed before", "closed within", "suspended", "household changed", "opened within",
+		"metropole", "guyane", "accommodated"} {
+		if kinds[k] == 0 {
+			t.Errorf("no household of the sample is %s: %v", k, kinds)
+		}
+	}
+	if r.Lines != covered || covered == 0 || covered == int64(households) {
+		t.Errorf("ADA run wrote %d lines; %d of the %d households have a covered day", r.Lines, covered, households)
 	}
 }
