@@ -29,6 +29,7 @@ func TestServe(t *testing.T) {
 			";audit:auditor:" + httptransport.HashToken(auditToken),
 		"LOG_LEVEL":           "warn",
 		"KAFKA_EMBEDDED_ADDR": "127.0.0.1:0",
+		"ADA_RUN_DAY":         "1", // always past: the previous month is due whatever the date
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan Addrs, 1)
@@ -140,6 +141,28 @@ func TestServe(t *testing.T) {
 			t.Errorf("days = %+v, want no child on 11-14 and one on 11-15", body.Days)
 		}
 	}
+	// The monthly run: past its day, ledgerd ran the previous month by
+	// itself, once.
+	waitFor(t, 30*time.Second, "the monthly run", func() bool {
+		var runs struct {
+			Runs []struct {
+				Kind    string `json:"kind"`
+				Period  string `json:"period"`
+				Trigger string `json:"trigger"`
+				Status  string `json:"status"`
+			} `json:"runs"`
+		}
+		r := get("/v1/runs", true)
+		_ = json.NewDecoder(r.Body).Decode(&runs)
+		r.Body.Close()
+		n := 0
+		for _, run := range runs.Runs {
+			if run.Kind == "ada" && run.Trigger == "schedule" && run.Status == "done" {
+				n++
+			}
+		}
+		return n == 1
+	})
 	waitFor(t, 30*time.Second, "the dead letters", func() bool {
 		var dl struct {
 			DeadLetters []struct{} `json:"dead_letters"`

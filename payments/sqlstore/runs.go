@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -329,6 +330,21 @@ func heartbeat(ctx context.Context, tx pgx.Tx, run *payments.Run, now time.Time,
 	return nil
 }
 
+// fence makes a chunk's transaction fail when its run is no longer running
+// (its lease expired and another took it over). It only shares the run's
+// row, so that chunks written side by side do not conflict.
+func fence(ctx context.Context, tx pgx.Tx, run *payments.Run) error {
+	var status string
+	err := tx.QueryRow(ctx, `SELECT status FROM runs WHERE id = $1 FOR SHARE`, run.ID).Scan(&status)
+	if err != nil {
+		return fmt.Errorf("check the run: %w", err)
+	}
+	if status != string(payments.RunRunning) {
+		return errs.E(errs.Conflict, "run %s was stopped by another (its lease expired)", run.ID)
+	}
+	return nil
+}
+
 func (s *RunStore) report(run payments.Run) {
 	if s.progress != nil {
 		s.progress(run)
@@ -379,39 +395,94 @@ func (s *RunStore) adaRun(ctx context.Context, run *payments.Run) error {
 		return fmt.Errorf("read the periods paid: %w", err)
 	}
 
-	cursor := ""
-	for {
-		rows, err := s.pool.Query(ctx, `SELECT id FROM beneficiaries WHERE id > $1 ORDER BY id LIMIT $2`, cursor, s.chunk)
-		if err != nil {
-			return fmt.Errorf("read beneficiaries after %q: %w", cursor, err)
+	return s.adaChunks(ctx, run, &st)
+}
+
+// adaWorkers is the number of chunks of an ADA run computed and written at
+// once: one chunk's computing overlaps another's writing.
+const adaWorkers = 2
+
+// adaChunks reads the beneficiaries in chunks of ids and has adaWorkers
+// goroutines compute and write them, each chunk in its own transaction.
+// The run's progress is recorded after each chunk, in a transaction of its
+// own, so that the chunks never write the same row.
+func (s *RunStore) adaChunks(ctx context.Context, run *payments.Run, st *adaState) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work := make(chan []string)
+	type done struct{ processed, lines int }
+	results := make(chan done)
+	var wg sync.WaitGroup
+	for range adaWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ids := range work {
+				var lines int
+				err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
+					var err error
+					lines, err = s.adaChunk(ctx, tx, run, st, ids)
+					return err
+				})
+				if err != nil {
+					if errs.CodeOf(err) == errs.Internal {
+						err = fmt.Errorf("beneficiaries %s to %s: %w", ids[0], ids[len(ids)-1], err)
+					}
+					cancel(err)
+					continue
+				}
+				select {
+				case results <- done{len(ids), lines}:
+				case <-ctx.Done():
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(work)
+		cursor := ""
+		for {
+			rows, err := s.pool.Query(ctx, `SELECT id FROM beneficiaries WHERE id > $1 ORDER BY id LIMIT $2`, cursor, s.chunk)
+			if err != nil {
+				cancel(fmt.Errorf("read beneficiaries after %q: %w", cursor, err))
+				return
+			}
+			ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				cancel(fmt.Errorf("read beneficiaries after %q: %w", cursor, err))
+				return
+			}
+			if len(ids) == 0 {
+				return
+			}
+			select {
+			case work <- ids:
+			case <-ctx.Done():
+				return
+			}
+			if len(ids) < s.chunk {
+				return
+			}
+			cursor = ids[len(ids)-1]
 		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return fmt.Errorf("read beneficiaries after %q: %w", cursor, err)
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		var lines int
-		err = db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
-			var err error
-			lines, err = s.adaChunk(ctx, tx, run, &st, ids)
-			return err
+	}()
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+	for r := range results {
+		err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
+			return heartbeat(ctx, tx, run, s.stamp(), r.processed, r.lines)
 		})
 		if err != nil {
-			if errs.CodeOf(err) != errs.Internal {
-				return err
-			}
-			return fmt.Errorf("beneficiaries %s to %s: %w", ids[0], ids[len(ids)-1], err)
+			cancel(err)
+			continue
 		}
-		run.Processed += len(ids)
-		run.Lines += lines
+		run.Processed += r.processed
+		run.Lines += r.lines
 		s.report(*run)
-		if len(ids) < s.chunk {
-			return nil
-		}
-		cursor = ids[len(ids)-1]
 	}
+	return context.Cause(ctx)
 }
 
 func scanPeriod(r pgx.CollectableRow) (payments.Period, error) {
@@ -426,7 +497,7 @@ func scanPeriod(r pgx.CollectableRow) (payments.Period, error) {
 // returns how many it wrote.
 func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, st *adaState, ids []string) (int, error) {
 	now := s.stamp()
-	if err := heartbeat(ctx, tx, run, now, len(ids), 0); err != nil {
+	if err := fence(ctx, tx, run); err != nil {
 		return 0, err
 	}
 	facts, err := readFactsOf(ctx, tx, ids)
@@ -501,9 +572,6 @@ func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, s
 		if err := execStatement(ctx, tx, w); err != nil {
 			return 0, err
 		}
-	}
-	if _, err := tx.Exec(ctx, `UPDATE runs SET lines = lines + $2 WHERE id = $1`, run.ID, int64(lines.n())); err != nil {
-		return 0, err
 	}
 	return lines.n(), nil
 }

@@ -566,8 +566,11 @@ func TestDeadRunIsTakenOverAfterItsLease(t *testing.T) {
 		_, _ = e.runs.StartADARun(e.ctx, mustPeriod(t, "2026-11"), payments.TriggerStaff, "marie.curie")
 	}()
 	e.setHook(nil)
-	if n := e.count(`SELECT count(*) FROM batch_lines`); n != 2 {
-		t.Fatalf("%d lines written before the crash, want 2", n)
+	// Chunks are written two at a time while the progress is recorded:
+	// the crash, at the first chunk's progress, finds at least that chunk
+	// written, and maybe more.
+	if n := e.count(`SELECT count(*) FROM batch_lines`); n < 2 {
+		t.Fatalf("%d lines written before the crash, want at least the first chunk's 2", n)
 	}
 	e.at("2026-12-05T07:05:00Z")
 	_, err := e.runs.StartADARun(e.ctx, mustPeriod(t, "2026-11"), payments.TriggerStaff, "marie.curie")
