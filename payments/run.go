@@ -104,7 +104,10 @@ const (
 	BatchDraft     BatchStatus = "draft"     // complete, not approved: a new run of the period replaces it
 	BatchReplaced  BatchStatus = "replaced"  // a newer draft took its place; about to be removed
 	BatchApproving BatchStatus = "approving" // its lines are being recorded as paid
-	BatchApproved  BatchStatus = "approved"  // its lines count as paid
+	// BatchUnapproving: an approval that failed part-way is being taken
+	// back; nothing may approve it meanwhile.
+	BatchUnapproving BatchStatus = "unapproving"
+	BatchApproved    BatchStatus = "approved" // its lines count as paid
 )
 
 // Scheme is the aid a line pays.

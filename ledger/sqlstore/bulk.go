@@ -104,9 +104,20 @@ func (s *Store) finishEntry(ctx context.Context, o *openEntry, chunks [][]byte, 
 
 func finishEntryTx(ctx context.Context, tx pgx.Tx, o *openEntry, chunks [][]byte, lines int64) error {
 	content := ledger.ContentHash(o.header, chunks)
-	_, err := tx.Exec(ctx, `UPDATE entries SET status = 'posted', content_hash = $2, entry_hash = $3, line_count = $4, chunk_count = $5
+	tag, err := tx.Exec(ctx, `UPDATE entries SET status = 'posted', content_hash = $2, entry_hash = $3, line_count = $4, chunk_count = $5
 		WHERE id = $1 AND status = 'open'`, o.id, content, ledger.EntryHash(o.id, o.postedAt, content), lines, int64(len(chunks)))
-	return err
+	if err != nil || tag.RowsAffected() == 1 {
+		return err
+	}
+	// Another call finished it first: it must have posted the same content.
+	var stored []byte
+	if err := tx.QueryRow(ctx, `SELECT content_hash FROM entries WHERE id = $1 AND status = 'posted'`, o.id).Scan(&stored); err != nil {
+		return fmt.Errorf("finish entry %s: %w", o.id, err)
+	}
+	if string(stored) != string(content) {
+		return fmt.Errorf("entry %s was posted with other content", o.id)
+	}
+	return nil
 }
 
 // chunk is a balanced run of lines about to be written.
@@ -481,7 +492,9 @@ func (s *Store) writeChunks(ctx context.Context, b ledger.BulkEntry, contra ledg
 			}
 		}()
 	}
+	chunks := 0
 	total, err := s.bulkChunks(b, contra, func(c chunk) error {
+		chunks++
 		if c.no >= int64(len(hashes)) || string(c.hash) != string(hashes[c.no]) {
 			return errors.New("the lines changed between the check and the write")
 		}
@@ -502,6 +515,9 @@ func (s *Store) writeChunks(ctx context.Context, b ledger.BulkEntry, contra ledg
 	wg.Wait()
 	if cause := context.Cause(ctx); cause != nil {
 		return 0, cause
+	}
+	if err == nil && chunks != len(hashes) {
+		err = fmt.Errorf("the lines gave %d chunks, %d when checked", chunks, len(hashes))
 	}
 	return total, err
 }

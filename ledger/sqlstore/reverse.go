@@ -49,7 +49,7 @@ func (s *Store) Reverse(ctx context.Context, r ledger.Reversal) (ledger.Entry, e
 	var hashes [][]byte
 	var replay bool
 	write := func(ctx context.Context, tx pgx.Tx, inOne bool) error {
-		hashes = hashes[:0]
+		hashes, replay = hashes[:0], false
 		var done map[int64][]byte
 		var status ledger.EntryStatus
 		var err error

@@ -338,7 +338,12 @@ func TestConcurrentTransfers(t *testing.T) {
 		}
 	}
 	var rows int64
-	_ = pool.QueryRow(ctx, `SELECT count(*) FROM account_balances WHERE account_code = $1`, ledger.BankMain).Scan(&rows)
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM account_balances WHERE account_code = $1`, ledger.BankMain).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows < 2 {
+		t.Errorf("hot account kept in %d balance row, want it spread over several", rows)
+	}
 	t.Logf("hot account spread over %d balance rows", rows)
 }
 

@@ -456,7 +456,7 @@ func (s *RunStore) approveChunk(ctx context.Context, tx pgx.Tx, batch uuid.UUID,
 	type key struct{ ben, period string }
 	paid := map[key]decimal.Decimal{}
 	err = queryEach(ctx, tx, `SELECT beneficiary_id, period, sum(gross) FROM period_payments
-		WHERE beneficiary_id = ANY($1::TEXT[]) AND scheme = 'ada' AND (batch_id IS NULL OR batch_id <> $2 OR source_id <> ALL($3::TEXT[]))
+		WHERE beneficiary_id = ANY($1::TEXT[]) AND scheme = 'ada' AND (batch_id IS DISTINCT FROM $2::UUID OR source_id <> ALL($3::TEXT[]))
 		GROUP BY beneficiary_id, period`, []any{bens, batch.String(), ids}, func(r pgx.Rows) error {
 		var k key
 		var sum decimal.Decimal
@@ -470,7 +470,7 @@ func (s *RunStore) approveChunk(ctx context.Context, tx pgx.Tx, batch uuid.UUID,
 	grantsPaid := map[string]bool{}
 	if len(refs) > 0 {
 		err = queryEach(ctx, tx, `SELECT ref FROM period_payments WHERE beneficiary_id = ANY($1::TEXT[]) AND scheme <> 'ada'
-			AND ref = ANY($2::TEXT[]) AND (batch_id <> $3 OR source_id <> ALL($4::TEXT[]))`, []any{bens, refs, batch.String(), ids},
+			AND ref = ANY($2::TEXT[]) AND (batch_id IS DISTINCT FROM $3::UUID OR source_id <> ALL($4::TEXT[]))`, []any{bens, refs, batch.String(), ids},
 			func(r pgx.Rows) error {
 				var ref string
 				err := r.Scan(&ref)
@@ -554,6 +554,15 @@ func (s *RunStore) approveChunk(ctx context.Context, tx pgx.Tx, batch uuid.UUID,
 func (s *RunStore) unapprove(ctx context.Context, id uuid.UUID) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
+	// First take the batch out of 'approving', so that no approval still
+	// under way records a chunk after the deletes below.
+	err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE batches SET status = 'unapproving' WHERE id = $1 AND status = 'approving'`, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	for _, sql := range []string{
 		`DELETE FROM period_payments WHERE (beneficiary_id, scheme, period, source_id) IN
 			(SELECT beneficiary_id, scheme, period, source_id FROM period_payments WHERE batch_id = $1 LIMIT $2)`,
@@ -567,7 +576,7 @@ func (s *RunStore) unapprove(ctx context.Context, id uuid.UUID) error {
 	return db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE batches b SET status = CASE WHEN EXISTS (SELECT 1 FROM batches d
 			WHERE d.kind = b.kind AND d.period = b.period AND d.status = 'draft') THEN 'replaced' ELSE 'draft' END
-			WHERE b.id = $1 AND b.status = 'approving'`, id)
+			WHERE b.id = $1 AND b.status = 'unapproving'`, id)
 		return err
 	})
 }

@@ -479,6 +479,11 @@ func TestApprovalRefusesStaleLines(t *testing.T) {
 	if !paid.Equal(eur("435.60")) {
 		t.Errorf("October paid %s, want 435.60 (411.80 + 23.80 once)", paid)
 	}
+	var left int64
+	if err := e.pool.QueryRow(e.ctx, `SELECT (SELECT count(*) FROM period_payments WHERE batch_id = $1) + (SELECT count(*) FROM recoveries WHERE batch_id = $1)`,
+		octAgain.BatchID).Scan(&left); err != nil || left != 0 {
+		t.Errorf("the refused approval left %d rows of what it recorded (%v)", left, err)
+	}
 	// Approving a batch twice does nothing; a replaced or unknown one is refused.
 	if err := e.runs.MarkBatchApproved(e.ctx, nov.BatchID); err != nil {
 		t.Errorf("second approval: %v", err)

@@ -37,7 +37,7 @@ CREATE TABLE batches (
     run_id        UUID NOT NULL,
     kind          TEXT NOT NULL CHECK (kind IN ('ada', 'grants')),
     period        TEXT NOT NULL CHECK (length(period) = 7),
-    status        TEXT NOT NULL CHECK (status IN ('building', 'draft', 'replaced', 'approving', 'approved')),
+    status        TEXT NOT NULL CHECK (status IN ('building', 'draft', 'replaced', 'approving', 'unapproving', 'approved')),
     created_at    TIMESTAMPTZ NOT NULL,
     completed_at  TIMESTAMPTZ,
     approved_at   TIMESTAMPTZ,
@@ -83,6 +83,8 @@ CREATE TABLE batch_lines (
     CONSTRAINT batch_lines_net_is_gross_less_deduction CHECK (net = gross - deduction)
 );
 CREATE UNIQUE INDEX batch_lines_id_idx ON batch_lines (id);
+-- A batch pays a beneficiary's ADA of one month at most once.
+CREATE UNIQUE INDEX batch_lines_one_ada_idx ON batch_lines (batch_id, beneficiary_id, period) WHERE scheme = 'ada';
 -- Grant lines by grant or tranche: a grant is batched once.
 CREATE INDEX batch_lines_ref_idx ON batch_lines (scheme, ref);
 
