@@ -376,6 +376,9 @@ func (s *RunStore) MarkBatchApproved(ctx context.Context, id uuid.UUID) error {
 			n, last, err = s.approveChunk(ctx, tx, id, cursor)
 			return err
 		})
+		if errors.Is(err, errApprovedMeanwhile) {
+			return nil // another approval of the batch finished it
+		}
 		if err != nil {
 			if errs.Is(err, errs.Conflict) {
 				if uerr := s.unapprove(ctx, id); uerr != nil {
@@ -393,16 +396,27 @@ func (s *RunStore) MarkBatchApproved(ctx context.Context, id uuid.UUID) error {
 	err = db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE batches SET status = 'approved', approved_at = $2 WHERE id = $1 AND status = 'approving'`,
 			id, s.stamp())
-		if err == nil && tag.RowsAffected() != 1 {
-			return errs.E(errs.Conflict, "batch %s is no longer being approved", id)
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
 		}
-		return err
+		var status string
+		if err := tx.QueryRow(ctx, `SELECT status FROM batches WHERE id = $1`, id).Scan(&status); err != nil {
+			return err
+		}
+		if payments.BatchStatus(status) == payments.BatchApproved {
+			return nil // another approval of the batch finished it
+		}
+		return errs.E(errs.Conflict, "batch %s is %s: no longer being approved", id, status)
 	})
 	if err != nil && errs.CodeOf(err) == errs.Internal {
 		return fmt.Errorf("approve batch %s: %w", id, err)
 	}
 	return err
 }
+
+// errApprovedMeanwhile says that another call approved the batch while this
+// one was recording it.
+var errApprovedMeanwhile = errors.New("approved meanwhile")
 
 // approveChunk checks and records the lines of a batch after cursor; it
 // returns how many it took and the last one's id.
@@ -412,7 +426,11 @@ func (s *RunStore) approveChunk(ctx context.Context, tx pgx.Tx, batch uuid.UUID,
 	if err := tx.QueryRow(ctx, `SELECT status FROM batches WHERE id = $1`, batch).Scan(&status); err != nil {
 		return 0, "", err
 	}
-	if status != string(payments.BatchApproving) {
+	switch payments.BatchStatus(status) {
+	case payments.BatchApproving:
+	case payments.BatchApproved:
+		return 0, "", errApprovedMeanwhile
+	default:
 		return 0, "", errs.E(errs.Conflict, "batch %s is %s: its approval was undone", batch, status)
 	}
 	rows, err := tx.Query(ctx, `SELECT id, scheme, beneficiary_id, period, ref, gross, basis, deductions FROM batch_lines
@@ -555,13 +573,22 @@ func (s *RunStore) unapprove(ctx context.Context, id uuid.UUID) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
 	// First take the batch out of 'approving', so that no approval still
-	// under way records a chunk after the deletes below.
+	// under way records a chunk after the deletes below. Only a batch this
+	// call (or an interrupted one before it) moved out of 'approving' has
+	// its records taken back: an approval that another call finished
+	// meanwhile is left whole.
+	var status string
 	err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE batches SET status = 'unapproving' WHERE id = $1 AND status = 'approving'`, id)
-		return err
+		if _, err := tx.Exec(ctx, `UPDATE batches SET status = 'unapproving' WHERE id = $1 AND status = 'approving'`, id); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT status FROM batches WHERE id = $1`, id).Scan(&status)
 	})
 	if err != nil {
 		return err
+	}
+	if payments.BatchStatus(status) != payments.BatchUnapproving {
+		return nil
 	}
 	for _, sql := range []string{
 		`DELETE FROM period_payments WHERE (beneficiary_id, scheme, period, source_id) IN

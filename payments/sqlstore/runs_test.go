@@ -742,3 +742,40 @@ func TestSchedulerDue(t *testing.T) {
 		t.Errorf("day 10: due %s on the 9th", p)
 	}
 }
+
+// Two approvals of one batch at once, over several chunks, record each
+// line as paid exactly once.
+func TestConcurrentApprovalsRecordEachLineOnce(t *testing.T) {
+	e := newRunEnv(t, sqlstore.WithChunkSize(2))
+	households(e, 7)
+	e.at("2026-12-05T07:00:00Z")
+	run := e.runADA("2026-11")
+	var wg sync.WaitGroup
+	errsSeen := make([]error, 3)
+	for i := range errsSeen {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errsSeen[i] = e.runs.MarkBatchApproved(e.ctx, run.BatchID)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errsSeen {
+		if err != nil {
+			t.Errorf("approval %d: %v", i, err)
+		}
+	}
+	b, err := e.runs.Batch(e.ctx, run.BatchID)
+	if err != nil || b.Status != payments.BatchApproved {
+		t.Fatalf("batch after the approvals: %+v, %v", b, err)
+	}
+	if n := e.count(`SELECT count(*) FROM period_payments WHERE batch_id = $1`, run.BatchID); n != 7 {
+		t.Errorf("%d lines recorded as paid, want each of the 7 once", n)
+	}
+	// Nothing more is due for the month: a new run adds no line.
+	e.at("2026-12-06T07:00:00Z")
+	again := e.runADA("2026-11")
+	if n := e.count(`SELECT count(*) FROM batch_lines WHERE batch_id = $1`, again.BatchID); n != 0 {
+		t.Errorf("a run after approval wrote %d lines for days already paid", n)
+	}
+}
