@@ -219,23 +219,13 @@ func readKnown(ctx context.Context, tx pgx.Tx, in []parsed) (*known, error) {
 	return k, nil
 }
 
-// each runs a query on one array argument, planned afresh for its size,
-// and calls fn for every row. It does nothing for an empty array.
+// each runs a query of one array argument and calls fn for each row; with
+// an empty array it does nothing.
 func each(ctx context.Context, tx pgx.Tx, sql string, arg []string, fn func(pgx.Rows) error) error {
 	if len(arg) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, sql, pgx.QueryExecModeDescribeExec, arg)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return queryEach(ctx, tx, sql, []any{arg}, fn)
 }
 
 // creates reports whether an event of type t may name a beneficiary not
