@@ -94,8 +94,8 @@ type Run struct {
 	Error     string `json:"error,omitempty"`
 }
 
-// BatchStatus is where a batch stands. The approval workflow adds the
-// statuses that follow approval.
+// BatchStatus is where a batch stands. The approval workflow (workflow.go)
+// adds the statuses around approval and those that follow it.
 type BatchStatus string
 
 // The statuses of a batch.
@@ -176,6 +176,8 @@ type Batch struct {
 	// adds them up. Both are known once the batch is complete.
 	Totals map[Scheme]Totals `json:"totals"`
 	Total  Totals            `json:"total"`
+	// Workflow is its approval and release.
+	Workflow Workflow `json:"workflow"`
 }
 
 // BatchLine is one payment of a batch.

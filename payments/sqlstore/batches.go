@@ -14,6 +14,7 @@ import (
 
 	"github.com/ofii/allowances/internal/db"
 	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 )
 
@@ -130,22 +131,33 @@ func readTotals(ctx context.Context, q querier, batches []string, sql string) (m
 	return out, err
 }
 
-const batchCols = `id, run_id, kind, period, status, created_at, completed_at, approved_at, lines`
+const batchCols = `id, run_id, kind, period, status, created_at, completed_at, approved_at, lines,
+	computed_by, prepared_by, submitted_at, approvals_needed, released_by, released_at, execution_date, closed_at, reason`
 
 func scanBatch(r pgx.CollectableRow) (payments.Batch, error) {
 	var b payments.Batch
 	var kind, period, status string
-	var completed, approved *time.Time
-	var lines int64
-	if err := r.Scan(&b.ID, &b.RunID, &kind, &period, &status, &b.CreatedAt, &completed, &approved, &lines); err != nil {
+	var completed, approved, submitted, released, closed *time.Time
+	var execution *ledger.Date
+	var lines, needed int64
+	w := &b.Workflow
+	if err := r.Scan(&b.ID, &b.RunID, &kind, &period, &status, &b.CreatedAt, &completed, &approved, &lines,
+		&w.ComputedBy, &w.PreparedBy, &submitted, &needed, &w.ReleasedBy, &released, &execution, &closed, &w.Reason); err != nil {
 		return b, err
 	}
 	b.Kind, b.Status, b.Lines = payments.RunKind(kind), payments.BatchStatus(status), int(lines)
-	if completed != nil {
-		b.CompletedAt = *completed
+	w.ApprovalsNeeded = int(needed)
+	w.Approvals = []payments.Approval{}
+	for _, t := range []struct {
+		from *time.Time
+		to   *time.Time
+	}{{completed, &b.CompletedAt}, {approved, &b.ApprovedAt}, {submitted, &w.SubmittedAt}, {released, &w.ReleasedAt}, {closed, &w.ClosedAt}} {
+		if t.from != nil {
+			*t.to = *t.from
+		}
 	}
-	if approved != nil {
-		b.ApprovedAt = *approved
+	if execution != nil {
+		w.ExecutionDate = *execution
 	}
 	var err error
 	b.Period, err = payments.ParsePeriod(period)
@@ -163,8 +175,23 @@ func (s *RunStore) withTotals(ctx context.Context, bs []payments.Batch) error {
 	if err != nil {
 		return err
 	}
+	approvals := map[uuid.UUID][]payments.Approval{}
+	err = queryEach(ctx, s.pool, `SELECT batch_id, approver, address, note, approved_at FROM batch_approvals
+		WHERE batch_id = ANY($1::UUID[]) ORDER BY approved_at, approver`, []any{ids}, func(r pgx.Rows) error {
+		var id uuid.UUID
+		var a payments.Approval
+		err := r.Scan(&id, &a.Approver, &a.Address, &a.Note, &a.At)
+		approvals[id] = append(approvals[id], a)
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	for i := range bs {
 		b := &bs[i]
+		if a := approvals[b.ID]; a != nil {
+			b.Workflow.Approvals = a
+		}
 		b.Totals = totals[b.ID]
 		if b.Totals == nil {
 			b.Totals = map[payments.Scheme]payments.Totals{}
@@ -203,7 +230,8 @@ func (s *RunStore) Batch(ctx context.Context, id uuid.UUID) (payments.Batch, err
 }
 
 var batchStatuses = []payments.BatchStatus{payments.BatchBuilding, payments.BatchDraft, payments.BatchReplaced,
-	payments.BatchApproving, payments.BatchApproved}
+	payments.BatchPending, payments.BatchApproving, payments.BatchUnapproving, payments.BatchApproved, payments.BatchCancelling,
+	payments.BatchCancelled, payments.BatchReleasing, payments.BatchReleased, payments.BatchSettled, payments.BatchPartlyRejected}
 
 // Batches returns the batches f selects, newest first.
 func (s *RunStore) Batches(ctx context.Context, f payments.BatchFilter) ([]payments.Batch, error) {
@@ -218,7 +246,7 @@ func (s *RunStore) Batches(ctx context.Context, f payments.BatchFilter) ([]payme
 		return fmt.Sprintf("$%d", len(args))
 	}
 	if f.Kind != "" {
-		if _, err := payments.ParseRunKind(string(f.Kind)); err != nil {
+		if _, err := payments.ParseRunKind(string(f.Kind)); err != nil && f.Kind != payments.RunReissue {
 			return nil, errs.Field("kind", "%v", err)
 		}
 		where = append(where, "kind = "+arg(string(f.Kind)))
@@ -338,10 +366,26 @@ func (s *RunStore) BatchLines(ctx context.Context, id uuid.UUID, cursor string, 
 // overpayment; when one was not, what the approval recorded is taken back,
 // the batch is a draft again (or replaced, if a newer draft exists) and the
 // error is a conflict. Approving an approved batch does nothing; approving
-// a batch left 'approving' by an interrupted approval finishes it.
+// a batch left 'approving' by an interrupted approval finishes it. It posts
+// nothing to the ledger: the approval workflow (ApprovalStore) does.
 func (s *RunStore) MarkBatchApproved(ctx context.Context, id uuid.UUID) error {
+	done, err := s.beginApproval(ctx, id, payments.BatchDraft)
+	if err != nil || done {
+		return err
+	}
+	done, err = s.recordApproval(ctx, id)
+	if err != nil || done {
+		return err
+	}
+	return s.completeApproval(ctx, id, nil)
+}
+
+// beginApproval moves a batch from status from to 'approving'. It reports
+// done when the batch is approved already; a batch left 'approving' is
+// taken as it is, to finish its approval.
+func (s *RunStore) beginApproval(ctx context.Context, id uuid.UUID, from payments.BatchStatus) (done bool, err error) {
 	var status string
-	err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
+	err = db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `SELECT status FROM batches WHERE id = $1`, id).Scan(&status)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return batchNotFound(id)
@@ -352,20 +396,32 @@ func (s *RunStore) MarkBatchApproved(ctx context.Context, id uuid.UUID) error {
 		switch payments.BatchStatus(status) {
 		case payments.BatchApproved, payments.BatchApproving:
 			return nil
-		case payments.BatchDraft:
+		case from:
 			_, err := tx.Exec(ctx, `UPDATE batches SET status = 'approving' WHERE id = $1`, id)
 			return err
 		}
-		return errs.E(errs.Conflict, "batch %s is %s: only a draft can be approved", id, status)
+		return errs.E(errs.Conflict, "batch %s is %s: only a batch %s can be approved", id, status, from)
 	})
 	if err != nil {
 		if errs.CodeOf(err) != errs.Internal {
-			return err
+			return false, err
 		}
-		return fmt.Errorf("approve batch %s: %w", id, err)
+		return false, fmt.Errorf("approve batch %s: %w", id, err)
 	}
-	if payments.BatchStatus(status) == payments.BatchApproved {
-		return nil
+	return payments.BatchStatus(status) == payments.BatchApproved, nil
+}
+
+// recordApproval records the lines of an 'approving' batch as paid, a
+// chunk at a time, and takes it all back on a conflict. It reports done
+// when another call finished the approval meanwhile. A reissue batch pays
+// again what an approved batch recorded: it records nothing.
+func (s *RunStore) recordApproval(ctx context.Context, id uuid.UUID) (done bool, err error) {
+	var kind string
+	if err := s.pool.QueryRow(ctx, `SELECT kind FROM batches WHERE id = $1`, id).Scan(&kind); err != nil {
+		return false, fmt.Errorf("approve batch %s: %w", id, err)
+	}
+	if payments.RunKind(kind) == payments.RunReissue {
+		return false, nil
 	}
 	cursor := ""
 	for {
@@ -377,27 +433,38 @@ func (s *RunStore) MarkBatchApproved(ctx context.Context, id uuid.UUID) error {
 			return err
 		})
 		if errors.Is(err, errApprovedMeanwhile) {
-			return nil // another approval of the batch finished it
+			return true, nil // another approval of the batch finished it
 		}
 		if err != nil {
 			if errs.Is(err, errs.Conflict) {
 				if uerr := s.unapprove(ctx, id); uerr != nil {
-					return fmt.Errorf("%w (and undoing the approval failed: %v; approve again to finish it)", err, uerr)
+					return false, fmt.Errorf("%w (and undoing the approval failed: %v; approve again to finish it)", err, uerr)
 				}
-				return err
+				return false, err
 			}
-			return fmt.Errorf("approve batch %s: %w", id, err)
+			return false, fmt.Errorf("approve batch %s: %w", id, err)
 		}
 		if n < s.chunk {
-			break
+			return false, nil
 		}
 		cursor = last
 	}
-	err = db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE batches SET status = 'approved', approved_at = $2 WHERE id = $1 AND status = 'approving'`,
-			id, s.stamp())
-		if err != nil || tag.RowsAffected() == 1 {
+}
+
+// completeApproval moves an 'approving' batch to 'approved'; then, in the
+// same transaction, it runs then, when set.
+func (s *RunStore) completeApproval(ctx context.Context, id uuid.UUID, then func(context.Context, pgx.Tx) error) error {
+	err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE batches SET status = 'approved', approved_at = COALESCE(approved_at, $2)
+			WHERE id = $1 AND status = 'approving'`, id, s.stamp())
+		if err != nil {
 			return err
+		}
+		if tag.RowsAffected() == 1 {
+			if then != nil {
+				return then(ctx, tx)
+			}
+			return nil
 		}
 		var status string
 		if err := tx.QueryRow(ctx, `SELECT status FROM batches WHERE id = $1`, id).Scan(&status); err != nil {
@@ -590,6 +657,25 @@ func (s *RunStore) unapprove(ctx context.Context, id uuid.UUID) error {
 	if payments.BatchStatus(status) != payments.BatchUnapproving {
 		return nil
 	}
+	if err := s.forgetPaid(ctx, id); err != nil {
+		return err
+	}
+	return db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE batches b SET status = CASE WHEN EXISTS (SELECT 1 FROM batches d
+			WHERE d.kind = b.kind AND d.period = b.period AND d.status = 'draft') THEN 'replaced' ELSE 'draft' END,
+			approved_at = NULL, approvals_needed = 0
+			WHERE b.id = $1 AND b.status = 'unapproving'`, id)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM batch_approvals WHERE batch_id = $1`, id)
+		return err
+	})
+}
+
+// forgetPaid takes back what the approval of a batch recorded as paid and
+// recovered, a chunk at a time.
+func (s *RunStore) forgetPaid(ctx context.Context, id uuid.UUID) error {
 	for _, sql := range []string{
 		`DELETE FROM period_payments WHERE (beneficiary_id, scheme, period, source_id) IN
 			(SELECT beneficiary_id, scheme, period, source_id FROM period_payments WHERE batch_id = $1 LIMIT $2)`,
@@ -600,12 +686,7 @@ func (s *RunStore) unapprove(ctx context.Context, id uuid.UUID) error {
 			return err
 		}
 	}
-	return db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE batches b SET status = CASE WHEN EXISTS (SELECT 1 FROM batches d
-			WHERE d.kind = b.kind AND d.period = b.period AND d.status = 'draft') THEN 'replaced' ELSE 'draft' END
-			WHERE b.id = $1 AND b.status = 'unapproving'`, id)
-		return err
-	})
+	return nil
 }
 
 // deleteChunks runs sql, a DELETE of at most $2 rows of batch $1, until it

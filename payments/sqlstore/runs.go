@@ -121,7 +121,7 @@ var retroSpace = uuid.MustParse("5d0e8a43-9c1b-4e27-b6f2-71a3c84d9e05")
 
 // notPaid lists the statuses of batches whose lines do not count: the SQL
 // of a batch status that is not (yet, or any longer) approved.
-const notPaid = `('building', 'draft', 'replaced')`
+const notPaid = `('building', 'draft', 'replaced', 'pending_approval', 'cancelled')`
 
 func checkStarter(trigger payments.Trigger, by string) error {
 	if _, err := payments.ParseTrigger(string(trigger)); err != nil {
@@ -837,7 +837,7 @@ type grantCursor struct{ grant, tranche string }
 // of schemes. $2 is the run's period.
 func notBatched(ref, schemes string) string {
 	return `NOT EXISTS (SELECT 1 FROM batch_lines l JOIN batches b ON b.id = l.batch_id
-		WHERE l.scheme IN ` + schemes + ` AND l.ref = ` + ref + ` AND b.status NOT IN ('building', 'replaced')
+		WHERE l.scheme IN ` + schemes + ` AND l.ref = ` + ref + ` AND b.status NOT IN ('building', 'replaced', 'cancelled')
 		AND NOT (b.kind = 'grants' AND b.period = $2 AND b.status = 'draft'))`
 }
 

@@ -1,0 +1,681 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/ofii/allowances/internal/db"
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/payments/bank"
+	"github.com/ofii/allowances/payments/sepa"
+)
+
+// ApprovalConfig configures the approval workflow and the release of
+// batches to the bank.
+type ApprovalConfig struct {
+	// SecondApprovalAbove is the gross total above which a batch needs a
+	// second approver; zero means DefaultSecondApprovalAbove.
+	SecondApprovalAbove decimal.Decimal
+	// Debtor is the service's account at the bank, the debtor of every
+	// payment file.
+	Debtor sepa.Party
+	// InitiatingParty names the service in the files; empty means
+	// DefaultInitiatingParty.
+	InitiatingParty string
+	// Format is the pain.001 version the bank takes; empty means .001.09.
+	Format sepa.Version
+	// MaxFileTransactions splits a batch's payments into files of at most
+	// this many; 0 means DefaultMaxFileTransactions.
+	MaxFileTransactions int
+	// CategoryPurpose is SSBE (the default) or GOVT.
+	CategoryPurpose string
+	// Gateway is the bank; nil leaves released files queued.
+	Gateway bank.Gateway
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the bank activity; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// The defaults of ApprovalConfig.
+var (
+	DefaultSecondApprovalAbove = decimal.RequireFromString("100000.00")
+	DefaultMaxFileTransactions = 10000
+	DefaultInitiatingParty     = "OFII"
+)
+
+// MaxReasonLen bounds the notes and reasons people give.
+const MaxReasonLen = 500
+
+// MaxReportBytes bounds a status report.
+const MaxReportBytes = 64 << 20
+
+// ApprovalStore is the approval workflow of the batches on the database,
+// with their postings in the ledger and the outbox of payment files.
+type ApprovalStore struct {
+	pool   *pgxpool.Pool
+	runs   *RunStore
+	ledger ledger.Service
+	cfg    ApprovalConfig
+	log    *slog.Logger
+}
+
+var _ payments.Approvals = (*ApprovalStore)(nil)
+
+// NewApprovalStore returns the workflow of the batches of runs, posting to
+// l. The configuration is checked: a debtor without a valid IBAN or BIC is
+// refused.
+func NewApprovalStore(pool *pgxpool.Pool, runs *RunStore, l ledger.Service, cfg ApprovalConfig) (*ApprovalStore, error) {
+	if cfg.SecondApprovalAbove.IsZero() {
+		cfg.SecondApprovalAbove = DefaultSecondApprovalAbove
+	}
+	if cfg.SecondApprovalAbove.IsNegative() {
+		return nil, errs.Field("second_approval_above", "must not be negative")
+	}
+	if cfg.InitiatingParty == "" {
+		cfg.InitiatingParty = DefaultInitiatingParty
+	}
+	if cfg.Format == "" {
+		cfg.Format = sepa.Pain001V09
+	}
+	if cfg.Format != sepa.Pain001V09 && cfg.Format != sepa.Pain001V03 {
+		return nil, errs.Field("format", "%q is not a pain.001 version the service writes (%s or %s)", cfg.Format, sepa.Pain001V09, sepa.Pain001V03)
+	}
+	if cfg.MaxFileTransactions == 0 {
+		cfg.MaxFileTransactions = DefaultMaxFileTransactions
+	}
+	if cfg.MaxFileTransactions < 1 || cfg.MaxFileTransactions > 100000 {
+		return nil, errs.Field("max_file_transactions", "must be between 1 and 100000")
+	}
+	if cfg.CategoryPurpose == "" {
+		cfg.CategoryPurpose = "SSBE"
+	}
+	if cfg.Debtor.Name == "" {
+		return nil, errs.Field("debtor.name", "is required")
+	}
+	iban, err := payments.ValidateIBAN(cfg.Debtor.IBAN)
+	if err != nil {
+		return nil, errs.Field("debtor.iban", "%v", err)
+	}
+	cfg.Debtor.IBAN = iban
+	if cfg.Debtor.BIC == "" {
+		return nil, errs.Field("debtor.bic", "is required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &ApprovalStore{pool: pool, runs: runs, ledger: l, cfg: cfg, log: cfg.Logger}, nil
+}
+
+func (s *ApprovalStore) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+func (s *ApprovalStore) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) error {
+	return db.InTxWith(ctx, s.pool, s.runs.retry, fn)
+}
+
+// wrap adds what was being done to an unexpected error; errors meant for the
+// caller (not found, conflict, forbidden, invalid) pass as they are.
+func wrap(err error, format string, args ...any) error {
+	if err == nil || errs.CodeOf(err) != errs.Internal {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// checkActor refuses an actor without a name or without one of roles.
+func checkActor(by payments.Actor, what string, roles ...string) error {
+	if strings.TrimSpace(by.Name) == "" {
+		return errs.Field("actor", "is required: who %s", what)
+	}
+	if !by.Has(roles...) {
+		return errs.E(errs.Forbidden, "%s may not %s: it needs the role %s", by.Name, what, strings.Join(roles, " or "))
+	}
+	return nil
+}
+
+// checkText checks a note or a reason; required says it must be given.
+func checkText(field, s string, required bool) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case required && s == "":
+		return "", errs.Field(field, "is required")
+	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
+		return "", errs.Field(field, "must be text")
+	case utf8.RuneCountInString(s) > MaxReasonLen:
+		return "", errs.Field(field, "must have at most %d characters", MaxReasonLen)
+	}
+	return s, nil
+}
+
+// audit appends one event to the audit trail, in tx.
+func audit(ctx context.Context, tx pgx.Tx, at time.Time, by payments.Actor, action, kind, id, from, to, reason string, details map[string]any) error {
+	if details == nil {
+		details = map[string]any{}
+	}
+	d, err := json.Marshal(details)
+	if err != nil {
+		return fmt.Errorf("audit details: %w", err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO audit_events (id, at, actor, roles, address, action, object_kind, object_id,
+		from_status, to_status, reason, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::JSONB)`,
+		auditID(), at, by.Name, strings.Join(by.Roles, "+"), by.Address, action, kind, id, from, to, reason, string(d))
+	if err != nil {
+		return fmt.Errorf("write the audit trail: %w", err)
+	}
+	return nil
+}
+
+// batchState is what the workflow reads of a batch before changing it.
+type batchState struct {
+	status                 payments.BatchStatus
+	kind                   payments.RunKind
+	period                 string
+	runID                  uuid.UUID
+	computedBy, preparedBy string
+	needed                 int64
+	lines                  int64
+}
+
+// lockBatch reads a batch for update.
+func lockBatch(ctx context.Context, tx pgx.Tx, id uuid.UUID) (batchState, error) {
+	var b batchState
+	var status, kind string
+	err := tx.QueryRow(ctx, `SELECT status, kind, period, run_id, computed_by, prepared_by, approvals_needed, lines
+		FROM batches WHERE id = $1 FOR UPDATE`, id).Scan(&status, &kind, &b.period, &b.runID, &b.computedBy, &b.preparedBy, &b.needed, &b.lines)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return b, batchNotFound(id)
+	}
+	b.status, b.kind = payments.BatchStatus(status), payments.RunKind(kind)
+	return b, err
+}
+
+// Submit asks for the approval of a draft: the batch's gross total fixes
+// how many approvals it needs.
+func (s *ApprovalStore) Submit(ctx context.Context, id uuid.UUID, by payments.Actor, note string) (payments.Batch, error) {
+	if err := checkActor(by, "submit a batch", payments.RolePreparer, payments.RoleAdmin); err != nil {
+		return payments.Batch{}, err
+	}
+	note, err := checkText("note", note, false)
+	if err != nil {
+		return payments.Batch{}, err
+	}
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		b, err := lockBatch(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if b.status != payments.BatchDraft {
+			return errs.E(errs.Conflict, "batch %s is %s: only a draft can be submitted", id, b.status)
+		}
+		if b.lines == 0 {
+			return errs.E(errs.Conflict, "batch %s has no lines: there is nothing to approve", id)
+		}
+		computedBy := b.computedBy
+		if b.kind != payments.RunReissue {
+			if err := tx.QueryRow(ctx, `SELECT started_by FROM runs WHERE id = $1`, b.runID).Scan(&computedBy); err != nil {
+				return fmt.Errorf("read the run of batch %s: %w", id, err)
+			}
+		}
+		var gross decimal.Decimal
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(sum(gross), 0) FROM batch_totals WHERE batch_id = $1`, id).Scan(&gross); err != nil {
+			return err
+		}
+		needed := 1
+		if gross.GreaterThan(s.cfg.SecondApprovalAbove) {
+			needed = 2
+		}
+		now := s.now()
+		if _, err := tx.Exec(ctx, `UPDATE batches SET status = 'pending_approval', computed_by = $2, prepared_by = $3,
+			submitted_at = $4, approvals_needed = $5, reason = '' WHERE id = $1`, id, computedBy, by.Name, now, int64(needed)); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, by, "submit", "batch", id.String(), string(b.status), string(payments.BatchPending), note,
+			map[string]any{"gross": gross.StringFixed(2), "approvals_needed": needed, "computed_by": computedBy})
+	})
+	if err != nil {
+		return payments.Batch{}, wrap(err, "submit batch %s", id)
+	}
+	return s.runs.Batch(ctx, id)
+}
+
+// Approve records one approval of a pending batch. Nobody approves a batch
+// they computed or prepared, nor twice; the last approval needed moves the
+// batch to 'approving', records its lines as paid, books the overpayments
+// and posts the accrual, then makes it 'approved'. A batch left
+// 'approving' by an interrupted approval is finished by any approver who
+// approved it.
+func (s *ApprovalStore) Approve(ctx context.Context, id uuid.UUID, by payments.Actor, note string) (payments.Batch, error) {
+	if err := checkActor(by, "approve a batch", payments.RoleApprover); err != nil {
+		return payments.Batch{}, err
+	}
+	note, err := checkText("note", note, false)
+	if err != nil {
+		return payments.Batch{}, err
+	}
+	finish := false
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		finish = false
+		b, err := lockBatch(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		var mine bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM batch_approvals WHERE batch_id = $1 AND approver = $2)`,
+			id, by.Name).Scan(&mine); err != nil {
+			return err
+		}
+		switch {
+		case b.status == payments.BatchApproving && mine:
+			finish = true // resume an interrupted approval
+			return nil
+		case b.status != payments.BatchPending:
+			return errs.E(errs.Conflict, "batch %s is %s: only a batch pending approval can be approved", id, b.status)
+		case by.Name == b.preparedBy:
+			return errs.E(errs.Forbidden, "%s prepared batch %s: another person must approve it", by.Name, id)
+		case by.Name == b.computedBy:
+			return errs.E(errs.Forbidden, "%s computed batch %s (started its run): another person must approve it", by.Name, id)
+		case mine:
+			return errs.E(errs.Conflict, "%s has already approved batch %s: a second approval must come from another approver", by.Name, id)
+		}
+		now := s.now()
+		if _, err := tx.Exec(ctx, `INSERT INTO batch_approvals (batch_id, approver, address, note, approved_at) VALUES ($1, $2, $3, $4, $5)`,
+			id, by.Name, by.Address, note, now); err != nil {
+			return err
+		}
+		var count int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM batch_approvals WHERE batch_id = $1`, id).Scan(&count); err != nil {
+			return err
+		}
+		to := payments.BatchPending
+		if count >= b.needed {
+			to, finish = payments.BatchApproving, true
+			if _, err := tx.Exec(ctx, `UPDATE batches SET status = 'approving', approved_at = $2 WHERE id = $1`, id, now); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, tx, now, by, "approve", "batch", id.String(), string(b.status), string(to), note,
+			map[string]any{"approval": count, "approvals_needed": b.needed})
+	})
+	if err != nil {
+		return payments.Batch{}, wrap(err, "approve batch %s", id)
+	}
+	if finish {
+		if err := s.finishApproval(ctx, id, by); err != nil {
+			return payments.Batch{}, err
+		}
+	}
+	return s.runs.Batch(ctx, id)
+}
+
+// finishApproval records an 'approving' batch's lines as paid, books the
+// overpayments, posts the accrual and makes the batch 'approved'. When a
+// line was computed on what has since changed, the approval is taken back
+// and the batch is a draft again.
+func (s *ApprovalStore) finishApproval(ctx context.Context, id uuid.UUID, by payments.Actor) error {
+	done, err := s.runs.recordApproval(ctx, id)
+	if err != nil {
+		if errs.Is(err, errs.Conflict) {
+			aerr := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+				return audit(ctx, tx, s.now(), by, "approval_undone", "batch", id.String(), string(payments.BatchApproving),
+					string(payments.BatchDraft), err.Error(), nil)
+			})
+			if aerr != nil {
+				return fmt.Errorf("%w (and writing the audit trail failed: %v)", err, aerr)
+			}
+		}
+		return err
+	}
+	if done {
+		return nil
+	}
+	b, err := s.runs.Batch(ctx, id)
+	if err != nil {
+		return err
+	}
+	if b.Kind != payments.RunReissue {
+		if err := s.bookOverpayments(ctx); err != nil {
+			return fmt.Errorf("approve batch %s: %w", id, err)
+		}
+		if err := s.postAccrual(ctx, b); err != nil {
+			return fmt.Errorf("approve batch %s: post the accrual (approve again to finish): %w", id, err)
+		}
+	}
+	return s.runs.completeApproval(ctx, id, func(ctx context.Context, tx pgx.Tx) error {
+		return audit(ctx, tx, s.now(), payments.System, "approved", "batch", id.String(), string(payments.BatchApproving),
+			string(payments.BatchApproved), "", map[string]any{"gross": b.Total.Gross.StringFixed(2), "net": b.Total.Net.StringFixed(2)})
+	})
+}
+
+// expenseAccount is the expense account of a scheme.
+func expenseAccount(sc payments.Scheme) (string, error) {
+	switch sc {
+	case payments.SchemeADA:
+		return ledger.ExpenseADA, nil
+	case payments.SchemeReturn:
+		return ledger.ExpenseReturn, nil
+	case payments.SchemeReinsertion:
+		return ledger.ExpenseReinsertion, nil
+	case payments.SchemeBusinessCreation:
+		return ledger.ExpenseBusinessCreation, nil
+	}
+	return "", fmt.Errorf("scheme %q has no expense account", sc)
+}
+
+// postAccrual posts one bulk entry per scheme of the batch: Dr expense (one
+// line per chunk), Cr payable:<b> the net, Cr receivable:overpayment:<b>
+// the deduction. The effective date is the day of the last approval, kept
+// in the batch, so that a retry posts the same entry.
+func (s *ApprovalStore) postAccrual(ctx context.Context, b payments.Batch) error {
+	day := payments.LegalDay(b.ApprovedAt)
+	for _, sc := range payments.Schemes {
+		if _, ok := b.Totals[sc]; !ok {
+			continue
+		}
+		expense, err := expenseAccount(sc)
+		if err != nil {
+			return err
+		}
+		_, err = s.ledger.PostBulk(ctx, ledger.BulkEntry{
+			IdempotencyKey: fmt.Sprintf("accrual:%s:%s", b.ID, sc),
+			EffectiveDate:  day,
+			Description:    fmt.Sprintf("%s %s batch approved (%s)", schemeLabel(sc), b.Period, sc),
+			SourceRef:      "batch:" + b.ID.String(),
+			Contra:         expense,
+			ContraMemo:     "batch " + b.ID.String(),
+			Lines: func(yield func(ledger.Line) error) error {
+				return s.eachLine(ctx, `SELECT id, beneficiary_id, net, deduction FROM batch_lines WHERE batch_id = $1 AND scheme = $2
+					AND id > $3 ORDER BY id LIMIT $4`, []any{b.ID, string(sc)}, func(id, ben string, net, deduction decimal.Decimal) error {
+					if net.IsPositive() {
+						if err := yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, ben), Amount: net.Neg(), Memo: id}); err != nil {
+							return err
+						}
+					}
+					if deduction.IsPositive() {
+						return yield(ledger.Line{Account: ledger.SubAccount(ledger.OverpaymentReceivable, ben), Amount: deduction.Neg(), Memo: id})
+					}
+					return nil
+				})
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc, err)
+		}
+	}
+	return nil
+}
+
+// eachLine pages through sql, which selects (id, beneficiary, amount,
+// amount) rows after $n-1 ordered by id with a limit of $n, args coming
+// first, and calls fn for each row.
+func (s *ApprovalStore) eachLine(ctx context.Context, sql string, args []any, fn func(id, ben string, a, b decimal.Decimal) error) error {
+	const page = 10000
+	cursor := ""
+	for {
+		var ids, bens []string
+		var as, bs []decimal.Decimal
+		err := queryEach(ctx, s.pool, sql, append(append([]any{}, args...), cursor, page), func(r pgx.Rows) error {
+			var id, ben string
+			var a, b decimal.Decimal
+			if err := r.Scan(&id, &ben, &a, &b); err != nil {
+				return err
+			}
+			ids, bens, as, bs = append(ids, id), append(bens, ben), append(as, a), append(bs, b)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i := range ids {
+			if err := fn(ids[i], bens[i], as[i], bs[i]); err != nil {
+				return err
+			}
+		}
+		if len(ids) < page {
+			return nil
+		}
+		cursor = ids[len(ids)-1]
+	}
+}
+
+// bookOverpayments books every overpayment not yet in the ledger as a
+// receivable: Dr receivable:overpayment:<b>, Cr expense:ada, one entry
+// each, keyed by the overpayment, so that the deductions approved against
+// it have a receivable to clear.
+func (s *ApprovalStore) bookOverpayments(ctx context.Context) error {
+	type op struct {
+		id, ben, reason string
+		amount          decimal.Decimal
+		at              time.Time
+	}
+	for {
+		var ops []op
+		err := queryEach(ctx, s.pool, `SELECT o.overpayment_id, o.beneficiary_id, o.reason, o.amount, o.established_at FROM overpayments o
+			WHERE NOT EXISTS (SELECT 1 FROM overpayment_bookings k WHERE k.overpayment_id = o.overpayment_id)
+			ORDER BY o.overpayment_id LIMIT 1000`, nil, func(r pgx.Rows) error {
+			var o op
+			err := r.Scan(&o.id, &o.ben, &o.reason, &o.amount, &o.at)
+			ops = append(ops, o)
+			return err
+		})
+		if err != nil || len(ops) == 0 {
+			return err
+		}
+		for _, o := range ops {
+			desc := "Overpayment " + o.id + " established"
+			e, err := s.ledger.Post(ctx, ledger.NewEntry{
+				IdempotencyKey: "overpayment:" + o.id,
+				EffectiveDate:  payments.LegalDay(o.at),
+				Description:    desc,
+				SourceRef:      "overpayment:" + o.id,
+				Lines: []ledger.Line{
+					{Account: ledger.SubAccount(ledger.OverpaymentReceivable, o.ben), Amount: o.amount, Memo: o.id},
+					{Account: ledger.ExpenseADA, Amount: o.amount.Neg(), Memo: o.id},
+				},
+			})
+			if err != nil {
+				return fmt.Errorf("book overpayment %s: %w", o.id, err)
+			}
+			err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, `INSERT INTO overpayment_bookings (overpayment_id, entry_id, booked_at) VALUES ($1, $2, $3)
+					ON CONFLICT (overpayment_id) DO NOTHING`, o.id, e.ID, s.now())
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("book overpayment %s: %w", o.id, err)
+			}
+		}
+	}
+}
+
+// Reject sends a pending batch back to draft with a reason; its approvals
+// are forgotten (the audit trail keeps them). When the period has a newer
+// draft, the rejected batch is replaced by it.
+func (s *ApprovalStore) Reject(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (payments.Batch, error) {
+	if err := checkActor(by, "reject a batch", payments.RoleApprover); err != nil {
+		return payments.Batch{}, err
+	}
+	reason, err := checkText("reason", reason, true)
+	if err != nil {
+		return payments.Batch{}, err
+	}
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		b, err := lockBatch(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if b.status != payments.BatchPending {
+			return errs.E(errs.Conflict, "batch %s is %s: only a batch pending approval can be rejected", id, b.status)
+		}
+		var to string
+		err = tx.QueryRow(ctx, `UPDATE batches b SET status = CASE WHEN EXISTS (SELECT 1 FROM batches d
+			WHERE d.kind = b.kind AND d.period = b.period AND d.status = 'draft') THEN 'replaced' ELSE 'draft' END,
+			approvals_needed = 0, reason = $2 WHERE b.id = $1 RETURNING status`, id, reason).Scan(&to)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM batch_approvals WHERE batch_id = $1`, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, s.now(), by, "reject", "batch", id.String(), string(b.status), to, reason, nil)
+	})
+	if err != nil {
+		return payments.Batch{}, wrap(err, "reject batch %s", id)
+	}
+	return s.runs.Batch(ctx, id)
+}
+
+// Cancel cancels a batch before its release. A draft or pending batch is
+// cancelled at once; an approved one is 'cancelling' while its accrual is
+// reversed and what it recorded as paid is taken back, so that its days
+// can be paid by another batch. A reissue batch's exceptions are corrected
+// again, for the next reissue batch.
+func (s *ApprovalStore) Cancel(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (payments.Batch, error) {
+	if err := checkActor(by, "cancel a batch", payments.RolePreparer, payments.RoleApprover, payments.RoleAdmin); err != nil {
+		return payments.Batch{}, err
+	}
+	reason, err := checkText("reason", reason, true)
+	if err != nil {
+		return payments.Batch{}, err
+	}
+	reverse := false
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		reverse = false
+		b, err := lockBatch(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		to := payments.BatchCancelled
+		switch b.status {
+		case payments.BatchDraft, payments.BatchPending:
+		case payments.BatchApproved:
+			to, reverse = payments.BatchCancelling, true
+		case payments.BatchCancelling:
+			reverse = true
+			return nil
+		default:
+			return errs.E(errs.Conflict, "batch %s is %s: only a draft, pending or approved batch can be cancelled", id, b.status)
+		}
+		closed := any(now)
+		if reverse {
+			closed = nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE batches SET status = $2, reason = $3, closed_at = $4 WHERE id = $1`,
+			id, string(to), reason, closed); err != nil {
+			return err
+		}
+		if !reverse {
+			if _, err := tx.Exec(ctx, `DELETE FROM batch_approvals WHERE batch_id = $1`, id); err != nil {
+				return err
+			}
+		}
+		if b.kind == payments.RunReissue {
+			if _, err := tx.Exec(ctx, `UPDATE payment_exceptions SET status = 'corrected', reissue_batch_id = NULL, updated_at = $2
+				WHERE reissue_batch_id = $1`, id, now); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, tx, now, by, "cancel", "batch", id.String(), string(b.status), string(to), reason, nil)
+	})
+	if err != nil {
+		return payments.Batch{}, wrap(err, "cancel batch %s", id)
+	}
+	if reverse {
+		if err := s.finishCancel(ctx, id, reason); err != nil {
+			return payments.Batch{}, fmt.Errorf("cancel batch %s (cancel again to finish): %w", id, err)
+		}
+	}
+	return s.runs.Batch(ctx, id)
+}
+
+// finishCancel reverses a cancelled batch's accrual, takes back what it
+// recorded as paid and makes it 'cancelled'.
+func (s *ApprovalStore) finishCancel(ctx context.Context, id uuid.UUID, reason string) error {
+	b, err := s.runs.Batch(ctx, id)
+	if err != nil {
+		return err
+	}
+	if b.Kind != payments.RunReissue {
+		for _, sc := range payments.Schemes {
+			if _, ok := b.Totals[sc]; !ok {
+				continue
+			}
+			e, err := s.accrualEntry(ctx, b, sc)
+			if err != nil {
+				return err
+			}
+			_, err = s.ledger.Reverse(ctx, ledger.Reversal{EntryID: e, IdempotencyKey: fmt.Sprintf("cancel:%s:%s", b.ID, sc),
+				EffectiveDate: payments.LegalDay(s.now()), Reason: "batch cancelled: " + reason})
+			if err != nil && !errs.Is(err, errs.Conflict) {
+				return fmt.Errorf("reverse the %s accrual: %w", sc, err)
+			}
+		}
+		if err := s.runs.forgetPaid(ctx, id); err != nil {
+			return err
+		}
+	}
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		now := s.now()
+		tag, err := tx.Exec(ctx, `UPDATE batches SET status = 'cancelled', closed_at = $2 WHERE id = $1 AND status = 'cancelling'`, id, now)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM batch_approvals WHERE batch_id = $1`, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, payments.System, "cancelled", "batch", id.String(), string(payments.BatchCancelling),
+			string(payments.BatchCancelled), reason, map[string]any{"accrual_reversed": b.Kind != payments.RunReissue})
+	})
+}
+
+// accrualEntry finds the accrual entry of a batch's scheme by its
+// idempotency key.
+func (s *ApprovalStore) accrualEntry(ctx context.Context, b payments.Batch, sc payments.Scheme) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := s.pool.QueryRow(ctx, `SELECT id FROM entries WHERE idempotency_key = $1`, fmt.Sprintf("accrual:%s:%s", b.ID, sc)).Scan(&id)
+	if err != nil {
+		return id, fmt.Errorf("find the %s accrual of batch %s: %w", sc, b.ID, err)
+	}
+	return id, nil
+}
+
+// schemeLabel names a scheme in a remittance text and entry descriptions.
+func schemeLabel(sc payments.Scheme) string {
+	switch sc {
+	case payments.SchemeADA:
+		return "ADA"
+	case payments.SchemeReturn:
+		return "AIDE AU RETOUR"
+	case payments.SchemeReinsertion:
+		return "AIDE REINSERTION"
+	case payments.SchemeBusinessCreation:
+		return "AIDE CREATION ENTREPRISE"
+	}
+	return strings.ToUpper(string(sc))
+}
+
+// auditID returns the id of a new audit event: a version 7 UUID, ordered
+// by creation, so that events of the same instant read in the order they
+// were written.
+func auditID() uuid.UUID {
+	if id, err := uuid.NewV7(); err == nil {
+		return id
+	}
+	return uuid.New()
+}

@@ -1,0 +1,402 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/internal/mask"
+	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/payments/bank"
+	"github.com/ofii/allowances/payments/sepa"
+)
+
+// Release writes an approved batch's payment files, posts each one's
+// payments from payable to payments in transit, and queues them for the
+// bank. Each file is written once, in its own transaction, and kept byte
+// for byte: a release interrupted part-way is finished by calling Release
+// again, which writes the files still missing and never writes one twice.
+// Lines whose net is zero (wholly withheld) are not paid. The requested
+// execution date is the next TARGET2 business day after the release.
+func (s *ApprovalStore) Release(ctx context.Context, id uuid.UUID, by payments.Actor) (payments.Batch, error) {
+	if err := checkActor(by, "release a batch", payments.RoleApprover); err != nil {
+		return payments.Batch{}, err
+	}
+	var day ledger.Date
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		b, err := lockBatch(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		switch b.status {
+		case payments.BatchReleasing:
+			return nil // finish an interrupted release
+		case payments.BatchApproved:
+		default:
+			return errs.E(errs.Conflict, "batch %s is %s: only an approved batch can be released", id, b.status)
+		}
+		now := s.now()
+		day = sepa.AddBusinessDays(payments.LegalDay(now), 1)
+		if _, err := tx.Exec(ctx, `UPDATE batches SET status = 'releasing', released_by = $2, released_at = $3, execution_date = $4
+			WHERE id = $1`, id, by.Name, now, day); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, by, "release", "batch", id.String(), string(b.status), string(payments.BatchReleasing), "",
+			map[string]any{"execution_date": day.String()})
+	})
+	if err != nil {
+		return payments.Batch{}, wrap(err, "release batch %s", id)
+	}
+	if err := s.finishRelease(ctx, id); err != nil {
+		return payments.Batch{}, fmt.Errorf("release batch %s (release again to finish): %w", id, err)
+	}
+	return s.runs.Batch(ctx, id)
+}
+
+// MsgID returns the MsgId of part n of a batch's payment files:
+// OFII-<yyyymmdd>-<12 hex digits of the batch>-<nnn>, 30 characters.
+func MsgID(batch uuid.UUID, day ledger.Date, part int) string {
+	return fmt.Sprintf("OFII-%s-%s-%03d", strings.ReplaceAll(day.String(), "-", ""),
+		strings.ReplaceAll(batch.String(), "-", "")[:12], part)
+}
+
+// finishRelease writes the missing files of a 'releasing' batch, posts
+// them, queues them and makes the batch 'released'.
+func (s *ApprovalStore) finishRelease(ctx context.Context, id uuid.UUID) error {
+	b, err := s.runs.Batch(ctx, id)
+	if err != nil {
+		return err
+	}
+	if b.Status != payments.BatchReleasing {
+		return nil
+	}
+	for part := 1; ; part++ {
+		f, ok, err := s.writeFile(ctx, b, part)
+		if err != nil {
+			return fmt.Errorf("file %d: %w", part, err)
+		}
+		if !ok {
+			break
+		}
+		if f.Status != payments.FileBuilding {
+			continue
+		}
+		if err := s.postRelease(ctx, b, f); err != nil {
+			return fmt.Errorf("file %s: %w", f.MsgID, err)
+		}
+		err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'queued' WHERE msg_id = $1 AND status = 'building'`, f.MsgID)
+			if err != nil || tag.RowsAffected() == 0 {
+				return err
+			}
+			return audit(ctx, tx, s.now(), payments.System, "queue", "file", f.MsgID, string(payments.FileBuilding),
+				string(payments.FileQueued), "", map[string]any{"batch_id": b.ID.String(), "transactions": f.Transactions,
+					"total": f.Total.StringFixed(2), "sha256": f.SHA256})
+		})
+		if err != nil {
+			return fmt.Errorf("queue file %s: %w", f.MsgID, err)
+		}
+	}
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		var files int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM payment_files WHERE batch_id = $1`, id).Scan(&files); err != nil {
+			return err
+		}
+		to := payments.BatchReleased
+		closed := any(nil)
+		if files == 0 {
+			to, closed = payments.BatchSettled, s.now() // nothing to pay: every line was withheld
+		}
+		tag, err := tx.Exec(ctx, `UPDATE batches SET status = $2, closed_at = $3 WHERE id = $1 AND status = 'releasing'`, id, string(to), closed)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return audit(ctx, tx, s.now(), payments.System, "released", "batch", id.String(), string(payments.BatchReleasing),
+			string(to), "", map[string]any{"files": files})
+	})
+}
+
+// remittance is the text the payee reads on their statement:
+// "ADA 2026-11 OFII-2026-000123".
+func remittance(l payments.BatchLine) string {
+	parts := []string{schemeLabel(l.Scheme), l.Period.String()}
+	if l.Scheme != payments.SchemeADA && l.Ref != "" && l.Kind != payments.LineReissue {
+		parts = append(parts, l.Ref)
+	}
+	parts = append(parts, l.BeneficiaryID)
+	if l.Kind == payments.LineReissue {
+		parts = append(parts, "REEMISSION")
+	}
+	return strings.Join(parts, " ")
+}
+
+// writeFile returns part n of the batch's files, writing it when it does
+// not exist yet; ok is false when the batch has no more lines to pay.
+func (s *ApprovalStore) writeFile(ctx context.Context, b payments.Batch, part int) (payments.PaymentFile, bool, error) {
+	msgID := MsgID(b.ID, b.Workflow.ExecutionDate, part)
+	var f payments.PaymentFile
+	var ok bool
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		f, err = readFile(ctx, tx, msgID)
+		if err == nil {
+			ok = true
+			return nil
+		}
+		if !errs.Is(err, errs.NotFound) {
+			return err
+		}
+		cursor := ""
+		if part > 1 {
+			err := tx.QueryRow(ctx, `SELECT last_line FROM payment_files WHERE batch_id = $1 AND part = $2`, b.ID, int64(part-1)).Scan(&cursor)
+			if err != nil {
+				return fmt.Errorf("read file %d: %w", part-1, err)
+			}
+		}
+		rows, err := tx.Query(ctx, `SELECT `+lineCols+` FROM batch_lines WHERE batch_id = $1 AND net > 0 AND id > $2 ORDER BY id LIMIT $3`,
+			b.ID, cursor, s.cfg.MaxFileTransactions)
+		if err != nil {
+			return err
+		}
+		lines, err := pgx.CollectRows(rows, scanLine)
+		if err != nil || len(lines) == 0 {
+			ok = false
+			return err
+		}
+		now := s.now()
+		m := sepa.Message{
+			Version: s.cfg.Format, MsgID: msgID, CreatedAt: now, InitiatingParty: s.cfg.InitiatingParty, PmtInfID: msgID + "-P1",
+			ExecutionDate: b.Workflow.ExecutionDate, Debtor: s.cfg.Debtor, CategoryPurpose: s.cfg.CategoryPurpose, BatchBooking: true,
+		}
+		total := decimal.Zero
+		var ids, bens, amounts []string
+		for _, l := range lines {
+			m.Payments = append(m.Payments, sepa.Payment{EndToEndID: l.ID, Amount: l.Net,
+				Creditor: sepa.Party{Name: l.Payee.Name, IBAN: l.Payee.IBAN, BIC: l.Payee.BIC}, Remittance: remittance(l)})
+			total = total.Add(l.Net)
+			ids, bens, amounts = append(ids, l.ID), append(bens, l.BeneficiaryID), append(amounts, l.Net.StringFixed(2))
+		}
+		var buf bytes.Buffer
+		if err := sepa.Write(&buf, m); err != nil {
+			return errs.E(errs.Invalid, "batch %s cannot be paid as it is: %s", b.ID, mask.MaskIBANsIn(err.Error()))
+		}
+		sum := sha256.Sum256(buf.Bytes())
+		f = payments.PaymentFile{MsgID: msgID, BatchID: b.ID, Part: part, Format: string(s.cfg.Format), PmtInfID: m.PmtInfID,
+			ExecutionDate: m.ExecutionDate, Transactions: len(lines), Total: total, SHA256: hex.EncodeToString(sum[:]),
+			Status: payments.FileBuilding, CreatedAt: now}
+		_, err = tx.Exec(ctx, `INSERT INTO payment_files (msg_id, batch_id, part, format, pmt_inf_id, execution_date, transactions,
+			ctrl_sum, first_line, last_line, content, sha256, status, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'building', $13)`,
+			f.MsgID, f.BatchID, int64(part), f.Format, f.PmtInfID, f.ExecutionDate, int64(f.Transactions), f.Total,
+			ids[0], ids[len(ids)-1], buf.Bytes(), f.SHA256, now)
+		if err != nil {
+			return fmt.Errorf("store file %s: %w", msgID, err)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO line_payments (line_id, batch_id, msg_id, pmt_inf_id, beneficiary_id, amount, status, updated_at)
+			SELECT u.id, $4, $5, $6, u.b, u.a::DECIMAL(19,2), 'QUEUED', $7 FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS u (id, b, a)`,
+			ids, bens, amounts, b.ID, msgID, m.PmtInfID, now)
+		if err != nil {
+			return fmt.Errorf("record the payments of file %s: %w", msgID, err)
+		}
+		ok = true
+		return nil
+	})
+	return f, ok, err
+}
+
+// postRelease posts a file's payments: Dr payable:<b> each payment, Cr
+// payments in transit once per chunk.
+func (s *ApprovalStore) postRelease(ctx context.Context, b payments.Batch, f payments.PaymentFile) error {
+	_, err := s.ledger.PostBulk(ctx, ledger.BulkEntry{
+		IdempotencyKey: "release:" + f.MsgID,
+		EffectiveDate:  payments.LegalDay(b.Workflow.ReleasedAt),
+		Description:    fmt.Sprintf("Payment file %s released to the bank (%d payments)", f.MsgID, f.Transactions),
+		SourceRef:      "file:" + f.MsgID,
+		Contra:         ledger.PaymentsInTransit,
+		ContraMemo:     f.MsgID,
+		Lines: func(yield func(ledger.Line) error) error {
+			return s.eachLine(ctx, `SELECT line_id, beneficiary_id, amount, amount FROM line_payments WHERE msg_id = $1
+				AND line_id > $2 ORDER BY line_id LIMIT $3`, []any{f.MsgID}, func(id, ben string, amount, _ decimal.Decimal) error {
+				return yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, ben), Amount: amount, Memo: id})
+			})
+		},
+	})
+	return err
+}
+
+const fileCols = `msg_id, batch_id, part, format, pmt_inf_id, execution_date, transactions, ctrl_sum, sha256, status, created_at,
+	sent_at, attempts, next_attempt_at, last_error`
+
+func scanFile(r pgx.CollectableRow) (payments.PaymentFile, error) {
+	var f payments.PaymentFile
+	var part, n, attempts int64
+	var status string
+	var sent, next *time.Time
+	err := r.Scan(&f.MsgID, &f.BatchID, &part, &f.Format, &f.PmtInfID, &f.ExecutionDate, &n, &f.Total, &f.SHA256, &status,
+		&f.CreatedAt, &sent, &attempts, &next, &f.LastError)
+	f.Part, f.Transactions, f.Attempts, f.Status = int(part), int(n), int(attempts), payments.FileStatus(status)
+	if sent != nil {
+		f.SentAt = *sent
+	}
+	if next != nil {
+		f.NextAttemptAt = *next
+	}
+	return f, err
+}
+
+func readFile(ctx context.Context, q querier, msgID string) (payments.PaymentFile, error) {
+	rows, err := q.Query(ctx, `SELECT `+fileCols+` FROM payment_files WHERE msg_id = $1`, msgID)
+	if err != nil {
+		return payments.PaymentFile{}, err
+	}
+	f, err := pgx.CollectExactlyOneRow(rows, scanFile)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return f, errs.E(errs.NotFound, "payment file %s does not exist", msgID)
+	}
+	return f, err
+}
+
+// Files lists a batch's payment files in order.
+func (s *ApprovalStore) Files(ctx context.Context, batch uuid.UUID) ([]payments.PaymentFile, error) {
+	if _, err := s.runs.Batch(ctx, batch); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+fileCols+` FROM payment_files WHERE batch_id = $1 ORDER BY part`, batch)
+	if err != nil {
+		return nil, fmt.Errorf("list the files of batch %s: %w", batch, err)
+	}
+	out, err := pgx.CollectRows(rows, scanFile)
+	if err != nil {
+		return nil, fmt.Errorf("list the files of batch %s: %w", batch, err)
+	}
+	if out == nil {
+		out = []payments.PaymentFile{}
+	}
+	return out, nil
+}
+
+// FileContent returns a payment file and its bytes, as sent.
+func (s *ApprovalStore) FileContent(ctx context.Context, msgID string) (payments.PaymentFile, []byte, error) {
+	if len(msgID) > 35 {
+		return payments.PaymentFile{}, nil, errs.Field("msg_id", "has at most 35 characters")
+	}
+	f, err := readFile(ctx, s.pool, msgID)
+	if err != nil {
+		return f, nil, wrap(err, "read file %s", msgID)
+	}
+	var content []byte
+	if err := s.pool.QueryRow(ctx, `SELECT content FROM payment_files WHERE msg_id = $1`, msgID).Scan(&content); err != nil {
+		return f, nil, fmt.Errorf("read file %s: %w", msgID, err)
+	}
+	return f, content, nil
+}
+
+// retryDelay is how long a file waits after failed attempts: 5 s doubling
+// to at most 5 minutes.
+func retryDelay(attempts int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < attempts && d < 5*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Minute)
+}
+
+// SendQueued delivers the queued files whose next attempt is due, oldest
+// first, with the bytes stored at release. A file the bank already has
+// (DU01) counts as sent; a file the bank refuses (FF01...) is 'refused' for
+// staff to look at; when the bank is unavailable, the pass stops and the
+// files wait for the next one.
+func (s *ApprovalStore) SendQueued(ctx context.Context) (payments.BankActivity, error) {
+	var act payments.BankActivity
+	if s.cfg.Gateway == nil {
+		return act, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT msg_id FROM payment_files WHERE status = 'queued'
+		AND (next_attempt_at IS NULL OR next_attempt_at <= $1) ORDER BY created_at, msg_id LIMIT 100`, s.now())
+	if err != nil {
+		return act, fmt.Errorf("list the queued files: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return act, fmt.Errorf("list the queued files: %w", err)
+	}
+	for _, id := range ids {
+		f, content, err := s.FileContent(ctx, id)
+		if err != nil {
+			return act, err
+		}
+		rec, err := s.cfg.Gateway.SubmitFile(ctx, bank.File{MsgID: f.MsgID, Format: f.Format, SHA256: f.SHA256, Bytes: content})
+		if ctx.Err() != nil {
+			return act, ctx.Err()
+		}
+		var refusal *bank.Refusal
+		switch {
+		case err == nil:
+			act.Sent++
+			s.log.Info("payment file sent", "msg_id", f.MsgID, "transactions", f.Transactions, "total", f.Total.StringFixed(2),
+				"duplicate", rec.Duplicate)
+			err = s.fileSent(ctx, f, rec)
+		case errors.As(err, &refusal):
+			act.Failed++
+			s.log.Error("payment file refused by the bank", "msg_id", f.MsgID, "code", refusal.Code, "error", refusal.Message)
+			err = s.fileFailed(ctx, f, err, true)
+		default:
+			act.Failed++
+			s.log.Warn("payment file not sent: will retry", "msg_id", f.MsgID, "attempt", f.Attempts+1, "error", err)
+			if ferr := s.fileFailed(ctx, f, err, false); ferr != nil {
+				return act, ferr
+			}
+			if errors.Is(err, bank.ErrUnavailable) {
+				return act, nil // the bank is down: the files wait
+			}
+			continue
+		}
+		if err != nil {
+			return act, err
+		}
+	}
+	return act, nil
+}
+
+func (s *ApprovalStore) fileSent(ctx context.Context, f payments.PaymentFile, rec bank.Receipt) error {
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		now := s.now()
+		tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'sent', sent_at = $2, attempts = attempts + 1, next_attempt_at = NULL,
+			last_error = '' WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, now)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return audit(ctx, tx, now, payments.System, "send", "file", f.MsgID, string(payments.FileQueued), string(payments.FileSent), "",
+			map[string]any{"attempt": f.Attempts + 1, "duplicate": rec.Duplicate, "sha256": f.SHA256})
+	})
+}
+
+func (s *ApprovalStore) fileFailed(ctx context.Context, f payments.PaymentFile, cause error, refused bool) error {
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		now := s.now()
+		msg := mask.MaskIBANsIn(cause.Error())
+		if !refused {
+			_, err := tx.Exec(ctx, `UPDATE payment_files SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3
+				WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, now.Add(retryDelay(f.Attempts+1)), msg)
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'refused', attempts = attempts + 1, next_attempt_at = NULL,
+			last_error = $2 WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, msg)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return audit(ctx, tx, now, payments.System, "refused", "file", f.MsgID, string(payments.FileQueued), string(payments.FileRefused),
+			msg, nil)
+	})
+}

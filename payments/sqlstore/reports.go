@@ -1,0 +1,324 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/payments/sepa"
+)
+
+// exceptionSpace derives an exception's id from the line it rejects.
+var exceptionSpace = uuid.MustParse("0c3d6a2e-41f7-4b8e-9a55-d2b7e1c09f44")
+
+// accepted reports whether a payment at st is accepted by the bank: it
+// stays in transit until the statement books it.
+func accepted(st sepa.Status) bool {
+	switch st {
+	case sepa.StatusACCP, sepa.StatusACSP, sepa.StatusACWC, sepa.StatusACSC:
+		return true
+	}
+	return false
+}
+
+// FetchReports reads the status reports of the files sent and not yet
+// answered for every payment, and applies those not applied yet. It also
+// finishes the reports whose rejections were not all posted.
+func (s *ApprovalStore) FetchReports(ctx context.Context) (payments.BankActivity, error) {
+	var act payments.BankActivity
+	if err := s.finishReports(ctx); err != nil {
+		return act, err
+	}
+	if s.cfg.Gateway == nil {
+		return act, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT msg_id FROM payment_files WHERE status = 'sent' ORDER BY sent_at, msg_id LIMIT 100`)
+	if err != nil {
+		return act, fmt.Errorf("list the files sent: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return act, fmt.Errorf("list the files sent: %w", err)
+	}
+	for _, id := range ids {
+		docs, err := s.cfg.Gateway.StatusReports(ctx, id)
+		if err != nil {
+			return act, fmt.Errorf("fetch the status reports of file %s: %w", id, err)
+		}
+		for _, d := range docs {
+			sum := sha256.Sum256(d.Bytes)
+			var seen bool
+			if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM status_reports WHERE sha256 = $1 AND status = 'applied')`,
+				hex.EncodeToString(sum[:])).Scan(&seen); err != nil {
+				return act, fmt.Errorf("read the status reports: %w", err)
+			}
+			if seen {
+				continue
+			}
+			res, err := s.ApplyReport(ctx, d.Bytes, payments.System)
+			if err != nil {
+				return act, fmt.Errorf("apply status report %s of file %s: %w", d.ID, id, err)
+			}
+			act.Reports++
+			act.Accepted += res.Accepted
+			act.Rejected += res.Rejected
+			act.Unchanged += res.Unchanged
+		}
+	}
+	return act, nil
+}
+
+// finishReports posts the rejections of the reports left 'posting'.
+func (s *ApprovalStore) finishReports(ctx context.Context) error {
+	rows, err := s.pool.Query(ctx, `SELECT msg_id FROM status_reports WHERE status = 'posting' ORDER BY received_at LIMIT 100`)
+	if err != nil {
+		return fmt.Errorf("list the reports being applied: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("list the reports being applied: %w", err)
+	}
+	for _, id := range ids {
+		if err := s.postRejections(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ApplyReport applies one pain.002 status report to the payments of the
+// file it answers. Statuses only move forward (sepa.Advance). A newly
+// rejected payment becomes a payment exception, and its amount goes back
+// from payments in transit to the payee's payable account; when every
+// payment of a file has a final answer the file is accepted or partly
+// rejected, and so is its batch once all its files are. A report applied
+// before (same MsgId or same bytes) changes nothing.
+func (s *ApprovalStore) ApplyReport(ctx context.Context, content []byte, by payments.Actor) (payments.ReportResult, error) {
+	var res payments.ReportResult
+	if len(content) > MaxReportBytes {
+		return res, errs.Field("report", "is larger than %d bytes", MaxReportBytes)
+	}
+	rep, err := sepa.ReadStatusReport(bytes.NewReader(content))
+	if err != nil {
+		return res, errs.Field("report", "%v", err)
+	}
+	res.MsgID, res.OriginalMsgID = rep.MsgID, rep.OriginalMsgID
+	sum := sha256.Sum256(content)
+	hash := hex.EncodeToString(sum[:])
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		res = payments.ReportResult{MsgID: rep.MsgID, OriginalMsgID: rep.OriginalMsgID}
+		var status string
+		err := tx.QueryRow(ctx, `SELECT status FROM status_reports WHERE msg_id = $1 OR sha256 = $2 LIMIT 1`, rep.MsgID, hash).Scan(&status)
+		if err == nil {
+			res.Replayed = true
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		f, err := readFile(ctx, tx, rep.OriginalMsgID)
+		if errs.Is(err, errs.NotFound) {
+			return errs.Field("report", "answers file %s, which the service never sent", rep.OriginalMsgID)
+		}
+		if err != nil {
+			return err
+		}
+		type line struct {
+			id, pmtInf, ben, status string
+			amount                  decimal.Decimal
+		}
+		rows, err := tx.Query(ctx, `SELECT line_id, pmt_inf_id, beneficiary_id, status, amount FROM line_payments WHERE msg_id = $1
+			ORDER BY line_id FOR UPDATE`, f.MsgID)
+		if err != nil {
+			return err
+		}
+		lines, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (line, error) {
+			var l line
+			err := r.Scan(&l.id, &l.pmtInf, &l.ben, &l.status, &l.amount)
+			return l, err
+		})
+		if err != nil {
+			return err
+		}
+		known := make(map[string]bool, len(lines))
+		for _, l := range lines {
+			known[l.id] = true
+		}
+		var unknown []string
+		for _, t := range rep.Transactions {
+			if !known[t.OriginalEndToEndID] {
+				unknown = append(unknown, t.OriginalEndToEndID)
+			}
+		}
+		if len(unknown) > 0 {
+			return errs.Field("report", "names %d payments that are not in file %s (first: %s)", len(unknown), f.MsgID, unknown[0])
+		}
+		now := s.now()
+		if _, err := tx.Exec(ctx, `INSERT INTO status_reports (msg_id, original_msg_id, sha256, content, group_status, status, received_at)
+			VALUES ($1, $2, $3, $4, $5, 'posting', $6)`, rep.MsgID, rep.OriginalMsgID, hash, content, string(rep.GroupStatus), now); err != nil {
+			return err
+		}
+		var accIDs, accStatus, rejIDs, rejReasons []string
+		final := 0
+		for _, l := range lines {
+			cur := sepa.Status(l.status)
+			if cur == "QUEUED" {
+				cur = ""
+			}
+			st, reason := rep.StatusOf(l.pmtInf, l.id)
+			next, changed := sepa.Advance(cur, st)
+			if next == sepa.StatusRJCT || accepted(next) {
+				final++
+			}
+			switch {
+			case !changed:
+				res.Unchanged++
+			case next == sepa.StatusRJCT:
+				res.Rejected++
+				rejIDs, rejReasons = append(rejIDs, l.id), append(rejReasons, reason)
+			default:
+				if accepted(next) && !accepted(cur) {
+					res.Accepted++
+				}
+				accIDs, accStatus = append(accIDs, l.id), append(accStatus, string(next))
+			}
+		}
+		if len(accIDs) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE line_payments p SET status = u.s, updated_at = $3
+				FROM unnest($1::TEXT[], $2::TEXT[]) AS u (id, s) WHERE p.line_id = u.id`, accIDs, accStatus, now); err != nil {
+				return err
+			}
+		}
+		if len(rejIDs) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE line_payments p SET status = 'RJCT', reason = u.r, report_id = $3, updated_at = $4
+				FROM unnest($1::TEXT[], $2::TEXT[]) AS u (id, r) WHERE p.line_id = u.id`, rejIDs, rejReasons, rep.MsgID, now); err != nil {
+				return err
+			}
+			excIDs := make([]string, len(rejIDs))
+			for i, id := range rejIDs {
+				excIDs[i] = uuid.NewSHA1(exceptionSpace, []byte(id)).String()
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO payment_exceptions (id, line_id, batch_id, msg_id, beneficiary_id, scheme, period, amount,
+				reason_code, status, payee_name, payee_iban, payee_bic, created_at, updated_at)
+				SELECT u.e::UUID, l.id, l.batch_id, $4, l.beneficiary_id, l.scheme, l.period, l.net, u.r, 'open',
+					l.payee_name, l.payee_iban, l.payee_bic, $5, $5
+				FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS u (id, r, e) JOIN batch_lines l ON l.id = u.id
+				ON CONFLICT (line_id) DO NOTHING`, rejIDs, rejReasons, excIDs, f.MsgID, now); err != nil {
+				return fmt.Errorf("record the exceptions: %w", err)
+			}
+		}
+		if final == len(lines) && (f.Status == payments.FileSent || f.Status == payments.FileQueued || f.Status == payments.FileAccepted) {
+			if err := s.closeFile(ctx, tx, f, now); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE status_reports SET accepted = $2, rejected = $3, unchanged = $4 WHERE msg_id = $1`,
+			rep.MsgID, int64(res.Accepted), int64(res.Rejected), int64(res.Unchanged)); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, by, "status_report", "file", f.MsgID, "", string(rep.GroupStatus), "",
+			map[string]any{"report": rep.MsgID, "accepted": res.Accepted, "rejected": res.Rejected, "unchanged": res.Unchanged})
+	})
+	if err != nil {
+		return res, wrap(err, "apply status report %s", rep.MsgID)
+	}
+	if err := s.postRejections(ctx, rep.MsgID); err != nil {
+		return res, err
+	}
+	if res.Rejected > 0 {
+		s.log.Warn("payments rejected by the bank", "report", rep.MsgID, "file", rep.OriginalMsgID, "rejected", res.Rejected)
+	}
+	return res, nil
+}
+
+// closeFile makes a file whose every payment has a final answer accepted
+// or partly rejected, and its batch settled or partly rejected once every
+// file of it is closed.
+func (s *ApprovalStore) closeFile(ctx context.Context, tx pgx.Tx, f payments.PaymentFile, now time.Time) error {
+	var rejected int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM line_payments WHERE msg_id = $1 AND status = 'RJCT'`, f.MsgID).Scan(&rejected); err != nil {
+		return err
+	}
+	to := payments.FileAccepted
+	if rejected > 0 {
+		to = payments.FilePartlyRejected
+	}
+	if to == f.Status {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE payment_files SET status = $2 WHERE msg_id = $1`, f.MsgID, string(to)); err != nil {
+		return err
+	}
+	if err := audit(ctx, tx, now, payments.System, "answered", "file", f.MsgID, string(f.Status), string(to), "",
+		map[string]any{"rejected": rejected}); err != nil {
+		return err
+	}
+	var open, partly int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status IN ('building', 'queued', 'sent')),
+		count(*) FILTER (WHERE status = 'partly_rejected') FROM payment_files WHERE batch_id = $1`, f.BatchID).Scan(&open, &partly); err != nil {
+		return err
+	}
+	if open > 0 {
+		return nil
+	}
+	batchTo := payments.BatchSettled
+	if partly > 0 {
+		batchTo = payments.BatchPartlyRejected
+	}
+	var from string
+	err := tx.QueryRow(ctx, `UPDATE batches SET status = $2, closed_at = $3 WHERE id = $1 AND status IN ('released', 'settled')
+		RETURNING status`, f.BatchID, string(batchTo), now).Scan(&from)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return audit(ctx, tx, now, payments.System, "answered", "batch", f.BatchID.String(), string(payments.BatchReleased), string(batchTo), "", nil)
+}
+
+// postRejections posts the payments a report rejected back from payments
+// in transit to the payees' payable accounts, as one entry keyed by the
+// report, and marks the report applied.
+func (s *ApprovalStore) postRejections(ctx context.Context, report string) error {
+	var n int64
+	var received time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT rejected, received_at FROM status_reports WHERE msg_id = $1`, report).Scan(&n, &received); err != nil {
+		return fmt.Errorf("read status report %s: %w", report, err)
+	}
+	if n > 0 {
+		_, err := s.ledger.PostBulk(ctx, ledger.BulkEntry{
+			IdempotencyKey: "rejected:" + report,
+			EffectiveDate:  payments.LegalDay(received),
+			Description:    fmt.Sprintf("Payments rejected by the bank (status report %s)", report),
+			SourceRef:      "report:" + report,
+			Contra:         ledger.PaymentsInTransit,
+			ContraMemo:     report,
+			Lines: func(yield func(ledger.Line) error) error {
+				return s.eachLine(ctx, `SELECT line_id, beneficiary_id, amount, amount FROM line_payments WHERE report_id = $1
+					AND line_id > $2 ORDER BY line_id LIMIT $3`, []any{report}, func(id, ben string, amount, _ decimal.Decimal) error {
+					return yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, ben), Amount: amount.Neg(), Memo: id})
+				})
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("post the rejections of status report %s: %w", report, err)
+		}
+	}
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE status_reports SET status = 'applied', applied_at = $2 WHERE msg_id = $1 AND status = 'posting'`,
+			report, s.now())
+		return err
+	})
+}
