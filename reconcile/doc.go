@@ -10,4 +10,20 @@
 // anything else goes to the exceptions queue, where controllers match it by
 // hand or book it to suspense. A report proves that the ledger's bank:main
 // balance equals the statement's closing balance.
+//
+// # Reading statements
+//
+// Every format reads into one model: a file holds Statements, each of
+// Lines (statement.go). NewCamt053Reader reads camt.053 statements,
+// NewCamt054Reader camt.054 notifications (returns announced during the
+// day), NewCFONBReader the French CFONB 120 statements. A Reader delivers
+// one statement header and one line at a time, so that a file of millions
+// of entries is read in bounded memory, and checks each statement's balance
+// (opening plus booked lines equals closing) as it goes.
+//
+// A file is refused whole, with a *FormatError saying where and why: since a
+// fault may come after many lines, an import either reads the file in one
+// transaction that it commits only when the reader reached the end without
+// error, or verifies it first with Check and imports it with Walk on a
+// second reader.
 package reconcile
