@@ -264,7 +264,8 @@ type Approvals interface {
 	Files(ctx context.Context, batch uuid.UUID) ([]PaymentFile, error)
 	// FileContent returns a payment file and its bytes.
 	FileContent(ctx context.Context, msgID string) (PaymentFile, []byte, error)
-	// Exceptions lists payment exceptions, oldest first.
+	// Exceptions lists payment exceptions in the order of their ids (a
+	// page after f.After).
 	Exceptions(ctx context.Context, f ExceptionFilter) ([]PaymentException, error)
 	// CorrectPayee records the payee to pay an open exception to; the
 	// beneficiary's later payments go to it too.
@@ -281,7 +282,7 @@ type Approvals interface {
 	// FetchReports reads and applies the bank's status reports of the
 	// files sent and not yet final.
 	FetchReports(ctx context.Context) (BankActivity, error)
-	// ApplyReport applies one pain.002 status report; applying it again
-	// changes nothing.
+	// ApplyReport applies one pain.002 status report (role controller or
+	// admin, or the service itself); applying it again changes nothing.
 	ApplyReport(ctx context.Context, content []byte, by Actor) (ReportResult, error)
 }

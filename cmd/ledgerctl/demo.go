@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
 
 	"github.com/ofii/allowances/internal/cli"
@@ -31,10 +30,14 @@ func demoCmd(a *app) *cobra.Command {
 		Long: `Create the database --database anew on the server of DATABASE_URL, then run a
 month of the service on it: publish the eligibility events of a few hundred
 households to an embedded Kafka broker (a few of them invalid), consume them,
-run October's ADA and the grants run, print the batches, approve the ADA
-batch and post it to the ledger with the State's funding, the release to the
-bank and the bank's booking, correct a mistaken fee by a reversal, seal the
-books and print the trial balance and verify.`,
+run October's ADA and the grants run, print the batches; then have a
+preparer submit them and two approvers approve them (the ledger posts the
+accrual), release them to an embedded bank simulator as pain.001 files
+(payable to payments in transit), apply the bank's pain.002 status reports
+(a closed account is rejected and becomes an exception, its payee corrected
+and paid again by a reissue batch), fetch the bank's camt.053 statement,
+correct a mistaken fee by a reversal, seal the books and print the trial
+balance and verify.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if households < 10 || households > 100000 {
@@ -182,11 +185,12 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	fmt.Fprintln(d.w)
 
-	// 3. The ledger: the batch approved and paid.
-	if err := runs.MarkBatchApproved(ctx, adaBatch.ID); err != nil {
+	// 3. Approval, release, the bank's answers and the books.
+	grantsBatch, err := runs.Batch(ctx, grants.BatchID)
+	if err != nil {
 		return err
 	}
-	return d.ledger(ctx, svc, runs, adaBatch)
+	return d.pay(ctx, svc, runs, adaBatch, grantsBatch)
 }
 
 // consumeAll runs the eligibility consumer until n records were handled.
@@ -213,126 +217,6 @@ func consumeAll(ctx context.Context, broker string, sink payments.EventSink, n i
 			return st, fmt.Errorf("consumed %d of %d events in time", st.Applied+st.Duplicates+st.DeadLetters, n)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// ledger posts the approved batch and its payment, the way the approval
-// and the bank will: accrual, release, booking.
-func (d *demo) ledger(ctx context.Context, svc ledger.Service, runs payments.Runs, b payments.Batch) error {
-	date := ledger.NewDate(2026, 11, 5)
-	say := func(what string, e ledger.Entry, err error) error {
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		d.step("%-52s entry %s, %d postings", what, e.ID.String()[:8], e.LineCount)
-		return nil
-	}
-	pair := func(key, desc, debit, credit string, amount decimal.Decimal) ledger.NewEntry {
-		return ledger.NewEntry{IdempotencyKey: key, EffectiveDate: date, Description: desc, SourceRef: "demo",
-			Lines: []ledger.Line{{Account: debit, Amount: amount}, {Account: credit, Amount: amount.Neg()}}}
-	}
-	e, err := svc.Post(ctx, pair("demo-funding", "State funding of ADA, October 2026", ledger.BankMain, ledger.StateFunding, decimal.NewFromInt(500000)))
-	if err := say("State funds the disbursement account", e, err); err != nil {
-		return err
-	}
-	// The overpayments the batch recovers were established in the ledger
-	// when their events arrived.
-	lines, err := allLines(ctx, runs, b.ID)
-	if err != nil {
-		return err
-	}
-	for _, l := range lines {
-		for _, ded := range l.Deductions {
-			e, err := svc.Post(ctx, pair("demo-overpayment-"+ded.OverpaymentID, "Overpayment "+ded.OverpaymentID+" of "+l.BeneficiaryID,
-				ledger.SubAccount(ledger.OverpaymentReceivable, l.BeneficiaryID), ledger.ExpenseADA, ded.Amount))
-			if err := say("Overpayment "+ded.OverpaymentID+" established", e, err); err != nil {
-				return err
-			}
-		}
-	}
-	accrual := func(yield func(ledger.Line) error) error {
-		for _, l := range lines {
-			if l.Net.IsPositive() {
-				if err := yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, l.BeneficiaryID), Amount: l.Net.Neg(), Memo: l.ID}); err != nil {
-					return err
-				}
-			}
-			for _, ded := range l.Deductions {
-				if err := yield(ledger.Line{Account: ledger.SubAccount(ledger.OverpaymentReceivable, l.BeneficiaryID), Amount: ded.Amount.Neg(), Memo: ded.OverpaymentID}); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	e, err = svc.PostBulk(ctx, ledger.BulkEntry{IdempotencyKey: "demo-approval-" + b.ID.String(), EffectiveDate: date,
-		Description: "ADA 2026-10 batch approved", SourceRef: "batch:" + b.ID.String(), Contra: ledger.ExpenseADA,
-		ContraMemo: "ADA 2026-10 gross", Lines: accrual})
-	if err := say(fmt.Sprintf("Batch approved: %s gross due", cli.Amount(b.Total.Gross)), e, err); err != nil {
-		return err
-	}
-	release := func(yield func(ledger.Line) error) error {
-		for _, l := range lines {
-			if l.Net.IsPositive() {
-				if err := yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, l.BeneficiaryID), Amount: l.Net, Memo: l.ID}); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	e, err = svc.PostBulk(ctx, ledger.BulkEntry{IdempotencyKey: "demo-release-" + b.ID.String(), EffectiveDate: date,
-		Description: "ADA 2026-10 released to the bank", SourceRef: "batch:" + b.ID.String(), Contra: ledger.PaymentsInTransit,
-		ContraMemo: "payment file ADA 2026-10", Lines: release})
-	if err := say(fmt.Sprintf("Released to the bank: %s net", cli.Amount(b.Total.Net)), e, err); err != nil {
-		return err
-	}
-	e, err = svc.Post(ctx, pair("demo-booked", "Bank statement books ADA 2026-10", ledger.PaymentsInTransit, ledger.BankMain, b.Total.Net))
-	if err := say("The bank books the payments", e, err); err != nil {
-		return err
-	}
-	if _, err := svc.Post(ctx, pair("demo-fee", "Bank fee, October 2026", ledger.ExpenseBankFees, ledger.BankMain, decimal.RequireFromString("12.50"))); err != nil {
-		return err
-	}
-	dup, err := svc.Post(ctx, pair("demo-fee-again", "Bank fee, October 2026 (keyed twice)", ledger.ExpenseBankFees, ledger.BankMain, decimal.RequireFromString("12.50")))
-	if err != nil {
-		return err
-	}
-	e, err = svc.Reverse(ctx, ledger.Reversal{EntryID: dup.ID, IdempotencyKey: "demo-fee-again-reversal", Reason: "fee keyed twice"})
-	if err := say("A fee keyed twice, corrected by a reversal", e, err); err != nil {
-		return err
-	}
-	s, err := svc.Seal(ctx, "end of the demonstration month")
-	if err != nil {
-		return err
-	}
-	if s != nil {
-		d.step("books sealed: seal %d over %d entries, %s…", s.Seq, s.EntryCount, s.Hash[:16])
-	}
-	fmt.Fprintln(d.w)
-	for _, sub := range []*cobra.Command{trialBalanceCmd(d.a), verifyCmd(d.a)} {
-		sub.SetContext(ctx)
-		if err := sub.RunE(sub, nil); err != nil {
-			return err
-		}
-		fmt.Fprintln(d.w)
-	}
-	return nil
-}
-
-func allLines(ctx context.Context, runs payments.Runs, id uuid.UUID) ([]payments.BatchLine, error) {
-	var out []payments.BatchLine
-	cursor := ""
-	for {
-		ls, next, err := runs.BatchLines(ctx, id, cursor, 1000)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ls...)
-		if next == "" {
-			return out, nil
-		}
-		cursor = next
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/ofii/allowances/internal/mask"
 	"github.com/ofii/allowances/payments"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
+	httptransport "github.com/ofii/allowances/transport/http"
 )
 
 // runClock is the clock of the runs: the day a run starts on decides which
@@ -54,15 +55,13 @@ func flagError(flag string, err error) error {
 	return err
 }
 
-// startedBy is who starts a run from the shell: --by, else $USER.
-func (a *app) startedBy(by string) string {
-	if by != "" {
-		return by
-	}
-	if u := a.getenv("USER"); u != "" {
-		return u
-	}
-	return "ledgerctl"
+// startedBy authenticates who starts a run from the shell by their API
+// token (--token or LEDGER_TOKEN), as the approval workflow does: the
+// approvers of the batch must be other people, so the name must be proven.
+func (a *app) startedBy(cmd *cobra.Command) (string, error) {
+	tok, _ := cmd.Flags().GetString("token")
+	who, err := a.actor(tok, "start a run", httptransport.RunStarters...)
+	return who.Name, err
 }
 
 func runsCmd(a *app) *cobra.Command {
@@ -74,7 +73,7 @@ func runsCmd(a *app) *cobra.Command {
 }
 
 func runStartADACmd(a *app) *cobra.Command {
-	var period, by string
+	var period string
 	cmd := &cobra.Command{
 		Use:   "ada --period YYYY-MM",
 		Short: "Compute the ADA of a month for every beneficiary into a draft batch",
@@ -91,20 +90,24 @@ the previous draft as it was, and can be started again.`,
 			if err != nil {
 				return flagError("--period", err)
 			}
+			by, err := a.startedBy(cmd)
+			if err != nil {
+				return err
+			}
 			return a.startRun(cmd, func(store *paysql.RunStore) (payments.Run, error) {
-				run, err := store.StartADARun(cmd.Context(), p, payments.TriggerStaff, a.startedBy(by))
+				run, err := store.StartADARun(cmd.Context(), p, payments.TriggerStaff, by)
 				return run, flagError("--period", err)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&period, "period", "", "the month to pay, YYYY-MM (required)")
-	cmd.Flags().StringVar(&by, "by", "", "who starts the run (default: $USER)")
+	tokenFlag(cmd)
 	_ = cmd.MarkFlagRequired("period")
 	return cmd
 }
 
 func runStartGrantsCmd(a *app) *cobra.Command {
-	var day, by string
+	var day string
 	cmd := &cobra.Command{
 		Use:   "grants",
 		Short: "Batch the return aid and reinsertion tranches due",
@@ -118,14 +121,18 @@ batch is a draft replaces it.`,
 			if err != nil {
 				return err
 			}
+			by, err := a.startedBy(cmd)
+			if err != nil {
+				return err
+			}
 			return a.startRun(cmd, func(store *paysql.RunStore) (payments.Run, error) {
-				run, err := store.StartGrantsRun(cmd.Context(), d, payments.TriggerStaff, a.startedBy(by))
+				run, err := store.StartGrantsRun(cmd.Context(), d, payments.TriggerStaff, by)
 				return run, flagError("--day", err)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&day, "day", "", "batch what is due on this day, YYYY-MM-DD (default: today)")
-	cmd.Flags().StringVar(&by, "by", "", "who starts the run (default: $USER)")
+	tokenFlag(cmd)
 	return cmd
 }
 

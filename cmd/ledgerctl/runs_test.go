@@ -136,7 +136,14 @@ func TestRuns(t *testing.T) {
 	openRights(t, paysql.New(pool), "OFII-2026-000123")
 	db := func(args ...string) []string { return append(args, "--database-url", dsn) }
 
-	r := ledgerctl(t, "", db("runs", "start", "ada", "--period", "2026-10", "--by", "marie")...)
+	staff := map[string]string{"AUTH_TOKENS": staffTokens}
+	if r := ledgerctl(t, "", db("runs", "start", "ada", "--period", "2026-10")...); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "LEDGER_TOKEN") {
+		t.Fatalf("a run started without a token: %d %s", r.code, r.stderr)
+	}
+	if r := ledgerctlEnv(t, staff, db("runs", "start", "ada", "--period", "2026-10", "--token", paulToken)...); r.code != cli.ExitFailure || !strings.Contains(r.stderr, "preparer") {
+		t.Fatalf("a run started by an approver: %d %s", r.code, r.stderr)
+	}
+	r := ledgerctlEnv(t, staff, db("runs", "start", "ada", "--period", "2026-10", "--token", marieToken)...)
 	r.want(t, cli.ExitOK, "ada run ", " for 2026-10: done, 1 line for 1 beneficiary in ", "SCHEME", "GROSS", "DEDUCTION", "NET")
 	m := draftBatch.FindStringSubmatch(r.stdout)
 	if m == nil {
@@ -238,8 +245,9 @@ func TestRuns(t *testing.T) {
 			Run   cliRun   `json:"run"`
 			Batch cliBatch `json:"batch"`
 		}
-		decodeJSON(t, ledgerctl(t, "", db("-o", "json", "runs", "start", "ada", "--period", "2026-10")...), &out)
-		if out.Run.Status != "done" || out.Run.By != "ledgerctl" || out.Run.Lines != 1 || out.Run.BatchID == batch ||
+		decodeJSON(t, ledgerctlEnv(t, map[string]string{"LEDGER_TOKEN": opsToken, "AUTH_TOKENS": staffTokens},
+			db("-o", "json", "runs", "start", "ada", "--period", "2026-10")...), &out)
+		if out.Run.Status != "done" || out.Run.By != "ops" || out.Run.Lines != 1 || out.Run.BatchID == batch ||
 			out.Batch.ID != out.Run.BatchID || out.Batch.RunID != out.Run.ID || out.Batch.Status != "draft" {
 			t.Errorf("run %+v, batch %+v", out.Run, out.Batch)
 		}
@@ -279,9 +287,10 @@ func TestRunsUsage(t *testing.T) {
 		{"BatchID", []string{"batches", "show", "nope"}, `error: ID: "nope" is not a batch id (a UUID)`},
 		{"BatchLimit", []string{"batches", "show", "0b0e7b39-4e0a-4a3f-9d3c-1d2a5e8f7a61", "--lines", "--limit", "0"}, "error: --limit: "},
 	}
+	staff := map[string]string{"AUTH_TOKENS": staffTokens, "LEDGER_TOKEN": marieToken}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := ledgerctl(t, "", db(tt.args...)...)
+			r := ledgerctlEnv(t, staff, db(tt.args...)...)
 			r.want(t, cli.ExitUsage)
 			if !strings.Contains(r.stderr, tt.stderr) {
 				t.Errorf("stderr lacks %q:\n%s", tt.stderr, r.stderr)

@@ -5,7 +5,10 @@
 // reads its settings from the environment (see the README or `ledgerctl
 // config`), migrates the schema at start when AUTO_MIGRATE is on, and stops
 // cleanly on SIGINT or SIGTERM: the requests and the event batch in hand are
-// finished, the batch committed, and the consumer group left.
+// finished, the batch committed, and the consumer group left. Every
+// BANK_POLL_INTERVAL it sends the released payment files waiting in the
+// outbox and applies the bank's status reports; without BANK_URL it runs an
+// embedded bank simulator on BANK_EMBEDDED_ADDR.
 package main
 
 import (
@@ -23,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ofii/allowances/internal/banking"
 	"github.com/ofii/allowances/internal/config"
 	"github.com/ofii/allowances/internal/db"
 	"github.com/ofii/allowances/internal/logging"
@@ -48,6 +52,7 @@ func main() {
 type Addrs struct {
 	HTTP  string // the staff API
 	Kafka string // the embedded broker, when there is one
+	Bank  string // the bank interface (the embedded simulator's, when there is one)
 }
 
 // run starts the server and blocks until ctx is done. When ready is not
@@ -126,6 +131,29 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- Addrs) er
 	if cfg.ADARunDay > 0 {
 		go runMonthly(cctx, runs, payments.Scheduler{Day: cfg.ADARunDay}, log)
 	}
+	bk, err := banking.Open(cfg, log, reg)
+	if err != nil {
+		return err
+	}
+	defer bk.Close()
+	if bk.Sim != nil {
+		log.Warn("no BANK_URL: payment files go to the embedded bank simulator, not to a bank", "url", bk.URL)
+	} else {
+		log.Info("bank interface", "url", bk.URL)
+	}
+	approvals, err := paysql.NewApprovalStore(pool, runs, store, banking.ApprovalConfig(cfg, bk.Gateway, log))
+	if err != nil {
+		return fmt.Errorf("approval workflow: %w", err)
+	}
+	banked := make(chan struct{})
+	go func() {
+		defer close(banked)
+		runBank(cctx, approvals, cfg.BankPollInterval, log)
+	}()
+	defer func() {
+		stopConsumer()
+		<-banked
+	}()
 
 	handler := httptransport.NewHandler(store, httptransport.Options{
 		Tokens: tokens, Logger: log, Registry: reg, MaxBodyBytes: cfg.HTTPMaxBodyBytes,
@@ -133,6 +161,7 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- Addrs) er
 		Detail:        map[string]func() any{"eligibility": func() any { return consumer.Status() }},
 		Beneficiaries: events,
 		Runs:          runs,
+		Approvals:     approvals,
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -142,7 +171,7 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- Addrs) er
 	}
 	log.Info("serving the staff API", "addr", ln.Addr().String(), "tokens", tokens.Len())
 	if ready != nil {
-		ready <- Addrs{HTTP: ln.Addr().String(), Kafka: embedded}
+		ready <- Addrs{HTTP: ln.Addr().String(), Kafka: embedded, Bank: bk.URL}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -181,6 +210,34 @@ func runMonthly(ctx context.Context, runs payments.Runs, s payments.Scheduler, l
 			}
 		} else if ctx.Err() == nil {
 			log.Warn("monthly ADA run: cannot read the last period run", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// runBank sends the queued payment files and applies the bank's status
+// reports every interval until ctx is done. A bank that is down leaves the
+// files queued: they go out on a later pass, once its breaker lets requests
+// through again.
+func runBank(ctx context.Context, ap payments.Approvals, every time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		sent, err := ap.SendQueued(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("sending the payment files failed", "error", err.Error())
+		} else if sent.Sent+sent.Failed > 0 {
+			log.Info("payment files sent", "sent", sent.Sent, "failed", sent.Failed)
+		}
+		got, err := ap.FetchReports(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("fetching the status reports failed", "error", err.Error())
+		} else if got.Reports > 0 {
+			log.Info("status reports applied", "reports", got.Reports, "accepted", got.Accepted, "rejected", got.Rejected)
 		}
 		select {
 		case <-ctx.Done():

@@ -29,6 +29,7 @@ func TestServe(t *testing.T) {
 			";audit:auditor:" + httptransport.HashToken(auditToken),
 		"LOG_LEVEL":           "warn",
 		"KAFKA_EMBEDDED_ADDR": "127.0.0.1:0",
+		"BANK_EMBEDDED_ADDR":  "127.0.0.1:0",
 		"ADA_RUN_DAY":         "1", // always past: the previous month is due whatever the date
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -249,7 +250,7 @@ func TestBadSettingsStopTheStart(t *testing.T) {
 		{"RATE_SCHEDULE_FILE", "/nonexistent/schedule.json", "RATE_SCHEDULE_FILE"},
 		{"AUTH_TOKENS", "ops:boss:00", "AUTH_TOKENS"},
 	} {
-		env := map[string]string{"DATABASE_URL": url, "HTTP_ADDR": "127.0.0.1:0", "KAFKA_EMBEDDED_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error", c.name: c.value}
+		env := map[string]string{"DATABASE_URL": url, "HTTP_ADDR": "127.0.0.1:0", "KAFKA_EMBEDDED_ADDR": "127.0.0.1:0", "BANK_EMBEDDED_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error", c.name: c.value}
 		err := run(context.Background(), func(k string) string { return env[k] }, nil)
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
 			t.Errorf("%s=%s: err = %v, want one starting with %s", c.name, c.value, err, c.want)

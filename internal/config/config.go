@@ -6,10 +6,13 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/db"
 )
@@ -48,11 +51,25 @@ var Settings = []Setting{
 	{"KAFKA_SASL_MECHANISM", "none", "none, plain, scram-sha-256 or scram-sha-512"},
 	{"KAFKA_SASL_USERNAME", "", "SASL user name"},
 	{"KAFKA_SASL_PASSWORD", "", "SASL password (a secret: never logged)"},
+	{"APPROVAL_SECOND_ABOVE", "100000.00", "gross total of a batch (EUR) above which a second, distinct approver is needed"},
+	{"DEBTOR_NAME", "OFII Agence comptable", "name of the service's account holder in the payment files"},
+	{"DEBTOR_IBAN", "FR7630001007941234567890185", "IBAN of the account the allowances are paid from"},
+	{"DEBTOR_BIC", "BDFEFRPPCCT", "BIC of the bank holding `DEBTOR_IBAN`"},
+	{"BANK_URL", "", "base URL of the bank's payment interface; when unset, ledgerd runs an embedded bank simulator and nothing reaches a real bank"},
+	{"BANK_EMBEDDED_ADDR", "127.0.0.1:8090", "address of the embedded bank simulator (loopback only; port 0 picks a free one)"},
+	{"BANK_TOKEN", "", "bearer token of the bank interface (a secret: never logged)"},
+	{"BANK_FORMAT", "pain.001.001.09", "payment file version the bank takes: pain.001.001.09 or pain.001.001.03"},
+	{"BANK_TIMEOUT", "10s", "time limit of one request to the bank"},
+	{"BANK_RETRIES", "3", "attempts of one request to the bank before the file waits for the next pass"},
+	{"BANK_BREAKER_FAILURES", "5", "consecutive failures of the bank that open its circuit breaker"},
+	{"BANK_BREAKER_OPEN", "30s", "time the breaker stays open before one request tries the bank again"},
+	{"BANK_POLL_INTERVAL", "10s", "how often ledgerd sends the queued payment files and fetches the status reports"},
+	{"PAYMENT_FILE_MAX_TX", "10000", "most payments in one payment file: a larger batch is split into several files"},
 }
 
 // Secret reports whether the setting's value must never be shown, in logs or
 // in `ledgerctl config`.
-func (s Setting) Secret() bool { return s.Env == "KAFKA_SASL_PASSWORD" }
+func (s Setting) Secret() bool { return s.Env == "KAFKA_SASL_PASSWORD" || s.Env == "BANK_TOKEN" }
 
 // Config holds the settings after parsing.
 type Config struct {
@@ -84,6 +101,21 @@ type Config struct {
 	KafkaSASLMechanism      string // none, plain, scram-sha-256 or scram-sha-512
 	KafkaSASLUsername       string
 	KafkaSASLPassword       string
+
+	SecondApprovalAbove decimal.Decimal
+	DebtorName          string
+	DebtorIBAN          string
+	DebtorBIC           string
+	BankURL             string // empty: run the embedded bank simulator
+	BankEmbeddedAddr    string
+	BankToken           string
+	BankFormat          string
+	BankTimeout         time.Duration
+	BankRetries         int
+	BankBreakerFailures int
+	BankBreakerOpen     time.Duration
+	BankPollInterval    time.Duration
+	PaymentFileMaxTx    int
 }
 
 // Load reads the settings from the environment through getenv (os.Getenv
@@ -138,7 +170,59 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := loadKafka(get, &c); err != nil {
 		return c, err
 	}
+	if err := loadBank(get, &c); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// loadBank reads the approval, debtor and BANK_* settings.
+func loadBank(get func(string) string, c *Config) error {
+	var err error
+	v := get("APPROVAL_SECOND_ABOVE")
+	if c.SecondApprovalAbove, err = decimal.NewFromString(v); err != nil || c.SecondApprovalAbove.IsNegative() ||
+		!c.SecondApprovalAbove.Equal(c.SecondApprovalAbove.Round(2)) {
+		return fmt.Errorf("APPROVAL_SECOND_ABOVE: %q is not an amount in euros with at most two decimals", v)
+	}
+	c.DebtorName, c.DebtorIBAN, c.DebtorBIC = get("DEBTOR_NAME"), strings.ReplaceAll(get("DEBTOR_IBAN"), " ", ""), get("DEBTOR_BIC")
+	c.BankURL = strings.TrimRight(get("BANK_URL"), "/")
+	if c.BankURL != "" {
+		u, err := url.Parse(c.BankURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("BANK_URL: %q is not an http or https URL", c.BankURL)
+		}
+	}
+	c.BankEmbeddedAddr = get("BANK_EMBEDDED_ADDR")
+	host, port, err := net.SplitHostPort(c.BankEmbeddedAddr)
+	if err != nil || !validPort(port, true) || (host != "127.0.0.1" && host != "localhost") {
+		return fmt.Errorf("BANK_EMBEDDED_ADDR: %q is not 127.0.0.1:port", c.BankEmbeddedAddr)
+	}
+	c.BankToken = get("BANK_TOKEN")
+	c.BankFormat = get("BANK_FORMAT")
+	if c.BankFormat != "pain.001.001.09" && c.BankFormat != "pain.001.001.03" {
+		return fmt.Errorf("BANK_FORMAT: %q is not pain.001.001.09 or pain.001.001.03", c.BankFormat)
+	}
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{{"BANK_TIMEOUT", &c.BankTimeout}, {"BANK_BREAKER_OPEN", &c.BankBreakerOpen}, {"BANK_POLL_INTERVAL", &c.BankPollInterval}} {
+		v := get(d.name)
+		if *d.to, err = time.ParseDuration(v); err != nil || *d.to <= 0 {
+			return fmt.Errorf("%s: %q is not a positive duration (such as 10s or 1m)", d.name, v)
+		}
+	}
+	for _, n := range []struct {
+		name string
+		to   *int
+	}{{"BANK_RETRIES", &c.BankRetries}, {"BANK_BREAKER_FAILURES", &c.BankBreakerFailures}, {"PAYMENT_FILE_MAX_TX", &c.PaymentFileMaxTx}} {
+		if *n.to, err = positiveInt(get, n.name); err != nil {
+			return err
+		}
+	}
+	if c.PaymentFileMaxTx > 100000 {
+		return fmt.Errorf("PAYMENT_FILE_MAX_TX: %d is more than 100000", c.PaymentFileMaxTx)
+	}
+	return nil
 }
 
 // loadKafka reads the KAFKA_* settings.

@@ -13,7 +13,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.AutoMigrate || c.HTTPAddr != "127.0.0.1:8080" || c.TxMaxAttempts != 30 || c.HTTPMaxBodyBytes != 1<<20 {
+	if !c.AutoMigrate || c.HTTPAddr != "127.0.0.1:8080" || c.TxMaxAttempts != 30 || c.HTTPMaxBodyBytes != 1<<20 ||
+		c.SecondApprovalAbove.String() != "100000" || c.BankURL != "" || c.BankTimeout.Seconds() != 10 || c.PaymentFileMaxTx != 10000 {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -25,6 +26,15 @@ func TestBadSettings(t *testing.T) {
 		{"HTTP_MAX_BODY_BYTES", "lots", "HTTP_MAX_BODY_BYTES"},
 		{"LOG_LEVEL", "loud", "LOG_LEVEL"},
 		{"LOG_FORMAT", "xml", "LOG_FORMAT"},
+		{"APPROVAL_SECOND_ABOVE", "-1", "APPROVAL_SECOND_ABOVE"},
+		{"APPROVAL_SECOND_ABOVE", "1000.005", "APPROVAL_SECOND_ABOVE"},
+		{"BANK_URL", "ftp://bank", "BANK_URL"},
+		{"BANK_EMBEDDED_ADDR", "0.0.0.0:8090", "BANK_EMBEDDED_ADDR"},
+		{"BANK_FORMAT", "pain.001.001.02", "BANK_FORMAT"},
+		{"BANK_TIMEOUT", "10", "BANK_TIMEOUT"},
+		{"BANK_BREAKER_OPEN", "-1s", "BANK_BREAKER_OPEN"},
+		{"BANK_RETRIES", "0", "BANK_RETRIES"},
+		{"PAYMENT_FILE_MAX_TX", "100001", "PAYMENT_FILE_MAX_TX"},
 	} {
 		_, err := config.Load(func(k string) string {
 			if k == tt.name {

@@ -349,11 +349,13 @@ func (s *ApprovalStore) finishApproval(ctx context.Context, id uuid.UUID, by pay
 		return err
 	}
 	if b.Kind != payments.RunReissue {
+		// The ledger refusing what the workflow posts is never the
+		// caller's fault: its error loses its code and is internal.
 		if err := s.bookOverpayments(ctx); err != nil {
-			return fmt.Errorf("approve batch %s: %w", id, err)
+			return fmt.Errorf("approve batch %s: book the overpayments (approve again to finish): %v", id, err)
 		}
 		if err := s.postAccrual(ctx, b); err != nil {
-			return fmt.Errorf("approve batch %s: post the accrual (approve again to finish): %w", id, err)
+			return fmt.Errorf("approve batch %s: post the accrual (approve again to finish): %v", id, err)
 		}
 	}
 	return s.runs.completeApproval(ctx, id, func(ctx context.Context, tx pgx.Tx) error {

@@ -266,7 +266,14 @@ func TestApprovalReleaseAndStatusReports(t *testing.T) {
 	if err := sepa.WriteStatusReport(&buf, rep); err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.ap.ApplyReport(e.ctx, buf.Bytes(), payments.System)
+	if _, err := e.ap.ApplyReport(e.ctx, buf.Bytes(), paul); errs.CodeOf(err) != errs.Forbidden {
+		t.Errorf("a report applied by a preparer: %v", err)
+	}
+	if _, err := e.ap.ApplyReport(e.ctx, []byte("<Document>"), payments.System); errs.CodeOf(err) != errs.Invalid {
+		t.Errorf("a malformed report: %v", err)
+	}
+	wantAmount(t, "in transit before the report", e.balance(ledger.PaymentsInTransit), "2557.40")
+	res, err := e.ap.ApplyReport(e.ctx, buf.Bytes(), payments.Actor{Name: "carla.controller", Roles: []string{payments.RoleController}})
 	if err != nil || res.Accepted != 3 || res.Rejected != 1 || res.Replayed {
 		t.Fatalf("report: %v %+v", err, res)
 	}

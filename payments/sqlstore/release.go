@@ -93,7 +93,7 @@ func (s *ApprovalStore) finishRelease(ctx context.Context, id uuid.UUID) error {
 			continue
 		}
 		if err := s.postRelease(ctx, b, f); err != nil {
-			return fmt.Errorf("file %s: %w", f.MsgID, err)
+			return fmt.Errorf("file %s: post its release: %v", f.MsgID, err)
 		}
 		err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 			tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'queued' WHERE msg_id = $1 AND status = 'building'`, f.MsgID)

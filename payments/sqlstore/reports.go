@@ -106,6 +106,11 @@ func (s *ApprovalStore) finishReports(ctx context.Context) error {
 // before (same MsgId or same bytes) changes nothing.
 func (s *ApprovalStore) ApplyReport(ctx context.Context, content []byte, by payments.Actor) (payments.ReportResult, error) {
 	var res payments.ReportResult
+	if by.Name != payments.System.Name {
+		if err := checkActor(by, "apply a status report", payments.RoleController, payments.RoleAdmin); err != nil {
+			return res, err
+		}
+	}
 	if len(content) > MaxReportBytes {
 		return res, errs.Field("report", "is larger than %d bytes", MaxReportBytes)
 	}
@@ -313,7 +318,7 @@ func (s *ApprovalStore) postRejections(ctx context.Context, report string) error
 			},
 		})
 		if err != nil {
-			return fmt.Errorf("post the rejections of status report %s: %w", report, err)
+			return fmt.Errorf("post the rejections of status report %s: %v", report, err)
 		}
 	}
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {

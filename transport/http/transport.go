@@ -50,6 +50,9 @@ type Options struct {
 	Beneficiaries payments.Beneficiaries
 	// Runs, when set, serves the monthly runs and their draft batches.
 	Runs payments.Runs
+	// Approvals, when set, serves the approval workflow of the batches,
+	// their payment files and exceptions, the bank and the audit trail.
+	Approvals payments.Approvals
 	// Detail adds, by name, facts to the /readyz body that say how far the
 	// service has got, such as the eligibility consumer's last applied
 	// offsets; they do not decide readiness.
@@ -101,6 +104,9 @@ func NewHandler(svc ledger.Service, opts Options) http.Handler {
 	}
 	if opts.Runs != nil {
 		routes = append(routes, a.batchRoutes(opts.Runs)...)
+	}
+	if opts.Approvals != nil {
+		routes = append(routes, a.approvalRoutes(opts.Approvals)...)
 	}
 	for _, rt := range routes {
 		h := rt.handler

@@ -1,0 +1,812 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/ofii/allowances/internal/banking"
+	"github.com/ofii/allowances/internal/cli"
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/payments/bank"
+	"github.com/ofii/allowances/payments/sepa"
+	paysql "github.com/ofii/allowances/payments/sqlstore"
+	httptransport "github.com/ofii/allowances/transport/http"
+)
+
+// approvals returns the approval workflow on the database, over the runs'
+// store and the ledger, configured from the settings (APPROVAL_SECOND_ABOVE,
+// DEBTOR_*, BANK_FORMAT...). It talks to no bank: released files stay
+// queued for ledgerd's sender; only 'bank send' and 'bank poll' reach the
+// bank (withBank).
+func (a *app) approvals(cmd *cobra.Command) (*paysql.ApprovalStore, error) {
+	return a.approvalStore(cmd, nil)
+}
+
+// approvalStore is approvals sending to gw (nil: no bank).
+func (a *app) approvalStore(cmd *cobra.Command, gw bank.Gateway) (*paysql.ApprovalStore, error) {
+	c, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	l, err := a.service(cmd.Context())
+	if err != nil {
+		return nil, err
+	}
+	runs, err := a.runStore(cmd, nil)
+	if err != nil {
+		return nil, err
+	}
+	cfg := banking.ApprovalConfig(c, gw, a.log)
+	// The workflow shares the runs' clock, so that a batch is never
+	// approved before it was computed.
+	cfg.Now = runClock
+	s, err := paysql.NewApprovalStore(a.pool, runs, l, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("approval workflow: %w", err)
+	}
+	return s, nil
+}
+
+// withBank runs fn on the approval workflow connected to the bank of
+// BANK_URL. Without BANK_URL it says so and runs fn without a bank: ledgerd
+// runs an embedded simulator then, and one started here would die with the
+// command, taking with it the files it was sent.
+func (a *app) withBank(cmd *cobra.Command, fn func(*paysql.ApprovalStore) error) error {
+	c, err := a.config()
+	if err != nil {
+		return err
+	}
+	var gw bank.Gateway
+	if c.BankURL == "" {
+		fmt.Fprintln(a.stderr, "note: BANK_URL is not set, so ledgerctl reaches no bank: queued files wait for ledgerd's sender, and only reports already received are finished")
+	} else {
+		bk, err := banking.Open(c, a.log, prometheus.NewRegistry())
+		if err != nil {
+			return err
+		}
+		defer bk.Close()
+		gw = bk.Gateway
+	}
+	s, err := a.approvalStore(cmd, gw)
+	if err != nil {
+		return err
+	}
+	return fn(s)
+}
+
+// tokenFlag adds --token to a staff command.
+func tokenFlag(cmd *cobra.Command) {
+	cmd.Flags().String("token", "", "API token of the person acting (default: $LEDGER_TOKEN, which keeps it out of the process list)")
+}
+
+// actor authenticates the person acting, by the token of --token or of
+// LEDGER_TOKEN against the API's tokens (AUTH_TOKENS, AUTH_TOKENS_FILE),
+// and checks that they hold one of the roles allow, for what. Without a
+// valid token nothing is done: the command line is wrong (exit 2).
+func (a *app) actor(flagToken, what string, allow ...httptransport.Role) (payments.Actor, error) {
+	source, token := "--token", flagToken
+	if token == "" {
+		source, token = "LEDGER_TOKEN", strings.TrimSpace(a.getenv("LEDGER_TOKEN"))
+	}
+	if token == "" {
+		return payments.Actor{}, cli.Usage(errs.Field("--token", "to %s, give the API token of the person acting: set LEDGER_TOKEN or pass --token", what))
+	}
+	c, err := a.config()
+	if err != nil {
+		return payments.Actor{}, err
+	}
+	tokens, err := httptransport.LoadTokens(c.AuthTokens, c.AuthTokensFile)
+	if err != nil {
+		return payments.Actor{}, cli.Usage(errs.E(errs.Invalid, "settings: %v", err))
+	}
+	if tokens.Len() == 0 {
+		return payments.Actor{}, cli.Usage(errs.Field("AUTH_TOKENS", "no API tokens are configured (AUTH_TOKENS or AUTH_TOKENS_FILE): no one can be authenticated to %s", what))
+	}
+	p, ok := tokens.Authenticate(token)
+	if !ok {
+		return payments.Actor{}, cli.Usage(errs.Field(source, "the token is not valid: it matches no entry of AUTH_TOKENS or AUTH_TOKENS_FILE"))
+	}
+	if !p.HasRole(allow...) {
+		return payments.Actor{}, errs.E(errs.Forbidden, "%s may not %s: that needs %s, and %s has %s", p.Name, what, needText(allow), p.Name, rolesText(p.Roles))
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	p.RemoteAddr = "ledgerctl@" + host
+	return p.Actor(), nil
+}
+
+// needText writes the roles one needs: "the role approver", "one of the
+// roles preparer, admin".
+func needText(roles []httptransport.Role) string {
+	if len(roles) == 1 {
+		return "the role " + string(roles[0])
+	}
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return "one of the roles " + strings.Join(s, ", ")
+}
+
+// rolesText writes the roles one holds: "preparer+approver".
+func rolesText(roles []httptransport.Role) string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, "+")
+}
+
+// seesIBANs reports whether the actor may read IBANs in full, as the API
+// decides it.
+func seesIBANs(by payments.Actor) bool {
+	for _, r := range httptransport.PayingRoles {
+		if by.Has(string(r)) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseBatchID reads a batch id given as the argument ID.
+func parseBatchID(s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return id, cli.Usage(errs.Field("ID", "%q is not a batch id (a UUID)", s))
+	}
+	return id, nil
+}
+
+// batchesWorkflowCmd is the batches command with the moves of the approval
+// workflow and the payment files added to its reading subcommands.
+func batchesWorkflowCmd(a *app) *cobra.Command {
+	cmd := batchesCmd(a)
+	cmd.Short = "Read the batches, move them through approval and release, and read their payment files"
+	for _, m := range batchMoves {
+		cmd.AddCommand(batchMoveCmd(a, m))
+	}
+	cmd.AddCommand(batchFilesCmd(a), batchFileCmd(a))
+	return cmd
+}
+
+// batchMove is one move of a batch through the workflow, as a command.
+type batchMove struct {
+	name, short, long string
+	what              string // "approve a batch", for errors
+	text              string // the flag of the note or the reason: "note", "reason" or ""
+	required          bool   // the text must be given
+	allow             []httptransport.Role
+	do                func(s *paysql.ApprovalStore, cmd *cobra.Command, id uuid.UUID, by payments.Actor, text string) (payments.Batch, error)
+}
+
+var batchMoves = []batchMove{
+	{
+		name: "submit", short: "Ask for the approval of a draft batch", what: "submit a batch", text: "note",
+		long: `Submit a draft batch for approval. Another person then approves it (two
+approvers above the threshold of gross total); a new run of its period no
+longer replaces it.`,
+		allow: httptransport.BatchSubmitters,
+		do: func(s *paysql.ApprovalStore, cmd *cobra.Command, id uuid.UUID, by payments.Actor, text string) (payments.Batch, error) {
+			return s.Submit(cmd.Context(), id, by, text)
+		},
+	},
+	{
+		name: "approve", short: "Approve a batch pending approval", what: "approve a batch", text: "note",
+		long: `Approve a batch pending approval. The approver must be neither the person who
+started its run nor the one who submitted it, and approves once; the last
+approval needed records the lines as paid and posts the accrual.`,
+		allow: httptransport.BatchApprovers,
+		do: func(s *paysql.ApprovalStore, cmd *cobra.Command, id uuid.UUID, by payments.Actor, text string) (payments.Batch, error) {
+			return s.Approve(cmd.Context(), id, by, text)
+		},
+	},
+	{
+		name: "reject", short: "Send a batch pending approval back to draft, with a reason", what: "reject a batch",
+		text: "reason", required: true, allow: httptransport.BatchApprovers,
+		do: func(s *paysql.ApprovalStore, cmd *cobra.Command, id uuid.UUID, by payments.Actor, text string) (payments.Batch, error) {
+			return s.Reject(cmd.Context(), id, by, text)
+		},
+	},
+	{
+		name: "cancel", short: "Cancel a batch not yet released, with a reason", what: "cancel a batch",
+		long: `Cancel a draft, pending or approved batch; it is never paid. An approved
+batch's accrual is reversed.`,
+		text: "reason", required: true, allow: httptransport.BatchCancellers,
+		do: func(s *paysql.ApprovalStore, cmd *cobra.Command, id uuid.UUID, by payments.Actor, text string) (payments.Batch, error) {
+			return s.Cancel(cmd.Context(), id, by, text)
+		},
+	},
+	{
+		name: "release", short: "Write an approved batch's payment files and queue them for the bank", what: "release a batch",
+		long: `Release an approved batch: write its pain.001 payment files, post the
+payables to payments in transit and queue the files for the bank, which
+ledgerd's sender delivers (or 'ledgerctl bank send').`,
+		allow: httptransport.BatchApprovers,
+		do: func(s *paysql.ApprovalStore, cmd *cobra.Command, id uuid.UUID, by payments.Actor, _ string) (payments.Batch, error) {
+			return s.Release(cmd.Context(), id, by)
+		},
+	},
+}
+
+func batchMoveCmd(a *app, m batchMove) *cobra.Command {
+	var text string
+	use := m.name + " ID"
+	if m.text != "" {
+		use += " --" + m.text + " TEXT"
+		if !m.required {
+			use = m.name + " ID [--" + m.text + " TEXT]"
+		}
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: m.short,
+		Long:  m.long,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseBatchID(args[0])
+			if err != nil {
+				return err
+			}
+			if m.required && strings.TrimSpace(text) == "" {
+				return cli.Usage(errs.Field("--"+m.text, "is required: say why, for the preparer and the audit trail"))
+			}
+			by, err := a.actor(tokenOf(cmd), m.what, m.allow...)
+			if err != nil {
+				return err
+			}
+			s, err := a.approvals(cmd)
+			if err != nil {
+				return err
+			}
+			b, err := m.do(s, cmd, id, by, text)
+			if err != nil {
+				return asFlag(err, m.text)
+			}
+			return a.write(b, func(w io.Writer) error { return workflowTable(w, b) })
+		},
+	}
+	switch m.text {
+	case "note":
+		cmd.Flags().StringVar(&text, "note", "", "a note for the audit trail")
+	case "reason":
+		cmd.Flags().StringVar(&text, "reason", "", "why (required)")
+	}
+	tokenFlag(cmd)
+	return cmd
+}
+
+// tokenOf returns the value of a command's --token flag.
+func tokenOf(cmd *cobra.Command) string {
+	s, _ := cmd.Flags().GetString("token")
+	return s
+}
+
+// workflowTable writes a batch with its approval and release.
+func workflowTable(w io.Writer, b payments.Batch) error {
+	wf := b.Workflow
+	t := cli.NewTable(w)
+	t.Row("batch", b.ID.String())
+	t.Row("kind", string(b.Kind))
+	if !b.Period.IsZero() {
+		t.Row("period", b.Period.String())
+	}
+	t.Row("status", string(b.Status))
+	t.Row("lines", strconv.Itoa(b.Lines))
+	t.Row("gross", cli.Amount(b.Total.Gross))
+	t.Row("net", cli.Amount(b.Total.Net))
+	t.Row("computed by", wf.ComputedBy)
+	if wf.PreparedBy != "" {
+		t.Row("prepared by", wf.PreparedBy)
+	}
+	if !wf.SubmittedAt.IsZero() {
+		t.Row("submitted", wf.SubmittedAt.Format(time.RFC3339))
+	}
+	t.Row("approvals", fmt.Sprintf("%d of %d", len(wf.Approvals), wf.ApprovalsNeeded))
+	for _, ap := range wf.Approvals {
+		s := ap.Approver + " at " + ap.At.Format(time.RFC3339)
+		if ap.Note != "" {
+			s += ": " + ap.Note
+		}
+		t.Row("", s)
+	}
+	if wf.ReleasedBy != "" {
+		t.Row("released by", wf.ReleasedBy+" at "+wf.ReleasedAt.Format(time.RFC3339))
+	}
+	if !wf.ExecutionDate.IsZero() {
+		t.Row("execution date", wf.ExecutionDate.String())
+	}
+	if !wf.ClosedAt.IsZero() {
+		t.Row("closed", wf.ClosedAt.Format(time.RFC3339))
+	}
+	if wf.Reason != "" {
+		t.Row("reason", wf.Reason)
+	}
+	return t.Flush()
+}
+
+func batchFilesCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "files ID",
+		Short: "List the payment files of a released batch",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseBatchID(args[0])
+			if err != nil {
+				return err
+			}
+			if _, err := a.actor(tokenOf(cmd), "list payment files", httptransport.FileListers...); err != nil {
+				return err
+			}
+			s, err := a.approvals(cmd)
+			if err != nil {
+				return err
+			}
+			files, err := s.Files(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			if files == nil {
+				files = []payments.PaymentFile{}
+			}
+			return a.write(struct {
+				Files []payments.PaymentFile `json:"files"`
+			}{files}, func(w io.Writer) error {
+				if len(files) == 0 {
+					_, err := fmt.Fprintf(w, "batch %s has no payment files (it is written when the batch is released)\n", id)
+					return err
+				}
+				t := cli.NewTable(w, "MSG ID", "PART", "FORMAT", "EXECUTION", "TRANSACTIONS", "TOTAL", "STATUS", "SENT", "ATTEMPTS", "SHA256", "ERROR")
+				for _, f := range files {
+					sent := "-"
+					if !f.SentAt.IsZero() {
+						sent = f.SentAt.Format(time.RFC3339)
+					}
+					t.Row(f.MsgID, strconv.Itoa(f.Part), f.Format, f.ExecutionDate.String(), strconv.Itoa(f.Transactions), cli.Amount(f.Total),
+						string(f.Status), sent, strconv.Itoa(f.Attempts), f.SHA256, f.LastError)
+				}
+				return t.Flush()
+			})
+		},
+	}
+	tokenFlag(cmd)
+	return cmd
+}
+
+func batchFileCmd(a *app) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "file MSGID [-f FILE.xml]",
+		Short: "Write a payment file's pain.001 XML to a file or to standard output",
+		Long: `Write the pain.001 XML of the payment file MSGID, as sent to the bank, to
+FILE.xml (-f; created with mode 0600: it holds the payees' IBANs) or to
+standard output. Its bytes are checked against the SHA-256 recorded when it
+was written.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := sepa.CheckID("MSGID", args[0]); err != nil {
+				return cli.Usage(err)
+			}
+			if _, err := a.actor(tokenOf(cmd), "read a payment file", httptransport.FileReaders...); err != nil {
+				return err
+			}
+			s, err := a.approvals(cmd)
+			if err != nil {
+				return err
+			}
+			f, content, err := s.FileContent(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(content)
+			if got := hex.EncodeToString(sum[:]); f.SHA256 != "" && !strings.EqualFold(got, f.SHA256) {
+				return fmt.Errorf("payment file %s: its bytes hash to %s, but %s was recorded when it was written", f.MsgID, got, f.SHA256)
+			}
+			if out == "" {
+				if a.json() {
+					return cli.WriteJSON(a.stdout, struct {
+						File payments.PaymentFile `json:"file"`
+						XML  string               `json:"xml"`
+					}{f, string(content)})
+				}
+				_, err := a.stdout.Write(content)
+				return err
+			}
+			if err := os.WriteFile(out, content, 0o600); err != nil {
+				return fmt.Errorf("write payment file %s: %w", f.MsgID, err)
+			}
+			return a.write(struct {
+				File payments.PaymentFile `json:"file"`
+				Path string               `json:"path"`
+			}{f, out}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "wrote %s to %s: %s, %s, sha256 %s\n", f.MsgID, out, plural(f.Transactions, "transaction"),
+					cli.Amount(f.Total), f.SHA256)
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&out, "file", "f", "", "write the XML to this file instead of standard output")
+	tokenFlag(cmd)
+	return cmd
+}
+
+func exceptionsCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "exceptions",
+		Short: "The payments the bank rejected: list them, correct the payee, close them, pay them again",
+	}
+	cmd.AddCommand(exceptionsListCmd(a), exceptionsCorrectCmd(a), exceptionsCloseCmd(a), exceptionsReissueCmd(a))
+	return cmd
+}
+
+// parseExceptionID reads a payment exception id given as the argument ID.
+func parseExceptionID(s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return id, cli.Usage(errs.Field("ID", "%q is not a payment exception id (a UUID)", s))
+	}
+	return id, nil
+}
+
+func exceptionsListCmd(a *app) *cobra.Command {
+	var status, batch, after string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the payment exceptions, oldest first",
+		Long: `List the payments the bank rejected, oldest first, with the reason and what
+to do. IBANs show in full only to the roles that pay (preparer, approver).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var f payments.ExceptionFilter
+			var err error
+			if status != "" {
+				if f.Status, err = httptransport.ParseExceptionStatus(status); err != nil {
+					return cli.Usage(errs.Field("--status", "%v", err))
+				}
+			}
+			if batch != "" {
+				if f.BatchID, err = uuid.Parse(batch); err != nil {
+					return cli.Usage(errs.Field("--batch", "%q is not a batch id (a UUID)", batch))
+				}
+			}
+			if after != "" {
+				if f.After, err = uuid.Parse(after); err != nil {
+					return cli.Usage(errs.Field("--after", "%q is not a payment exception id (a UUID)", after))
+				}
+			}
+			if limit < 1 || limit > paysql.MaxListLimit {
+				return cli.Usage(errs.Field("--limit", "must be between 1 and %d", paysql.MaxListLimit))
+			}
+			f.Limit = limit
+			by, err := a.actor(tokenOf(cmd), "list payment exceptions", httptransport.AllRoles()...)
+			if err != nil {
+				return err
+			}
+			s, err := a.approvals(cmd)
+			if err != nil {
+				return err
+			}
+			xs, err := s.Exceptions(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			out := struct {
+				Exceptions []payments.PaymentException `json:"exceptions"`
+				Next       string                      `json:"next,omitempty"`
+			}{Exceptions: make([]payments.PaymentException, len(xs))}
+			for i, x := range xs {
+				if !seesIBANs(by) {
+					x = httptransport.MaskException(x)
+				}
+				out.Exceptions[i] = x
+			}
+			if len(xs) == limit {
+				out.Next = xs[len(xs)-1].ID.String()
+			}
+			return a.write(out, func(w io.Writer) error {
+				if len(xs) == 0 {
+					_, err := fmt.Fprintln(w, "no payment exceptions")
+					return err
+				}
+				t := cli.NewTable(w, "EXCEPTION", "STATUS", "BATCH", "BENEFICIARY", "SCHEME", "PERIOD", "AMOUNT", "CODE", "REASON", "PAYEE", "IBAN", "ACTION")
+				for _, x := range out.Exceptions {
+					payee := x.Payee
+					if x.Corrected != nil {
+						payee = *x.Corrected
+					}
+					t.Row(x.ID.String(), string(x.Status), x.BatchID.String(), x.BeneficiaryID, string(x.Scheme), x.Period.String(),
+						cli.Amount(x.Amount), x.ReasonCode, x.Reason, payee.Name, payee.IBAN, x.Action)
+				}
+				if err := t.Flush(); err != nil {
+					return err
+				}
+				if out.Next != "" {
+					fmt.Fprintf(w, "\nmore: --after %s\n", out.Next)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&status, "status", "", "only exceptions in this status: open, corrected, reissued or closed")
+	cmd.Flags().StringVar(&batch, "batch", "", "only the exceptions of this batch")
+	cmd.Flags().StringVar(&after, "after", "", "the page after this exception id")
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many exceptions")
+	tokenFlag(cmd)
+	return cmd
+}
+
+// exceptionTable writes one payment exception.
+func exceptionTable(w io.Writer, x payments.PaymentException) error {
+	t := cli.NewTable(w)
+	t.Row("exception", x.ID.String())
+	t.Row("status", string(x.Status))
+	t.Row("batch", x.BatchID.String())
+	t.Row("line", x.LineID)
+	t.Row("beneficiary", x.BeneficiaryID)
+	t.Row("amount", cli.Amount(x.Amount))
+	t.Row("rejected", x.ReasonCode+": "+x.Reason)
+	t.Row("paid to", x.Payee.Name+" "+x.Payee.IBAN)
+	if x.Corrected != nil {
+		t.Row("pay again to", strings.TrimSpace(x.Corrected.Name+" "+x.Corrected.IBAN+" "+x.Corrected.BIC))
+		t.Row("corrected by", x.CorrectedBy)
+	}
+	if x.ReissueBatch != nil {
+		t.Row("reissued in", x.ReissueBatch.String())
+	}
+	if x.Note != "" {
+		t.Row("note", x.Note)
+	}
+	return t.Flush()
+}
+
+func exceptionsCorrectCmd(a *app) *cobra.Command {
+	var name, iban, bic, reason string
+	cmd := &cobra.Command{
+		Use:   "correct ID --name NAME --iban IBAN [--bic BIC] --reason TEXT",
+		Short: "Record the payee to pay a rejected payment to; the next reissue batch pays it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseExceptionID(args[0])
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(name) == "" {
+				return cli.Usage(errs.Field("--name", "is required: the account holder's name"))
+			}
+			n, err := payments.ValidateIBAN(iban)
+			if err != nil {
+				return cli.Usage(errs.Field("--iban", "%v", err))
+			}
+			if strings.TrimSpace(reason) == "" {
+				return cli.Usage(errs.Field("--reason", "is required: say how the new payee was established"))
+			}
+			by, err := a.actor(tokenOf(cmd), "correct a payee", httptransport.PayeeCorrectors...)
+			if err != nil {
+				return err
+			}
+			s, err := a.approvals(cmd)
+			if err != nil {
+				return err
+			}
+			x, err := s.CorrectPayee(cmd.Context(), id, by, payments.Payee{Name: strings.TrimSpace(name), IBAN: n, BIC: strings.TrimSpace(bic)}, reason)
+			if err != nil {
+				return asFlag(err, "name", "iban", "bic", "reason")
+			}
+			if !seesIBANs(by) {
+				x = httptransport.MaskException(x)
+			}
+			return a.write(x, func(w io.Writer) error { return exceptionTable(w, x) })
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "the account holder's name (required)")
+	cmd.Flags().StringVar(&iban, "iban", "", "the IBAN to pay (required)")
+	cmd.Flags().StringVar(&bic, "bic", "", "the BIC of the account's bank")
+	cmd.Flags().StringVar(&reason, "reason", "", "how the new payee was established (required)")
+	_ = cmd.MarkFlagRequired("name")
+	_ = cmd.MarkFlagRequired("iban")
+	_ = cmd.MarkFlagRequired("reason")
+	tokenFlag(cmd)
+	return cmd
+}
+
+// asFlag renames the field of an invalid-input error after the flag that
+// gave its value, when it is one of flags: "reason" becomes "--reason",
+// "payee.iban" becomes "--iban".
+func asFlag(err error, flags ...string) error {
+	var e *errs.Error
+	if !errors.As(err, &e) || e.Code != errs.Invalid {
+		return err
+	}
+	f := e.Field
+	if i := strings.LastIndexByte(f, '.'); i >= 0 {
+		f = f[i+1:]
+	}
+	if f == "" || !slices.Contains(flags, f) {
+		return err
+	}
+	return errs.Field("--"+f, "%s", e.Message)
+}
+
+func exceptionsCloseCmd(a *app) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "close ID --reason TEXT",
+		Short: "Close a payment exception without paying it again",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseExceptionID(args[0])
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(reason) == "" {
+				return cli.Usage(errs.Field("--reason", "is required: say why the payment will not be made again"))
+			}
+			by, err := a.actor(tokenOf(cmd), "close a payment exception", httptransport.ExceptionClosers...)
+			if err != nil {
+				return err
+			}
+			s, err := a.approvals(cmd)
+			if err != nil {
+				return err
+			}
+			x, err := s.CloseException(cmd.Context(), id, by, reason)
+			if err != nil {
+				return asFlag(err, "reason")
+			}
+			if !seesIBANs(by) {
+				x = httptransport.MaskException(x)
+			}
+			return a.write(x, func(w io.Writer) error { return exceptionTable(w, x) })
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why it is closed (required)")
+	_ = cmd.MarkFlagRequired("reason")
+	tokenFlag(cmd)
+	return cmd
+}
+
+func exceptionsReissueCmd(a *app) *cobra.Command {
+	var note string
+	cmd := &cobra.Command{
+		Use:   "reissue [--note TEXT]",
+		Short: "Make a draft batch paying the corrected exceptions again",
+		Long: `Make a draft batch that pays again, to their corrected payees, the payments
+the bank rejected. It goes through approval like any batch.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			by, err := a.actor(tokenOf(cmd), "reissue payments", httptransport.PayeeCorrectors...)
+			if err != nil {
+				return err
+			}
+			s, err := a.approvals(cmd)
+			if err != nil {
+				return err
+			}
+			b, err := s.Reissue(cmd.Context(), by, note)
+			if err != nil {
+				return asFlag(err, "note")
+			}
+			return a.write(b, func(w io.Writer) error {
+				if err := workflowTable(w, b); err != nil {
+					return err
+				}
+				fmt.Fprintln(w)
+				return totalsTable(w, b)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&note, "note", "", "a note for the audit trail")
+	tokenFlag(cmd)
+	return cmd
+}
+
+func bankCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bank",
+		Short: "Send the queued payment files, fetch the bank's status reports, apply a report by hand",
+	}
+	cmd.AddCommand(
+		bankPassCmd(a, "send", "Deliver the queued payment files to the bank now", "send the queued payment files",
+			func(s *paysql.ApprovalStore, cmd *cobra.Command) (payments.BankActivity, error) {
+				return s.SendQueued(cmd.Context())
+			}),
+		bankPassCmd(a, "poll", "Fetch and apply the bank's status reports of the files sent now", "fetch the status reports",
+			func(s *paysql.ApprovalStore, cmd *cobra.Command) (payments.BankActivity, error) {
+				return s.FetchReports(cmd.Context())
+			}),
+		bankReportCmd(a),
+	)
+	return cmd
+}
+
+func bankPassCmd(a *app, name, short, what string, pass func(*paysql.ApprovalStore, *cobra.Command) (payments.BankActivity, error)) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   name,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := a.actor(tokenOf(cmd), what, httptransport.BankOperators...); err != nil {
+				return err
+			}
+			var act payments.BankActivity
+			if err := a.withBank(cmd, func(s *paysql.ApprovalStore) error {
+				var err error
+				act, err = pass(s, cmd)
+				return err
+			}); err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			return a.write(act, func(w io.Writer) error {
+				t := cli.NewTable(w, "SENT", "FAILED", "REPORTS", "ACCEPTED", "REJECTED", "UNCHANGED")
+				t.Row(strconv.Itoa(act.Sent), strconv.Itoa(act.Failed), strconv.Itoa(act.Reports), strconv.Itoa(act.Accepted),
+					strconv.Itoa(act.Rejected), strconv.Itoa(act.Unchanged))
+				return t.Flush()
+			})
+		},
+	}
+	tokenFlag(cmd)
+	return cmd
+}
+
+func bankReportCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "report FILE",
+		Short: "Apply a pain.002 status report received from the bank by hand ('-' reads standard input)",
+		Long: `Apply a pain.002 payment status report: the payments it accepts are final,
+those it rejects become payment exceptions, their amounts back in the
+payees' payable accounts. Applying the same report again changes nothing.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var content []byte
+			var err error
+			if args[0] == "-" {
+				content, err = io.ReadAll(io.LimitReader(a.stdin, paysql.MaxReportBytes+1))
+			} else {
+				content, err = os.ReadFile(args[0])
+			}
+			if err != nil {
+				return cli.Usage(errs.Field("FILE", "%v", err))
+			}
+			if len(strings.TrimSpace(string(content))) == 0 {
+				return cli.Usage(errs.Field("FILE", "is empty: a pain.002 status report is expected"))
+			}
+			by, err := a.actor(tokenOf(cmd), "apply a status report", httptransport.ReportAppliers...)
+			if err != nil {
+				return err
+			}
+			s, err := a.approvals(cmd)
+			if err != nil {
+				return err
+			}
+			res, err := s.ApplyReport(cmd.Context(), content, by)
+			if err != nil {
+				return fmt.Errorf("apply status report %s: %w", args[0], err)
+			}
+			return a.write(res, func(w io.Writer) error {
+				if res.Replayed {
+					fmt.Fprintf(w, "report %s was applied before: nothing changed\n", res.MsgID)
+				}
+				t := cli.NewTable(w, "REPORT", "FILE", "ACCEPTED", "REJECTED", "UNCHANGED")
+				t.Row(res.MsgID, res.OriginalMsgID, strconv.Itoa(res.Accepted), strconv.Itoa(res.Rejected), strconv.Itoa(res.Unchanged))
+				return t.Flush()
+			})
+		},
+	}
+	tokenFlag(cmd)
+	return cmd
+}

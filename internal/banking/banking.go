@@ -1,0 +1,96 @@
+// Package banking wires the bank gateway and the approval workflow from the
+// settings, for ledgerd and ledgerctl alike: the HTTP gateway of BANK_URL,
+// or, when it is unset, a bank simulator embedded in the process.
+package banking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shopspring/decimal"
+
+	"github.com/ofii/allowances/internal/config"
+	"github.com/ofii/allowances/payments/bank"
+	"github.com/ofii/allowances/payments/bank/banksim"
+	"github.com/ofii/allowances/payments/sepa"
+	paysql "github.com/ofii/allowances/payments/sqlstore"
+)
+
+// Bank is the gateway to the bank, and the embedded simulator when there is
+// one.
+type Bank struct {
+	Gateway *bank.HTTPGateway
+	// Sim is the embedded simulator, nil when BANK_URL names a bank.
+	Sim *banksim.Bank
+	// URL is the base URL the gateway talks to.
+	URL string
+	srv *http.Server
+}
+
+// SimOption adjusts the embedded simulator's configuration.
+type SimOption func(*banksim.Config)
+
+// Open returns the gateway the settings name. Without BANK_URL it starts a
+// bank simulator on BANK_EMBEDDED_ADDR, holding the debtor's account with
+// an opening balance of 10,000,000.00 EUR, which opts may change. Close
+// releases it.
+func Open(cfg config.Config, log *slog.Logger, reg prometheus.Registerer, opts ...SimOption) (*Bank, error) {
+	b := &Bank{URL: cfg.BankURL}
+	if b.URL == "" {
+		sc := banksim.Config{Token: cfg.BankToken, Account: cfg.DebtorIBAN,
+			OpeningBalance: decimal.RequireFromString("10000000.00"), Logger: log.With("component", "banksim")}
+		for _, o := range opts {
+			o(&sc)
+		}
+		b.Sim = banksim.New(sc)
+		ln, err := net.Listen("tcp", cfg.BankEmbeddedAddr)
+		if err != nil {
+			return nil, fmt.Errorf("embedded bank simulator on BANK_EMBEDDED_ADDR %s: %w", cfg.BankEmbeddedAddr, err)
+		}
+		b.srv = &http.Server{Handler: b.Sim, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := b.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("embedded bank simulator stopped", "error", err.Error())
+			}
+		}()
+		b.URL = "http://" + ln.Addr().String()
+	}
+	gw, err := bank.NewHTTPGateway(bank.HTTPConfig{
+		BaseURL: b.URL, Token: cfg.BankToken, Timeout: cfg.BankTimeout, Retries: cfg.BankRetries,
+		Breaker: bank.BreakerConfig{ConsecutiveFailures: uint32(cfg.BankBreakerFailures), OpenTimeout: cfg.BankBreakerOpen},
+	}, log, reg)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("bank gateway: %w", err)
+	}
+	b.Gateway = gw
+	return b, nil
+}
+
+// Close stops the embedded simulator, if any.
+func (b *Bank) Close() {
+	if b.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = b.srv.Shutdown(ctx)
+	}
+}
+
+// ApprovalConfig is the configuration of the approval workflow from the
+// settings, sending to gw (nil: files stay queued).
+func ApprovalConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) paysql.ApprovalConfig {
+	return paysql.ApprovalConfig{
+		SecondApprovalAbove: cfg.SecondApprovalAbove,
+		Debtor:              sepa.Party{Name: cfg.DebtorName, IBAN: cfg.DebtorIBAN, BIC: cfg.DebtorBIC},
+		Format:              sepa.Version(cfg.BankFormat),
+		MaxFileTransactions: cfg.PaymentFileMaxTx,
+		Gateway:             gw,
+		Logger:              log,
+	}
+}

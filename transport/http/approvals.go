@@ -1,0 +1,768 @@
+package httptransport
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+	kithttp "github.com/go-kit/kit/transport/http"
+	"github.com/google/uuid"
+
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/internal/mask"
+	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/payments/sepa"
+)
+
+// Who may do what in the approval workflow, its payment files and what the
+// bank answers. ledgerctl checks the same lists before it acts. The store
+// enforces the four-eyes rules itself (nobody approves a batch they
+// computed or prepared, nobody approves twice): these lists only keep each
+// role to its own routes.
+var (
+	// BatchSubmitters ask for the approval of a draft.
+	BatchSubmitters = []Role{RolePreparer, RoleAdmin}
+	// BatchApprovers approve, reject and release batches.
+	BatchApprovers = []Role{RoleApprover}
+	// BatchCancellers cancel a batch not yet released, with a reason.
+	BatchCancellers = []Role{RolePreparer, RoleApprover, RoleAdmin}
+	// FileListers see the payment files of a batch, without their content.
+	FileListers = []Role{RolePreparer, RoleApprover, RoleController, RoleAuditor, RoleAdmin}
+	// FileReaders read a payment file's bytes, which hold the payees' IBANs.
+	FileReaders = []Role{RoleApprover, RoleController, RoleAdmin}
+	// PayeeCorrectors record the payee a rejected payment goes to again,
+	// and make the batches that pay it.
+	PayeeCorrectors = []Role{RolePreparer, RoleAdmin}
+	// ExceptionClosers close a payment exception without paying it again.
+	ExceptionClosers = []Role{RoleApprover, RoleAdmin}
+	// ReportAppliers apply a pain.002 status report received by hand.
+	ReportAppliers = []Role{RoleController, RoleAdmin}
+	// BankOperators trigger the bank outbox and the report fetcher.
+	BankOperators = []Role{RoleAdmin}
+	// AuditReaders read the audit trail.
+	AuditReaders = []Role{RoleAuditor, RoleAdmin}
+)
+
+// Actor returns the person p as the approval workflow records them: their
+// name, roles and the address the request came from.
+func (p Principal) Actor() payments.Actor {
+	roles := make([]string, len(p.Roles))
+	for i, r := range p.Roles {
+		roles[i] = string(r)
+	}
+	return payments.Actor{Name: p.Name, Roles: roles, Address: p.RemoteAddr}
+}
+
+// actorFrom is the caller of an authenticated request as an actor.
+func actorFrom(ctx context.Context) (payments.Actor, error) {
+	p, ok := PrincipalFrom(ctx)
+	if !ok || p.Name == "" {
+		return payments.Actor{}, errs.E(errs.Unauthorized, "the request names no authenticated person")
+	}
+	return p.Actor(), nil
+}
+
+// transitionRequest moves one batch along the workflow. Text is the note
+// (submit, approve) or the reason (reject, cancel).
+type transitionRequest struct {
+	ID   uuid.UUID
+	Text string
+}
+
+// batchResponse is a batch after a transition, with its workflow; a new
+// batch (reissue) answers 201 Created.
+type batchResponse struct {
+	payments.Batch
+	created bool
+	Err     error `json:"-"`
+}
+
+func (r batchResponse) Failed() error { return r.Err }
+
+// StatusCode implements go-kit's StatusCoder.
+func (r batchResponse) StatusCode() int {
+	if r.created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
+// Headers implements go-kit's Headerer: a new batch names its URL.
+func (r batchResponse) Headers() http.Header {
+	if !r.created {
+		return nil
+	}
+	return http.Header{"Location": {"/v1/batches/" + r.ID.String()}}
+}
+
+// transition is one of the workflow's moves of a batch.
+type transition func(ctx context.Context, id uuid.UUID, by payments.Actor, text string) (payments.Batch, error)
+
+// makeTransitionEndpoint serves one move, named verb in its errors.
+func makeTransitionEndpoint(verb string, move transition) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(transitionRequest)
+		by, err := actorFrom(ctx)
+		if err != nil {
+			return batchResponse{Err: err}, nil
+		}
+		b, err := move(ctx, req.ID, by, req.Text)
+		if err != nil {
+			return batchResponse{Err: fmt.Errorf("%s batch %s: %w", verb, req.ID, err)}, nil
+		}
+		return batchResponse{Batch: b}, nil
+	}
+}
+
+func makeSubmitEndpoint(svc payments.Approvals) endpoint.Endpoint {
+	return makeTransitionEndpoint("submit", svc.Submit)
+}
+
+func makeApproveEndpoint(svc payments.Approvals) endpoint.Endpoint {
+	return makeTransitionEndpoint("approve", svc.Approve)
+}
+
+func makeRejectEndpoint(svc payments.Approvals) endpoint.Endpoint {
+	return makeTransitionEndpoint("reject", svc.Reject)
+}
+
+func makeCancelEndpoint(svc payments.Approvals) endpoint.Endpoint {
+	return makeTransitionEndpoint("cancel", svc.Cancel)
+}
+
+func makeReleaseEndpoint(svc payments.Approvals) endpoint.Endpoint {
+	return makeTransitionEndpoint("release", func(ctx context.Context, id uuid.UUID, by payments.Actor, _ string) (payments.Batch, error) {
+		return svc.Release(ctx, id, by)
+	})
+}
+
+type listFilesRequest struct{ BatchID uuid.UUID }
+
+type listFilesResponse struct {
+	Files []payments.PaymentFile `json:"files"`
+	Err   error                  `json:"-"`
+}
+
+func (r listFilesResponse) Failed() error { return r.Err }
+
+func makeListFilesEndpoint(svc payments.Approvals) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(listFilesRequest)
+		files, err := svc.Files(ctx, req.BatchID)
+		if err != nil {
+			return listFilesResponse{Err: fmt.Errorf("files of batch %s: %w", req.BatchID, err)}, nil
+		}
+		if files == nil {
+			files = []payments.PaymentFile{}
+		}
+		return listFilesResponse{Files: files}, nil
+	}
+}
+
+type fileContentRequest struct{ MsgID string }
+
+// fileContentResponse is a pain.001 file, written as its own bytes (see
+// encodeFileContent), not as JSON.
+type fileContentResponse struct {
+	File    payments.PaymentFile
+	Content []byte
+	SHA256  string // of Content, as sent
+	Err     error
+}
+
+func (r fileContentResponse) Failed() error { return r.Err }
+
+func makeFileContentEndpoint(svc payments.Approvals) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(fileContentRequest)
+		f, content, err := svc.FileContent(ctx, req.MsgID)
+		if err != nil {
+			return fileContentResponse{Err: fmt.Errorf("payment file %s: %w", req.MsgID, err)}, nil
+		}
+		// The bytes were hashed when the file was written; bytes that no
+		// longer match were altered since, and must not reach anyone.
+		sum := sha256.Sum256(content)
+		got := hex.EncodeToString(sum[:])
+		if f.SHA256 != "" && !strings.EqualFold(f.SHA256, got) {
+			return fileContentResponse{Err: fmt.Errorf("payment file %s: its bytes hash to %s, recorded %s", req.MsgID, got, f.SHA256)}, nil
+		}
+		return fileContentResponse{File: f, Content: content, SHA256: got}, nil
+	}
+}
+
+// encodeFileContent writes a payment file's bytes as application/xml, with
+// their SHA-256 in X-Content-Sha256 so that the reader can check them.
+func encodeFileContent(ctx context.Context, w http.ResponseWriter, response any) error {
+	r := response.(fileContentResponse)
+	if r.Err != nil {
+		encodeError(ctx, r.Err, w)
+		return nil
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/xml")
+	h.Set("Content-Length", strconv.Itoa(len(r.Content)))
+	h.Set("X-Content-Sha256", r.SHA256)
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": r.File.MsgID + ".xml"}))
+	// The file holds IBANs: no cache keeps a copy.
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(r.Content)
+	return err
+}
+
+type listExceptionsRequest struct{ Filter payments.ExceptionFilter }
+
+type listExceptionsResponse struct {
+	Exceptions []payments.PaymentException `json:"exceptions"`
+	// Next is the after= of the next page, set when this page is full; the
+	// next page may be empty.
+	Next string `json:"next,omitempty"`
+	Err  error  `json:"-"`
+}
+
+func (r listExceptionsResponse) Failed() error { return r.Err }
+
+func makeListExceptionsEndpoint(svc payments.Approvals) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(listExceptionsRequest)
+		xs, err := svc.Exceptions(ctx, req.Filter)
+		if err != nil {
+			return listExceptionsResponse{Err: fmt.Errorf("list payment exceptions: %w", err)}, nil
+		}
+		resp := listExceptionsResponse{Exceptions: make([]payments.PaymentException, len(xs))}
+		see := seesIBANs(ctx)
+		for i, x := range xs {
+			if !see {
+				x = MaskException(x)
+			}
+			resp.Exceptions[i] = x
+		}
+		if len(xs) > 0 && len(xs) == req.Filter.Limit {
+			resp.Next = xs[len(xs)-1].ID.String()
+		}
+		return resp, nil
+	}
+}
+
+// MaskException returns x with the IBANs of its payees masked, as the
+// roles that do not pay see it.
+func MaskException(x payments.PaymentException) payments.PaymentException {
+	x.Payee.IBAN = mask.MaskIBAN(x.Payee.IBAN)
+	if x.Corrected != nil {
+		c := *x.Corrected
+		c.IBAN = mask.MaskIBAN(c.IBAN)
+		x.Corrected = &c
+	}
+	return x
+}
+
+type correctPayeeRequest struct {
+	ID     uuid.UUID
+	Payee  payments.Payee
+	Reason string
+}
+
+// exceptionResponse is one payment exception after a change; only the
+// roles that correct payees see their IBANs whole.
+type exceptionResponse struct {
+	payments.PaymentException
+	Err error `json:"-"`
+}
+
+func (r exceptionResponse) Failed() error { return r.Err }
+
+func makeCorrectPayeeEndpoint(svc payments.Approvals) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(correctPayeeRequest)
+		by, err := actorFrom(ctx)
+		if err != nil {
+			return exceptionResponse{Err: err}, nil
+		}
+		x, err := svc.CorrectPayee(ctx, req.ID, by, req.Payee, req.Reason)
+		if err != nil {
+			return exceptionResponse{Err: fmt.Errorf("correct the payee of payment exception %s: %w", req.ID, err)}, nil
+		}
+		if !seesIBANs(ctx) {
+			x = MaskException(x)
+		}
+		return exceptionResponse{PaymentException: x}, nil
+	}
+}
+
+type closeExceptionRequest struct {
+	ID     uuid.UUID
+	Reason string
+}
+
+func makeCloseExceptionEndpoint(svc payments.Approvals) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(closeExceptionRequest)
+		by, err := actorFrom(ctx)
+		if err != nil {
+			return exceptionResponse{Err: err}, nil
+		}
+		x, err := svc.CloseException(ctx, req.ID, by, req.Reason)
+		if err != nil {
+			return exceptionResponse{Err: fmt.Errorf("close payment exception %s: %w", req.ID, err)}, nil
+		}
+		if !seesIBANs(ctx) {
+			x = MaskException(x)
+		}
+		return exceptionResponse{PaymentException: x}, nil
+	}
+}
+
+type reissueRequest struct{ Note string }
+
+func makeReissueEndpoint(svc payments.Approvals) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(reissueRequest)
+		by, err := actorFrom(ctx)
+		if err != nil {
+			return batchResponse{Err: err}, nil
+		}
+		b, err := svc.Reissue(ctx, by, req.Note)
+		if err != nil {
+			return batchResponse{Err: fmt.Errorf("reissue the corrected payments: %w", err)}, nil
+		}
+		return batchResponse{Batch: b, created: true}, nil
+	}
+}
+
+type applyReportRequest struct{ Content []byte }
+
+type applyReportResponse struct {
+	payments.ReportResult
+	Err error `json:"-"`
+}
+
+func (r applyReportResponse) Failed() error { return r.Err }
+
+func makeApplyReportEndpoint(svc payments.Approvals) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(applyReportRequest)
+		by, err := actorFrom(ctx)
+		if err != nil {
+			return applyReportResponse{Err: err}, nil
+		}
+		res, err := svc.ApplyReport(ctx, req.Content, by)
+		if err != nil {
+			return applyReportResponse{Err: fmt.Errorf("apply status report: %w", err)}, nil
+		}
+		return applyReportResponse{ReportResult: res}, nil
+	}
+}
+
+type bankRequest struct{}
+
+type bankActivityResponse struct {
+	payments.BankActivity
+	Err error `json:"-"`
+}
+
+func (r bankActivityResponse) Failed() error { return r.Err }
+
+// makeBankEndpoint serves a manual pass of the outbox sender or of the
+// report fetcher, named what in its errors.
+func makeBankEndpoint(what string, pass func(context.Context) (payments.BankActivity, error)) endpoint.Endpoint {
+	return func(ctx context.Context, _ any) (any, error) {
+		act, err := pass(ctx)
+		if err != nil {
+			return bankActivityResponse{Err: fmt.Errorf("%s: %w", what, err)}, nil
+		}
+		return bankActivityResponse{BankActivity: act}, nil
+	}
+}
+
+type auditRequest struct{ Filter payments.AuditFilter }
+
+type auditResponse struct {
+	Events []payments.AuditEvent `json:"events"`
+	// Next is the after= of the next page, set when this page is full.
+	Next string `json:"next,omitempty"`
+	Err  error  `json:"-"`
+}
+
+func (r auditResponse) Failed() error { return r.Err }
+
+func makeAuditEndpoint(svc payments.Approvals) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(auditRequest)
+		events, next, err := svc.Audit(ctx, req.Filter)
+		if err != nil {
+			return auditResponse{Err: fmt.Errorf("read the audit trail: %w", err)}, nil
+		}
+		if events == nil {
+			events = []payments.AuditEvent{}
+		}
+		// The readers of the trail do not pay: an IBAN a change recorded
+		// (a corrected payee) shows masked.
+		for i := range events {
+			events[i] = MaskAuditEvent(events[i])
+		}
+		return auditResponse{Events: events, Next: next}, nil
+	}
+}
+
+// MaskAuditEvent returns e with every IBAN in its reason and its details
+// masked.
+func MaskAuditEvent(e payments.AuditEvent) payments.AuditEvent {
+	e.Reason = mask.MaskIBANsIn(e.Reason)
+	if e.Details != nil {
+		d := make(map[string]any, len(e.Details))
+		for k, v := range e.Details {
+			d[k] = maskValue(v)
+		}
+		e.Details = d
+	}
+	return e
+}
+
+// maskValue masks the IBANs in the strings of a decoded JSON value.
+func maskValue(v any) any {
+	switch v := v.(type) {
+	case string:
+		return mask.MaskIBANsIn(v)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = maskValue(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = maskValue(x)
+		}
+		return out
+	case []string:
+		out := make([]string, len(v))
+		for i, x := range v {
+			out[i] = mask.MaskIBANsIn(x)
+		}
+		return out
+	}
+	return v
+}
+
+// The bodies of the workflow's routes.
+type (
+	noteBody struct {
+		Note string `json:"note"`
+	}
+	reasonBody struct {
+		Reason string `json:"reason"`
+	}
+	payeeBody struct {
+		Name   string `json:"name"`
+		IBAN   string `json:"iban"`
+		BIC    string `json:"bic"`
+		Reason string `json:"reason"`
+	}
+)
+
+// decodeOptionalBody is decodeBody for a route whose body fields are all
+// optional: no body at all counts as {}.
+func decodeOptionalBody(r *http.Request, v any) error {
+	br := bufio.NewReader(r.Body)
+	if _, err := br.Peek(1); errors.Is(err, io.EOF) {
+		return nil
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{br, r.Body}
+	return decodeBody(r, v)
+}
+
+// required refuses an empty or blank text.
+func required(field, text, why string) error {
+	if strings.TrimSpace(text) == "" {
+		return errs.Field(field, "is required: %s", why)
+	}
+	return nil
+}
+
+// decodeNoteTransition reads the {id} and an optional {"note"}.
+func decodeNoteTransition(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	id, err := batchID(r)
+	if err != nil {
+		return nil, err
+	}
+	var b noteBody
+	if err := decodeOptionalBody(r, &b); err != nil {
+		return nil, err
+	}
+	return transitionRequest{ID: id, Text: b.Note}, nil
+}
+
+// decodeReasonTransition reads the {id} and a {"reason"}, which is
+// required: a rejection or a cancellation says why.
+func decodeReasonTransition(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	id, err := batchID(r)
+	if err != nil {
+		return nil, err
+	}
+	var b reasonBody
+	if err := decodeOptionalBody(r, &b); err != nil {
+		return nil, err
+	}
+	if err := required("reason", b.Reason, "say why, for the preparer and the audit trail"); err != nil {
+		return nil, err
+	}
+	return transitionRequest{ID: id, Text: b.Reason}, nil
+}
+
+// decodeReleaseRequest reads the {id}; the body, if any, is {}.
+func decodeReleaseRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	id, err := batchID(r)
+	if err != nil {
+		return nil, err
+	}
+	var b struct{}
+	if err := decodeOptionalBody(r, &b); err != nil {
+		return nil, err
+	}
+	return transitionRequest{ID: id}, nil
+}
+
+func decodeListFilesRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	id, err := batchID(r)
+	if err != nil {
+		return nil, err
+	}
+	return listFilesRequest{BatchID: id}, nil
+}
+
+func decodeFileContentRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	id := r.PathValue("msgId")
+	if err := sepa.CheckID("msg_id", id); err != nil {
+		return nil, err
+	}
+	return fileContentRequest{MsgID: id}, nil
+}
+
+// exceptionID reads the {id} path segment of a payment exception.
+func exceptionID(r *http.Request) (uuid.UUID, error) {
+	s := r.PathValue("id")
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.UUID{}, errs.Field("id", "%q is not a payment exception id (a UUID)", s)
+	}
+	return id, nil
+}
+
+// ParseExceptionStatus reads the status of a payment exception.
+func ParseExceptionStatus(s string) (payments.ExceptionStatus, error) {
+	switch st := payments.ExceptionStatus(s); st {
+	case payments.ExceptionOpen, payments.ExceptionCorrected, payments.ExceptionReissued, payments.ExceptionClosed:
+		return st, nil
+	}
+	return "", fmt.Errorf("%q is not a status of a payment exception (open, corrected, reissued or closed)", s)
+}
+
+// id reads an optional UUID parameter, the id of what.
+func (q query) id(name, what string) (uuid.UUID, error) {
+	s := q.str(name)
+	if s == "" {
+		return uuid.Nil, nil
+	}
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, errs.Field(name, "%q is not %s (a UUID)", s, what)
+	}
+	return id, nil
+}
+
+func decodeListExceptionsRequest(_ context.Context, r *http.Request) (any, error) {
+	q, err := parseQuery(r, "status", "batch_id", "after", "limit")
+	if err != nil {
+		return nil, err
+	}
+	var f payments.ExceptionFilter
+	if s := q.str("status"); s != "" {
+		if f.Status, err = ParseExceptionStatus(s); err != nil {
+			return nil, errs.Field("status", "%v", err)
+		}
+	}
+	if f.BatchID, err = q.id("batch_id", "a batch id"); err != nil {
+		return nil, err
+	}
+	if f.After, err = q.id("after", "a payment exception id"); err != nil {
+		return nil, err
+	}
+	if f.Limit, err = q.limit(defaultLimit); err != nil {
+		return nil, err
+	}
+	return listExceptionsRequest{Filter: f}, nil
+}
+
+func decodeCorrectPayeeRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	id, err := exceptionID(r)
+	if err != nil {
+		return nil, err
+	}
+	var b payeeBody
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	if err := required("name", b.Name, "the account holder's name"); err != nil {
+		return nil, err
+	}
+	if err := required("iban", b.IBAN, "the account to pay"); err != nil {
+		return nil, err
+	}
+	iban, err := payments.ValidateIBAN(b.IBAN)
+	if err != nil {
+		return nil, errs.Field("iban", "%v", err)
+	}
+	if err := required("reason", b.Reason, "say how the new payee was established"); err != nil {
+		return nil, err
+	}
+	return correctPayeeRequest{ID: id, Payee: payments.Payee{Name: strings.TrimSpace(b.Name), IBAN: iban, BIC: strings.TrimSpace(b.BIC)}, Reason: b.Reason}, nil
+}
+
+func decodeCloseExceptionRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	id, err := exceptionID(r)
+	if err != nil {
+		return nil, err
+	}
+	var b reasonBody
+	if err := decodeOptionalBody(r, &b); err != nil {
+		return nil, err
+	}
+	if err := required("reason", b.Reason, "say why the payment will not be made again"); err != nil {
+		return nil, err
+	}
+	return closeExceptionRequest{ID: id, Reason: b.Reason}, nil
+}
+
+func decodeReissueRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	var b noteBody
+	if err := decodeOptionalBody(r, &b); err != nil {
+		return nil, err
+	}
+	return reissueRequest(b), nil
+}
+
+// decodeApplyReportRequest reads a pain.002 document: the body as it is,
+// declared as XML.
+func decodeApplyReportRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/xml" && mt != "text/xml") {
+		return nil, errs.Field("Content-Type", "%q is not application/xml: the body is a pain.002 status report", ct)
+	}
+	content, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	if len(strings.TrimSpace(string(content))) == 0 {
+		return nil, errs.Field("body", "empty; a pain.002 status report is expected")
+	}
+	return applyReportRequest{Content: content}, nil
+}
+
+func decodeBankRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	var b struct{}
+	if err := decodeOptionalBody(r, &b); err != nil {
+		return nil, err
+	}
+	return bankRequest{}, nil
+}
+
+func decodeAuditRequest(_ context.Context, r *http.Request) (any, error) {
+	q, err := parseQuery(r, "object_id", "actor", "action", "since", "after", "limit")
+	if err != nil {
+		return nil, err
+	}
+	f := payments.AuditFilter{ObjectID: q.str("object_id"), Actor: q.str("actor"), Action: q.str("action"), After: q.str("after")}
+	if s := q.str("since"); s != "" {
+		if f.Since, err = ParseSince(s); err != nil {
+			return nil, errs.Field("since", "%v", err)
+		}
+	}
+	if f.Limit, err = q.limit(defaultLimit); err != nil {
+		return nil, err
+	}
+	return auditRequest{Filter: f}, nil
+}
+
+// ParseSince reads the start of a time range: an RFC 3339 time, or a day
+// (YYYY-MM-DD) for its start in UTC.
+func ParseSince(s string) (time.Time, error) {
+	// An unescaped '+' of a time zone offset arrives as a space.
+	if t, err := time.Parse(time.RFC3339Nano, strings.Replace(s, " ", "+", 1)); err == nil {
+		return t, nil
+	}
+	if d, err := ledger.ParseDate(s); err == nil {
+		return d.Time(), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time (RFC 3339, 2026-11-05T09:00:00Z) or a day (YYYY-MM-DD)", s)
+}
+
+// approvalRoutes are the routes of the approval workflow, the payment files,
+// the payment exceptions, the bank and the audit trail. Each admits the
+// roles of its list above; the store checks the four-eyes rules.
+func (a *api) approvalRoutes(svc payments.Approvals) []route {
+	return []route{
+		{pattern: "POST /v1/batches/{id}/submit", allow: BatchSubmitters, handler: a.server(makeSubmitEndpoint(svc), decodeNoteTransition)},
+		{pattern: "POST /v1/batches/{id}/approve", allow: BatchApprovers, handler: a.server(makeApproveEndpoint(svc), decodeNoteTransition)},
+		{pattern: "POST /v1/batches/{id}/reject", allow: BatchApprovers, handler: a.server(makeRejectEndpoint(svc), decodeReasonTransition)},
+		{pattern: "POST /v1/batches/{id}/cancel", allow: BatchCancellers, handler: a.server(makeCancelEndpoint(svc), decodeReasonTransition)},
+		{pattern: "POST /v1/batches/{id}/release", allow: BatchApprovers, handler: a.server(makeReleaseEndpoint(svc), decodeReleaseRequest)},
+		{pattern: "GET /v1/batches/{id}/files", allow: FileListers, handler: a.server(makeListFilesEndpoint(svc), decodeListFilesRequest)},
+		{pattern: "GET /v1/files/{msgId}", allow: FileReaders, handler: kithttp.NewServer(makeFileContentEndpoint(svc), decodeFileContentRequest,
+			encodeFileContent, kithttp.ServerErrorEncoder(encodeError))},
+		{pattern: "GET /v1/payment-exceptions", allow: AllRoles(), handler: a.server(makeListExceptionsEndpoint(svc), decodeListExceptionsRequest)},
+		{pattern: "POST /v1/payment-exceptions/{id}/payee", allow: PayeeCorrectors, handler: a.server(makeCorrectPayeeEndpoint(svc), decodeCorrectPayeeRequest)},
+		{pattern: "POST /v1/payment-exceptions/{id}/close", allow: ExceptionClosers, handler: a.server(makeCloseExceptionEndpoint(svc), decodeCloseExceptionRequest)},
+		{pattern: "POST /v1/payment-exceptions/reissue", allow: PayeeCorrectors, handler: a.server(makeReissueEndpoint(svc), decodeReissueRequest)},
+		{pattern: "POST /v1/status-reports", allow: ReportAppliers, handler: a.server(makeApplyReportEndpoint(svc), decodeApplyReportRequest)},
+		{pattern: "POST /v1/bank/send", allow: BankOperators, handler: a.server(makeBankEndpoint("send the queued payment files", svc.SendQueued), decodeBankRequest)},
+		{pattern: "POST /v1/bank/poll", allow: BankOperators, handler: a.server(makeBankEndpoint("fetch the status reports", svc.FetchReports), decodeBankRequest)},
+		{pattern: "GET /v1/audit", allow: AuditReaders, handler: a.server(makeAuditEndpoint(svc), decodeAuditRequest)},
+	}
+}
