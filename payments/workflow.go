@@ -89,15 +89,17 @@ type Approval struct {
 
 // Workflow is what a batch's page shows of its approval and release.
 type Workflow struct {
-	ComputedBy      string      `json:"computed_by"` // who started the run (or made the reissue batch)
-	PreparedBy      string      `json:"prepared_by,omitempty"`
-	SubmittedAt     time.Time   `json:"submitted_at,omitzero"`
-	ApprovalsNeeded int         `json:"approvals_needed"`
-	Approvals       []Approval  `json:"approvals"`
-	ReleasedBy      string      `json:"released_by,omitempty"`
-	ReleasedAt      time.Time   `json:"released_at,omitzero"`
-	ExecutionDate   ledger.Date `json:"execution_date,omitzero"`
-	ClosedAt        time.Time   `json:"closed_at,omitzero"` // settled, partly rejected or cancelled
+	ComputedBy      string     `json:"computed_by"` // who started the run (or made the reissue batch)
+	PreparedBy      string     `json:"prepared_by,omitempty"`
+	SubmittedAt     time.Time  `json:"submitted_at,omitzero"`
+	ApprovalsNeeded int        `json:"approvals_needed"`
+	Approvals       []Approval `json:"approvals"`
+	// ApprovalsMissing is how many approvals a pending batch still needs.
+	ApprovalsMissing int         `json:"approvals_missing"`
+	ReleasedBy       string      `json:"released_by,omitempty"`
+	ReleasedAt       time.Time   `json:"released_at,omitzero"`
+	ExecutionDate    ledger.Date `json:"execution_date,omitzero"`
+	ClosedAt         time.Time   `json:"closed_at,omitzero"` // settled, partly rejected or cancelled
 	// Reason is the reason of the last rejection or of the cancellation.
 	Reason string `json:"reason,omitempty"`
 }

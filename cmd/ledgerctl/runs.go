@@ -330,6 +330,7 @@ continues after a previous page. IBANs are masked unless --show-iban is given.`,
 					t.Row("approved", b.ApprovedAt.Format(time.RFC3339))
 				}
 				t.Row("lines", strconv.Itoa(b.Lines))
+				workflowRows(t, b.Workflow)
 				if err := t.Flush(); err != nil {
 					return err
 				}
@@ -380,4 +381,30 @@ func totalsTable(w io.Writer, b payments.Batch) error {
 	}
 	t.Row("total", strconv.Itoa(b.Total.Lines), cli.Amount(b.Total.Gross), cli.Amount(b.Total.Deduction), cli.Amount(b.Total.Net))
 	return t.Flush()
+}
+
+// workflowRows adds a batch's approval and release to its page: who
+// computed and prepared it, the approvals it has and those it still needs.
+func workflowRows(t *cli.Table, w payments.Workflow) {
+	if w.ComputedBy != "" {
+		t.Row("computed by", w.ComputedBy)
+	}
+	if w.PreparedBy != "" {
+		t.Row("prepared by", fmt.Sprintf("%s on %s", w.PreparedBy, w.SubmittedAt.Format(time.RFC3339)))
+	}
+	if w.ApprovalsNeeded > 0 {
+		t.Row("approvals", fmt.Sprintf("%d of %d (%d still needed)", len(w.Approvals), w.ApprovalsNeeded, w.ApprovalsMissing))
+	}
+	for _, a := range w.Approvals {
+		t.Row("  approved by", fmt.Sprintf("%s on %s", a.Approver, a.At.Format(time.RFC3339)))
+	}
+	if w.ReleasedBy != "" {
+		t.Row("released by", fmt.Sprintf("%s on %s, execution date %s", w.ReleasedBy, w.ReleasedAt.Format(time.RFC3339), w.ExecutionDate))
+	}
+	if !w.ClosedAt.IsZero() {
+		t.Row("closed", w.ClosedAt.Format(time.RFC3339))
+	}
+	if w.Reason != "" {
+		t.Row("reason", w.Reason)
+	}
 }

@@ -183,7 +183,8 @@ func TestApprovalReleaseAndStatusReports(t *testing.T) {
 		_, err := e.ap.Approve(e.ctx, id, r.by, "")
 		wantCode(t, r.name, err, r.code, r.text)
 		b := e.batch(id)
-		if b.Status != payments.BatchPending || len(b.Workflow.Approvals) != 1 || b.Workflow.Approvals[0].Approver != ana.Name {
+		if b.Status != payments.BatchPending || len(b.Workflow.Approvals) != 1 || b.Workflow.Approvals[0].Approver != ana.Name ||
+			b.Workflow.ApprovalsMissing != 1 {
 			t.Errorf("%s: batch changed: %+v", r.name, b.Workflow)
 		}
 	}
@@ -575,4 +576,29 @@ func TestInterruptedReleaseResumes(t *testing.T) {
 		t.Errorf("%d payments recorded, want 6", n)
 	}
 	e.verify()
+}
+
+func TestReleaseInTheBanksFormat(t *testing.T) {
+	e := newApprovalEnv(t, sqlstore.ApprovalConfig{Format: sepa.Pain001V03})
+	workedExamples(e.runEnv)
+	e.at("2026-11-05T07:00:00Z")
+	oct := e.runADA("2026-10")
+	if _, err := e.ap.Submit(e.ctx, oct.BatchID, paul, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ap.Approve(e.ctx, oct.BatchID, ana, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ap.Release(e.ctx, oct.BatchID, ana); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := e.ap.Files(e.ctx, oct.BatchID)
+	if len(files) != 1 || files[0].Format != string(sepa.Pain001V03) {
+		t.Fatalf("files: %+v", files)
+	}
+	_, content, _ := e.ap.FileContent(e.ctx, files[0].MsgID)
+	xsdValid(t, "pain.001.001.03", content)
+	if !bytes.Contains(content, []byte("<ReqdExctnDt>2026-11-06</ReqdExctnDt>")) || !bytes.Contains(content, []byte("<Ustrd>ADA 2026-10 H1</Ustrd>")) {
+		t.Errorf("pain.001.001.03 file:\n%s", content)
+	}
 }

@@ -192,6 +192,9 @@ func (s *RunStore) withTotals(ctx context.Context, bs []payments.Batch) error {
 		if a := approvals[b.ID]; a != nil {
 			b.Workflow.Approvals = a
 		}
+		if b.Status == payments.BatchPending {
+			b.Workflow.ApprovalsMissing = max(0, b.Workflow.ApprovalsNeeded-len(b.Workflow.Approvals))
+		}
 		b.Totals = totals[b.ID]
 		if b.Totals == nil {
 			b.Totals = map[payments.Scheme]payments.Totals{}
