@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	auditlog "github.com/ofii/allowances/internal/audit"
 	"github.com/ofii/allowances/internal/db"
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
@@ -165,20 +165,8 @@ func checkText(field, s string, required bool) (string, error) {
 
 // audit appends one event to the audit trail, in tx.
 func audit(ctx context.Context, tx pgx.Tx, at time.Time, by payments.Actor, action, kind, id, from, to, reason string, details map[string]any) error {
-	if details == nil {
-		details = map[string]any{}
-	}
-	d, err := json.Marshal(details)
-	if err != nil {
-		return fmt.Errorf("audit details: %w", err)
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO audit_events (id, at, actor, roles, address, action, object_kind, object_id,
-		from_status, to_status, reason, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::JSONB)`,
-		auditID(), at, by.Name, strings.Join(by.Roles, "+"), by.Address, action, kind, id, from, to, reason, string(d))
-	if err != nil {
-		return fmt.Errorf("write the audit trail: %w", err)
-	}
-	return nil
+	return auditlog.Write(ctx, tx, auditlog.Event{At: at, By: by, Action: action, Kind: kind, ObjectID: id, From: from, To: to,
+		Reason: reason, Details: details})
 }
 
 // batchState is what the workflow reads of a batch before changing it.
@@ -670,14 +658,4 @@ func schemeLabel(sc payments.Scheme) string {
 		return "AIDE CREATION ENTREPRISE"
 	}
 	return strings.ToUpper(string(sc))
-}
-
-// auditID returns the id of a new audit event: a version 7 UUID, ordered
-// by creation, so that events of the same instant read in the order they
-// were written.
-func auditID() uuid.UUID {
-	if id, err := uuid.NewV7(); err == nil {
-		return id
-	}
-	return uuid.New()
 }

@@ -1,0 +1,365 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/reconcile"
+)
+
+// statementSpace derives a statement's id from its account, id and
+// sequence number: the same statement in two files is one statement.
+var statementSpace = uuid.MustParse("6a0f4c1e-2b9d-4e73-85a1-c3d7f0e9b214")
+
+func statementID(account, id string, seq int64) uuid.UUID {
+	return uuid.NewSHA1(statementSpace, fmt.Appendf(nil, "%s\x00%s\x00%d", account, id, seq))
+}
+
+// reader returns the statement reader of content's format: XML is camt.053
+// or camt.054 by its namespace, anything else CFONB 120.
+func reader(content []byte) (reconcile.Reader, error) {
+	head := bytes.TrimLeft(content, "\ufeff \t\r\n")
+	if len(head) == 0 {
+		return nil, errs.Field("file", "is empty")
+	}
+	if head[0] != '<' {
+		return reconcile.NewCFONBReader(bytes.NewReader(content), reconcile.Options{}), nil
+	}
+	prefix := head[:min(len(head), 4096)]
+	switch {
+	case bytes.Contains(prefix, []byte("camt.054")):
+		return reconcile.NewCamt054Reader(bytes.NewReader(content), reconcile.Options{}), nil
+	case bytes.Contains(prefix, []byte("camt.053")):
+		return reconcile.NewCamt053Reader(bytes.NewReader(content), reconcile.Options{}), nil
+	}
+	return nil, errs.Field("file", "is XML but neither a camt.053 statement nor a camt.054 notification")
+}
+
+// formatError turns a reader's error into an invalid-input error naming
+// where the file is wrong.
+func formatError(err error) error {
+	var fe *reconcile.FormatError
+	if errors.As(err, &fe) {
+		field := "file"
+		if fe.Line > 0 {
+			field = fmt.Sprintf("file: line %d", fe.Line)
+		}
+		return errs.Field(field, "%v", err)
+	}
+	if errors.Is(err, reconcile.ErrTooLarge) {
+		return errs.E(errs.TooLarge, "%v", err)
+	}
+	return err
+}
+
+// sameAccount reports whether a statement's account is ours: the IBAN, or
+// for CFONB the bank, branch and account numbers it holds.
+func (s *Store) sameAccount(account string) bool {
+	a := strings.ReplaceAll(account, " ", "")
+	if strings.EqualFold(a, s.cfg.Account) {
+		return true
+	}
+	iban := s.cfg.Account
+	if strings.HasPrefix(iban, "FR") && len(iban) == 27 {
+		return a == iban[4:9]+"-"+iban[9:14]+"-"+iban[14:25]
+	}
+	return false
+}
+
+// Import checks a statement file whole, then stores its statements a chunk
+// of lines at a time, deciding the first rules of the cascade as it goes;
+// the statements become visible, and their postings are made, only once
+// every line is stored. The rest of the cascade then runs on what is left.
+// A file or a statement imported before changes nothing.
+func (s *Store) Import(ctx context.Context, content []byte, by payments.Actor) (reconcile.ImportResult, error) {
+	var res reconcile.ImportResult
+	if err := checkActor(by, "import a statement", payments.RoleController, payments.RoleAdmin, "system"); err != nil {
+		return res, err
+	}
+	sum := sha256.Sum256(content)
+	res.FileSHA256 = hex.EncodeToString(sum[:])
+	// First pass: the whole file is read and checked, nothing written.
+	rd, err := reader(content)
+	if err != nil {
+		return res, err
+	}
+	summary, err := reconcile.Check(rd)
+	if err != nil {
+		return res, formatError(err)
+	}
+	res.Format = summary.Format
+	for _, st := range summary.Statements {
+		if !s.sameAccount(st.Account) {
+			return res, errs.Field("file", "statement %s is of account %s, not of %s", st.ID, st.Account, s.cfg.Account)
+		}
+	}
+	var status string
+	err = s.pool.QueryRow(ctx, `SELECT status FROM statement_files WHERE sha256 = $1`, res.FileSHA256).Scan(&status)
+	switch {
+	case err == nil && status == "imported":
+		res.Replayed = true
+		res.Statements, err = s.fileStatements(ctx, res.FileSHA256, true)
+		res.Match = reconcile.MatchResult{Matched: map[reconcile.Rule]reconcile.Count{}}
+		return res, err
+	case err != nil && !errors.Is(err, pgx.ErrNoRows):
+		return res, fmt.Errorf("import: %w", err)
+	}
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO statement_files (sha256, format, bytes, statements, lines, status, imported_by, imported_at)
+			VALUES ($1, $2, $3, $4, $5, 'importing', $6, $7) ON CONFLICT (sha256) DO NOTHING`, res.FileSHA256, summary.Format,
+			int64(len(content)), int64(len(summary.Statements)), int64(summary.Lines), by.Name, s.now())
+		return err
+	})
+	if err != nil {
+		return res, fmt.Errorf("import: %w", err)
+	}
+	// Second pass: the lines, a chunk per transaction.
+	rd, _ = reader(content)
+	total := newEffects()
+	skip := map[uuid.UUID]bool{}
+	var chunk []*stLine
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		e, err := s.importChunk(ctx, chunk, by)
+		if err != nil {
+			return err
+		}
+		total.add(e)
+		chunk = chunk[:0]
+		return nil
+	}
+	for _, st := range summary.Statements {
+		id := statementID(st.Account, st.ID, st.Sequence)
+		var status string
+		err := s.pool.QueryRow(ctx, `SELECT status FROM statements WHERE id = $1`, id).Scan(&status)
+		if err == nil && status == "imported" {
+			skip[id] = true
+		}
+		res.Statements = append(res.Statements, reconcile.StatementResult{ID: id, StmtID: st.ID, Account: st.Account, Sequence: st.Sequence,
+			Date: st.Date, Lines: st.Entries, Replayed: skip[id]})
+		if skip[id] {
+			continue
+		}
+		err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO statements (id, account, stmt_id, sequence, file_sha256, format, currency, stmt_date, opening,
+				closing, entries, status, imported_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'importing', $12)
+				ON CONFLICT (id) DO NOTHING`, id, st.Account, st.ID, st.Sequence, res.FileSHA256, st.Format, st.Currency, st.Date,
+				st.Opening.Amount, st.Closing.Amount, int64(st.Entries), s.now())
+			return err
+		})
+		if err != nil {
+			return res, fmt.Errorf("import statement %s: %w", st.ID, err)
+		}
+	}
+	index := map[string]uuid.UUID{}
+	for _, st := range summary.Statements {
+		index[st.ID] = statementID(st.Account, st.ID, st.Sequence)
+	}
+	done := map[uuid.UUID]int{} // lines already stored by an interrupted import
+	for id := range index {
+		var n int64
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM statement_lines WHERE statement_id = $1`, index[id]).Scan(&n); err != nil {
+			return res, fmt.Errorf("import: %w", err)
+		}
+		done[index[id]] = int(n)
+	}
+	_, err = reconcile.Walk(rd, func(st reconcile.Statement, l reconcile.Line) error {
+		id := index[st.ID]
+		if skip[id] || l.Index < done[id] {
+			return nil
+		}
+		chunk = append(chunk, fromLine(id, l))
+		if len(chunk) >= s.cfg.ChunkSize {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return res, fmt.Errorf("import (import the file again to finish): %w", formatError(err))
+	}
+	// The statements are whole: they become visible, with their postings.
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		now := s.now()
+		for _, st := range summary.Statements {
+			id := index[st.ID]
+			if skip[id] {
+				continue
+			}
+			tag, err := tx.Exec(ctx, `UPDATE statements SET status = 'imported', stmt_date = $2, closing = $3, entries = $4
+				WHERE id = $1 AND status = 'importing'`, id, st.Date, st.Closing.Amount, int64(st.Entries))
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				continue
+			}
+			if err := writeAudit(ctx, tx, auditEvent(now, by, "import", "statement", id.String(), "", "imported", "",
+				map[string]any{"statement": st.ID, "date": st.Date.String(), "lines": st.Entries, "file_sha256": res.FileSHA256,
+					"opening": st.Opening.Amount.StringFixed(2), "closing": st.Closing.Amount.StringFixed(2)})); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `UPDATE statement_files SET status = 'imported' WHERE sha256 = $1`, res.FileSHA256)
+		return err
+	})
+	if err != nil {
+		return res, fmt.Errorf("import: %w", err)
+	}
+	if err := s.postPending(ctx); err != nil {
+		return res, err
+	}
+	rest, err := s.Match(ctx)
+	if err != nil {
+		return res, err
+	}
+	total.result.Exceptions += rest.Exceptions
+	total.result.Unmatched = rest.Unmatched
+	for r, c := range rest.Matched {
+		t := total.result.Matched[r]
+		t.Count += c.Count
+		t.Sum = t.Sum.Add(c.Sum)
+		total.result.Matched[r] = t
+	}
+	res.Match = total.result
+	s.log.Info("statement file imported", "format", res.Format, "sha256", res.FileSHA256, "statements", len(res.Statements),
+		"lines", summary.Lines, "unmatched", res.Match.Unmatched, "exceptions", res.Match.Exceptions)
+	return res, nil
+}
+
+// add counts e's result in t.
+func (t *effects) add(e *effects) {
+	for r, c := range e.result.Matched {
+		x := t.result.Matched[r]
+		x.Count += c.Count
+		x.Sum = x.Sum.Add(c.Sum)
+		t.result.Matched[r] = x
+	}
+	t.result.Exceptions += e.result.Exceptions
+}
+
+// fromLine is the store's form of a line read from a statement.
+func fromLine(stmt uuid.UUID, l reconcile.Line) *stLine {
+	code := strings.Trim(strings.Join([]string{l.Domain, l.Family, l.SubFamily}, "/"), "/")
+	if code == "" {
+		code = l.BankCode
+	}
+	x := &stLine{stmt: stmt, idx: l.Index, amount: l.Amount, dir: l.Direction, status: l.Status, booking: l.BookingDate, value: l.ValueDate,
+		bankRef: l.BankRef, bankCode: code, e2e: l.EndToEndID, pmtInf: l.PmtInfID, msgID: l.MsgID, returnReason: l.ReturnReason,
+		cpName: l.CounterpartyName, cpIBAN: l.CounterpartyIBAN, label: l.Label, matchStatus: "unmatched"}
+	if x.booking.IsZero() {
+		x.booking = x.value
+	}
+	if l.Batch != nil {
+		x.batchCount, x.pmtInf, x.msgID = l.Batch.Count, firstOf(l.Batch.PmtInfID, x.pmtInf), firstOf(l.Batch.MsgID, x.msgID)
+		t := l.Batch.Total
+		x.batchTotal = &t
+	}
+	if x.e2e == "" && x.returnReason == "" && len(l.Details) == 1 {
+		x.returnReason = l.Details[0].ReturnReason
+	}
+	if x.e2e == "" && len(l.Details) == 1 {
+		x.e2e = l.Details[0].EndToEndID
+	}
+	return x
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// importChunk decides and stores a chunk of lines, in one transaction.
+func (s *Store) importChunk(ctx context.Context, lines []*stLine, by payments.Actor) (*effects, error) {
+	var e *effects
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		for _, l := range lines {
+			l.matchStatus, l.rule, l.matchID = "unmatched", "", nil
+		}
+		now := s.now()
+		e = newEffects()
+		if err := s.decide(ctx, tx, lines, e, by.Name, now); err != nil {
+			return err
+		}
+		e.keepMatchedOnly(lines)
+		e.aggregated(lines[len(lines)-1].stmt)
+		rows := make([][]any, len(lines))
+		for i, l := range lines {
+			var value any
+			if !l.value.IsZero() {
+				value = l.value
+			}
+			var total any
+			if l.batchTotal != nil {
+				total = *l.batchTotal
+			}
+			var match any
+			if l.matchID != nil {
+				match = *l.matchID
+			}
+			rows[i] = []any{l.stmt, int64(l.idx), l.amount, string(l.dir), l.status, l.booking, value, l.bankRef, l.bankCode, l.e2e, l.pmtInf,
+				l.msgID, int64(l.batchCount), total, l.returnReason, l.cpName, l.cpIBAN, l.label, l.matchStatus, l.rule, match}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"statement_lines"}, []string{"statement_id", "idx", "amount", "direction", "status",
+			"booking_date", "value_date", "bank_ref", "bank_code", "end_to_end_id", "pmt_inf_id", "msg_id", "batch_count", "batch_total",
+			"return_reason", "counterparty_name", "counterparty_iban", "label", "match_status", "rule", "match_id"}, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("store the statement lines: %w", err)
+		}
+		return s.write(ctx, tx, e, now)
+	})
+	return e, err
+}
+
+// fileStatements lists the statements of a file.
+func (s *Store) fileStatements(ctx context.Context, sha string, replayed bool) ([]reconcile.StatementResult, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, stmt_id, account, sequence, stmt_date, entries FROM statements WHERE file_sha256 = $1
+		ORDER BY stmt_date, stmt_id`, sha)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (reconcile.StatementResult, error) {
+		var x reconcile.StatementResult
+		var n int64
+		err := r.Scan(&x.ID, &x.StmtID, &x.Account, &x.Sequence, &x.Date, &n)
+		x.Lines, x.Replayed = int(n), replayed
+		return x, err
+	})
+}
+
+// Fetch asks the bank for the account's statements of a day and imports
+// them.
+func (s *Store) Fetch(ctx context.Context, day ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error) {
+	if s.cfg.Gateway == nil {
+		return nil, errs.E(errs.Unavailable, "no bank is configured to fetch statements from")
+	}
+	docs, err := s.cfg.Gateway.Statements(ctx, s.cfg.Account, day)
+	if err != nil {
+		return nil, fmt.Errorf("fetch the statements of %s: %w", day, err)
+	}
+	var out []reconcile.ImportResult
+	for _, d := range docs {
+		res, err := s.Import(ctx, d.Bytes, by)
+		if err != nil {
+			return out, fmt.Errorf("statement %s of %s: %w", d.ID, day, err)
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}

@@ -1,0 +1,558 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments/sepa"
+	"github.com/ofii/allowances/reconcile"
+)
+
+// stLine is a statement line as the cascade sees it, with what it decided.
+type stLine struct {
+	stmt                                  uuid.UUID
+	idx                                   int
+	amount                                decimal.Decimal
+	dir                                   reconcile.Direction
+	status                                string
+	booking, value                        ledger.Date
+	bankRef, bankCode, e2e, pmtInf, msgID string
+	batchCount                            int
+	batchTotal                            *decimal.Decimal
+	returnReason, cpName, cpIBAN, label   string
+	matchStatus, rule                     string
+	matchID                               *uuid.UUID
+}
+
+func (l *stLine) ref() string { return fmt.Sprintf("%s/%d", l.stmt, l.idx) }
+
+// matchSpace derives a match's id from its line and rule, so that a retried
+// transaction makes the same match.
+var matchSpace = uuid.MustParse("3b6f1d2a-8e47-4c09-a1f5-7d2e9c84b0a6")
+
+func matchID(l *stLine, rule reconcile.Rule, n int) uuid.UUID {
+	return uuid.NewSHA1(matchSpace, fmt.Appendf(nil, "%s/%d/%s/%d", l.stmt, l.idx, rule, n))
+}
+
+// payRow is a paid line as the cascade sees it.
+type payRow struct {
+	id, ben, status, msgID string
+	amount                 decimal.Decimal
+	booked, returned       *uuid.UUID
+}
+
+// effects are what a chunk of decisions writes.
+type effects struct {
+	matches    [][]any // recon_matches rows
+	multi      [][]any // recon_match_payments rows
+	booked     map[string]uuid.UUID
+	returned   map[string]uuid.UUID
+	postings   []posting
+	exceptions [][]any // kind, statement, idx, payment, amount, reason
+	payExc     []payExc
+	byDate     map[string]map[ledger.Date]*daySum // rule → day → sum, for the aggregated postings
+	result     reconcile.MatchResult
+}
+
+// daySum adds up the matches of one rule booked on one day.
+type daySum struct {
+	sum     decimal.Decimal
+	matches []string
+}
+
+type payExc struct {
+	line, reason string
+}
+
+func newEffects() *effects {
+	return &effects{booked: map[string]uuid.UUID{}, returned: map[string]uuid.UUID{}, byDate: map[string]map[ledger.Date]*daySum{},
+		result: reconcile.MatchResult{Matched: map[reconcile.Rule]reconcile.Count{}}}
+}
+
+func (e *effects) match(l *stLine, rule reconcile.Rule, payment, by, reason string, at time.Time) uuid.UUID {
+	id := matchID(l, rule, 0)
+	l.matchStatus, l.rule, l.matchID = "matched", string(rule), &id
+	e.matches = append(e.matches, []any{id, l.stmt, int64(l.idx), string(rule), l.amount, payment, by, at, reason})
+	c := e.result.Matched[rule]
+	c.Count++
+	c.Sum = c.Sum.Add(l.amount)
+	e.result.Matched[rule] = c
+	return id
+}
+
+// aggregate adds a match's amount to the day's entry of its rule.
+func (e *effects) aggregate(rule reconcile.Rule, day ledger.Date, amount decimal.Decimal, match uuid.UUID) {
+	m := e.byDate[string(rule)]
+	if m == nil {
+		m = map[ledger.Date]*daySum{}
+		e.byDate[string(rule)] = m
+	}
+	d := m[day]
+	if d == nil {
+		d = &daySum{}
+		m[day] = d
+	}
+	d.sum = d.sum.Add(amount)
+	d.matches = append(d.matches, match.String())
+}
+
+func (e *effects) exception(kind reconcile.ExceptionKind, l *stLine, payment string, amount decimal.Decimal, reason string) {
+	var stmt any = uuid.Nil
+	idx := int64(-1)
+	if l != nil {
+		stmt, idx = l.stmt, int64(l.idx)
+	}
+	e.exceptions = append(e.exceptions, []any{string(kind), stmt, idx, payment, amount, reason})
+	e.result.Exceptions++
+}
+
+// isFee reports whether a debit is a bank charge.
+func isFee(l *stLine) bool {
+	c := strings.ToUpper(l.bankCode)
+	return l.dir == reconcile.Debit && (strings.HasSuffix(c, "/CHRG") || strings.Contains(c, "/CHRG/") || strings.HasPrefix(c, "ACMT/MDOP/"))
+}
+
+// decide runs the first rules of the cascade over lines, in tx: fees, debits
+// by EndToEndId (rule 1), returns (rule 3). The lines it cannot explain are
+// left unmatched for the rest of the cascade.
+func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effects, by string, now time.Time) error {
+	var ids []string
+	for _, l := range lines {
+		if l.status != reconcile.StatusBooked {
+			l.matchStatus = "ignored"
+			continue
+		}
+		if l.e2e != "" && (l.dir == reconcile.Debit || l.returnReason != "") {
+			ids = append(ids, l.e2e)
+		}
+	}
+	pays := map[string]*payRow{}
+	if len(ids) > 0 {
+		rows, err := tx.Query(ctx, `SELECT line_id, beneficiary_id, status, msg_id, amount, booked_by, returned_by FROM line_payments
+			WHERE line_id = ANY($1::TEXT[]) ORDER BY line_id FOR UPDATE`, ids)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var p payRow
+			if err := rows.Scan(&p.id, &p.ben, &p.status, &p.msgID, &p.amount, &p.booked, &p.returned); err != nil {
+				rows.Close()
+				return err
+			}
+			pays[p.id] = &p
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for _, l := range lines {
+		if l.matchStatus != "unmatched" {
+			continue
+		}
+		switch {
+		case isFee(l):
+			id := e.match(l, reconcile.RuleFee, "", by, "", now)
+			e.aggregate(reconcile.RuleFee, l.booking, l.amount, id)
+		case l.dir == reconcile.Debit && l.e2e != "":
+			p := pays[l.e2e]
+			switch {
+			case p == nil:
+				// left for the rest of the cascade
+			case p.status == string(sepa.StatusRJCT):
+				e.exception(reconcile.ExceptionUnmatched, l, p.id, l.amount,
+					fmt.Sprintf("the bank booked payment %s, which its status report rejected", p.id))
+			case p.booked != nil:
+				e.exception(reconcile.ExceptionDuplicate, l, p.id, l.amount,
+					fmt.Sprintf("payment %s is booked already by another statement line", p.id))
+			case !p.amount.Equal(l.amount):
+				e.exception(reconcile.ExceptionAmountMismatch, l, p.id, l.amount,
+					fmt.Sprintf("payment %s is of %s, the statement line of %s", p.id, p.amount.StringFixed(2), l.amount.StringFixed(2)))
+			default:
+				id := e.match(l, reconcile.RuleEndToEnd, p.id, by, "", now)
+				b := id
+				p.booked = &b
+				e.booked[p.id] = id
+				e.aggregate(reconcile.RuleEndToEnd, l.booking, l.amount, id)
+			}
+		case l.dir == reconcile.Credit && l.returnReason != "" && l.e2e != "":
+			p := pays[l.e2e]
+			switch {
+			case p == nil:
+				e.exception(reconcile.ExceptionUnmatched, l, "", l.amount,
+					fmt.Sprintf("return (%s) of %s, a payment the service never made", l.returnReason, l.e2e))
+			case p.booked == nil || p.returned != nil:
+				e.exception(reconcile.ExceptionUnmatched, l, p.id, l.amount,
+					fmt.Sprintf("return (%s) of payment %s, which is not booked or was returned already", l.returnReason, p.id))
+			case l.amount.GreaterThan(p.amount):
+				e.exception(reconcile.ExceptionAmountMismatch, l, p.id, l.amount,
+					fmt.Sprintf("return of %s for payment %s of %s", l.amount.StringFixed(2), p.id, p.amount.StringFixed(2)))
+			default:
+				id := e.match(l, reconcile.RuleReturn, p.id, by, l.returnReason, now)
+				r := id
+				p.returned = &r
+				e.returned[p.id] = id
+				lines := []ledger.Line{{Account: ledger.BankMain, Amount: l.amount, Memo: p.id}}
+				if fee := p.amount.Sub(l.amount); fee.IsPositive() {
+					lines = append(lines, ledger.Line{Account: ledger.ExpenseBankFees, Amount: fee, Memo: "fee withheld from the return of " + p.id})
+				}
+				lines = append(lines, ledger.Line{Account: ledger.SubAccount(ledger.Payable, p.ben), Amount: p.amount.Neg(), Memo: p.id})
+				e.postings = append(e.postings, posting{key: "recon:return:" + id.String(), date: l.booking, statement: l.stmt,
+					desc: fmt.Sprintf("Payment %s returned by the bank (%s)", p.id, sepa.ReasonText(l.returnReason)), ref: "statement:" + l.ref(), lines: lines})
+				e.payExc = append(e.payExc, payExc{line: p.id, reason: l.returnReason})
+				e.exception(reconcile.ExceptionReturned, l, p.id, p.amount, fmt.Sprintf("the bank returned payment %s of %s: %s; correct the payee "+
+					"(ledgerctl exceptions correct) and it is paid again by a reissue batch", p.id, p.ben, sepa.ReasonText(l.returnReason)))
+			}
+		}
+	}
+	return nil
+}
+
+// aggregated turns the day sums of a chunk into its postings, one per rule
+// and day, keyed by the matches it books, so that a retry posts the same
+// entry and another chunk never reuses its key.
+func (e *effects) aggregated(stmt uuid.UUID) {
+	for rule, days := range e.byDate {
+		for day, d := range days {
+			key := fmt.Sprintf("recon:%s:%s:%s", rule, day, uuid.NewSHA1(matchSpace, []byte(strings.Join(d.matches, ","))))
+			lines, desc := pair(ledger.PaymentsInTransit, ledger.BankMain, d.sum, "payments booked"), "Payments booked by the bank"
+			if reconcile.Rule(rule) == reconcile.RuleFee {
+				lines, desc = pair(ledger.ExpenseBankFees, ledger.BankMain, d.sum, "bank charges"), "Bank charges booked on the statement"
+			}
+			e.postings = append(e.postings, posting{key: key, date: day, statement: stmt,
+				desc: fmt.Sprintf("%s on %s (%s, %d lines)", desc, day, rule, len(d.matches)), ref: fmt.Sprintf("statement:%s", stmt), lines: lines})
+		}
+	}
+	e.byDate = map[string]map[ledger.Date]*daySum{}
+}
+
+// write records the effects of decisions, in tx.
+func (s *Store) write(ctx context.Context, tx pgx.Tx, e *effects, now time.Time) error {
+	if len(e.matches) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"recon_matches"}, []string{"id", "statement_id", "idx", "rule", "amount", "payment_line",
+			"matched_by", "matched_at", "reason"}, pgx.CopyFromRows(e.matches)); err != nil {
+			return fmt.Errorf("record the matches: %w", err)
+		}
+	}
+	if len(e.multi) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"recon_match_payments"}, []string{"match_id", "line_id", "amount"},
+			pgx.CopyFromRows(e.multi)); err != nil {
+			return fmt.Errorf("record the payments of the matches: %w", err)
+		}
+	}
+	for col, m := range map[string]map[string]uuid.UUID{"booked_by": e.booked, "returned_by": e.returned} {
+		if len(m) == 0 {
+			continue
+		}
+		ids, matches := make([]string, 0, len(m)), make([]string, 0, len(m))
+		for id, mid := range m {
+			ids, matches = append(ids, id), append(matches, mid.String())
+		}
+		if _, err := tx.Exec(ctx, `UPDATE line_payments p SET `+col+` = u.m::UUID FROM unnest($1::TEXT[], $2::TEXT[]) AS u (id, m)
+			WHERE p.line_id = u.id`, ids, matches); err != nil {
+			return fmt.Errorf("mark the payments %s: %w", col, err)
+		}
+	}
+	if len(e.booked) > 0 {
+		ids := make([]string, 0, len(e.booked))
+		for id := range e.booked {
+			ids = append(ids, id)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE recon_exceptions SET status = 'resolved', resolution = 'booked on a statement', resolved_by = 'system',
+			updated_at = $2 WHERE kind = 'in_transit_too_long' AND status = 'open' AND payment_line = ANY($1::TEXT[])`, ids, now); err != nil {
+			return err
+		}
+	}
+	if err := insertPostings(ctx, tx, now, e.postings); err != nil {
+		return err
+	}
+	for _, x := range e.exceptions {
+		if _, err := tx.Exec(ctx, `INSERT INTO recon_exceptions (id, kind, statement_id, idx, payment_line, amount, reason, status, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $8)
+			ON CONFLICT (kind, statement_id, idx, payment_line) DO UPDATE SET status = 'open', reason = excluded.reason, updated_at = excluded.updated_at`,
+			uuid.New(), x[0], x[1], x[2], x[3], x[4], x[5], now); err != nil {
+			return fmt.Errorf("record an exception: %w", err)
+		}
+	}
+	for _, p := range e.payExc {
+		if _, err := tx.Exec(ctx, `INSERT INTO payment_exceptions (id, line_id, batch_id, msg_id, beneficiary_id, scheme, period, amount,
+			reason_code, status, payee_name, payee_iban, payee_bic, created_at, updated_at)
+			SELECT $1, l.id, l.batch_id, lp.msg_id, l.beneficiary_id, l.scheme, l.period, l.net, $3, 'open', l.payee_name, l.payee_iban,
+				l.payee_bic, $4, $4
+			FROM batch_lines l JOIN line_payments lp ON lp.line_id = l.id WHERE l.id = $2
+			ON CONFLICT (line_id) DO NOTHING`, uuid.NewSHA1(matchSpace, []byte("returned/"+p.line)), p.line, p.reason, now); err != nil {
+			return fmt.Errorf("reopen payment %s as an exception: %w", p.line, err)
+		}
+	}
+	return nil
+}
+
+// Match runs the whole cascade over every statement line not yet matched,
+// a chunk at a time, then posts what it owes the ledger.
+func (s *Store) Match(ctx context.Context) (reconcile.MatchResult, error) {
+	total := reconcile.MatchResult{Matched: map[reconcile.Rule]reconcile.Count{}}
+	var after struct {
+		stmt uuid.UUID
+		idx  int64
+	}
+	after.idx = -1
+	for {
+		var res reconcile.MatchResult
+		var n int
+		var last *stLine
+		err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT `+lineCols+` FROM statement_lines l JOIN statements st ON st.id = l.statement_id
+				WHERE st.status = 'imported' AND l.match_status = 'unmatched' AND (l.statement_id, l.idx) > ($1, $2)
+				ORDER BY l.statement_id, l.idx LIMIT $3`, after.stmt, after.idx, s.cfg.ChunkSize)
+			if err != nil {
+				return err
+			}
+			lines, err := pgx.CollectRows(rows, scanLine)
+			if err != nil {
+				return err
+			}
+			n = len(lines)
+			if n == 0 {
+				return nil
+			}
+			last = lines[n-1]
+			now := s.now()
+			e := newEffects()
+			if err := s.decide(ctx, tx, lines, e, "system", now); err != nil {
+				return err
+			}
+			if err := s.cascadeRest(ctx, tx, lines, e, now); err != nil {
+				return err
+			}
+			e.aggregated(last.stmt)
+			if err := s.write(ctx, tx, e, now); err != nil {
+				return err
+			}
+			if err := updateLines(ctx, tx, lines); err != nil {
+				return err
+			}
+			res = e.result
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("match the statement lines: %w", err)
+		}
+		for r, c := range res.Matched {
+			t := total.Matched[r]
+			t.Count += c.Count
+			t.Sum = t.Sum.Add(c.Sum)
+			total.Matched[r] = t
+		}
+		total.Exceptions += res.Exceptions
+		total.Unmatched += res.Unmatched
+		if n < s.cfg.ChunkSize {
+			break
+		}
+		after.stmt, after.idx = last.stmt, int64(last.idx)
+	}
+	if err := s.postPending(ctx); err != nil {
+		return total, err
+	}
+	return total, nil
+}
+
+// cascadeRest runs the rules after the first over the lines decide left
+// unmatched: batch bookings (rule 2), suggestions (rule 4), and opens an
+// exception for every line still unexplained (rule 5).
+func (s *Store) cascadeRest(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effects, now time.Time) error {
+	for _, l := range lines {
+		if l.matchStatus != "unmatched" {
+			continue
+		}
+		if l.dir == reconcile.Debit && (l.pmtInf != "" || l.msgID != "") {
+			done, err := s.matchBatch(ctx, tx, l, e, now)
+			if err != nil {
+				return err
+			}
+			if done {
+				continue
+			}
+		}
+		e.result.Unmatched++
+		if l.dir == reconcile.Debit && l.cpIBAN != "" {
+			done, err := s.suggest(ctx, tx, l, e)
+			if err != nil {
+				return err
+			}
+			if done {
+				continue
+			}
+		}
+		if !e.hasException(l) {
+			why := "no payment explains this line"
+			switch {
+			case l.dir == reconcile.Credit:
+				why = "a credit that is not the return of a payment"
+			case l.e2e != "":
+				why = fmt.Sprintf("no payment has EndToEndId %s", l.e2e)
+			}
+			e.exception(reconcile.ExceptionUnmatched, l, "", l.amount, why)
+		}
+	}
+	return nil
+}
+
+// keepMatchedOnly drops the exceptions of lines left unmatched: the
+// rest of the cascade, which runs next, decides them.
+func (e *effects) keepMatchedOnly(lines []*stLine) {
+	unmatched := map[string]bool{}
+	for _, l := range lines {
+		if l.matchStatus == "unmatched" {
+			unmatched[l.ref()] = true
+		}
+	}
+	kept := e.exceptions[:0]
+	for _, x := range e.exceptions {
+		if stmt, ok := x[1].(uuid.UUID); ok && unmatched[fmt.Sprintf("%s/%d", stmt, x[2])] {
+			e.result.Exceptions--
+			continue
+		}
+		kept = append(kept, x)
+	}
+	e.exceptions = kept
+}
+
+func (e *effects) hasException(l *stLine) bool {
+	for _, x := range e.exceptions {
+		if x[1] == any(l.stmt) && x[2] == any(int64(l.idx)) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchBatch matches a batch-booked debit to the payments of the file its
+// PmtInfId or MsgId names, when their total is the line's amount (and
+// their number the batch's, when given).
+func (s *Store) matchBatch(ctx context.Context, tx pgx.Tx, l *stLine, e *effects, now time.Time) (bool, error) {
+	rows, err := tx.Query(ctx, `SELECT p.line_id, p.amount FROM line_payments p JOIN payment_files f ON f.msg_id = p.msg_id
+		WHERE (f.pmt_inf_id = $1 OR f.msg_id = $2) AND p.booked_by IS NULL AND p.status <> 'RJCT' ORDER BY p.line_id FOR UPDATE`,
+		l.pmtInf, l.msgID)
+	if err != nil {
+		return false, err
+	}
+	type pay struct {
+		id     string
+		amount decimal.Decimal
+	}
+	pays, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pay, error) {
+		var p pay
+		err := r.Scan(&p.id, &p.amount)
+		return p, err
+	})
+	if err != nil || len(pays) == 0 {
+		return false, err
+	}
+	sum := decimal.Zero
+	for _, p := range pays {
+		sum = sum.Add(p.amount)
+	}
+	if !sum.Equal(l.amount) || (l.batchCount > 0 && l.batchCount != len(pays)) {
+		e.exception(reconcile.ExceptionAmountMismatch, l, "", l.amount, fmt.Sprintf("batch %s: %d payments not yet booked for %s, the line books %s",
+			strings.TrimSpace(l.pmtInf+" "+l.msgID), len(pays), sum.StringFixed(2), l.amount.StringFixed(2)))
+		return false, nil
+	}
+	id := e.match(l, reconcile.RuleBatch, "", "system", "", now)
+	for _, p := range pays {
+		e.multi = append(e.multi, []any{id, p.id, p.amount})
+		e.booked[p.id] = id
+	}
+	e.aggregate(reconcile.RuleBatch, l.booking, l.amount, id)
+	return true, nil
+}
+
+// suggest looks for the payments of the line's amount to its counterparty
+// executed within the window: one is a suggestion for a controller to
+// confirm, several are left to a person; the cascade never picks.
+func (s *Store) suggest(ctx context.Context, tx pgx.Tx, l *stLine, e *effects) (bool, error) {
+	from := sepa.AddBusinessDays(l.booking, -s.cfg.SuggestionDays)
+	to := sepa.AddBusinessDays(l.booking, s.cfg.SuggestionDays)
+	rows, err := tx.Query(ctx, `SELECT p.line_id FROM line_payments p JOIN batch_lines b ON b.id = p.line_id
+		JOIN payment_files f ON f.msg_id = p.msg_id
+		WHERE p.amount = $1 AND b.payee_iban = $2 AND p.booked_by IS NULL AND p.status <> 'RJCT'
+		AND f.execution_date BETWEEN $3 AND $4 ORDER BY p.line_id LIMIT 10`, l.amount, strings.ReplaceAll(l.cpIBAN, " ", ""), from, to)
+	if err != nil {
+		return false, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(ids) == 0 {
+		return false, err
+	}
+	if len(ids) == 1 {
+		e.exception(reconcile.ExceptionSuggestion, l, ids[0], l.amount, fmt.Sprintf("payment %s has the amount and the payee account of this line "+
+			"and was executed within %d business days: confirm the match", ids[0], s.cfg.SuggestionDays))
+	} else {
+		e.exception(reconcile.ExceptionAmbiguous, l, "", l.amount, fmt.Sprintf("%d payments have the amount and the payee account of this line "+
+			"(%s): match it by hand", len(ids), strings.Join(ids, ", ")))
+	}
+	return true, nil
+}
+
+// updateLines writes what the cascade decided for lines already stored.
+func updateLines(ctx context.Context, tx pgx.Tx, lines []*stLine) error {
+	var stmts, statuses, rules, matches []string
+	var idxs []int64
+	for _, l := range lines {
+		if l.matchStatus == "unmatched" {
+			continue
+		}
+		m := ""
+		if l.matchID != nil {
+			m = l.matchID.String()
+		}
+		stmts, idxs, statuses, rules, matches = append(stmts, l.stmt.String()), append(idxs, int64(l.idx)), append(statuses, l.matchStatus),
+			append(rules, l.rule), append(matches, m)
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `UPDATE statement_lines s SET match_status = u.st, rule = u.r, match_id = NULLIF(u.m, '')::UUID
+		FROM unnest($1::UUID[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) AS u (s, i, st, r, m)
+		WHERE s.statement_id = u.s AND s.idx = u.i`, stmts, idxs, statuses, rules, matches)
+	return err
+}
+
+const lineCols = `l.statement_id, l.idx, l.amount, l.direction, l.status, l.booking_date, l.value_date, l.bank_ref, l.bank_code,
+	l.end_to_end_id, l.pmt_inf_id, l.msg_id, l.batch_count, l.batch_total, l.return_reason, l.counterparty_name, l.counterparty_iban,
+	l.label, l.match_status, l.rule, l.match_id`
+
+func scanLine(r pgx.CollectableRow) (*stLine, error) {
+	var l stLine
+	var idx, count int64
+	var dir string
+	var value *ledger.Date
+	err := r.Scan(&l.stmt, &idx, &l.amount, &dir, &l.status, &l.booking, &value, &l.bankRef, &l.bankCode, &l.e2e, &l.pmtInf, &l.msgID,
+		&count, &l.batchTotal, &l.returnReason, &l.cpName, &l.cpIBAN, &l.label, &l.matchStatus, &l.rule, &l.matchID)
+	l.idx, l.batchCount, l.dir = int(idx), int(count), reconcile.Direction(dir)
+	if value != nil {
+		l.value = *value
+	}
+	return &l, err
+}
+
+// effectLines are the ledger lines a match made for its statement line,
+// from which its undoing is made.
+func effectLines(rule reconcile.Rule, dir reconcile.Direction, amount decimal.Decimal) []ledger.Line {
+	switch rule {
+	case reconcile.RuleFee:
+		return pair(ledger.ExpenseBankFees, ledger.BankMain, amount, "")
+	case reconcile.RuleSuspense:
+		if dir == reconcile.Credit {
+			return pair(ledger.BankMain, ledger.Suspense, amount, "")
+		}
+		return pair(ledger.Suspense, ledger.BankMain, amount, "")
+	}
+	return pair(ledger.PaymentsInTransit, ledger.BankMain, amount, "")
+}

@@ -1,0 +1,182 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/reconcile"
+)
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// Report reconciles an account on a day: the statement's balances against
+// bank:main at the end of the day, the lines matched by rule, the
+// exceptions still open and the payments in transit by age.
+func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (reconcile.Report, error) {
+	if account == "" {
+		account = s.cfg.Account
+	}
+	r := reconcile.Report{Account: account, Date: day, Matched: map[reconcile.Rule]reconcile.Count{}, GeneratedAt: s.now()}
+	if !s.sameAccount(account) {
+		return r, errs.Field("account", "%s is not the account reconciled with bank:main (%s)", account, s.cfg.Account)
+	}
+	if day.IsZero() {
+		return r, errs.Field("date", "is required")
+	}
+	err := s.pool.QueryRow(ctx, `SELECT
+			(SELECT opening FROM statements WHERE stmt_date = $1 AND status = 'imported' ORDER BY sequence, stmt_id LIMIT 1),
+			(SELECT closing FROM statements WHERE stmt_date = $1 AND status = 'imported' ORDER BY sequence DESC, stmt_id DESC LIMIT 1)`, day).
+		Scan(nullDecimal{&r.StatementOpening, nil}, nullDecimal{&r.StatementClosing, &r.StatementFound})
+	if err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
+	b, err := s.ledger.Balance(ctx, ledger.BankMain, ledger.AsOf{Date: day})
+	if err != nil && !errs.Is(err, errs.NotFound) {
+		return r, fmt.Errorf("report: bank:main: %w", err)
+	}
+	r.LedgerClosing = b.Balance
+	err = queryRows(ctx, s.pool, `SELECT l.match_status, l.rule, count(*), COALESCE(sum(l.amount), 0) FROM statement_lines l
+		JOIN statements st ON st.id = l.statement_id WHERE st.stmt_date = $1 AND st.status = 'imported' AND l.status = 'BOOK'
+		GROUP BY l.match_status, l.rule`, []any{day}, func(rows pgx.Rows) error {
+		var status, rule string
+		var n int64
+		var sum decimal.Decimal
+		if err := rows.Scan(&status, &rule, &n, &sum); err != nil {
+			return err
+		}
+		r.Lines += int(n)
+		if status == "matched" {
+			r.Matched[reconcile.Rule(rule)] = reconcile.Count{Count: int(n), Sum: sum}
+		} else {
+			r.Unmatched.Count += int(n)
+			r.Unmatched.Sum = r.Unmatched.Sum.Add(sum)
+		}
+		return nil
+	})
+	if err != nil {
+		return r, fmt.Errorf("report: lines: %w", err)
+	}
+	if r.OpenExceptions, err = s.Exceptions(ctx, reconcile.ExceptionFilter{Status: reconcile.ExceptionOpen, Limit: 1000}); err != nil {
+		return r, err
+	}
+	if r.InTransit, r.InTransitTotal, err = s.inTransit(ctx, day); err != nil {
+		return r, err
+	}
+	r.Difference = r.StatementClosing.Sub(r.LedgerClosing)
+	r.Agrees = r.StatementFound && r.Difference.IsZero()
+	r.Verdict = verdict(r)
+	return r, nil
+}
+
+// verdict says the report in one sentence.
+func verdict(r reconcile.Report) string {
+	matched := 0
+	for _, c := range r.Matched {
+		matched += c.Count
+	}
+	tail := fmt.Sprintf("%d statement lines, %d matched, %d unmatched; %d open exceptions; %d payments in transit (%s).",
+		r.Lines, matched, r.Unmatched.Count, len(r.OpenExceptions), r.InTransitTotal.Count, r.InTransitTotal.Sum.StringFixed(2))
+	switch {
+	case !r.StatementFound:
+		return fmt.Sprintf("No statement of %s was imported for %s: nothing to reconcile yet. %s", r.Account, r.Date, tail)
+	case r.Agrees:
+		return fmt.Sprintf("The ledger agrees with the bank on %s: bank:main %s = statement closing balance %s. %s", r.Date,
+			r.LedgerClosing.StringFixed(2), r.StatementClosing.StringFixed(2), tail)
+	}
+	return fmt.Sprintf("The ledger and the bank DIFFER by %s on %s: statement closing balance %s, bank:main %s. %s", r.Difference.StringFixed(2),
+		r.Date, r.StatementClosing.StringFixed(2), r.LedgerClosing.StringFixed(2), tail)
+}
+
+// inTransit counts the payments sent and not yet booked nor rejected, by
+// their age in business days from their execution date.
+func (s *Store) inTransit(ctx context.Context, day ledger.Date) ([]reconcile.AgeBucket, reconcile.Count, error) {
+	buckets := []reconcile.AgeBucket{{Ages: "0-2"}, {Ages: "3-5"}, {Ages: "6-10"}, {Ages: "over 10"}}
+	var total reconcile.Count
+	err := queryRows(ctx, s.pool, `SELECT f.execution_date, count(*), sum(p.amount) FROM line_payments p JOIN payment_files f ON f.msg_id = p.msg_id
+		WHERE p.booked_by IS NULL AND p.status <> 'RJCT' AND f.status <> 'refused' AND f.created_at < $1::DATE + 1
+		GROUP BY f.execution_date`, []any{day}, func(rows pgx.Rows) error {
+		var exec ledger.Date
+		var n int64
+		var sum decimal.Decimal
+		if err := rows.Scan(&exec, &n, &sum); err != nil {
+			return err
+		}
+		age := businessDaysBetween(exec, day)
+		i := 3
+		switch {
+		case age <= 2:
+			i = 0
+		case age <= 5:
+			i = 1
+		case age <= 10:
+			i = 2
+		}
+		buckets[i].Count.Count += int(n)
+		buckets[i].Sum = buckets[i].Sum.Add(sum)
+		total.Count += int(n)
+		total.Sum = total.Sum.Add(sum)
+		return nil
+	})
+	return buckets, total, err
+}
+
+// businessDaysBetween counts the weekdays after from up to to (0 when to is
+// not after from).
+func businessDaysBetween(from, to ledger.Date) int {
+	n := 0
+	for d := from.AddDays(1); !d.After(to) && n < 1000; d = d.AddDays(1) {
+		if wd := d.Time().Weekday(); wd != time.Saturday && wd != time.Sunday {
+			n++
+		}
+	}
+	return n
+}
+
+// nullDecimal scans a nullable decimal, telling whether it was set.
+type nullDecimal struct {
+	to  *decimal.Decimal
+	set *bool
+}
+
+// Scan implements sql.Scanner.
+func (n nullDecimal) Scan(src any) error {
+	var d decimal.NullDecimal
+	if err := d.Scan(src); err != nil {
+		return err
+	}
+	if d.Valid {
+		*n.to = d.Decimal
+	}
+	if n.set != nil {
+		*n.set = d.Valid
+	}
+	return nil
+}
+
+// queryRows runs sql and calls fn on each row.
+func queryRows(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, sql string, args []any, fn func(pgx.Rows) error) error {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,224 @@
+// Package sqlstore is the reconciliation on the database: the statements
+// imported, the matching cascade, the postings it owes the ledger and the
+// exceptions controllers resolve.
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/ofii/allowances/internal/audit"
+	"github.com/ofii/allowances/internal/db"
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/payments/bank"
+	"github.com/ofii/allowances/reconcile"
+)
+
+// Config configures the reconciliation.
+type Config struct {
+	// Account is the IBAN of the account bank:main stands for; statements
+	// of other accounts are refused.
+	Account string
+	// SuggestionDays is the window, in business days, within which a line
+	// of the same amount and payee account is suggested for a payment
+	// (default DefaultSuggestionDays).
+	SuggestionDays int
+	// InTransitDays is how many business days a payment accepted by the
+	// bank may stay unbooked before it is an exception (default
+	// DefaultInTransitDays).
+	InTransitDays int
+	// Gateway fetches the statements; nil means Fetch is refused.
+	Gateway bank.Gateway
+	// Now is the clock (default time.Now); Logger the log (default
+	// slog.Default()).
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Retry is the retry policy of the write transactions (default
+	// db.DefaultRetryPolicy).
+	Retry db.RetryPolicy
+	// ChunkSize is the number of statement lines written per transaction
+	// (default 10,000).
+	ChunkSize int
+}
+
+// The defaults of Config.
+const (
+	DefaultSuggestionDays = 3
+	DefaultInTransitDays  = 5
+	DefaultChunkSize      = 10000
+)
+
+// Store is the reconciliation on PostgreSQL or CockroachDB.
+type Store struct {
+	pool   *pgxpool.Pool
+	ledger ledger.Service
+	cfg    Config
+	log    *slog.Logger
+}
+
+var _ reconcile.Service = (*Store)(nil)
+
+// New returns the reconciliation of the statements of cfg.Account with the
+// ledger l.
+func New(pool *pgxpool.Pool, l ledger.Service, cfg Config) (*Store, error) {
+	iban, err := payments.ValidateIBAN(cfg.Account)
+	if err != nil {
+		return nil, errs.Field("account", "%v", err)
+	}
+	cfg.Account = iban
+	if cfg.SuggestionDays <= 0 {
+		cfg.SuggestionDays = DefaultSuggestionDays
+	}
+	if cfg.InTransitDays <= 0 {
+		cfg.InTransitDays = DefaultInTransitDays
+	}
+	if cfg.ChunkSize <= 0 {
+		cfg.ChunkSize = DefaultChunkSize
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Retry.MaxAttempts == 0 {
+		cfg.Retry = db.DefaultRetryPolicy
+	}
+	return &Store{pool: pool, ledger: l, cfg: cfg, log: cfg.Logger}, nil
+}
+
+func (s *Store) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+func (s *Store) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) error {
+	return db.InTxWith(ctx, s.pool, s.cfg.Retry, fn)
+}
+
+// wrap adds context to an unexpected error; errors meant for the caller
+// pass as they are.
+func wrap(err error, format string, args ...any) error {
+	if err == nil || errs.CodeOf(err) != errs.Internal {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// checkActor refuses an actor without a name or without one of roles.
+func checkActor(by payments.Actor, what string, roles ...string) error {
+	if strings.TrimSpace(by.Name) == "" {
+		return errs.Field("actor", "is required: who may %s", what)
+	}
+	if !by.Has(roles...) {
+		return errs.E(errs.Forbidden, "%s may not %s: it needs the role %s", by.Name, what, strings.Join(roles, " or "))
+	}
+	return nil
+}
+
+// checkReason checks a reason given by a person.
+func checkReason(field, s string, required bool) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case required && s == "":
+		return "", errs.Field(field, "is required")
+	case len(s) > 500:
+		return "", errs.Field(field, "must have at most 500 characters")
+	case strings.ContainsRune(s, 0):
+		return "", errs.Field(field, "must be text")
+	}
+	return s, nil
+}
+
+// posting is an entry the reconciliation owes the ledger, written in the
+// transaction of the match and posted after it (recon_postings).
+type posting struct {
+	key, desc, ref string
+	statement      uuid.UUID
+	date           ledger.Date
+	lines          []ledger.Line
+}
+
+// insertPostings records postings to make, once each by key.
+func insertPostings(ctx context.Context, tx pgx.Tx, now time.Time, ps []posting) error {
+	for _, p := range ps {
+		lines, err := json.Marshal(p.lines)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO recon_postings (key, effective_date, description, source_ref, statement_id, lines, status, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6::JSONB, 'pending', $7) ON CONFLICT (key) DO NOTHING`,
+			p.key, p.date, p.desc, p.ref, p.statement, string(lines), now); err != nil {
+			return fmt.Errorf("record posting %s: %w", p.key, err)
+		}
+	}
+	return nil
+}
+
+// postPending posts the postings not yet in the ledger, of the imported
+// statements only, and marks them posted. Each is posted once by its key.
+func (s *Store) postPending(ctx context.Context) error {
+	for {
+		type row struct {
+			key, desc, ref string
+			date           ledger.Date
+			lines          []byte
+		}
+		rows, err := s.pool.Query(ctx, `SELECT p.key, p.description, p.source_ref, p.effective_date, p.lines FROM recon_postings p
+			JOIN statements st ON st.id = p.statement_id AND st.status = 'imported'
+			WHERE p.status = 'pending' ORDER BY p.created_at, p.key LIMIT 500`)
+		if err != nil {
+			return fmt.Errorf("read the postings to make: %w", err)
+		}
+		pending, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+			var x row
+			err := r.Scan(&x.key, &x.desc, &x.ref, &x.date, &x.lines)
+			return x, err
+		})
+		if err != nil {
+			return fmt.Errorf("read the postings to make: %w", err)
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		for _, p := range pending {
+			var lines []ledger.Line
+			if err := json.Unmarshal(p.lines, &lines); err != nil {
+				return fmt.Errorf("posting %s: %w", p.key, err)
+			}
+			e, err := s.ledger.Post(ctx, ledger.NewEntry{IdempotencyKey: p.key, EffectiveDate: p.date, Description: p.desc,
+				SourceRef: p.ref, Lines: lines})
+			if err != nil {
+				return fmt.Errorf("post %s: %v", p.key, err)
+			}
+			err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, `UPDATE recon_postings SET status = 'posted', entry_id = $2 WHERE key = $1`, p.key, e.ID)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("posting %s: %w", p.key, err)
+			}
+		}
+	}
+}
+
+// pair is an entry of two lines: Dr debit, Cr credit, amount.
+func pair(debit, credit string, amount decimal.Decimal, memo string) []ledger.Line {
+	return []ledger.Line{{Account: debit, Amount: amount, Memo: memo}, {Account: credit, Amount: amount.Neg(), Memo: memo}}
+}
+
+// auditEvent is an event of the audit trail.
+func auditEvent(at time.Time, by payments.Actor, action, kind, id, from, to, reason string, details map[string]any) audit.Event {
+	return audit.Event{At: at, By: by, Action: action, Kind: kind, ObjectID: id, From: from, To: to, Reason: reason, Details: details}
+}
+
+// writeAudit appends to the audit trail.
+func writeAudit(ctx context.Context, tx pgx.Tx, e audit.Event) error { return audit.Write(ctx, tx, e) }
