@@ -17,8 +17,8 @@ BENCH_ARGS ?=
 STATICCHECK_VERSION ?= v0.7.0
 
 # Fuzz targets for `make fuzz`, as package:FuzzName pairs separated by
-# spaces, e.g. ./payments/sepa:FuzzReadPain002. FUZZTIME is per target.
-FUZZ_TARGETS ?=
+# spaces. FUZZTIME is per target.
+FUZZ_TARGETS ?= ./payments:FuzzParseEvent ./payments/sepa:FuzzReadStatusReport ./payments/sepa:FuzzRead ./reconcile:FuzzReadCamt053 ./reconcile:FuzzReadCFONB
 FUZZTIME ?= 30s
 
 .PHONY: all build test bench demo run lint fuzz clean

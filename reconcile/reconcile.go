@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"time"
 
 	"github.com/google/uuid"
@@ -201,6 +202,18 @@ type Report struct {
 	GeneratedAt    time.Time   `json:"generated_at"`
 }
 
+// MarshalJSON writes the amounts as "204.00".
+func (r Report) MarshalJSON() ([]byte, error) {
+	type report Report
+	return json.Marshal(struct {
+		report
+		StatementOpening string `json:"statement_opening"`
+		StatementClosing string `json:"statement_closing"`
+		LedgerClosing    string `json:"ledger_closing"`
+		Difference       string `json:"difference"`
+	}{report(r), r.StatementOpening.StringFixed(2), r.StatementClosing.StringFixed(2), r.LedgerClosing.StringFixed(2), r.Difference.StringFixed(2)})
+}
+
 // Service is the reconciliation of the bank statements with the ledger.
 type Service interface {
 	// Import reads a statement file (camt.053, camt.054 or CFONB 120, told
@@ -208,6 +221,9 @@ type Service interface {
 	// runs the matching cascade. A file or statement imported before
 	// changes nothing. A malformed file imports nothing.
 	Import(ctx context.Context, content []byte, by payments.Actor) (ImportResult, error)
+	// ImportFrom is Import from a file read twice (checked, then stored),
+	// in bounded memory whatever its size.
+	ImportFrom(ctx context.Context, file io.ReadSeeker, by payments.Actor) (ImportResult, error)
 	// Match runs the cascade over every line not yet matched.
 	Match(ctx context.Context) (MatchResult, error)
 	// Sweep opens an exception for each payment accepted by the bank and

@@ -53,6 +53,9 @@ and, for each count N of --households:
      within the month), in households/s, with the lines written and the
      peak RSS and Go heap of the process; ratios h/a (run time over the
      COPY time of as many rows, target <= 10) and peak RSS <= 512 MiB
+  i  statement import and match: a CFONB 120 file of N debits imported and
+     matched by EndToEndId against N payments in transit (time over the COPY
+     time of as many rows, target <= 2) and peak RSS <= 512 MiB
 
 Transactions that fail are counted apart
 and not in the rates. Progress goes to standard error on a terminal.`,
@@ -72,6 +75,9 @@ and not in the rates. Progress goes to standard error on a terminal.`,
 				}
 				if !cmd.Flags().Changed("households") {
 					opts.Households = q.Households
+				}
+				if !cmd.Flags().Changed("statements") {
+					opts.Statements = q.Statements
 				}
 			}
 			opts.Accounts = bench.AccountsMode(mode)
@@ -103,7 +109,8 @@ and not in the rates. Progress goes to standard error on a terminal.`,
 	f.BoolVar(&opts.Keep, "keep", false, "keep the scratch database after the run")
 	f.IntVar(&opts.Events, "events", opts.Events, "eligibility events of steps f and g (negative: skip them)")
 	f.Var((*householdsFlag)(&opts.Households), "households", "household counts of the ADA runs of step h (negative or empty: skip it)")
-	f.BoolVar(&quick, "quick", false, "smoke run: sizes 10000,100000, 3s steps, 20000 events and households 10000,100000 (explicit flags win)")
+	f.Var((*householdsFlag)(&opts.Statements), "statements", "line counts of the statements imported and matched in step i (negative or empty: skip it)")
+	f.BoolVar(&quick, "quick", false, "smoke run: sizes 10000,100000, 3s steps, 20000 events, households and statements 10000,100000 (explicit flags win)")
 	return cmd
 }
 

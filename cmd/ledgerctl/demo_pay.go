@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,13 +17,14 @@ import (
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 	"github.com/ofii/allowances/payments/bank/banksim"
+	"github.com/ofii/allowances/payments/sepa"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
 	"github.com/ofii/allowances/reconcile"
+	reconsql "github.com/ofii/allowances/reconcile/sqlstore"
 )
 
 // The people of the demonstration.
 var (
-	demoRun       = "demo" // started the runs
 	demoPreparer  = payments.Actor{Name: "camille.preparer", Roles: []string{payments.RolePreparer}, Address: "demo"}
 	demoApprover1 = payments.Actor{Name: "nadia.approver", Roles: []string{payments.RoleApprover}, Address: "demo"}
 	demoApprover2 = payments.Actor{Name: "yann.approver", Roles: []string{payments.RoleApprover}, Address: "demo"}
@@ -34,8 +34,18 @@ var (
 // ledger and at the bank alike.
 var demoFunding = decimal.RequireFromString("500000.00")
 
-// demoClosed is the household whose account the bank finds closed.
-const demoClosed = 9
+// demoClosed is the household whose account the bank finds closed when
+// the file arrives (rejected in the status report); demoReturned the one
+// whose bank returns the payment demoReturnDays business days after
+// booking it.
+const (
+	demoClosed     = 9
+	demoReturned   = 17
+	demoReturnDays = 3
+)
+
+// demoFee is what the bank charges per payment file.
+var demoFee = decimal.RequireFromString("1.50")
 
 // pay takes the batches through approval and release to an embedded bank
 // simulator, applies its answers, pays a rejected payment again and fetches
@@ -51,6 +61,8 @@ func (d *demo) pay(ctx context.Context, svc ledger.Service, runs *paysql.RunStor
 	bk, err := banking.Open(cfg, quiet, nil, func(c *banksim.Config) {
 		c.OpeningBalance = demoFunding
 		c.RejectIBANs = map[string]bool{demoIBAN(demoClosed): true}
+		c.ReturnIBANs = map[string]bool{demoIBAN(demoReturned): true}
+		c.FeePerFile = demoFee
 	})
 	if err != nil {
 		return err
@@ -172,28 +184,71 @@ func (d *demo) pay(ctx context.Context, svc ledger.Service, runs *paysql.RunStor
 		d.step("batch %s (%s): %s", b.ID.String()[:8], b.Kind, cur.Status)
 	}
 
-	// The statement of the day the bank booked the payments.
+	// The statements: the day the bank booked the payments, and the day it
+	// returned the payment to a closed account.
+	rec, err := reconsql.New(d.a.pool, svc, banking.ReconcileConfig(cfg, bk.Gateway, quiet))
+	if err != nil {
+		return err
+	}
 	files, err := ap.Files(ctx, batches[0].ID)
 	if err != nil || len(files) == 0 {
 		return fmt.Errorf("the ADA batch has no files: %v", err)
 	}
-	day := files[0].ExecutionDate
-	bk.Sim.SetToday(day)
-	docs, err := bk.Gateway.Statements(ctx, cfg.DebtorIBAN, day)
+	booked := files[0].ExecutionDate
+	returned := sepa.AddBusinessDays(booked, demoReturnDays)
+	controller := payments.Actor{Name: "claire.controller", Roles: []string{payments.RoleController}, Address: "demo"}
+	for _, day := range []ledger.Date{booked, returned} {
+		bk.Sim.SetToday(day)
+		res, err := rec.Fetch(ctx, day, controller)
+		if err != nil {
+			return err
+		}
+		for _, r := range res {
+			var parts []string
+			for _, rule := range reconcile.Rules {
+				if c, ok := r.Match.Matched[rule]; ok {
+					parts = append(parts, fmt.Sprintf("%d by %s", c.Count, rule))
+				}
+			}
+			for _, st := range r.Statements {
+				d.step("%s imports the camt.053 statement %s of %s: %d lines; matched %s; %d unmatched", controller.Name, st.StmtID, st.Date,
+					st.Lines, strings.Join(parts, ", "), r.Match.Unmatched)
+			}
+		}
+	}
+	if err := d.close(ctx, svc); err != nil {
+		return err
+	}
+	report, err := rec.Report(ctx, cfg.DebtorIBAN, returned)
 	if err != nil {
 		return err
 	}
-	for _, doc := range docs {
-		sum, err := reconcile.Check(reconcile.NewCamt053Reader(bytes.NewReader(doc.Bytes), reconcile.Options{}))
-		if err != nil {
-			return fmt.Errorf("statement %s: %w", doc.ID, err)
-		}
-		for _, st := range sum.Statements {
-			d.step("camt.053 statement %s of %s fetched: %d entries, opening %s, closing %s", st.ID, st.Date, st.Entries,
-				cli.Amount(st.Opening.Amount), cli.Amount(st.Closing.Amount))
+	return d.report(report)
+}
+
+// report prints the reconciliation report.
+func (d *demo) report(r reconcile.Report) error {
+	fmt.Fprintf(d.w, "reconciliation of %s on %s\n\n", mask.MaskIBAN(r.Account), r.Date)
+	t := cli.NewTable(d.w, "", "AMOUNT")
+	t.Row("statement opening balance", cli.Amount(r.StatementOpening))
+	t.Row("statement closing balance", cli.Amount(r.StatementClosing))
+	t.Row("bank:main in the ledger", cli.Amount(r.LedgerClosing))
+	t.Row("difference", cli.Amount(r.Difference))
+	for _, rule := range reconcile.Rules {
+		if c, ok := r.Matched[rule]; ok {
+			t.Row(fmt.Sprintf("matched by %s (%d lines)", rule, c.Count), cli.Amount(c.Sum))
 		}
 	}
-	return d.close(ctx, svc)
+	t.Row(fmt.Sprintf("unmatched (%d lines)", r.Unmatched.Count), cli.Amount(r.Unmatched.Sum))
+	t.Row(fmt.Sprintf("payments in transit (%d)", r.InTransitTotal.Count), cli.Amount(r.InTransitTotal.Sum))
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	for _, x := range r.OpenExceptions {
+		fmt.Fprintf(d.w, "\nopen exception (%s, %s): %s\n", x.Kind, cli.Amount(x.Amount), x.Reason)
+	}
+	fmt.Fprintf(d.w, "\n%s\n", r.Verdict)
+	return nil
 }
 
 // files prints the payment files of the batches.
@@ -239,26 +294,8 @@ func (d *demo) balances(ctx context.Context, svc ledger.Service, when string) {
 	d.step("balances %s: %s", when, strings.Join(parts, ", "))
 }
 
-// close corrects a fee keyed twice, seals the books and prints the trial
-// balance and verify.
+// close seals the books and prints the trial balance and verify.
 func (d *demo) close(ctx context.Context, svc ledger.Service) error {
-	pair := func(key, desc string, amount decimal.Decimal) ledger.NewEntry {
-		return ledger.NewEntry{IdempotencyKey: key, EffectiveDate: payments.LegalDay(d.now()), Description: desc, SourceRef: "demo",
-			Lines: []ledger.Line{{Account: ledger.ExpenseBankFees, Amount: amount}, {Account: ledger.BankMain, Amount: amount.Neg()}}}
-	}
-	fee := decimal.RequireFromString("12.50")
-	if _, err := svc.Post(ctx, pair("demo-fee", "Bank fee, November 2026", fee)); err != nil {
-		return err
-	}
-	dup, err := svc.Post(ctx, pair("demo-fee-again", "Bank fee, November 2026 (keyed twice)", fee))
-	if err != nil {
-		return err
-	}
-	e, err := svc.Reverse(ctx, ledger.Reversal{EntryID: dup.ID, IdempotencyKey: "demo-fee-again-reversal", Reason: "fee keyed twice"})
-	if err != nil {
-		return err
-	}
-	d.step("a fee keyed twice, corrected by reversal %s", e.ID.String()[:8])
 	s, err := svc.Seal(ctx, "end of the demonstration month")
 	if err != nil {
 		return err

@@ -46,6 +46,7 @@ var commands = []func(*app) *cobra.Command{
 	batchesWorkflowCmd,
 	exceptionsCmd,
 	bankCmd,
+	reconcileCmd,
 	auditCmd,
 	eventsCmd,
 	demoCmd,

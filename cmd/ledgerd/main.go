@@ -8,7 +8,8 @@
 // finished, the batch committed, and the consumer group left. Every
 // BANK_POLL_INTERVAL it sends the released payment files waiting in the
 // outbox and applies the bank's status reports; without BANK_URL it runs an
-// embedded bank simulator on BANK_EMBEDDED_ADDR.
+// embedded bank simulator on BANK_EMBEDDED_ADDR. It then imports the
+// bank's end-of-day statements and reconciles them with the ledger.
 package main
 
 import (
@@ -35,6 +36,7 @@ import (
 	"github.com/ofii/allowances/ledger/sqlstore"
 	"github.com/ofii/allowances/payments"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
+	reconsql "github.com/ofii/allowances/reconcile/sqlstore"
 	httptransport "github.com/ofii/allowances/transport/http"
 	"github.com/ofii/allowances/transport/kafka"
 )
@@ -145,10 +147,14 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- Addrs) er
 	if err != nil {
 		return fmt.Errorf("approval workflow: %w", err)
 	}
+	rec, err := reconsql.New(pool, store, banking.ReconcileConfig(cfg, bk.Gateway, log))
+	if err != nil {
+		return fmt.Errorf("reconciliation: %w", err)
+	}
 	banked := make(chan struct{})
 	go func() {
 		defer close(banked)
-		runBank(cctx, approvals, cfg.BankPollInterval, log)
+		runBank(cctx, approvals, rec, cfg.BankPollInterval, log)
 	}()
 	defer func() {
 		stopConsumer()
@@ -162,6 +168,8 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- Addrs) er
 		Beneficiaries: events,
 		Runs:          runs,
 		Approvals:     approvals,
+		Reconcile:     rec,
+		BankAccount:   cfg.DebtorIBAN,
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -219,11 +227,12 @@ func runMonthly(ctx context.Context, runs payments.Runs, s payments.Scheduler, l
 	}
 }
 
-// runBank sends the queued payment files and applies the bank's status
-// reports every interval until ctx is done. A bank that is down leaves the
-// files queued: they go out on a later pass, once its breaker lets requests
-// through again.
-func runBank(ctx context.Context, ap payments.Approvals, every time.Duration, log *slog.Logger) {
+// runBank sends the queued payment files, applies the bank's status
+// reports, imports and reconciles the end-of-day statements not imported
+// yet and sweeps the payments in transit for too long, every interval until
+// ctx is done. A bank that is down leaves the files queued: they go out on a
+// later pass, once its breaker lets requests through again.
+func runBank(ctx context.Context, ap payments.Approvals, rec *reconsql.Store, every time.Duration, log *slog.Logger) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -238,6 +247,19 @@ func runBank(ctx context.Context, ap payments.Approvals, every time.Duration, lo
 			log.Warn("fetching the status reports failed", "error", err.Error())
 		} else if got.Reports > 0 {
 			log.Info("status reports applied", "reports", got.Reports, "accepted", got.Accepted, "rejected", got.Rejected)
+		}
+		today := payments.LegalDay(time.Now())
+		imported, err := rec.FetchDue(ctx, today, payments.System)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("fetching the statements failed", "error", err.Error())
+		}
+		for _, r := range imported {
+			log.Info("statement imported", "statements", len(r.Statements), "unmatched", r.Match.Unmatched, "exceptions", r.Match.Exceptions)
+		}
+		if n, err := rec.Sweep(ctx, today); err != nil && ctx.Err() == nil {
+			log.Warn("sweeping the payments in transit failed", "error", err.Error())
+		} else if n > 0 {
+			log.Warn("payments in transit for too long", "new_exceptions", n)
 		}
 		select {
 		case <-ctx.Done():

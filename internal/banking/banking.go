@@ -20,6 +20,7 @@ import (
 	"github.com/ofii/allowances/payments/bank/banksim"
 	"github.com/ofii/allowances/payments/sepa"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
+	reconsql "github.com/ofii/allowances/reconcile/sqlstore"
 )
 
 // Bank is the gateway to the bank, and the embedded simulator when there is
@@ -93,4 +94,11 @@ func ApprovalConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) paysql
 		Gateway:             gw,
 		Logger:              log,
 	}
+}
+
+// ReconcileConfig is the configuration of the reconciliation from the
+// settings, fetching statements through gw (nil: none fetched).
+func ReconcileConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) reconsql.Config {
+	return reconsql.Config{Account: cfg.DebtorIBAN, SuggestionDays: cfg.ReconSuggestionDays, InTransitDays: cfg.ReconInTransitDays,
+		Gateway: gw, Logger: log}
 }

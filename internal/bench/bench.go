@@ -75,6 +75,10 @@ type Options struct {
 	// the step. ChunkSize, when set, is also the run's beneficiaries per
 	// transaction.
 	Households []int `json:"households"`
+	// Statements are the line counts of the reconciliation step, one
+	// statement each; nil means the default, an empty list or a negative
+	// count skips the step.
+	Statements []int `json:"statements"`
 	// TxMaxAttempts bounds the store's attempts of a write transaction that
 	// loses a serialization conflict; 0 is db.DefaultRetryPolicy's.
 	TxMaxAttempts int `json:"tx_max_attempts,omitempty"`
@@ -95,6 +99,7 @@ func Defaults() Options {
 		Seed:              1,
 		Events:            100_000,
 		Households:        []int{100_000, 1_000_000},
+		Statements:        []int{100_000, 1_000_000},
 	}
 }
 
@@ -105,6 +110,15 @@ func (o *Options) Quick() {
 	o.Duration = 3 * time.Second
 	o.Events = 20_000
 	o.Households = []int{10_000, 100_000}
+	o.Statements = []int{10_000, 100_000}
+}
+
+// statementSizes returns the line counts of the reconciliation steps.
+func (o *Options) statementSizes() []int {
+	if slices.ContainsFunc(o.Statements, func(n int) bool { return n < 0 }) {
+		return nil
+	}
+	return o.Statements
 }
 
 // runHouseholds returns the household counts of the ADA runs to do: none
@@ -156,6 +170,9 @@ func (o *Options) Validate() error {
 	if o.Households == nil {
 		o.Households = d.Households
 	}
+	if o.Statements == nil {
+		o.Statements = d.Statements
+	}
 	switch {
 	case o.DatabaseURL == "":
 		return errors.New("no database URL")
@@ -194,7 +211,7 @@ type Result struct {
 	// Step is the measurement's letter: a COPY floor, b bulk posting,
 	// c cold transfers, d hot transfers, e TPC-B reference, f eligibility
 	// events applied, g bare kafka-go read of the same records, h monthly
-	// ADA run.
+	// ADA run, i statement import and match.
 	Step    string  `json:"step"`
 	Name    string  `json:"name"`
 	N       int64   `json:"n"` // lines or transactions done
@@ -366,6 +383,11 @@ func Run(ctx context.Context, opts Options, progress Progress) (rep Report, err 
 			return rep, err
 		}
 	}
+	for _, n := range opts.statementSizes() {
+		if err := add(e.reconcileStep(ctx, n)); err != nil {
+			return rep, err
+		}
+	}
 	rep.Ratios = ratios(rep.Results)
 	rep.Took = time.Since(rep.Started).Seconds()
 	return rep, nil
@@ -464,6 +486,21 @@ func ratios(rs []Result) []Ratio {
 			v := float64(h.PeakRSS) / (1 << 20)
 			out = append(out, Ratio{Name: fmt.Sprintf("h peak RSS N=%d", h.N), Value: v, Target: "<= 512 MiB", Pass: v <= 512,
 				Note: "peak resident memory of the process during the ADA run, MiB"})
+		}
+	}
+	for _, x := range rs {
+		if x.Step != "i" {
+			continue
+		}
+		if i := slices.IndexFunc(rs, func(r Result) bool { return r.Step == "a" && r.N == x.N }); i >= 0 && rs[i].Seconds > 0 {
+			v := x.Seconds / rs[i].Seconds
+			out = append(out, Ratio{Name: fmt.Sprintf("i/a N=%d", x.N), Value: v, Target: "<= 2", Pass: v <= 2,
+				Note: "statement import and match time for N lines over COPY time for N rows"})
+		}
+		if x.PeakRSS > 0 {
+			v := float64(x.PeakRSS) / (1 << 20)
+			out = append(out, Ratio{Name: fmt.Sprintf("i peak RSS N=%d", x.N), Value: v, Target: "<= 512 MiB", Pass: v <= 512,
+				Note: "peak resident memory of the process during the import, MiB"})
 		}
 	}
 	return out

@@ -57,13 +57,13 @@ func TestRunTiny(t *testing.T) {
 		DatabaseURL: base, Database: name, Keep: true,
 		Sizes: []int{n, households}, ChunkSize: 64, Clients: 2, Duration: 300 * time.Millisecond,
 		ColdAccounts: 20, Branches: 2, TellersPerBranch: 2, AccountsPerBranch: 100, Events: 400,
-		Households: []int{households},
+		Households: []int{households}, Statements: []int{n},
 	}
 	rep, err := bench.Run(ctx, opts, nil)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	for _, step := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
+	for _, step := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i"} {
 		r, ok := rep.Find(step, 0)
 		if !ok {
 			t.Errorf("no result for step %s: %+v", step, rep.Results)
@@ -76,6 +76,10 @@ func TestRunTiny(t *testing.T) {
 	wantRatios := []string{"b/a N=200", "b/a N=300", "c/e", "d/c", "f events/s", "f/g", "h/a N=300"}
 	if runtime.GOOS == "linux" {
 		wantRatios = append(wantRatios, "h peak RSS N=300")
+	}
+	wantRatios = append(wantRatios, "i/a N=200")
+	if runtime.GOOS == "linux" {
+		wantRatios = append(wantRatios, "i peak RSS N=200")
 	}
 	var gotRatios []string
 	for _, r := range rep.Ratios {

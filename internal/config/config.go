@@ -65,6 +65,8 @@ var Settings = []Setting{
 	{"BANK_BREAKER_OPEN", "30s", "time the breaker stays open before one request tries the bank again"},
 	{"BANK_POLL_INTERVAL", "10s", "how often ledgerd sends the queued payment files and fetches the status reports"},
 	{"PAYMENT_FILE_MAX_TX", "10000", "most payments in one payment file: a larger batch is split into several files"},
+	{"RECON_SUGGESTION_DAYS", "3", "window, in business days, within which a statement line of a payment's amount and payee account is suggested for it"},
+	{"RECON_IN_TRANSIT_DAYS", "5", "business days after its execution date a payment may stay off the statements before it is an exception"},
 }
 
 // Secret reports whether the setting's value must never be shown, in logs or
@@ -116,6 +118,8 @@ type Config struct {
 	BankBreakerOpen     time.Duration
 	BankPollInterval    time.Duration
 	PaymentFileMaxTx    int
+	ReconSuggestionDays int
+	ReconInTransitDays  int
 }
 
 // Load reads the settings from the environment through getenv (os.Getenv
@@ -214,7 +218,8 @@ func loadBank(get func(string) string, c *Config) error {
 	for _, n := range []struct {
 		name string
 		to   *int
-	}{{"BANK_RETRIES", &c.BankRetries}, {"BANK_BREAKER_FAILURES", &c.BankBreakerFailures}, {"PAYMENT_FILE_MAX_TX", &c.PaymentFileMaxTx}} {
+	}{{"BANK_RETRIES", &c.BankRetries}, {"BANK_BREAKER_FAILURES", &c.BankBreakerFailures}, {"PAYMENT_FILE_MAX_TX", &c.PaymentFileMaxTx},
+		{"RECON_SUGGESTION_DAYS", &c.ReconSuggestionDays}, {"RECON_IN_TRANSIT_DAYS", &c.ReconInTransitDays}} {
 		if *n.to, err = positiveInt(get, n.name); err != nil {
 			return err
 		}

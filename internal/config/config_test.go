@@ -35,6 +35,8 @@ func TestBadSettings(t *testing.T) {
 		{"BANK_BREAKER_OPEN", "-1s", "BANK_BREAKER_OPEN"},
 		{"BANK_RETRIES", "0", "BANK_RETRIES"},
 		{"PAYMENT_FILE_MAX_TX", "100001", "PAYMENT_FILE_MAX_TX"},
+		{"RECON_SUGGESTION_DAYS", "0", "RECON_SUGGESTION_DAYS"},
+		{"RECON_IN_TRANSIT_DAYS", "soon", "RECON_IN_TRANSIT_DAYS"},
 	} {
 		_, err := config.Load(func(k string) string {
 			if k == tt.name {

@@ -3,10 +3,9 @@ package sqlstore
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/google/uuid"
@@ -15,6 +14,7 @@ import (
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/payments/sepa"
 	"github.com/ofii/allowances/reconcile"
 )
 
@@ -26,39 +26,45 @@ func statementID(account, id string, seq int64) uuid.UUID {
 	return uuid.NewSHA1(statementSpace, fmt.Appendf(nil, "%s\x00%s\x00%d", account, id, seq))
 }
 
-// reader returns the statement reader of content's format: XML is camt.053
-// or camt.054 by its namespace, anything else CFONB 120.
-func reader(content []byte) (reconcile.Reader, error) {
-	head := bytes.TrimLeft(content, "\ufeff \t\r\n")
+// reader returns the statement reader of r's format, from r's start: XML
+// is camt.053 or camt.054 by its namespace, anything else CFONB 120.
+func reader(r io.ReadSeeker) (reconcile.Reader, string, error) {
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, "", err
+	}
+	head := make([]byte, 4096)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, "", err
+	}
+	head = bytes.TrimLeft(head[:n], "\ufeff \t\r\n")
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, "", err
+	}
 	if len(head) == 0 {
-		return nil, errs.Field("file", "is empty")
+		return nil, "", errs.Field("file", "is empty")
 	}
 	if head[0] != '<' {
-		return reconcile.NewCFONBReader(bytes.NewReader(content), reconcile.Options{}), nil
+		return reconcile.NewCFONBReader(r, reconcile.Options{}), reconcile.FormatCFONB120, nil
 	}
-	prefix := head[:min(len(head), 4096)]
 	switch {
-	case bytes.Contains(prefix, []byte("camt.054")):
-		return reconcile.NewCamt054Reader(bytes.NewReader(content), reconcile.Options{}), nil
-	case bytes.Contains(prefix, []byte("camt.053")):
-		return reconcile.NewCamt053Reader(bytes.NewReader(content), reconcile.Options{}), nil
+	case bytes.Contains(head, []byte("camt.054")):
+		return reconcile.NewCamt054Reader(r, reconcile.Options{}), "camt.054", nil
+	case bytes.Contains(head, []byte("camt.053")):
+		return reconcile.NewCamt053Reader(r, reconcile.Options{}), "camt.053", nil
 	}
-	return nil, errs.Field("file", "is XML but neither a camt.053 statement nor a camt.054 notification")
+	return nil, "", errs.Field("file", "is XML but neither a camt.053 statement nor a camt.054 notification")
 }
 
 // formatError turns a reader's error into an invalid-input error naming
 // where the file is wrong.
 func formatError(err error) error {
-	var fe *reconcile.FormatError
-	if errors.As(err, &fe) {
-		field := "file"
-		if fe.Line > 0 {
-			field = fmt.Sprintf("file: line %d", fe.Line)
-		}
-		return errs.Field(field, "%v", err)
-	}
 	if errors.Is(err, reconcile.ErrTooLarge) {
 		return errs.E(errs.TooLarge, "%v", err)
+	}
+	var fe *reconcile.FormatError
+	if errors.As(err, &fe) {
+		return errs.Field("file", "%v", err)
 	}
 	return err
 }
@@ -77,20 +83,24 @@ func (s *Store) sameAccount(account string) bool {
 	return false
 }
 
-// Import checks a statement file whole, then stores its statements a chunk
-// of lines at a time, deciding the first rules of the cascade as it goes;
-// the statements become visible, and their postings are made, only once
+// Import imports a statement file held in memory (ImportFrom).
+func (s *Store) Import(ctx context.Context, content []byte, by payments.Actor) (reconcile.ImportResult, error) {
+	return s.ImportFrom(ctx, bytes.NewReader(content), by)
+}
+
+// ImportFrom checks a statement file whole, then reads it again and stores
+// its statements a chunk of lines at a time, deciding the first rules of
+// the cascade as it goes: memory stays bounded whatever the file's size.
+// The statements become visible, and their postings are made, only once
 // every line is stored. The rest of the cascade then runs on what is left.
 // A file or a statement imported before changes nothing.
-func (s *Store) Import(ctx context.Context, content []byte, by payments.Actor) (reconcile.ImportResult, error) {
+func (s *Store) ImportFrom(ctx context.Context, file io.ReadSeeker, by payments.Actor) (reconcile.ImportResult, error) {
 	var res reconcile.ImportResult
 	if err := checkActor(by, "import a statement", payments.RoleController, payments.RoleAdmin, "system"); err != nil {
 		return res, err
 	}
-	sum := sha256.Sum256(content)
-	res.FileSHA256 = hex.EncodeToString(sum[:])
 	// First pass: the whole file is read and checked, nothing written.
-	rd, err := reader(content)
+	rd, _, err := reader(file)
 	if err != nil {
 		return res, err
 	}
@@ -98,7 +108,7 @@ func (s *Store) Import(ctx context.Context, content []byte, by payments.Actor) (
 	if err != nil {
 		return res, formatError(err)
 	}
-	res.Format = summary.Format
+	res.Format, res.FileSHA256 = summary.Format, summary.FileSHA256
 	for _, st := range summary.Statements {
 		if !s.sameAccount(st.Account) {
 			return res, errs.Field("file", "statement %s is of account %s, not of %s", st.ID, st.Account, s.cfg.Account)
@@ -118,14 +128,16 @@ func (s *Store) Import(ctx context.Context, content []byte, by payments.Actor) (
 	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO statement_files (sha256, format, bytes, statements, lines, status, imported_by, imported_at)
 			VALUES ($1, $2, $3, $4, $5, 'importing', $6, $7) ON CONFLICT (sha256) DO NOTHING`, res.FileSHA256, summary.Format,
-			int64(len(content)), int64(len(summary.Statements)), int64(summary.Lines), by.Name, s.now())
+			summary.Bytes, int64(len(summary.Statements)), int64(summary.Lines), by.Name, s.now())
 		return err
 	})
 	if err != nil {
 		return res, fmt.Errorf("import: %w", err)
 	}
 	// Second pass: the lines, a chunk per transaction.
-	rd, _ = reader(content)
+	if rd, _, err = reader(file); err != nil {
+		return res, err
+	}
 	total := newEffects()
 	skip := map[uuid.UUID]bool{}
 	var chunk []*stLine
@@ -276,6 +288,9 @@ func fromLine(stmt uuid.UUID, l reconcile.Line) *stLine {
 	if x.e2e == "" && len(l.Details) == 1 {
 		x.e2e = l.Details[0].EndToEndID
 	}
+	if strings.EqualFold(x.e2e, "NOTPROVIDED") {
+		x.e2e = "" // the ISO placeholder: no reference
+	}
 	return x
 }
 
@@ -360,6 +375,40 @@ func (s *Store) Fetch(ctx context.Context, day ledger.Date, by payments.Actor) (
 			return out, fmt.Errorf("statement %s of %s: %w", d.ID, day, err)
 		}
 		out = append(out, res)
+	}
+	return out, nil
+}
+
+// FetchDue fetches and imports the end-of-day statements not imported yet:
+// of the business days after the last statement imported (before any, from
+// the first execution date of the payment files) up to the day before
+// today, at most 31 days at a time.
+func (s *Store) FetchDue(ctx context.Context, today ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error) {
+	var last, first *ledger.Date
+	err := s.pool.QueryRow(ctx, `SELECT (SELECT max(stmt_date) FROM statements WHERE status = 'imported'),
+		(SELECT min(execution_date) FROM payment_files WHERE status <> 'building')`).Scan(&last, &first)
+	if err != nil {
+		return nil, fmt.Errorf("find the statements due: %w", err)
+	}
+	var from ledger.Date
+	switch {
+	case last != nil:
+		from = last.AddDays(1)
+	case first != nil:
+		from = *first
+	default:
+		return nil, nil
+	}
+	var out []reconcile.ImportResult
+	for d, n := from, 0; d.Before(today) && n < 31; d, n = d.AddDays(1), n+1 {
+		if !sepa.IsBusinessDay(d) {
+			continue
+		}
+		res, err := s.Fetch(ctx, d, by)
+		out = append(out, res...)
+		if err != nil {
+			return out, err
+		}
 	}
 	return out, nil
 }

@@ -135,8 +135,11 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 	}
 	pays := map[string]*payRow{}
 	if len(ids) > 0 {
+		// No FOR UPDATE: the transaction is serializable, so two imports
+		// booking the same payment cannot both commit, and a lock on every
+		// row would write each one twice.
 		rows, err := tx.Query(ctx, `SELECT line_id, beneficiary_id, status, msg_id, amount, booked_by, returned_by FROM line_payments
-			WHERE line_id = ANY($1::TEXT[]) ORDER BY line_id FOR UPDATE`, ids)
+			WHERE line_id = ANY($1::TEXT[])`, ids)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package httptransport
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/reconcile"
 )
 
 // DefaultMaxBodyBytes is the body limit when Options.MaxBodyBytes is 0.
@@ -59,6 +61,16 @@ type Options struct {
 	Detail map[string]func() any
 	// ReadyTimeout bounds each readiness check; 0 means DefaultReadyTimeout.
 	ReadyTimeout time.Duration
+	// Reconcile, when set, serves the reconciliation: statement files in,
+	// reports, exceptions and matches out.
+	Reconcile reconcile.Service
+	// MaxStatementBytes caps the body of POST /v1/statements alone, a
+	// statement file far larger than any JSON body (413 beyond it); 0
+	// means DefaultMaxStatementBytes.
+	MaxStatementBytes int64
+	// BankAccount is the IBAN of the account bank:main stands for: the
+	// account of the reconciliation report when the request names none.
+	BankAccount string
 }
 
 // route is one entry of the API's routing table. Each route names the roles
@@ -67,6 +79,7 @@ type route struct {
 	pattern string // http.ServeMux pattern, method first
 	allow   []Role // roles admitted; empty only when public
 	public  bool   // no token needed
+	maxBody int64  // body limit; 0 means Options.MaxBodyBytes
 	handler http.Handler
 }
 
@@ -88,6 +101,9 @@ func NewHandler(svc ledger.Service, opts Options) http.Handler {
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = DefaultReadyTimeout
 	}
+	if opts.MaxStatementBytes <= 0 {
+		opts.MaxStatementBytes = DefaultMaxStatementBytes
+	}
 	m, err := newMetrics(opts.Registry)
 	if err != nil {
 		panic(err)
@@ -108,8 +124,20 @@ func NewHandler(svc ledger.Service, opts Options) http.Handler {
 	if opts.Approvals != nil {
 		routes = append(routes, a.approvalRoutes(opts.Approvals)...)
 	}
+	if opts.Reconcile != nil {
+		routes = append(routes, a.reconcileRoutes(opts.Reconcile)...)
+	}
+	// The observer caps every body at the largest limit of a route; the
+	// routes with a smaller one cap theirs again.
+	maxBody := opts.MaxBodyBytes
+	for _, rt := range routes {
+		maxBody = max(maxBody, rt.maxBody)
+	}
 	for _, rt := range routes {
 		h := rt.handler
+		if limit := cmp.Or(rt.maxBody, opts.MaxBodyBytes); limit < maxBody {
+			h = limitBody(h, limit)
+		}
 		switch {
 		case rt.public:
 		case len(rt.allow) > 0:
@@ -124,7 +152,7 @@ func NewHandler(svc ledger.Service, opts Options) http.Handler {
 	o := &observer{
 		logger:  opts.Logger,
 		metrics: m,
-		maxBody: opts.MaxBodyBytes,
+		maxBody: maxBody,
 		quiet:   map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true},
 	}
 	return o.wrap(mux)
@@ -155,6 +183,24 @@ func (a *api) routes(svc ledger.Service) []route {
 		{pattern: "GET /readyz", public: true, handler: http.HandlerFunc(a.readyz)},
 		{pattern: "GET /metrics", public: true, handler: promhttp.HandlerFor(a.opts.Registry, promhttp.HandlerOpts{})},
 	}
+}
+
+// limitBody caps the bodies h reads at n bytes. The reader is given the
+// server's own ResponseWriter, as the observer's is, so that the server
+// closes the connection of a request cut short.
+func limitBody(h http.Handler, n int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		base := w
+		for {
+			u, ok := base.(interface{ Unwrap() http.ResponseWriter })
+			if !ok {
+				break
+			}
+			base = u.Unwrap()
+		}
+		r.Body = http.MaxBytesReader(base, r.Body, n)
+		h.ServeHTTP(w, r)
+	})
 }
 
 // server serves one endpoint with the API's encoders.

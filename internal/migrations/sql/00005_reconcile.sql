@@ -84,7 +84,6 @@ CREATE TABLE recon_matches (
     undone_at      TIMESTAMPTZ,
     undo_reason    TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX recon_matches_line_idx ON recon_matches (statement_id, idx);
 CREATE INDEX recon_matches_payment_idx ON recon_matches (payment_line) WHERE payment_line <> '';
 
 -- The payments of a match of several (a batch booking, a match by hand).
