@@ -306,10 +306,7 @@ func TestBatchBookingAndUndo(t *testing.T) {
 	}
 	wantAmount(t, "in transit after the undo", e.balance(ledger.PaymentsInTransit), r.InTransitTotal.Sum)
 	// The controller matches it again by hand, to the batch's payments.
-	var ids []string
-	for _, m := range ms[0].Payments {
-		ids = append(ids, m)
-	}
+	ids := append([]string(nil), ms[0].Payments...)
 	x, err := e.rec.MatchByHand(e.ctx, r.OpenExceptions[0].ID, ids[:4], controller, "the batch")
 	if errs.CodeOf(err) != errs.Invalid || !strings.Contains(err.Error(), "add up to") {
 		t.Errorf("match by hand to too few payments: %v %+v", err, x)
