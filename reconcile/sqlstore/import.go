@@ -22,8 +22,18 @@ import (
 // sequence number: the same statement in two files is one statement.
 var statementSpace = uuid.MustParse("6a0f4c1e-2b9d-4e73-85a1-c3d7f0e9b214")
 
-func statementID(account, id string, seq int64) uuid.UUID {
-	return uuid.NewSHA1(statementSpace, fmt.Appendf(nil, "%s\x00%s\x00%d", account, id, seq))
+func statementID(st reconcile.Statement) uuid.UUID {
+	return uuid.NewSHA1(statementSpace, fmt.Appendf(nil, "%s\x00%s\x00%d", st.Account, stmtKey(st), st.Sequence))
+}
+
+// stmtKey is the id a statement is kept under: its own, or for a camt.054
+// notification "notification/" and its own, for a notification is not the
+// statement of the same id.
+func stmtKey(st reconcile.Statement) string {
+	if strings.HasPrefix(st.Format, "camt.054") {
+		return "notification/" + st.ID
+	}
+	return st.ID
 }
 
 // reader returns the statement reader of r's format, from r's start: XML
@@ -134,6 +144,9 @@ func (s *Store) ImportFrom(ctx context.Context, file io.ReadSeeker, by payments.
 	if err != nil {
 		return res, fmt.Errorf("import: %w", err)
 	}
+	// A camt.054 is a notification, not a statement: its lines are kept for
+	// the record, and the booking comes with the camt.053 of the day.
+	notice := strings.HasPrefix(summary.Format, "camt.054")
 	// Second pass: the lines, a chunk per transaction.
 	if rd, _, err = reader(file); err != nil {
 		return res, err
@@ -145,7 +158,7 @@ func (s *Store) ImportFrom(ctx context.Context, file io.ReadSeeker, by payments.
 		if len(chunk) == 0 {
 			return nil
 		}
-		e, err := s.importChunk(ctx, chunk, by)
+		e, err := s.importChunk(ctx, chunk, by, notice)
 		if err != nil {
 			return err
 		}
@@ -154,7 +167,7 @@ func (s *Store) ImportFrom(ctx context.Context, file io.ReadSeeker, by payments.
 		return nil
 	}
 	for _, st := range summary.Statements {
-		id := statementID(st.Account, st.ID, st.Sequence)
+		id := statementID(st)
 		var status string
 		err := s.pool.QueryRow(ctx, `SELECT status FROM statements WHERE id = $1`, id).Scan(&status)
 		if err == nil && status == "imported" {
@@ -168,7 +181,7 @@ func (s *Store) ImportFrom(ctx context.Context, file io.ReadSeeker, by payments.
 		err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `INSERT INTO statements (id, account, stmt_id, sequence, file_sha256, format, currency, stmt_date, opening,
 				closing, entries, status, imported_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'importing', $12)
-				ON CONFLICT (id) DO NOTHING`, id, st.Account, st.ID, st.Sequence, res.FileSHA256, st.Format, st.Currency, st.Date,
+				ON CONFLICT (id) DO NOTHING`, id, st.Account, stmtKey(st), st.Sequence, res.FileSHA256, st.Format, st.Currency, st.Date,
 				st.Opening.Amount, st.Closing.Amount, int64(st.Entries), s.now())
 			return err
 		})
@@ -178,7 +191,7 @@ func (s *Store) ImportFrom(ctx context.Context, file io.ReadSeeker, by payments.
 	}
 	index := map[string]uuid.UUID{}
 	for _, st := range summary.Statements {
-		index[st.ID] = statementID(st.Account, st.ID, st.Sequence)
+		index[st.ID] = statementID(st)
 	}
 	done := map[uuid.UUID]int{} // lines already stored by an interrupted import
 	for id := range index {
@@ -302,11 +315,14 @@ func firstOf(a, b string) string {
 }
 
 // importChunk decides and stores a chunk of lines, in one transaction.
-func (s *Store) importChunk(ctx context.Context, lines []*stLine, by payments.Actor) (*effects, error) {
+func (s *Store) importChunk(ctx context.Context, lines []*stLine, by payments.Actor, notice bool) (*effects, error) {
 	var e *effects
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		for _, l := range lines {
 			l.matchStatus, l.rule, l.matchID = "unmatched", "", nil
+			if notice {
+				l.matchStatus = "ignored"
+			}
 		}
 		now := s.now()
 		e = newEffects()

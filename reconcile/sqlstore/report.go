@@ -32,8 +32,10 @@ func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (re
 		return r, errs.Field("date", "is required")
 	}
 	err := s.pool.QueryRow(ctx, `SELECT
-			(SELECT opening FROM statements WHERE stmt_date = $1 AND status = 'imported' ORDER BY sequence, stmt_id LIMIT 1),
-			(SELECT closing FROM statements WHERE stmt_date = $1 AND status = 'imported' ORDER BY sequence DESC, stmt_id DESC LIMIT 1)`, day).
+			(SELECT opening FROM statements WHERE stmt_date = $1 AND status = 'imported' AND format NOT LIKE 'camt.054%'
+				ORDER BY sequence, stmt_id LIMIT 1),
+			(SELECT closing FROM statements WHERE stmt_date = $1 AND status = 'imported' AND format NOT LIKE 'camt.054%'
+				ORDER BY sequence DESC, stmt_id DESC LIMIT 1)`, day).
 		Scan(nullDecimal{&r.StatementOpening, nil}, nullDecimal{&r.StatementClosing, &r.StatementFound})
 	if err != nil {
 		return r, fmt.Errorf("report: %w", err)
@@ -45,7 +47,7 @@ func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (re
 	r.LedgerClosing = b.Balance
 	err = queryRows(ctx, s.pool, `SELECT l.match_status, l.rule, count(*), COALESCE(sum(l.amount), 0) FROM statement_lines l
 		JOIN statements st ON st.id = l.statement_id WHERE st.stmt_date = $1 AND st.status = 'imported' AND l.status = 'BOOK'
-		GROUP BY l.match_status, l.rule`, []any{day}, func(rows pgx.Rows) error {
+		AND st.format NOT LIKE 'camt.054%' GROUP BY l.match_status, l.rule`, []any{day}, func(rows pgx.Rows) error {
 		var status, rule string
 		var n int64
 		var sum decimal.Decimal

@@ -323,7 +323,7 @@ func TestBatchBookingAndUndo(t *testing.T) {
 }
 
 // camt builds a camt.053.001.08 statement of the account with the entries
-// given, each "DBIT|CRDT amount e2e counterpartyIBAN".
+// given, each "DBIT|CRDT amount [e2e|- [counterpartyIBAN|- [returnReason]]]".
 func camt(id string, day ledger.Date, opening decimal.Decimal, entries ...string) []byte {
 	var b strings.Builder
 	closing := opening
@@ -340,12 +340,15 @@ func camt(id string, day ledger.Date, opening decimal.Decimal, entries ...string
 		if len(f) > 2 && f[2] != "-" {
 			refs = "<Refs><EndToEndId>" + f[2] + "</EndToEndId></Refs>"
 		}
-		party := ""
-		if len(f) > 3 {
+		party, rtr, code := "", "", "ESCT"
+		if len(f) > 3 && f[3] != "-" {
 			party = "<RltdPties><Cdtr><Pty><Nm>Someone</Nm></Pty></Cdtr><CdtrAcct><Id><IBAN>" + f[3] + "</IBAN></Id></CdtrAcct></RltdPties>"
 		}
-		fmt.Fprintf(&ntry, `<Ntry><NtryRef>%d</NtryRef><Amt Ccy="EUR">%s</Amt><CdtDbtInd>%s</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>%s</Dt></BookgDt><ValDt><Dt>%s</Dt></ValDt><AcctSvcrRef>REF%d</AcctSvcrRef><BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd><NtryDtls><TxDtls>%s<Amt Ccy="EUR">%s</Amt>%s</TxDtls></NtryDtls></Ntry>`,
-			i+1, amt.StringFixed(2), f[0], day, day, i+1, refs, amt.StringFixed(2), party)
+		if len(f) > 4 {
+			rtr, code = "<RtrInf><Rsn><Cd>"+f[4]+"</Cd></Rsn></RtrInf>", "RRTN"
+		}
+		fmt.Fprintf(&ntry, `<Ntry><NtryRef>%d</NtryRef><Amt Ccy="EUR">%s</Amt><CdtDbtInd>%s</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>%s</Dt></BookgDt><ValDt><Dt>%s</Dt></ValDt><AcctSvcrRef>REF%d</AcctSvcrRef><BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>%s</SubFmlyCd></Fmly></Domn></BkTxCd><NtryDtls><TxDtls>%s<Amt Ccy="EUR">%s</Amt>%s%s</TxDtls></NtryDtls></Ntry>`,
+			i+1, amt.StringFixed(2), f[0], day, day, i+1, code, refs, amt.StringFixed(2), party, rtr)
 	}
 	bal := func(tp string, a decimal.Decimal) string {
 		ind := "CRDT"
@@ -501,6 +504,82 @@ func TestTwoEqualCandidatesAreLeftToAPerson(t *testing.T) {
 	}
 	if ms, _ := e.rec.Matches(e.ctx, reconcile.MatchFilter{Payment: h4.ID}); len(ms) != 1 || ms[0].Rule != reconcile.RuleManual {
 		t.Errorf("matches of H4: %+v", ms)
+	}
+	e.verify()
+}
+
+// notification turns a camt.053 of camt() into a camt.054 notification of
+// the same entries.
+func notification(stmt []byte) []byte {
+	s := string(stmt)
+	s = strings.ReplaceAll(s, "camt.053.001.08", "camt.054.001.08")
+	s = strings.ReplaceAll(s, "BkToCstmrStmt", "BkToCstmrDbtCdtNtfctn")
+	s = strings.ReplaceAll(s, "<Stmt>", "<Ntfctn>")
+	s = strings.ReplaceAll(s, "</Stmt>", "</Ntfctn>")
+	for {
+		i := strings.Index(s, "<Bal>")
+		if i < 0 {
+			return []byte(s)
+		}
+		j := strings.Index(s, "</Bal>")
+		s = s[:i] + s[j+len("</Bal>"):]
+	}
+}
+
+func TestReturnWithAFeeDuplicatesAndNotifications(t *testing.T) {
+	e := newEnv(t, banksim.Config{}, 2)
+	batches, _ := e.runs.Batches(e.ctx, payments.BatchFilter{})
+	page, _, _ := e.runs.BatchLines(e.ctx, batches[0].ID, "", 100)
+	lines := map[string]payments.BatchLine{}
+	for _, l := range page {
+		lines[l.BeneficiaryID] = l
+	}
+	h1, h2 := lines["H1"], lines["H2"]
+	day := ledger.NewDate(2026, 11, 6)
+	doc := camt("DUP-1", day, funding, "DBIT "+h1.Net.StringFixed(2)+" "+h1.ID, "DBIT "+h1.Net.StringFixed(2)+" "+h1.ID,
+		"DBIT "+h2.Net.StringFixed(2)+" "+h2.ID)
+	res, err := e.rec.Import(e.ctx, doc, controller)
+	if err != nil || res.Match.Matched[reconcile.RuleEndToEnd].Count != 2 || res.Match.Unmatched != 1 {
+		t.Fatalf("import: %v %+v", err, res)
+	}
+	open, _ := e.rec.Exceptions(e.ctx, reconcile.ExceptionFilter{Status: reconcile.ExceptionOpen})
+	if len(open) != 1 || open[0].Kind != reconcile.ExceptionDuplicate || open[0].Payment != h1.ID {
+		t.Fatalf("exceptions: %+v", open)
+	}
+	if _, err := e.rec.BookToSuspense(e.ctx, open[0].ID, controller, "booked twice by the bank, claim 77"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.report(day); !r.Agrees {
+		t.Errorf("report of the duplicate's day: %s", r.Verdict)
+	}
+
+	// The bank returns H1's payment, keeping a 2.00 fee; a notification
+	// told of it before the statement, and books nothing.
+	back := ledger.NewDate(2026, 11, 10)
+	fee := decimal.RequireFromString("2.00")
+	opening := e.report(day).StatementClosing
+	stmt := camt("RET-1", back, opening, "CRDT "+h1.Net.Sub(fee).StringFixed(2)+" "+h1.ID+" - AC04")
+	ntf := notification(stmt)
+	xsdValid(t, "camt.054.001.08", ntf)
+	if res, err := e.rec.Import(e.ctx, ntf, controller); err != nil || len(res.Match.Matched) != 0 || res.Match.Unmatched != 0 {
+		t.Fatalf("notification: %v %+v", err, res)
+	}
+	if r := e.report(back); r.StatementFound || r.Lines != 0 {
+		t.Errorf("the notification counts as a statement: %+v", r)
+	}
+	wantAmount(t, "payable of H1 after the notification", e.balance(ledger.SubAccount(ledger.Payable, "H1")), decimal.Zero)
+	res, err = e.rec.Import(e.ctx, stmt, controller)
+	if err != nil || res.Match.Matched[reconcile.RuleReturn].Count != 1 {
+		t.Fatalf("return: %v %+v", err, res)
+	}
+	wantAmount(t, "payable of H1", e.balance(ledger.SubAccount(ledger.Payable, "H1")), h1.Net)
+	wantAmount(t, "fees kept by the bank", e.balance(ledger.ExpenseBankFees), fee)
+	if r := e.report(back); !r.Agrees || r.Matched[reconcile.RuleReturn].Sum.Cmp(h1.Net.Sub(fee)) != 0 {
+		t.Errorf("report of the return: %+v", r)
+	}
+	pe, _ := e.ap.Exceptions(e.ctx, payments.ExceptionFilter{Status: payments.ExceptionOpen})
+	if len(pe) != 1 || pe[0].LineID != h1.ID || pe[0].ReasonCode != "AC04" {
+		t.Errorf("payment exceptions: %+v", pe)
 	}
 	e.verify()
 }
