@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -21,16 +22,17 @@ import (
 func TestServe(t *testing.T) {
 	pool, url := dbtest.MustOpen(t)
 	pool.Close()
-	const token, payToken, auditToken = "test-admin-token", "test-preparer-token", "test-auditor-token"
+	const token, payToken, auditToken, approveToken = "test-admin-token", "test-preparer-token", "test-auditor-token", "test-approver-token"
 	env := map[string]string{
 		"DATABASE_URL": url,
 		"HTTP_ADDR":    "127.0.0.1:0",
 		"AUTH_TOKENS": "ops:admin:" + httptransport.HashToken(token) + ";pay:preparer:" + httptransport.HashToken(payToken) +
-			";audit:auditor:" + httptransport.HashToken(auditToken),
+			";audit:auditor:" + httptransport.HashToken(auditToken) + ";appr:approver:" + httptransport.HashToken(approveToken),
 		"LOG_LEVEL":           "warn",
 		"KAFKA_EMBEDDED_ADDR": "127.0.0.1:0",
 		"BANK_EMBEDDED_ADDR":  "127.0.0.1:0",
 		"ADA_RUN_DAY":         "1", // always past: the previous month is due whatever the date
+		"BANK_POLL_INTERVAL":  "100ms",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan Addrs, 1)
@@ -174,6 +176,45 @@ func TestServe(t *testing.T) {
 		return len(dl.DeadLetters) == 13
 	})
 
+	// October paid through the embedded bank: a preparer runs and submits
+	// it, an approver approves and releases it, and ledgerd sends the file
+	// and applies the bank's status report by itself.
+	var run struct {
+		BatchID string `json:"batch_id"`
+	}
+	postAs(t, addr, "/v1/runs", payToken, `{"kind":"ada","period":"2026-10"}`, 201, &run)
+	var batch struct {
+		Status string `json:"status"`
+		Lines  int    `json:"lines"`
+	}
+	postAs(t, addr, "/v1/batches/"+run.BatchID+"/submit", payToken, `{}`, 200, &batch)
+	if batch.Status != "pending_approval" || batch.Lines == 0 {
+		t.Fatalf("submitted batch: %+v", batch)
+	}
+	postAs(t, addr, "/v1/batches/"+run.BatchID+"/approve", payToken, `{}`, 403, nil)
+	postAs(t, addr, "/v1/batches/"+run.BatchID+"/approve", approveToken, `{}`, 200, &batch)
+	postAs(t, addr, "/v1/batches/"+run.BatchID+"/release", approveToken, `{}`, 200, &batch)
+	waitFor(t, 30*time.Second, "the bank to take and accept the payments", func() bool {
+		r := get("/v1/batches/"+run.BatchID, true)
+		_ = json.NewDecoder(r.Body).Decode(&batch)
+		r.Body.Close()
+		return batch.Status == "settled"
+	})
+	resp = get("/v1/accounts/payments-in-transit/balance", true)
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if body.Balance == "0.00" {
+		t.Errorf("payments in transit = %s after the release", body.Balance)
+	}
+	resp = get("/metrics", false)
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{`bank_breaker_state{endpoint="submit"} 0`, `bank_requests_total{endpoint="submit",outcome="ok"}`} {
+		if !strings.Contains(string(metrics), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+
 	cancel()
 	select {
 	case err := <-done:
@@ -196,6 +237,29 @@ func getAs(t *testing.T, addr, path, token string) *http.Response {
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// postAs posts body as the holder of token, wants status, and decodes the
+// answer into out when it is not nil.
+func postAs(t *testing.T, addr, path, token, body string, status int, out any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+addr+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("POST %s = %d, want %d: %s", path, resp.StatusCode, status, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("POST %s: %v: %s", path, err, b)
+		}
+	}
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
