@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
+	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
 )
 
@@ -287,4 +290,34 @@ type Approvals interface {
 	// ApplyReport applies one pain.002 status report (role controller or
 	// admin, or the service itself); applying it again changes nothing.
 	ApplyReport(ctx context.Context, content []byte, by Actor) (ReportResult, error)
+}
+
+// Allow refuses an actor without a name, or without one of roles, for what
+// they ask to do: invalid without a name, forbidden without the role.
+func (a Actor) Allow(what string, roles ...string) error {
+	if strings.TrimSpace(a.Name) == "" {
+		return errs.Field("actor", "is required: who may %s", what)
+	}
+	if !a.Has(roles...) {
+		return errs.E(errs.Forbidden, "%s may not %s: it needs the role %s", a.Name, what, strings.Join(roles, " or "))
+	}
+	return nil
+}
+
+// MaxReasonLen bounds the notes and reasons people give.
+const MaxReasonLen = 500
+
+// CheckReason checks a note or a reason a person gives, and returns it
+// trimmed; required says it must be given.
+func CheckReason(field, s string, required bool) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case required && s == "":
+		return "", errs.Field(field, "is required")
+	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
+		return "", errs.Field(field, "must be text")
+	case utf8.RuneCountInString(s) > MaxReasonLen:
+		return "", errs.Field(field, "must have at most %d characters", MaxReasonLen)
+	}
+	return s, nil
 }

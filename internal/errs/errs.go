@@ -73,3 +73,13 @@ func MessageOf(err error) string {
 	}
 	return "internal error"
 }
+
+// Wrap adds what was being done to an unexpected error; an error meant for
+// the caller (invalid, not found, conflict, forbidden...) passes as it is,
+// so that its code and message reach them unchanged.
+func Wrap(err error, format string, args ...any) error {
+	if err == nil || CodeOf(err) != Internal {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -56,9 +55,6 @@ var (
 	DefaultMaxFileTransactions = 10000
 	DefaultInitiatingParty     = "OFII"
 )
-
-// MaxReasonLen bounds the notes and reasons people give.
-const MaxReasonLen = 500
 
 // MaxReportBytes bounds a status report.
 const MaxReportBytes = 64 << 20
@@ -129,38 +125,17 @@ func (s *ApprovalStore) tx(ctx context.Context, fn func(context.Context, pgx.Tx)
 	return db.InTxWith(ctx, s.pool, s.runs.retry, fn)
 }
 
-// wrap adds what was being done to an unexpected error; errors meant for the
-// caller (not found, conflict, forbidden, invalid) pass as they are.
-func wrap(err error, format string, args ...any) error {
-	if err == nil || errs.CodeOf(err) != errs.Internal {
-		return err
-	}
-	return fmt.Errorf(format+": %w", append(args, err)...)
-}
+// wrap adds what was being done to an unexpected error (errs.Wrap).
+func wrap(err error, format string, args ...any) error { return errs.Wrap(err, format, args...) }
 
 // checkActor refuses an actor without a name or without one of roles.
 func checkActor(by payments.Actor, what string, roles ...string) error {
-	if strings.TrimSpace(by.Name) == "" {
-		return errs.Field("actor", "is required: who %s", what)
-	}
-	if !by.Has(roles...) {
-		return errs.E(errs.Forbidden, "%s may not %s: it needs the role %s", by.Name, what, strings.Join(roles, " or "))
-	}
-	return nil
+	return by.Allow(what, roles...)
 }
 
-// checkText checks a note or a reason; required says it must be given.
+// checkText checks a note or a reason (payments.CheckReason).
 func checkText(field, s string, required bool) (string, error) {
-	s = strings.TrimSpace(s)
-	switch {
-	case required && s == "":
-		return "", errs.Field(field, "is required")
-	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
-		return "", errs.Field(field, "must be text")
-	case utf8.RuneCountInString(s) > MaxReasonLen:
-		return "", errs.Field(field, "must have at most %d characters", MaxReasonLen)
-	}
-	return s, nil
+	return payments.CheckReason(field, s, required)
 }
 
 // audit appends one event to the audit trail, in tx.

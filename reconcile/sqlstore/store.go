@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -104,38 +103,17 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) 
 	return db.InTxWith(ctx, s.pool, s.cfg.Retry, fn)
 }
 
-// wrap adds context to an unexpected error; errors meant for the caller
-// pass as they are.
-func wrap(err error, format string, args ...any) error {
-	if err == nil || errs.CodeOf(err) != errs.Internal {
-		return err
-	}
-	return fmt.Errorf(format+": %w", append(args, err)...)
-}
+// wrap adds context to an unexpected error (errs.Wrap).
+func wrap(err error, format string, args ...any) error { return errs.Wrap(err, format, args...) }
 
 // checkActor refuses an actor without a name or without one of roles.
 func checkActor(by payments.Actor, what string, roles ...string) error {
-	if strings.TrimSpace(by.Name) == "" {
-		return errs.Field("actor", "is required: who may %s", what)
-	}
-	if !by.Has(roles...) {
-		return errs.E(errs.Forbidden, "%s may not %s: it needs the role %s", by.Name, what, strings.Join(roles, " or "))
-	}
-	return nil
+	return by.Allow(what, roles...)
 }
 
-// checkReason checks a reason given by a person.
+// checkReason checks a reason a person gives (payments.CheckReason).
 func checkReason(field, s string, required bool) (string, error) {
-	s = strings.TrimSpace(s)
-	switch {
-	case required && s == "":
-		return "", errs.Field(field, "is required")
-	case len(s) > 500:
-		return "", errs.Field(field, "must have at most 500 characters")
-	case strings.ContainsRune(s, 0):
-		return "", errs.Field(field, "must be text")
-	}
-	return s, nil
+	return payments.CheckReason(field, s, required)
 }
 
 // posting is an entry the reconciliation owes the ledger, written in the

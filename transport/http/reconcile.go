@@ -732,35 +732,30 @@ func decodeConfirmRequest(_ context.Context, r *http.Request) (any, error) {
 	return resolveRequest{ID: id}, nil
 }
 
-func decodeSuspenseRequest(_ context.Context, r *http.Request) (any, error) {
-	id, err := decodeResolveTarget(r)
-	if err != nil {
-		return nil, err
+// decodeReasonRequest decodes the exception id of the path and a body
+// whose reason is required; why says what the reason is for.
+func decodeReasonRequest(why string) func(context.Context, *http.Request) (any, error) {
+	return func(_ context.Context, r *http.Request) (any, error) {
+		id, err := decodeResolveTarget(r)
+		if err != nil {
+			return nil, err
+		}
+		var b reasonBody
+		if err := decodeOptionalBody(r, &b); err != nil {
+			return nil, err
+		}
+		if err := required("reason", b.Reason, why); err != nil {
+			return nil, err
+		}
+		return resolveRequest{ID: id, Text: b.Reason}, nil
 	}
-	var b reasonBody
-	if err := decodeOptionalBody(r, &b); err != nil {
-		return nil, err
-	}
-	if err := required("reason", b.Reason, "say why the line goes to suspense, for whoever clears it"); err != nil {
-		return nil, err
-	}
-	return resolveRequest{ID: id, Text: b.Reason}, nil
 }
 
-func decodeCloseReconRequest(_ context.Context, r *http.Request) (any, error) {
-	id, err := decodeResolveTarget(r)
-	if err != nil {
-		return nil, err
-	}
-	var b reasonBody
-	if err := decodeOptionalBody(r, &b); err != nil {
-		return nil, err
-	}
-	if err := required("reason", b.Reason, "say why nothing is to be posted"); err != nil {
-		return nil, err
-	}
-	return resolveRequest{ID: id, Text: b.Reason}, nil
-}
+// decodeSuspenseRequest decodes a booking to suspense.
+var decodeSuspenseRequest = decodeReasonRequest("say why the line goes to suspense, for whoever clears it")
+
+// decodeCloseReconRequest decodes the closing of an exception.
+var decodeCloseReconRequest = decodeReasonRequest("say why nothing is to be posted")
 
 func decodeAssignRequest(_ context.Context, r *http.Request) (any, error) {
 	id, err := decodeResolveTarget(r)
