@@ -1,6 +1,7 @@
 package sepa
 
 import (
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -453,4 +454,16 @@ func Advance(cur, next Status) (Status, bool) {
 		return cur, false
 	}
 	return next, true
+}
+
+// CodesFor returns the reason codes that call for one of actions, sorted.
+func CodesFor(actions ...Action) []string {
+	var out []string
+	for code, r := range reasons {
+		if slices.Contains(actions, r.action) {
+			out = append(out, code)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -602,3 +602,86 @@ func TestReleaseInTheBanksFormat(t *testing.T) {
 		t.Errorf("pain.001.001.03 file:\n%s", content)
 	}
 }
+
+func TestRejectedAccountIsHeldUntilCorrected(t *testing.T) {
+	e := newApprovalEnv(t, sqlstore.ApprovalConfig{})
+	workedExamples(e.runEnv)
+	e.at("2026-11-05T07:00:00Z")
+	oct := e.runADA("2026-10")
+	for _, step := range []func() (payments.Batch, error){
+		func() (payments.Batch, error) { return e.ap.Submit(e.ctx, oct.BatchID, paul, "") },
+		func() (payments.Batch, error) { return e.ap.Approve(e.ctx, oct.BatchID, ana, "") },
+		func() (payments.Batch, error) { return e.ap.Release(e.ctx, oct.BatchID, ana) },
+	} {
+		if _, err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := e.ap.Files(e.ctx, oct.BatchID)
+	h1 := e.line(e.lines(oct.BatchID), "H1", "2026-10")
+	rep := sepa.StatusReport{MsgID: "RPT-OCT", CreatedAt: e.clock(), OriginalMsgID: files[0].MsgID, OriginalMsgNm: "pain.001.001.09",
+		GroupStatus: sepa.StatusRJCT, GroupReason: "AC04"}
+	var buf bytes.Buffer
+	if err := sepa.WriteStatusReport(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.ap.ApplyReport(e.ctx, buf.Bytes(), payments.System); err != nil || res.Rejected != 1 {
+		t.Fatalf("report: %v %+v", err, res)
+	}
+
+	// November pays every household, H1 still to the closed account: its
+	// line is held, the others go to the bank.
+	workedExamplesNovember(e.runEnv)
+	e.at("2026-12-05T07:00:00Z")
+	nov := e.runADA("2026-11")
+	if _, err := e.ap.Submit(e.ctx, nov.BatchID, paul, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ap.Approve(e.ctx, nov.BatchID, ana, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ap.Approve(e.ctx, nov.BatchID, bob, ""); err != nil && errs.CodeOf(err) != errs.Conflict {
+		t.Fatal(err)
+	}
+	b, err := e.ap.Release(e.ctx, nov.BatchID, ana)
+	if err != nil || b.Status != payments.BatchReleased {
+		t.Fatalf("release: %v %+v", err, b)
+	}
+	novH1 := e.line(e.lines(nov.BatchID), "H1", "2026-11")
+	files, _ = e.ap.Files(e.ctx, nov.BatchID)
+	if len(files) != 1 || files[0].Transactions != 5 {
+		t.Fatalf("November files: %+v", files)
+	}
+	_, content, _ := e.ap.FileContent(e.ctx, files[0].MsgID)
+	if bytes.Contains(content, []byte(novH1.ID)) {
+		t.Error("H1's November line went to the bank")
+	}
+	wantAmount(t, "payable of H1", e.balance(ledger.SubAccount(ledger.Payable, "H1")), h1.Net.Add(novH1.Net).StringFixed(2))
+	open, _ := e.ap.Exceptions(e.ctx, payments.ExceptionFilter{Status: payments.ExceptionOpen})
+	if len(open) != 2 {
+		t.Fatalf("open exceptions: %+v", open)
+	}
+	// One correction frees both; one reissue batch pays both.
+	x, err := e.ap.CorrectPayee(e.ctx, open[0].ID, paul, payments.Payee{Name: "Amina Diallo", IBAN: "FR1420041010050500013M02606"}, "new account")
+	if err != nil || x.Status != payments.ExceptionCorrected {
+		t.Fatalf("correct: %v %+v", err, x)
+	}
+	if open, _ := e.ap.Exceptions(e.ctx, payments.ExceptionFilter{Status: payments.ExceptionCorrected}); len(open) != 2 {
+		t.Fatalf("corrected exceptions: %+v", open)
+	}
+	re, err := e.ap.Reissue(e.ctx, paul, "")
+	if err != nil || re.Lines != 2 || !re.Total.Net.Equal(h1.Net.Add(novH1.Net)) {
+		t.Fatalf("reissue: %v %+v", err, re)
+	}
+	if _, err := e.ap.Submit(e.ctx, re.ID, paul, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ap.Approve(e.ctx, re.ID, ana, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ap.Release(e.ctx, re.ID, ana); err != nil {
+		t.Fatal(err)
+	}
+	wantAmount(t, "payable of H1 after the reissue", e.balance(ledger.SubAccount(ledger.Payable, "H1")), "0")
+	e.verify()
+}

@@ -102,7 +102,8 @@ var correctionSpace = uuid.MustParse("9e1b7f20-5c3a-4d8e-b1f6-3a7c2d90e845")
 
 // CorrectPayee records the payee an open (or already corrected) exception
 // is to be paid to, and makes it the beneficiary's payee from now on, so
-// that later runs pay it too. The name is cleaned to the SEPA character
+// that later runs pay it too. The beneficiary's other open exceptions on
+// the same account (lines held at release) are corrected with it. The name is cleaned to the SEPA character
 // set; the IBAN must be valid.
 func (s *ApprovalStore) CorrectPayee(ctx context.Context, id uuid.UUID, by payments.Actor, p payments.Payee, reason string) (payments.PaymentException, error) {
 	if err := checkActor(by, "correct a payee", payments.RolePreparer, payments.RoleAdmin); err != nil {
@@ -139,6 +140,25 @@ func (s *ApprovalStore) CorrectPayee(ctx context.Context, id uuid.UUID, by payme
 		if _, err := tx.Exec(ctx, `UPDATE payment_exceptions SET status = 'corrected', corrected_name = $2, corrected_iban = $3,
 			corrected_bic = $4, corrected_by = $5, note = $6, updated_at = $7 WHERE id = $1`, id, p.Name, p.IBAN, p.BIC, by.Name, reason, now); err != nil {
 			return err
+		}
+		// The other open exceptions of the beneficiary on the same account
+		// (lines held at release) are corrected with it.
+		rows, err := tx.Query(ctx, `UPDATE payment_exceptions SET status = 'corrected', corrected_name = $4, corrected_iban = $5,
+			corrected_bic = $6, corrected_by = $7, note = $8, updated_at = $9
+			WHERE beneficiary_id = $1 AND payee_iban = $2 AND status = 'open' AND id <> $3 RETURNING id`,
+			e.BeneficiaryID, e.Payee.IBAN, id, p.Name, p.IBAN, p.BIC, by.Name, reason, now)
+		if err != nil {
+			return err
+		}
+		siblings, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return err
+		}
+		for _, sib := range siblings {
+			if err := audit(ctx, tx, now, by, "correct_payee", "exception", sib.String(), string(payments.ExceptionOpen),
+				string(payments.ExceptionCorrected), reason, map[string]any{"with": id.String(), "iban": mask.MaskIBAN(p.IBAN)}); err != nil {
+				return err
+			}
 		}
 		var n int64
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE object_id = $1 AND action = 'correct_payee'`, id.String()).Scan(&n); err != nil {

@@ -27,8 +27,10 @@ import (
 // bank. Each file is written once, in its own transaction, and kept byte
 // for byte: a release interrupted part-way is finished by calling Release
 // again, which writes the files still missing and never writes one twice.
-// Lines whose net is zero (wholly withheld) are not paid. The requested
-// execution date is the next TARGET2 business day after the release.
+// Lines whose net is zero (wholly withheld) are not paid, nor are lines
+// paying an account the bank rejected and staff have not corrected yet
+// (holdLines). The requested execution date is the next TARGET2 business
+// day after the release.
 func (s *ApprovalStore) Release(ctx context.Context, id uuid.UUID, by payments.Actor) (payments.Batch, error) {
 	if err := checkActor(by, "release a batch", payments.RoleApprover); err != nil {
 		return payments.Batch{}, err
@@ -52,8 +54,12 @@ func (s *ApprovalStore) Release(ctx context.Context, id uuid.UUID, by payments.A
 			WHERE id = $1`, id, by.Name, now, day); err != nil {
 			return err
 		}
+		held, err := holdLines(ctx, tx, id, now)
+		if err != nil {
+			return err
+		}
 		return audit(ctx, tx, now, by, "release", "batch", id.String(), string(b.status), string(payments.BatchReleasing), "",
-			map[string]any{"execution_date": day.String()})
+			map[string]any{"execution_date": day.String(), "held": held})
 	})
 	if err != nil {
 		return payments.Batch{}, wrap(err, "release batch %s", id)
@@ -62,6 +68,32 @@ func (s *ApprovalStore) Release(ctx context.Context, id uuid.UUID, by payments.A
 		return payments.Batch{}, fmt.Errorf("release batch %s (release again to finish): %w", id, err)
 	}
 	return s.runs.Batch(ctx, id)
+}
+
+// holdCodes are the reasons of a rejection after which a payee's account is
+// not paid again until staff correct it: the account is wrong or closed,
+// or the beneficiary died.
+var holdCodes = sepa.CodesFor(sepa.ActionFixPayee, sepa.ActionStopPaying)
+
+// holdLines keeps out of a batch's files the lines paying an account the
+// bank rejected for a beneficiary, whose exception is still open: each
+// becomes a payment exception of its own, its amount stays in the payee's
+// payable account, and it is paid by a reissue batch once the payee is
+// corrected. It returns how many lines it held.
+func holdLines(ctx context.Context, tx pgx.Tx, batch uuid.UUID, now time.Time) (int64, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO payment_exceptions (id, line_id, batch_id, msg_id, beneficiary_id, scheme, period, amount,
+		reason_code, status, payee_name, payee_iban, payee_bic, note, created_at, updated_at)
+		SELECT gen_random_uuid(), l.id, l.batch_id, '', l.beneficiary_id, l.scheme, l.period, l.net, x.reason_code, 'open',
+			l.payee_name, l.payee_iban, l.payee_bic, 'held at release: the bank rejected this account for line ' || x.line_id, $2, $2
+		FROM batch_lines l JOIN (SELECT DISTINCT ON (beneficiary_id, payee_iban) beneficiary_id, payee_iban, reason_code, line_id
+			FROM payment_exceptions WHERE status = 'open' AND reason_code = ANY($3::TEXT[])
+			ORDER BY beneficiary_id, payee_iban, created_at) x ON x.beneficiary_id = l.beneficiary_id AND x.payee_iban = l.payee_iban
+		WHERE l.batch_id = $1 AND l.net > 0
+		ON CONFLICT (line_id) DO NOTHING`, batch, now, holdCodes)
+	if err != nil {
+		return 0, fmt.Errorf("hold the lines paying rejected accounts: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // MsgID returns the MsgId of part n of a batch's payment files:
@@ -164,7 +196,8 @@ func (s *ApprovalStore) writeFile(ctx context.Context, b payments.Batch, part in
 				return fmt.Errorf("read file %d: %w", part-1, err)
 			}
 		}
-		rows, err := tx.Query(ctx, `SELECT `+lineCols+` FROM batch_lines WHERE batch_id = $1 AND net > 0 AND id > $2 ORDER BY id LIMIT $3`,
+		rows, err := tx.Query(ctx, `SELECT `+lineCols+` FROM batch_lines l WHERE batch_id = $1 AND net > 0 AND id > $2
+			AND NOT EXISTS (SELECT 1 FROM payment_exceptions x WHERE x.line_id = l.id) ORDER BY id LIMIT $3`,
 			b.ID, cursor, s.cfg.MaxFileTransactions)
 		if err != nil {
 			return err
