@@ -64,7 +64,6 @@ CREATE TABLE statement_lines (
     match_id       UUID,
     PRIMARY KEY (statement_id, idx)
 );
-CREATE INDEX statement_lines_e2e_idx ON statement_lines (end_to_end_id) WHERE end_to_end_id <> '';
 
 -- A match explains a statement line: its rule, the payment(s) it books
 -- or returns, who made it. Matches by EndToEndId are made while the lines
