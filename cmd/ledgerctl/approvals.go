@@ -163,14 +163,18 @@ func seesIBANs(by payments.Actor) bool {
 	return false
 }
 
-// parseBatchID reads a batch id given as the argument ID.
-func parseBatchID(s string) (uuid.UUID, error) {
+// parseID reads the id of a kind of object (a batch, a payment
+// exception...) given as flag or argument: a UUID.
+func parseID(flag, s, kind string) (uuid.UUID, error) {
 	id, err := uuid.Parse(s)
 	if err != nil {
-		return id, cli.Usage(errs.Field("ID", "%q is not a batch id (a UUID)", s))
+		return id, cli.Usage(errs.Field(flag, "%q is not a %s id (a UUID)", s, kind))
 	}
 	return id, nil
 }
+
+// parseBatchID reads a batch id given as the argument ID.
+func parseBatchID(s string) (uuid.UUID, error) { return parseID("ID", s, "batch") }
 
 // batchesWorkflowCmd is the batches command with the moves of the approval
 // workflow and the payment files added to its reading subcommands.
@@ -454,13 +458,7 @@ func exceptionsCmd(a *app) *cobra.Command {
 }
 
 // parseExceptionID reads a payment exception id given as the argument ID.
-func parseExceptionID(s string) (uuid.UUID, error) {
-	id, err := uuid.Parse(s)
-	if err != nil {
-		return id, cli.Usage(errs.Field("ID", "%q is not a payment exception id (a UUID)", s))
-	}
-	return id, nil
-}
+func parseExceptionID(s string) (uuid.UUID, error) { return parseID("ID", s, "payment exception") }
 
 func exceptionsListCmd(a *app) *cobra.Command {
 	var status, batch, after string
@@ -480,13 +478,13 @@ to do. IBANs show in full only to the roles that pay (preparer, approver).`,
 				}
 			}
 			if batch != "" {
-				if f.BatchID, err = uuid.Parse(batch); err != nil {
-					return cli.Usage(errs.Field("--batch", "%q is not a batch id (a UUID)", batch))
+				if f.BatchID, err = parseID("--batch", batch, "batch"); err != nil {
+					return err
 				}
 			}
 			if after != "" {
-				if f.After, err = uuid.Parse(after); err != nil {
-					return cli.Usage(errs.Field("--after", "%q is not a payment exception id (a UUID)", after))
+				if f.After, err = parseID("--after", after, "payment exception"); err != nil {
+					return err
 				}
 			}
 			if limit < 1 || limit > paysql.MaxListLimit {

@@ -626,8 +626,8 @@ to confirm, returns, payments in transit for too long.`,
 				}
 			}
 			if after != "" {
-				if f.After, err = uuid.Parse(after); err != nil {
-					return cli.Usage(errs.Field("--after", "%q is not a reconciliation exception id (a UUID)", after))
+				if f.After, err = parseID("--after", after, "reconciliation exception"); err != nil {
+					return err
 				}
 			}
 			if limit < 1 || limit > 1000 {
@@ -688,11 +688,7 @@ to confirm, returns, payments in transit for too long.`,
 // parseReconExceptionID reads a reconciliation exception id given as the
 // argument ID.
 func parseReconExceptionID(s string) (uuid.UUID, error) {
-	id, err := uuid.Parse(s)
-	if err != nil {
-		return id, cli.Usage(errs.Field("ID", "%q is not a reconciliation exception id (a UUID)", s))
-	}
-	return id, nil
+	return parseID("ID", s, "reconciliation exception")
 }
 
 // resolveException runs one move of a reconciliation exception as the

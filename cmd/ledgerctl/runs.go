@@ -286,9 +286,9 @@ with gross, deduction, net, payee and how each amount is made; --cursor
 continues after a previous page. IBANs are masked unless --show-iban is given.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := uuid.Parse(args[0])
+			id, err := parseBatchID(args[0])
 			if err != nil {
-				return cli.Usage(errs.Field("ID", "%q is not a batch id (a UUID)", args[0]))
+				return err
 			}
 			if limit < 1 || limit > paysql.MaxListLimit {
 				return cli.Usage(errs.Field("--limit", "must be between 1 and %d", paysql.MaxListLimit))
