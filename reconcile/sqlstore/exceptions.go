@@ -473,17 +473,19 @@ func (s *Store) Matches(ctx context.Context, f reconcile.MatchFilter) ([]reconci
 	return out, nil
 }
 
-// Sweep opens an exception for each payment accepted by the bank and not
-// booked InTransitDays business days after its execution date.
+// Sweep opens an exception for each payment released and not booked
+// InTransitDays business days after its execution date, whatever its file
+// became: still queued for a bank that is down, refused, or accepted.
 func (s *Store) Sweep(ctx context.Context, today ledger.Date) (int, error) {
 	cutoff := sepa.AddBusinessDays(today, -s.cfg.InTransitDays)
 	var n int64
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO recon_exceptions (id, kind, payment_line, amount, reason, status, created_at, updated_at)
 			SELECT gen_random_uuid(), 'in_transit_too_long', p.line_id, p.amount,
-				'accepted by the bank for execution on ' || f.execution_date::TEXT || ' and still not on a statement', 'open', $2, $2
+				'released for execution on ' || f.execution_date::TEXT || ' in file ' || f.msg_id || ' (' || f.status ||
+				') and still not on a statement', 'open', $2, $2
 			FROM line_payments p JOIN payment_files f ON f.msg_id = p.msg_id
-			WHERE p.booked_by IS NULL AND p.status <> 'RJCT' AND f.status IN ('sent', 'accepted', 'partly_rejected') AND f.execution_date < $1
+			WHERE p.booked_by IS NULL AND p.status <> 'RJCT' AND f.status <> 'building' AND f.execution_date < $1
 			ON CONFLICT (kind, statement_id, idx, payment_line) DO NOTHING`, cutoff, s.now())
 		n = tag.RowsAffected()
 		return err

@@ -97,13 +97,15 @@ func verdict(r reconcile.Report) string {
 		r.Date, r.StatementClosing.StringFixed(2), r.LedgerClosing.StringFixed(2), tail)
 }
 
-// inTransit counts the payments sent and not yet booked nor rejected, by
-// their age in business days from their execution date.
+// inTransit counts the payments released and not yet booked nor rejected
+// (their file queued, sent, or refused by the bank: the ledger holds them in
+// payments in transit all the same), by their age in business days from
+// their execution date.
 func (s *Store) inTransit(ctx context.Context, day ledger.Date) ([]reconcile.AgeBucket, reconcile.Count, error) {
 	buckets := []reconcile.AgeBucket{{Ages: "0-2"}, {Ages: "3-5"}, {Ages: "6-10"}, {Ages: "over 10"}}
 	var total reconcile.Count
 	err := queryRows(ctx, s.pool, `SELECT f.execution_date, count(*), sum(p.amount) FROM line_payments p JOIN payment_files f ON f.msg_id = p.msg_id
-		WHERE p.booked_by IS NULL AND p.status <> 'RJCT' AND f.status <> 'refused' AND f.created_at < $1::DATE + 1
+		WHERE p.booked_by IS NULL AND p.status <> 'RJCT' AND f.status <> 'building' AND f.created_at < $1::DATE + 1
 		GROUP BY f.execution_date`, []any{day}, func(rows pgx.Rows) error {
 		var exec ledger.Date
 		var n int64

@@ -471,6 +471,17 @@ func TestBadStatementsImportNothing(t *testing.T) {
 			}
 		})
 	}
+	// A file the bank refused still holds its payments in transit: the
+	// report counts them and the sweep finds them.
+	if _, err := e.pool.Exec(e.ctx, `UPDATE payment_files SET status = 'refused'`); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.report(day); r.InTransitTotal.Count != 1 || !r.InTransitTotal.Sum.Equal(e.balance(ledger.PaymentsInTransit)) {
+		t.Errorf("in transit with the file refused: %+v", r.InTransitTotal)
+	}
+	if n, err := e.rec.Sweep(e.ctx, ledger.NewDate(2026, 11, 20)); err != nil || n != 1 {
+		t.Errorf("sweep: %v %d", err, n)
+	}
 	e.verify()
 }
 
