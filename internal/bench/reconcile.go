@@ -104,7 +104,8 @@ func (e *env) reconcileStep(ctx context.Context, n int) (Result, error) {
 		return Result{}, fmt.Errorf("reconcile N=%d: %d lines matched by EndToEndId, %d unmatched", n, got, res.Match.Unmatched)
 	}
 	var open int64
-	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM line_payments WHERE msg_id = $1 AND booked_by IS NULL`, msgID).Scan(&open); err != nil || open != 0 {
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM line_payments p WHERE msg_id = $1
+		AND NOT EXISTS (SELECT 1 FROM payment_bookings b WHERE b.line_id = p.line_id)`, msgID).Scan(&open); err != nil || open != 0 {
 		return Result{}, fmt.Errorf("reconcile N=%d: %d payments left unbooked (%v)", n, open, err)
 	}
 	return Result{

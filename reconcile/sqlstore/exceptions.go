@@ -174,7 +174,8 @@ func (s *Store) matchLine(ctx context.Context, tx pgx.Tx, l *stLine, ids []strin
 	if len(ids) == 0 || len(ids) > 10000 {
 		return uuid.Nil, errs.Field("payments", "give 1 to 10000 payments")
 	}
-	rows, err := tx.Query(ctx, `SELECT line_id, amount, status, booked_by FROM line_payments WHERE line_id = ANY($1::TEXT[]) FOR UPDATE`, ids)
+	rows, err := tx.Query(ctx, `SELECT p.line_id, p.amount, p.status, b.match_id FROM line_payments p
+		LEFT JOIN payment_bookings b ON b.line_id = p.line_id WHERE p.line_id = ANY($1::TEXT[])`, ids)
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -378,7 +379,8 @@ func (s *Store) UndoMatch(ctx context.Context, id uuid.UUID, by payments.Actor, 
 			}
 		} else {
 			lines = effectLines(reconcile.Rule(rule), reconcile.Direction(dir), amount)
-			if _, err := tx.Exec(ctx, `UPDATE line_payments SET booked_by = NULL WHERE booked_by = $1`, id); err != nil {
+			if _, err := tx.Exec(ctx, `DELETE FROM payment_bookings WHERE match_id = $1 AND line_id IN
+				(SELECT payment_line FROM recon_matches WHERE id = $1 UNION SELECT line_id FROM recon_match_payments WHERE match_id = $1)`, id); err != nil {
 				return err
 			}
 		}
@@ -485,7 +487,8 @@ func (s *Store) Sweep(ctx context.Context, today ledger.Date) (int, error) {
 				'released for execution on ' || f.execution_date::TEXT || ' in file ' || f.msg_id || ' (' || f.status ||
 				') and still not on a statement', 'open', $2, $2
 			FROM line_payments p JOIN payment_files f ON f.msg_id = p.msg_id
-			WHERE p.booked_by IS NULL AND p.status <> 'RJCT' AND f.status <> 'building' AND f.execution_date < $1
+			WHERE NOT EXISTS (SELECT 1 FROM payment_bookings b WHERE b.line_id = p.line_id) AND p.status <> 'RJCT'
+			AND f.status <> 'building' AND f.execution_date < $1
 			ON CONFLICT (kind, statement_id, idx, payment_line) DO NOTHING`, cutoff, s.now())
 		n = tag.RowsAffected()
 		return err

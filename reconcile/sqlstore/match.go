@@ -138,8 +138,8 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 		// No FOR UPDATE: the transaction is serializable, so two imports
 		// booking the same payment cannot both commit, and a lock on every
 		// row would write each one twice.
-		rows, err := tx.Query(ctx, `SELECT line_id, beneficiary_id, status, msg_id, amount, booked_by, returned_by FROM line_payments
-			WHERE line_id = ANY($1::TEXT[])`, ids)
+		rows, err := tx.Query(ctx, `SELECT p.line_id, p.beneficiary_id, p.status, p.msg_id, p.amount, b.match_id, p.returned_by
+			FROM line_payments p LEFT JOIN payment_bookings b ON b.line_id = p.line_id WHERE p.line_id = ANY($1::TEXT[])`, ids)
 		if err != nil {
 			return err
 		}
@@ -250,17 +250,23 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, e *effects, now time.Time)
 			return fmt.Errorf("record the payments of the matches: %w", err)
 		}
 	}
-	for col, m := range map[string]map[string]uuid.UUID{"booked_by": e.booked, "returned_by": e.returned} {
-		if len(m) == 0 {
-			continue
+	if len(e.booked) > 0 {
+		rows := make([][]any, 0, len(e.booked))
+		for id, mid := range e.booked {
+			rows = append(rows, []any{id, mid})
 		}
-		ids, matches := make([]string, 0, len(m)), make([]string, 0, len(m))
-		for id, mid := range m {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"payment_bookings"}, []string{"line_id", "match_id"}, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("mark the payments booked: %w", err)
+		}
+	}
+	if len(e.returned) > 0 {
+		ids, matches := make([]string, 0, len(e.returned)), make([]string, 0, len(e.returned))
+		for id, mid := range e.returned {
 			ids, matches = append(ids, id), append(matches, mid.String())
 		}
-		if _, err := tx.Exec(ctx, `UPDATE line_payments p SET `+col+` = u.m::UUID FROM unnest($1::TEXT[], $2::TEXT[]) AS u (id, m)
+		if _, err := tx.Exec(ctx, `UPDATE line_payments p SET returned_by = u.m::UUID FROM unnest($1::TEXT[], $2::TEXT[]) AS u (id, m)
 			WHERE p.line_id = u.id`, ids, matches); err != nil {
-			return fmt.Errorf("mark the payments %s: %w", col, err)
+			return fmt.Errorf("mark the payments returned: %w", err)
 		}
 	}
 	if len(e.booked) > 0 {
@@ -441,7 +447,8 @@ func (e *effects) hasException(l *stLine) bool {
 // their number the batch's, when given).
 func (s *Store) matchBatch(ctx context.Context, tx pgx.Tx, l *stLine, e *effects, now time.Time) (bool, error) {
 	rows, err := tx.Query(ctx, `SELECT p.line_id, p.amount FROM line_payments p JOIN payment_files f ON f.msg_id = p.msg_id
-		WHERE (f.pmt_inf_id = $1 OR f.msg_id = $2) AND p.booked_by IS NULL AND p.status <> 'RJCT' ORDER BY p.line_id FOR UPDATE`,
+		WHERE (f.pmt_inf_id = $1 OR f.msg_id = $2) AND NOT EXISTS (SELECT 1 FROM payment_bookings b WHERE b.line_id = p.line_id)
+		AND p.status <> 'RJCT' ORDER BY p.line_id`,
 		l.pmtInf, l.msgID)
 	if err != nil {
 		return false, err
@@ -484,7 +491,8 @@ func (s *Store) suggest(ctx context.Context, tx pgx.Tx, l *stLine, e *effects) (
 	to := sepa.AddBusinessDays(l.booking, s.cfg.SuggestionDays)
 	rows, err := tx.Query(ctx, `SELECT p.line_id FROM line_payments p JOIN batch_lines b ON b.id = p.line_id
 		JOIN payment_files f ON f.msg_id = p.msg_id
-		WHERE p.amount = $1 AND b.payee_iban = $2 AND p.booked_by IS NULL AND p.status <> 'RJCT'
+		WHERE p.amount = $1 AND b.payee_iban = $2 AND NOT EXISTS (SELECT 1 FROM payment_bookings k WHERE k.line_id = p.line_id)
+		AND p.status <> 'RJCT'
 		AND f.execution_date BETWEEN $3 AND $4 ORDER BY p.line_id LIMIT 10`, l.amount, strings.ReplaceAll(l.cpIBAN, " ", ""), from, to)
 	if err != nil {
 		return false, err

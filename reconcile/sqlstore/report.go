@@ -105,7 +105,8 @@ func (s *Store) inTransit(ctx context.Context, day ledger.Date) ([]reconcile.Age
 	buckets := []reconcile.AgeBucket{{Ages: "0-2"}, {Ages: "3-5"}, {Ages: "6-10"}, {Ages: "over 10"}}
 	var total reconcile.Count
 	err := queryRows(ctx, s.pool, `SELECT f.execution_date, count(*), sum(p.amount) FROM line_payments p JOIN payment_files f ON f.msg_id = p.msg_id
-		WHERE p.booked_by IS NULL AND p.status <> 'RJCT' AND f.status <> 'building' AND f.created_at < $1::DATE + 1
+		WHERE NOT EXISTS (SELECT 1 FROM payment_bookings b WHERE b.line_id = p.line_id) AND p.status <> 'RJCT'
+		AND f.status <> 'building' AND f.created_at < $1::DATE + 1
 		GROUP BY f.execution_date`, []any{day}, func(rows pgx.Rows) error {
 		var exec ledger.Date
 		var n int64
