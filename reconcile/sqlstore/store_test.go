@@ -594,3 +594,26 @@ func TestReturnWithAFeeDuplicatesAndNotifications(t *testing.T) {
 	}
 	e.verify()
 }
+
+func TestFetchDueImportsTheEndOfDayStatements(t *testing.T) {
+	e := newEnv(t, banksim.Config{}, 2)
+	// Monday 2026-11-09: the statement of Friday 11-06, the execution date,
+	// is due; the weekend has none.
+	e.at("2026-11-09T08:00:00Z")
+	res, err := e.rec.FetchDue(e.ctx, ledger.NewDate(2026, 11, 9), payments.System)
+	if err != nil || len(res) != 1 || res[0].Statements[0].Date.String() != "2026-11-06" || res[0].Match.Matched[reconcile.RuleEndToEnd].Count != 2 {
+		t.Fatalf("fetch due: %v %+v", err, res)
+	}
+	if r := e.report(ledger.NewDate(2026, 11, 6)); !r.Agrees {
+		t.Errorf("report: %s", r.Verdict)
+	}
+	if res, err := e.rec.FetchDue(e.ctx, ledger.NewDate(2026, 11, 9), payments.System); err != nil || len(res) != 0 {
+		t.Errorf("fetch due again: %v %+v", err, res)
+	}
+	// The next day, Monday's statement (empty of payments) is fetched.
+	e.at("2026-11-10T08:00:00Z")
+	if res, err := e.rec.FetchDue(e.ctx, ledger.NewDate(2026, 11, 10), payments.System); err != nil || len(res) != 1 || res[0].Statements[0].Lines != 0 {
+		t.Errorf("fetch due the next day: %v %+v", err, res)
+	}
+	e.verify()
+}
