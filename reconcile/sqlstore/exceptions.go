@@ -222,7 +222,7 @@ func (s *Store) matchLine(ctx context.Context, tx pgx.Tx, l *stLine, ids []strin
 	}
 	id := e.match(l, rule, payment, by, reason, now)
 	for _, p := range pays {
-		e.booked[p.id] = id
+		e.booked[p.id] = booking{id, l.stmt, l.idx}
 		if len(ids) > 1 {
 			e.multi = append(e.multi, []any{id, p.id, p.amount})
 		}
@@ -356,7 +356,22 @@ func (s *Store) UndoMatch(ctx context.Context, id uuid.UUID, by payments.Actor, 
 			FROM recon_matches m JOIN statement_lines l ON l.statement_id = m.statement_id AND l.idx = m.idx WHERE m.id = $1 FOR UPDATE`, id).
 			Scan(&rule, &stmt, &idx, &amount, &payment, &undone, &dir, &booking)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return errs.E(errs.NotFound, "match %s does not exist", id)
+			// A match by EndToEndId: its booking and its line; it gets
+			// its row in recon_matches now, to keep its undoing.
+			err = tx.QueryRow(ctx, `SELECT l.rule, b.statement_id, b.idx, l.amount, b.line_id, l.direction, l.booking_date
+				FROM payment_bookings b JOIN statement_lines l ON l.statement_id = b.statement_id AND l.idx = b.idx
+				WHERE b.match_id = $1 AND l.match_id = $1`, id).Scan(&rule, &stmt, &idx, &amount, &payment, &dir, &booking)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return errs.E(errs.NotFound, "match %s does not exist", id)
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO recon_matches (id, statement_id, idx, rule, amount, payment_line, matched_by, matched_at)
+				SELECT $1, $2, $3, $4, $5, $6, f.imported_by, st.imported_at FROM statements st JOIN statement_files f ON f.sha256 = st.file_sha256
+				WHERE st.id = $2`, id, stmt, idx, rule, amount, payment); err != nil {
+				return err
+			}
 		}
 		if err != nil {
 			return err
@@ -387,15 +402,17 @@ func (s *Store) UndoMatch(ctx context.Context, id uuid.UUID, by payments.Actor, 
 		for i := range lines {
 			lines[i].Amount = lines[i].Amount.Neg()
 		}
-		if err := insertPostings(ctx, tx, now, []posting{{key: "recon:undo:" + id.String(), date: payments.LegalDay(now), statement: stmt,
+		// The reversal takes effect on the line's booking day, as the
+		// match did, so that the day's report shows the line unexplained.
+		if err := insertPostings(ctx, tx, now, []posting{{key: "recon:undo:" + id.String(), date: booking, statement: stmt,
 			desc: "Match undone: " + reason, ref: "match:" + id.String(), lines: lines}}); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE recon_matches SET undone_by = $2, undone_at = $3, undo_reason = $4 WHERE id = $1`, id, by.Name, now, reason); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE statement_lines SET match_status = 'unmatched', rule = '', match_id = NULL WHERE statement_id = $1 AND idx = $2`,
-			stmt, idx); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE statement_lines SET match_status = 'unmatched', rule = $3, match_id = NULL WHERE statement_id = $1 AND idx = $2`,
+			stmt, idx, ruleUndone); err != nil {
 			return err
 		}
 		e := newEffects()
@@ -420,28 +437,39 @@ func (s *Store) Matches(ctx context.Context, f reconcile.MatchFilter) ([]reconci
 	if limit < 1 || limit > 1000 {
 		return nil, errs.Field("limit", "must be between 1 and 1000")
 	}
-	var where []string
+	// The matches with a row, and the matches by EndToEndId, which are a
+	// booking and a statement line alone.
 	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	whereM := []string{"true"}
+	whereB := []string{"NOT EXISTS (SELECT 1 FROM recon_matches m2 WHERE m2.id = b.match_id)"}
 	if f.StatementID != uuid.Nil {
-		args = append(args, f.StatementID)
-		where = append(where, fmt.Sprintf("m.statement_id = $%d", len(args)))
+		a := arg(f.StatementID)
+		whereM, whereB = append(whereM, "m.statement_id = "+a), append(whereB, "b.statement_id = "+a)
 	}
 	if f.Payment != "" {
-		args = append(args, f.Payment)
-		where = append(where, fmt.Sprintf("(m.payment_line = $%[1]d OR m.id IN (SELECT match_id FROM recon_match_payments WHERE line_id = $%[1]d))", len(args)))
+		a := arg(f.Payment)
+		whereM = append(whereM, "(m.payment_line = "+a+" OR m.id IN (SELECT match_id FROM recon_match_payments WHERE line_id = "+a+"))")
+		whereB = append(whereB, "b.line_id = "+a)
 	}
 	if f.Rule != "" {
-		args = append(args, string(f.Rule))
-		where = append(where, fmt.Sprintf("m.rule = $%d", len(args)))
+		a := arg(string(f.Rule))
+		whereM, whereB = append(whereM, "m.rule = "+a), append(whereB, "'end_to_end' = "+a)
 	}
-	sql := `SELECT m.id, m.statement_id, m.idx, m.rule, m.amount, m.payment_line, m.matched_by, m.matched_at, m.reason, m.undone_by, m.undone_at,
-		COALESCE((SELECT array_agg(p.line_id ORDER BY p.line_id) FROM recon_match_payments p WHERE p.match_id = m.id), ARRAY[]::TEXT[])
-		FROM recon_matches m`
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, limit)
-	sql += fmt.Sprintf(" ORDER BY m.matched_at DESC, m.id LIMIT $%d", len(args))
+	sql := `SELECT * FROM (
+		SELECT m.id, m.statement_id, m.idx, m.rule, m.amount, m.payment_line, m.matched_by, m.matched_at, m.reason, m.undone_by, m.undone_at,
+			COALESCE((SELECT array_agg(p.line_id ORDER BY p.line_id) FROM recon_match_payments p WHERE p.match_id = m.id), ARRAY[]::TEXT[]) AS multi
+		FROM recon_matches m WHERE ` + strings.Join(whereM, " AND ") + `
+		UNION ALL
+		SELECT b.match_id, b.statement_id, b.idx, 'end_to_end', l.amount, b.line_id, f.imported_by, st.imported_at, '', '',
+			NULL::TIMESTAMPTZ, ARRAY[]::TEXT[]
+		FROM payment_bookings b JOIN statement_lines l ON l.statement_id = b.statement_id AND l.idx = b.idx AND l.match_id = b.match_id
+		JOIN statements st ON st.id = b.statement_id JOIN statement_files f ON f.sha256 = st.file_sha256
+		WHERE ` + strings.Join(whereB, " AND ") + `) AS x
+		ORDER BY matched_at DESC, id LIMIT ` + arg(limit)
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list the matches: %w", err)

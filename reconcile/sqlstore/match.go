@@ -33,6 +33,10 @@ type stLine struct {
 
 func (l *stLine) ref() string { return fmt.Sprintf("%s/%d", l.stmt, l.idx) }
 
+// ruleUndone marks a line whose match a controller undid: the cascade
+// leaves it to people from then on.
+const ruleUndone = "undone"
+
 // matchSpace derives a match's id from its line and rule, so that a retried
 // transaction makes the same match.
 var matchSpace = uuid.MustParse("3b6f1d2a-8e47-4c09-a1f5-7d2e9c84b0a6")
@@ -50,15 +54,21 @@ type payRow struct {
 
 // effects are what a chunk of decisions writes.
 type effects struct {
-	matches    [][]any // recon_matches rows
-	multi      [][]any // recon_match_payments rows
-	booked     map[string]uuid.UUID
+	matches    [][]any            // recon_matches rows
+	multi      [][]any            // recon_match_payments rows
+	booked     map[string]booking // payment line id → what booked it
 	returned   map[string]uuid.UUID
 	postings   []posting
 	exceptions [][]any // kind, statement, idx, payment, amount, reason
 	payExc     []payExc
 	byDate     map[string]map[ledger.Date]*daySum // rule → day → sum, for the aggregated postings
 	result     reconcile.MatchResult
+}
+
+// booking is what booked a payment: a match, on a statement line.
+type booking struct {
+	match, stmt uuid.UUID
+	idx         int
 }
 
 // daySum adds up the matches of one rule booked on one day.
@@ -72,14 +82,21 @@ type payExc struct {
 }
 
 func newEffects() *effects {
-	return &effects{booked: map[string]uuid.UUID{}, returned: map[string]uuid.UUID{}, byDate: map[string]map[ledger.Date]*daySum{},
+	return &effects{booked: map[string]booking{}, returned: map[string]uuid.UUID{}, byDate: map[string]map[ledger.Date]*daySum{},
 		result: reconcile.MatchResult{Matched: map[reconcile.Rule]reconcile.Count{}}}
 }
 
 func (e *effects) match(l *stLine, rule reconcile.Rule, payment, by, reason string, at time.Time) uuid.UUID {
 	id := matchID(l, rule, 0)
+	if l.rule == ruleUndone {
+		id = uuid.New() // the line's first match of this rule was undone: this one is another
+	}
 	l.matchStatus, l.rule, l.matchID = "matched", string(rule), &id
-	e.matches = append(e.matches, []any{id, l.stmt, int64(l.idx), string(rule), l.amount, payment, by, at, reason})
+	// A match by EndToEndId is its statement line and its booking
+	// (payment_bookings) alone: a million of them cost no more rows.
+	if rule != reconcile.RuleEndToEnd {
+		e.matches = append(e.matches, []any{id, l.stmt, int64(l.idx), string(rule), l.amount, payment, by, at, reason})
+	}
 	c := e.result.Matched[rule]
 	c.Count++
 	c.Sum = c.Sum.Add(l.amount)
@@ -182,7 +199,7 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 				id := e.match(l, reconcile.RuleEndToEnd, p.id, by, "", now)
 				b := id
 				p.booked = &b
-				e.booked[p.id] = id
+				e.booked[p.id] = booking{id, l.stmt, l.idx}
 				e.aggregate(reconcile.RuleEndToEnd, l.booking, l.amount, id)
 			}
 		case l.dir == reconcile.Credit && l.returnReason != "" && l.e2e != "":
@@ -252,10 +269,11 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, e *effects, now time.Time)
 	}
 	if len(e.booked) > 0 {
 		rows := make([][]any, 0, len(e.booked))
-		for id, mid := range e.booked {
-			rows = append(rows, []any{id, mid})
+		for id, b := range e.booked {
+			rows = append(rows, []any{id, b.match, b.stmt, int64(b.idx)})
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"payment_bookings"}, []string{"line_id", "match_id"}, pgx.CopyFromRows(rows)); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"payment_bookings"}, []string{"line_id", "match_id", "statement_id", "idx"},
+			pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("mark the payments booked: %w", err)
 		}
 	}
@@ -318,7 +336,8 @@ func (s *Store) Match(ctx context.Context) (reconcile.MatchResult, error) {
 		var last *stLine
 		err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, `SELECT `+lineCols+` FROM statement_lines l JOIN statements st ON st.id = l.statement_id
-				WHERE st.status = 'imported' AND l.match_status = 'unmatched' AND (l.statement_id, l.idx) > ($1, $2)
+				WHERE st.status = 'imported' AND l.match_status = 'unmatched' AND l.rule <> '`+ruleUndone+`'
+				AND (l.statement_id, l.idx) > ($1, $2)
 				ORDER BY l.statement_id, l.idx LIMIT $3`, after.stmt, after.idx, s.cfg.ChunkSize)
 			if err != nil {
 				return err
@@ -477,7 +496,7 @@ func (s *Store) matchBatch(ctx context.Context, tx pgx.Tx, l *stLine, e *effects
 	id := e.match(l, reconcile.RuleBatch, "", "system", "", now)
 	for _, p := range pays {
 		e.multi = append(e.multi, []any{id, p.id, p.amount})
-		e.booked[p.id] = id
+		e.booked[p.id] = booking{id, l.stmt, l.idx}
 	}
 	e.aggregate(reconcile.RuleBatch, l.booking, l.amount, id)
 	return true, nil

@@ -300,6 +300,10 @@ func TestBatchBookingAndUndo(t *testing.T) {
 	if err := e.rec.UndoMatch(e.ctx, ms[0].ID, controller, "again"); errs.CodeOf(err) != errs.Conflict {
 		t.Errorf("undo twice: %v", err)
 	}
+	// The cascade leaves an undone line to people.
+	if res, err := e.rec.Match(e.ctx); err != nil || len(res.Matched) != 0 {
+		t.Fatalf("the cascade after the undo: %v %+v", err, res)
+	}
 	r := e.report(day)
 	if r.InTransitTotal.Count != 5 || r.Unmatched.Count != 1 || len(r.OpenExceptions) != 1 {
 		t.Fatalf("report after the undo: %+v", r)
@@ -609,6 +613,32 @@ func TestFetchDueImportsTheEndOfDayStatements(t *testing.T) {
 	}
 	if res, err := e.rec.FetchDue(e.ctx, ledger.NewDate(2026, 11, 9), payments.System); err != nil || len(res) != 0 {
 		t.Errorf("fetch due again: %v %+v", err, res)
+	}
+	// A match by EndToEndId is listed, undone and made again by hand.
+	ms, err := e.rec.Matches(e.ctx, reconcile.MatchFilter{Rule: reconcile.RuleEndToEnd})
+	if err != nil || len(ms) != 2 || len(ms[0].Payments) != 1 || ms[0].MatchedBy != "system" {
+		t.Fatalf("matches: %v %+v", err, ms)
+	}
+	pay := ms[0].Payments[0]
+	if err := e.rec.UndoMatch(e.ctx, ms[0].ID, controller, "booked to the wrong payment"); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := e.rec.Matches(e.ctx, reconcile.MatchFilter{Payment: pay})
+	if len(after) != 1 || after[0].UndoneBy != controller.Name || after[0].ID != ms[0].ID {
+		t.Fatalf("the undone match: %+v", after)
+	}
+	if r := e.report(ledger.NewDate(2026, 11, 6)); r.Agrees || r.InTransitTotal.Count != 1 {
+		t.Errorf("report after the undo: %s", r.Verdict)
+	}
+	open, _ := e.rec.Exceptions(e.ctx, reconcile.ExceptionFilter{Status: reconcile.ExceptionOpen})
+	if len(open) != 1 {
+		t.Fatalf("exceptions after the undo: %+v", open)
+	}
+	if _, err := e.rec.MatchByHand(e.ctx, open[0].ID, []string{pay}, controller, "checked: it was the right payment"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.report(ledger.NewDate(2026, 11, 6)); !r.Agrees {
+		t.Errorf("report after the match by hand: %s", r.Verdict)
 	}
 	// The next day, Monday's statement (empty of payments) is fetched.
 	e.at("2026-11-10T08:00:00Z")

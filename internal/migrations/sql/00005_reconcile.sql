@@ -67,8 +67,9 @@ CREATE TABLE statement_lines (
 
 -- A match explains a statement line: its rule, the payment(s) it books
 -- or returns, who made it. Matches by EndToEndId are made while the lines
--- are imported (the line is written matched); every match has a row here.
--- Undoing one posts its reversal and keeps the row, marked undone.
+-- are imported and kept in payment_bookings; every other match, and a
+-- match by EndToEndId once undone, has a row here. Undoing one posts its
+-- reversal and keeps the row, marked undone.
 CREATE TABLE recon_matches (
     id             UUID PRIMARY KEY,
     statement_id   UUID NOT NULL,
@@ -95,11 +96,15 @@ CREATE TABLE recon_match_payments (
 CREATE INDEX recon_match_payments_line_idx ON recon_match_payments (line_id);
 
 -- The payments booked on a statement, each once, by the match that booked
--- it: written by COPY while a statement is imported (a narrow table costs
--- a tenth of an update of line_payments and its indexes).
+-- it and on which line: written by COPY while a statement is imported (a
+-- narrow table costs a tenth of an update of line_payments and its
+-- indexes). A match by EndToEndId (rule 1) is this row and its statement
+-- line alone, with no row in recon_matches until it is undone.
 CREATE TABLE payment_bookings (
     line_id        TEXT PRIMARY KEY,
-    match_id       UUID NOT NULL
+    match_id       UUID NOT NULL,
+    statement_id   UUID NOT NULL,
+    idx            BIGINT NOT NULL
 );
 
 -- A paid line returned by the bank, by the match of the return.
