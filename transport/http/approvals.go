@@ -760,7 +760,10 @@ func (a *api) approvalRoutes(svc payments.Approvals) []route {
 		{pattern: "POST /v1/payment-exceptions/{id}/payee", allow: PayeeCorrectors, handler: a.server(makeCorrectPayeeEndpoint(svc), decodeCorrectPayeeRequest)},
 		{pattern: "POST /v1/payment-exceptions/{id}/close", allow: ExceptionClosers, handler: a.server(makeCloseExceptionEndpoint(svc), decodeCloseExceptionRequest)},
 		{pattern: "POST /v1/payment-exceptions/reissue", allow: PayeeCorrectors, handler: a.server(makeReissueEndpoint(svc), decodeReissueRequest)},
-		{pattern: "POST /v1/status-reports", allow: ReportAppliers, handler: a.server(makeApplyReportEndpoint(svc), decodeApplyReportRequest)},
+		// A status report lists every payment of a file: up to the size a
+		// pain.002 may have, not the API's usual body limit.
+		{pattern: "POST /v1/status-reports", allow: ReportAppliers, maxBody: a.opts.MaxReportBytes,
+			handler: a.server(makeApplyReportEndpoint(svc), decodeApplyReportRequest)},
 		{pattern: "POST /v1/bank/send", allow: BankOperators, handler: a.server(makeBankEndpoint("send the queued payment files", svc.SendQueued), decodeBankRequest)},
 		{pattern: "POST /v1/bank/poll", allow: BankOperators, handler: a.server(makeBankEndpoint("fetch the status reports", svc.FetchReports), decodeBankRequest)},
 		{pattern: "GET /v1/audit", allow: AuditReaders, handler: a.server(makeAuditEndpoint(svc), decodeAuditRequest)},

@@ -78,9 +78,9 @@ func newApprovalAPI(t *testing.T, secondAbove string) *batchAPI {
 		Tokens:       tokens,
 		Logger:       slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Registry:     prometheus.NewRegistry(),
-		MaxBodyBytes: testMaxBody,
-		Runs:         runs,
-		Approvals:    approvals,
+		MaxBodyBytes: testMaxBody, MaxReportBytes: 2 * testMaxBody,
+		Runs:      runs,
+		Approvals: approvals,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -682,7 +682,7 @@ func TestApprovalsBadRequests(t *testing.T) {
 		{"NoContentType", "", `<Document/>`, 400, "Content-Type", `Content-Type: "" is not application/xml`},
 		{"Empty", "application/xml", ``, 400, "body", "body: empty; a pain.002 status report is expected"},
 		{"Garbage", "application/xml", `<Document><nope/>`, 400, "report", "report: "},
-		{"TooLarge", "application/xml", `<Document>` + strings.Repeat("x", testMaxBody) + `</Document>`, 413, "body", "body: larger than the limit"},
+		{"TooLarge", "application/xml", `<Document>` + strings.Repeat("x", 2*testMaxBody) + `</Document>`, 413, "body", "body: larger than the limit"},
 	}
 	for _, tt := range reports {
 		t.Run("Report"+tt.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/payments/sepa"
 	"github.com/ofii/allowances/reconcile"
 )
 
@@ -68,6 +69,9 @@ type Options struct {
 	// statement file far larger than any JSON body (413 beyond it); 0
 	// means DefaultMaxStatementBytes.
 	MaxStatementBytes int64
+	// MaxReportBytes caps the body of POST /v1/status-reports alone: a
+	// pain.002 lists every payment of a file; 0 means sepa.MaxFileSize.
+	MaxReportBytes int64
 	// BankAccount is the IBAN of the account bank:main stands for: the
 	// account of the reconciliation report when the request names none.
 	BankAccount string
@@ -100,6 +104,9 @@ func NewHandler(svc ledger.Service, opts Options) http.Handler {
 	}
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = DefaultReadyTimeout
+	}
+	if opts.MaxReportBytes <= 0 {
+		opts.MaxReportBytes = sepa.MaxFileSize
 	}
 	if opts.MaxStatementBytes <= 0 {
 		opts.MaxStatementBytes = DefaultMaxStatementBytes
