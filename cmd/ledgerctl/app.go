@@ -112,7 +112,11 @@ func (a *app) service(ctx context.Context) (ledger.Service, error) {
 	}
 	policy := db.DefaultRetryPolicy
 	policy.MaxAttempts = a.cfg.TxMaxAttempts
-	a.ledger = sqlstore.New(pool, sqlstore.WithRetryPolicy(policy))
+	method := sqlstore.BulkCopy
+	if a.cfg.BulkInsert {
+		method = sqlstore.BulkInsert // BULK_WRITE=insert
+	}
+	a.ledger = sqlstore.New(pool, sqlstore.WithRetryPolicy(policy), sqlstore.WithBulkMethod(method))
 	return a.ledger, nil
 }
 

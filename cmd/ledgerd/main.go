@@ -80,7 +80,7 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- Addrs) er
 	}
 	policy := db.DefaultRetryPolicy
 	policy.MaxAttempts = cfg.TxMaxAttempts
-	store := sqlstore.New(pool, sqlstore.WithRetryPolicy(policy))
+	store := sqlstore.New(pool, sqlstore.WithRetryPolicy(policy), sqlstore.WithBulkMethod(bulkMethod(cfg)))
 	if err := ledger.SetUpChart(ctx, store); err != nil {
 		return err
 	}
@@ -267,4 +267,12 @@ func runBank(ctx context.Context, ap payments.Approvals, rec *reconsql.Store, ev
 		case <-tick.C:
 		}
 	}
+}
+
+// bulkMethod is how the ledger writes bulk entries, from BULK_WRITE.
+func bulkMethod(cfg config.Config) sqlstore.BulkMethod {
+	if cfg.BulkInsert {
+		return sqlstore.BulkInsert
+	}
+	return sqlstore.BulkCopy
 }

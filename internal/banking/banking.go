@@ -100,5 +100,5 @@ func ApprovalConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) paysql
 // settings, fetching statements through gw (nil: none fetched).
 func ReconcileConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) reconsql.Config {
 	return reconsql.Config{Account: cfg.DebtorIBAN, SuggestionDays: cfg.ReconSuggestionDays, InTransitDays: cfg.ReconInTransitDays,
-		Gateway: gw, Logger: log}
+		Gateway: gw, Logger: log, Insert: cfg.BulkInsert}
 }

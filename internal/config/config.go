@@ -28,6 +28,7 @@ type Setting struct {
 var Settings = []Setting{
 	{"DATABASE_URL", db.DefaultURL, "CockroachDB or PostgreSQL connection string (pool size: `pool_max_conns=N` in its query string); the database is created if missing"},
 	{"TX_MAX_ATTEMPTS", "30", "attempts of a write transaction that loses a serialization conflict before giving up"},
+	{"BULK_WRITE", "copy", "how rows are written in bulk (bulk entries, statement lines, matches): copy, or insert (multi-row INSERTs) for a CockroachDB user who is not an admin, the only ones allowed to COPY"},
 	{"AUTO_MIGRATE", "true", "apply pending schema migrations when ledgerd starts"},
 	{"HTTP_ADDR", "127.0.0.1:8080", "address of the staff HTTP API, /metrics, /healthz and /readyz"},
 	{"HTTP_MAX_BODY_BYTES", "1048576", "largest accepted request body, in bytes"},
@@ -77,6 +78,7 @@ func (s Setting) Secret() bool { return s.Env == "KAFKA_SASL_PASSWORD" || s.Env 
 type Config struct {
 	DatabaseURL      string
 	TxMaxAttempts    int
+	BulkInsert       bool // BULK_WRITE=insert
 	AutoMigrate      bool
 	HTTPAddr         string
 	HTTPMaxBodyBytes int64
@@ -144,6 +146,13 @@ func Load(getenv func(string) string) (Config, error) {
 	c.DatabaseURL = get("DATABASE_URL")
 	if c.TxMaxAttempts, err = positiveInt(get, "TX_MAX_ATTEMPTS"); err != nil {
 		return c, err
+	}
+	switch get("BULK_WRITE") {
+	case "copy":
+	case "insert":
+		c.BulkInsert = true
+	default:
+		return c, fmt.Errorf("BULK_WRITE: %q is not copy or insert", get("BULK_WRITE"))
 	}
 	if c.AutoMigrate, err = strconv.ParseBool(get("AUTO_MIGRATE")); err != nil {
 		return c, fmt.Errorf("AUTO_MIGRATE: %q is not true or false", get("AUTO_MIGRATE"))

@@ -22,6 +22,7 @@ func TestDefaults(t *testing.T) {
 func TestBadSettings(t *testing.T) {
 	for _, tt := range []struct{ name, value, want string }{
 		{"AUTO_MIGRATE", "maybe", "AUTO_MIGRATE"},
+		{"BULK_WRITE", "fast", "BULK_WRITE"},
 		{"TX_MAX_ATTEMPTS", "0", "TX_MAX_ATTEMPTS"},
 		{"HTTP_MAX_BODY_BYTES", "lots", "HTTP_MAX_BODY_BYTES"},
 		{"LOG_LEVEL", "loud", "LOG_LEVEL"},

@@ -348,9 +348,9 @@ func (s *Store) importChunk(ctx context.Context, lines []*stLine, by payments.Ac
 			rows[i] = []any{l.stmt, int64(l.idx), l.amount, string(l.dir), l.status, l.booking, value, l.bankRef, l.bankCode, l.e2e, l.pmtInf,
 				l.msgID, int64(l.batchCount), total, l.returnReason, l.cpName, l.cpIBAN, l.label, l.matchStatus, l.rule, match}
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"statement_lines"}, []string{"statement_id", "idx", "amount", "direction", "status",
+		if err := s.writeRows(ctx, tx, "statement_lines", []string{"statement_id", "idx", "amount", "direction", "status",
 			"booking_date", "value_date", "bank_ref", "bank_code", "end_to_end_id", "pmt_inf_id", "msg_id", "batch_count", "batch_total",
-			"return_reason", "counterparty_name", "counterparty_iban", "label", "match_status", "rule", "match_id"}, pgx.CopyFromRows(rows)); err != nil {
+			"return_reason", "counterparty_name", "counterparty_iban", "label", "match_status", "rule", "match_id"}, rows); err != nil {
 			return fmt.Errorf("store the statement lines: %w", err)
 		}
 		return s.write(ctx, tx, e, now)

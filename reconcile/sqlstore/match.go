@@ -256,14 +256,13 @@ func (e *effects) aggregated(stmt uuid.UUID) {
 // write records the effects of decisions, in tx.
 func (s *Store) write(ctx context.Context, tx pgx.Tx, e *effects, now time.Time) error {
 	if len(e.matches) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"recon_matches"}, []string{"id", "statement_id", "idx", "rule", "amount", "payment_line",
-			"matched_by", "matched_at", "reason"}, pgx.CopyFromRows(e.matches)); err != nil {
+		if err := s.writeRows(ctx, tx, "recon_matches", []string{"id", "statement_id", "idx", "rule", "amount", "payment_line",
+			"matched_by", "matched_at", "reason"}, e.matches); err != nil {
 			return fmt.Errorf("record the matches: %w", err)
 		}
 	}
 	if len(e.multi) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"recon_match_payments"}, []string{"match_id", "line_id", "amount"},
-			pgx.CopyFromRows(e.multi)); err != nil {
+		if err := s.writeRows(ctx, tx, "recon_match_payments", []string{"match_id", "line_id", "amount"}, e.multi); err != nil {
 			return fmt.Errorf("record the payments of the matches: %w", err)
 		}
 	}
@@ -272,8 +271,7 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, e *effects, now time.Time)
 		for id, b := range e.booked {
 			rows = append(rows, []any{id, b.match, b.stmt, int64(b.idx)})
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"payment_bookings"}, []string{"line_id", "match_id", "statement_id", "idx"},
-			pgx.CopyFromRows(rows)); err != nil {
+		if err := s.writeRows(ctx, tx, "payment_bookings", []string{"line_id", "match_id", "statement_id", "idx"}, rows); err != nil {
 			return fmt.Errorf("mark the payments booked: %w", err)
 		}
 	}

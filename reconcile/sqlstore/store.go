@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,6 +50,9 @@ type Config struct {
 	// ChunkSize is the number of statement lines written per transaction
 	// (default 10,000).
 	ChunkSize int
+	// Insert writes the statement lines and the matches by multi-row
+	// INSERTs instead of COPY, which CockroachDB allows only to admins.
+	Insert bool
 }
 
 // The defaults of Config.
@@ -200,3 +204,40 @@ func auditEvent(at time.Time, by payments.Actor, action, kind, id, from, to, rea
 
 // writeAudit appends to the audit trail.
 func writeAudit(ctx context.Context, tx pgx.Tx, e audit.Event) error { return audit.Write(ctx, tx, e) }
+
+// writeRows writes rows into table: by COPY, or by multi-row INSERTs when
+// the store is configured so (CockroachDB lets only admin users COPY).
+func (s *Store) writeRows(ctx context.Context, tx pgx.Tx, table string, cols []string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if !s.cfg.Insert {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+		return err
+	}
+	per := max(1, 60000/len(cols)) // PostgreSQL takes at most 65,535 parameters
+	for start := 0; start < len(rows); start += per {
+		chunk := rows[start:min(start+per, len(rows))]
+		var sql strings.Builder
+		fmt.Fprintf(&sql, "INSERT INTO %s (%s) VALUES ", pgx.Identifier{table}.Sanitize(), strings.Join(cols, ", "))
+		args := make([]any, 0, len(chunk)*len(cols))
+		for i, row := range chunk {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteByte('(')
+			for j, v := range row {
+				if j > 0 {
+					sql.WriteString(", ")
+				}
+				args = append(args, v)
+				fmt.Fprintf(&sql, "$%d", len(args))
+			}
+			sql.WriteByte(')')
+		}
+		if _, err := tx.Exec(ctx, sql.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -647,3 +647,24 @@ func TestFetchDueImportsTheEndOfDayStatements(t *testing.T) {
 	}
 	e.verify()
 }
+
+// TestImportByInsert imports and matches with multi-row INSERTs, as for a
+// CockroachDB user who may not COPY: the same outcome.
+func TestImportByInsert(t *testing.T) {
+	e := newEnv(t, banksim.Config{BatchBooking: true, FeePerFile: decimal.RequireFromString("0.80")}, 4)
+	rec, err := sqlstore.New(e.pool, e.ledger, sqlstore.Config{Account: account, Now: e.clock, Logger: quiet(), Insert: true, ChunkSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.at("2026-11-06T18:00:00Z")
+	day := ledger.NewDate(2026, 11, 6)
+	res, err := rec.Import(e.ctx, e.statement(day), controller)
+	if err != nil || res.Match.Matched[reconcile.RuleBatch].Count != 1 || res.Match.Matched[reconcile.RuleFee].Count != 1 || res.Match.Unmatched != 0 {
+		t.Fatalf("import: %v %+v", err, res)
+	}
+	r, err := rec.Report(e.ctx, account, day)
+	if err != nil || !r.Agrees || r.InTransitTotal.Count != 0 {
+		t.Fatalf("report: %v %+v", err, r)
+	}
+	e.verify()
+}
