@@ -125,19 +125,6 @@ func (s *ApprovalStore) tx(ctx context.Context, fn func(context.Context, pgx.Tx)
 	return db.InTxWith(ctx, s.pool, s.runs.retry, fn)
 }
 
-// wrap adds what was being done to an unexpected error (errs.Wrap).
-func wrap(err error, format string, args ...any) error { return errs.Wrap(err, format, args...) }
-
-// checkActor refuses an actor without a name or without one of roles.
-func checkActor(by payments.Actor, what string, roles ...string) error {
-	return by.Allow(what, roles...)
-}
-
-// checkText checks a note or a reason (payments.CheckReason).
-func checkText(field, s string, required bool) (string, error) {
-	return payments.CheckReason(field, s, required)
-}
-
 // audit appends one event to the audit trail, in tx.
 func audit(ctx context.Context, tx pgx.Tx, at time.Time, by payments.Actor, action, kind, id, from, to, reason string, details map[string]any) error {
 	return auditlog.Write(ctx, tx, auditlog.Event{At: at, By: by, Action: action, Kind: kind, ObjectID: id, From: from, To: to,
@@ -171,10 +158,10 @@ func lockBatch(ctx context.Context, tx pgx.Tx, id uuid.UUID) (batchState, error)
 // Submit asks for the approval of a draft: the batch's gross total fixes
 // how many approvals it needs.
 func (s *ApprovalStore) Submit(ctx context.Context, id uuid.UUID, by payments.Actor, note string) (payments.Batch, error) {
-	if err := checkActor(by, "submit a batch", payments.RolePreparer, payments.RoleAdmin); err != nil {
+	if err := by.Allow("submit a batch", payments.RolePreparer, payments.RoleAdmin); err != nil {
 		return payments.Batch{}, err
 	}
-	note, err := checkText("note", note, false)
+	note, err := payments.CheckReason("note", note, false)
 	if err != nil {
 		return payments.Batch{}, err
 	}
@@ -212,7 +199,7 @@ func (s *ApprovalStore) Submit(ctx context.Context, id uuid.UUID, by payments.Ac
 			map[string]any{"gross": gross.StringFixed(2), "approvals_needed": needed, "computed_by": computedBy})
 	})
 	if err != nil {
-		return payments.Batch{}, wrap(err, "submit batch %s", id)
+		return payments.Batch{}, errs.Wrap(err, "submit batch %s", id)
 	}
 	return s.runs.Batch(ctx, id)
 }
@@ -224,10 +211,10 @@ func (s *ApprovalStore) Submit(ctx context.Context, id uuid.UUID, by payments.Ac
 // 'approving' by an interrupted approval is finished by any approver who
 // approved it.
 func (s *ApprovalStore) Approve(ctx context.Context, id uuid.UUID, by payments.Actor, note string) (payments.Batch, error) {
-	if err := checkActor(by, "approve a batch", payments.RoleApprover); err != nil {
+	if err := by.Allow("approve a batch", payments.RoleApprover); err != nil {
 		return payments.Batch{}, err
 	}
-	note, err := checkText("note", note, false)
+	note, err := payments.CheckReason("note", note, false)
 	if err != nil {
 		return payments.Batch{}, err
 	}
@@ -276,7 +263,7 @@ func (s *ApprovalStore) Approve(ctx context.Context, id uuid.UUID, by payments.A
 			map[string]any{"approval": count, "approvals_needed": b.needed})
 	})
 	if err != nil {
-		return payments.Batch{}, wrap(err, "approve batch %s", id)
+		return payments.Batch{}, errs.Wrap(err, "approve batch %s", id)
 	}
 	if finish {
 		if err := s.finishApproval(ctx, id, by); err != nil {
@@ -472,10 +459,10 @@ func (s *ApprovalStore) bookOverpayments(ctx context.Context) error {
 // are forgotten (the audit trail keeps them). When the period has a newer
 // draft, the rejected batch is replaced by it.
 func (s *ApprovalStore) Reject(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (payments.Batch, error) {
-	if err := checkActor(by, "reject a batch", payments.RoleApprover); err != nil {
+	if err := by.Allow("reject a batch", payments.RoleApprover); err != nil {
 		return payments.Batch{}, err
 	}
-	reason, err := checkText("reason", reason, true)
+	reason, err := payments.CheckReason("reason", reason, true)
 	if err != nil {
 		return payments.Batch{}, err
 	}
@@ -500,7 +487,7 @@ func (s *ApprovalStore) Reject(ctx context.Context, id uuid.UUID, by payments.Ac
 		return audit(ctx, tx, s.now(), by, "reject", "batch", id.String(), string(b.status), to, reason, nil)
 	})
 	if err != nil {
-		return payments.Batch{}, wrap(err, "reject batch %s", id)
+		return payments.Batch{}, errs.Wrap(err, "reject batch %s", id)
 	}
 	return s.runs.Batch(ctx, id)
 }
@@ -511,10 +498,10 @@ func (s *ApprovalStore) Reject(ctx context.Context, id uuid.UUID, by payments.Ac
 // can be paid by another batch. A reissue batch's exceptions are corrected
 // again, for the next reissue batch.
 func (s *ApprovalStore) Cancel(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (payments.Batch, error) {
-	if err := checkActor(by, "cancel a batch", payments.RolePreparer, payments.RoleApprover, payments.RoleAdmin); err != nil {
+	if err := by.Allow("cancel a batch", payments.RolePreparer, payments.RoleApprover, payments.RoleAdmin); err != nil {
 		return payments.Batch{}, err
 	}
-	reason, err := checkText("reason", reason, true)
+	reason, err := payments.CheckReason("reason", reason, true)
 	if err != nil {
 		return payments.Batch{}, err
 	}
@@ -559,7 +546,7 @@ func (s *ApprovalStore) Cancel(ctx context.Context, id uuid.UUID, by payments.Ac
 		return audit(ctx, tx, now, by, "cancel", "batch", id.String(), string(b.status), string(to), reason, nil)
 	})
 	if err != nil {
-		return payments.Batch{}, wrap(err, "cancel batch %s", id)
+		return payments.Batch{}, errs.Wrap(err, "cancel batch %s", id)
 	}
 	if reverse {
 		if err := s.finishCancel(ctx, id, reason); err != nil {

@@ -106,10 +106,10 @@ var correctionSpace = uuid.MustParse("9e1b7f20-5c3a-4d8e-b1f6-3a7c2d90e845")
 // the same account (lines held at release) are corrected with it. The name is cleaned to the SEPA character
 // set; the IBAN must be valid.
 func (s *ApprovalStore) CorrectPayee(ctx context.Context, id uuid.UUID, by payments.Actor, p payments.Payee, reason string) (payments.PaymentException, error) {
-	if err := checkActor(by, "correct a payee", payments.RolePreparer, payments.RoleAdmin); err != nil {
+	if err := by.Allow("correct a payee", payments.RolePreparer, payments.RoleAdmin); err != nil {
 		return payments.PaymentException{}, err
 	}
-	reason, err := checkText("reason", reason, true)
+	reason, err := payments.CheckReason("reason", reason, true)
 	if err != nil {
 		return payments.PaymentException{}, err
 	}
@@ -176,7 +176,7 @@ func (s *ApprovalStore) CorrectPayee(ctx context.Context, id uuid.UUID, by payme
 		out, err = lockException(ctx, tx, id)
 		return err
 	})
-	return out, wrap(err, "correct the payee of exception %s", id)
+	return out, errs.Wrap(err, "correct the payee of exception %s", id)
 }
 
 // validBIC checks the shape of a BIC: 4 letters, 2 letters, 2 letters or
@@ -198,10 +198,10 @@ func validBIC(b string) bool {
 // beneficiary's rights ended, the debt was settled otherwise): its amount
 // stays due in the payee's payable account until an entry clears it.
 func (s *ApprovalStore) CloseException(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (payments.PaymentException, error) {
-	if err := checkActor(by, "close a payment exception", payments.RoleApprover, payments.RoleAdmin); err != nil {
+	if err := by.Allow("close a payment exception", payments.RoleApprover, payments.RoleAdmin); err != nil {
 		return payments.PaymentException{}, err
 	}
-	reason, err := checkText("reason", reason, true)
+	reason, err := payments.CheckReason("reason", reason, true)
 	if err != nil {
 		return payments.PaymentException{}, err
 	}
@@ -224,7 +224,7 @@ func (s *ApprovalStore) CloseException(ctx context.Context, id uuid.UUID, by pay
 		out, err = lockException(ctx, tx, id)
 		return err
 	})
-	return out, wrap(err, "close exception %s", id)
+	return out, errs.Wrap(err, "close exception %s", id)
 }
 
 // Reissue makes a draft batch of kind reissue paying every corrected
@@ -233,10 +233,10 @@ func (s *ApprovalStore) CloseException(ctx context.Context, id uuid.UUID, by pay
 // accrued by the first batch and are back in payable), its release posts
 // payable → payments in transit.
 func (s *ApprovalStore) Reissue(ctx context.Context, by payments.Actor, note string) (payments.Batch, error) {
-	if err := checkActor(by, "make a reissue batch", payments.RolePreparer, payments.RoleAdmin); err != nil {
+	if err := by.Allow("make a reissue batch", payments.RolePreparer, payments.RoleAdmin); err != nil {
 		return payments.Batch{}, err
 	}
-	note, err := checkText("note", note, false)
+	note, err := payments.CheckReason("note", note, false)
 	if err != nil {
 		return payments.Batch{}, err
 	}
@@ -305,7 +305,7 @@ func (s *ApprovalStore) Reissue(ctx context.Context, by payments.Actor, note str
 			map[string]any{"exceptions": len(excs)})
 	})
 	if err != nil {
-		return payments.Batch{}, wrap(err, "make a reissue batch")
+		return payments.Batch{}, errs.Wrap(err, "make a reissue batch")
 	}
 	return s.runs.Batch(ctx, id)
 }

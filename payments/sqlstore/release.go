@@ -32,7 +32,7 @@ import (
 // (holdLines). The requested execution date is the next TARGET2 business
 // day after the release.
 func (s *ApprovalStore) Release(ctx context.Context, id uuid.UUID, by payments.Actor) (payments.Batch, error) {
-	if err := checkActor(by, "release a batch", payments.RoleApprover); err != nil {
+	if err := by.Allow("release a batch", payments.RoleApprover); err != nil {
 		return payments.Batch{}, err
 	}
 	var day ledger.Date
@@ -62,7 +62,7 @@ func (s *ApprovalStore) Release(ctx context.Context, id uuid.UUID, by payments.A
 			map[string]any{"execution_date": day.String(), "held": held})
 	})
 	if err != nil {
-		return payments.Batch{}, wrap(err, "release batch %s", id)
+		return payments.Batch{}, errs.Wrap(err, "release batch %s", id)
 	}
 	if err := s.finishRelease(ctx, id); err != nil {
 		return payments.Batch{}, fmt.Errorf("release batch %s (release again to finish): %w", id, err)
@@ -326,7 +326,7 @@ func (s *ApprovalStore) FileContent(ctx context.Context, msgID string) (payments
 	}
 	f, err := readFile(ctx, s.pool, msgID)
 	if err != nil {
-		return f, nil, wrap(err, "read file %s", msgID)
+		return f, nil, errs.Wrap(err, "read file %s", msgID)
 	}
 	var content []byte
 	if err := s.pool.QueryRow(ctx, `SELECT content FROM payment_files WHERE msg_id = $1`, msgID).Scan(&content); err != nil {

@@ -107,7 +107,7 @@ func (s *ApprovalStore) finishReports(ctx context.Context) error {
 func (s *ApprovalStore) ApplyReport(ctx context.Context, content []byte, by payments.Actor) (payments.ReportResult, error) {
 	var res payments.ReportResult
 	if by.Name != payments.System.Name {
-		if err := checkActor(by, "apply a status report", payments.RoleController, payments.RoleAdmin); err != nil {
+		if err := by.Allow("apply a status report", payments.RoleController, payments.RoleAdmin); err != nil {
 			return res, err
 		}
 	}
@@ -236,7 +236,7 @@ func (s *ApprovalStore) ApplyReport(ctx context.Context, content []byte, by paym
 			map[string]any{"report": rep.MsgID, "accepted": res.Accepted, "rejected": res.Rejected, "unchanged": res.Unchanged})
 	})
 	if err != nil {
-		return res, wrap(err, "apply status report %s", rep.MsgID)
+		return res, errs.Wrap(err, "apply status report %s", rep.MsgID)
 	}
 	if err := s.postRejections(ctx, rep.MsgID); err != nil {
 		return res, err

@@ -110,7 +110,7 @@ func (s *Store) lockException(ctx context.Context, tx pgx.Tx, id uuid.UUID) (rec
 // resolved (or closed) with what was done, and audits it.
 func (s *Store) resolve(ctx context.Context, id uuid.UUID, by payments.Actor, action, what string, to reconcile.ExceptionStatus, reason string,
 	fn func(ctx context.Context, tx pgx.Tx, x reconcile.Exception, now time.Time) (string, error)) (reconcile.Exception, error) {
-	if err := checkActor(by, what, payments.RoleController); err != nil {
+	if err := by.Allow(what, payments.RoleController); err != nil {
 		return reconcile.Exception{}, err
 	}
 	var out reconcile.Exception
@@ -139,7 +139,7 @@ func (s *Store) resolve(ctx context.Context, id uuid.UUID, by payments.Actor, ac
 		return err
 	})
 	if err != nil {
-		return out, wrap(err, "%s", what)
+		return out, errs.Wrap(err, "%s", what)
 	}
 	return out, s.postPending(ctx)
 }
@@ -239,7 +239,7 @@ func (s *Store) matchLine(ctx context.Context, tx pgx.Tx, l *stLine, ids []strin
 // MatchByHand explains an exception's statement line by payments whose
 // amounts add up to the line's.
 func (s *Store) MatchByHand(ctx context.Context, id uuid.UUID, pays []string, by payments.Actor, reason string) (reconcile.Exception, error) {
-	reason, err := checkReason("reason", reason, true)
+	reason, err := payments.CheckReason("reason", reason, true)
 	if err != nil {
 		return reconcile.Exception{}, err
 	}
@@ -273,7 +273,7 @@ func (s *Store) Confirm(ctx context.Context, id uuid.UUID, by payments.Actor) (r
 // BookToSuspense books an exception's statement line to suspense: a debit
 // Dr suspense, Cr bank:main; a credit the other way.
 func (s *Store) BookToSuspense(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (reconcile.Exception, error) {
-	reason, err := checkReason("reason", reason, true)
+	reason, err := payments.CheckReason("reason", reason, true)
 	if err != nil {
 		return reconcile.Exception{}, err
 	}
@@ -296,7 +296,7 @@ func (s *Store) BookToSuspense(ctx context.Context, id uuid.UUID, by payments.Ac
 
 // Close closes an exception with a reason, posting nothing.
 func (s *Store) Close(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (reconcile.Exception, error) {
-	reason, err := checkReason("reason", reason, true)
+	reason, err := payments.CheckReason("reason", reason, true)
 	if err != nil {
 		return reconcile.Exception{}, err
 	}
@@ -308,11 +308,11 @@ func (s *Store) Close(ctx context.Context, id uuid.UUID, by payments.Actor, reas
 
 // Assign gives an exception an owner.
 func (s *Store) Assign(ctx context.Context, id uuid.UUID, owner string, by payments.Actor) (reconcile.Exception, error) {
-	owner, err := checkReason("owner", owner, true)
+	owner, err := payments.CheckReason("owner", owner, true)
 	if err != nil {
 		return reconcile.Exception{}, err
 	}
-	if err := checkActor(by, "assign an exception", payments.RoleController, payments.RoleAdmin); err != nil {
+	if err := by.Allow("assign an exception", payments.RoleController, payments.RoleAdmin); err != nil {
 		return reconcile.Exception{}, err
 	}
 	var out reconcile.Exception
@@ -331,17 +331,17 @@ func (s *Store) Assign(ctx context.Context, id uuid.UUID, owner string, by payme
 		out, err = s.lockException(ctx, tx, id)
 		return err
 	})
-	return out, wrap(err, "assign exception %s", id)
+	return out, errs.Wrap(err, "assign exception %s", id)
 }
 
 // UndoMatch takes a match back: its postings are reversed by a new entry,
 // its payments are unbooked (or no longer returned), and its line is
 // unmatched again, with an exception.
 func (s *Store) UndoMatch(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) error {
-	if err := checkActor(by, "undo a match", payments.RoleController); err != nil {
+	if err := by.Allow("undo a match", payments.RoleController); err != nil {
 		return err
 	}
-	reason, err := checkReason("reason", reason, true)
+	reason, err := payments.CheckReason("reason", reason, true)
 	if err != nil {
 		return err
 	}
@@ -423,7 +423,7 @@ func (s *Store) UndoMatch(ctx context.Context, id uuid.UUID, by payments.Actor, 
 		return writeAudit(ctx, tx, auditEvent(now, by, "undo", "match", id.String(), "matched", "undone", reason, map[string]any{"rule": rule}))
 	})
 	if err != nil {
-		return wrap(err, "undo match %s", id)
+		return errs.Wrap(err, "undo match %s", id)
 	}
 	return s.postPending(ctx)
 }
@@ -521,5 +521,5 @@ func (s *Store) Sweep(ctx context.Context, today ledger.Date) (int, error) {
 		n = tag.RowsAffected()
 		return err
 	})
-	return int(n), wrap(err, "sweep the payments in transit")
+	return int(n), errs.Wrap(err, "sweep the payments in transit")
 }

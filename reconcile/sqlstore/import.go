@@ -106,7 +106,7 @@ func (s *Store) Import(ctx context.Context, content []byte, by payments.Actor) (
 // A file or a statement imported before changes nothing.
 func (s *Store) ImportFrom(ctx context.Context, file io.ReadSeeker, by payments.Actor) (reconcile.ImportResult, error) {
 	var res reconcile.ImportResult
-	if err := checkActor(by, "import a statement", payments.RoleController, payments.RoleAdmin, "system"); err != nil {
+	if err := by.Allow("import a statement", payments.RoleController, payments.RoleAdmin, "system"); err != nil {
 		return res, err
 	}
 	// First pass: the whole file is read and checked, nothing written.

@@ -107,19 +107,6 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) 
 	return db.InTxWith(ctx, s.pool, s.cfg.Retry, fn)
 }
 
-// wrap adds context to an unexpected error (errs.Wrap).
-func wrap(err error, format string, args ...any) error { return errs.Wrap(err, format, args...) }
-
-// checkActor refuses an actor without a name or without one of roles.
-func checkActor(by payments.Actor, what string, roles ...string) error {
-	return by.Allow(what, roles...)
-}
-
-// checkReason checks a reason a person gives (payments.CheckReason).
-func checkReason(field, s string, required bool) (string, error) {
-	return payments.CheckReason(field, s, required)
-}
-
 // posting is an entry the reconciliation owes the ledger, written in the
 // transaction of the match and posted after it (recon_postings).
 type posting struct {
