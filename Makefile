@@ -44,7 +44,7 @@ demo:
 	$(GO) run ./cmd/ledgerctl demo
 
 run:
-	$(GO) run ./cmd/ledgerd
+	$(GO) run ./cmd/ledgerd --dev
 
 lint:
 	@out="$$($(GOFMT) -l .)"; \

@@ -55,7 +55,8 @@ func (d *demo) pay(ctx context.Context, svc ledger.Service, runs *paysql.RunStor
 	if err != nil {
 		return err
 	}
-	cfg.BankURL, cfg.BankEmbeddedAddr = "", "127.0.0.1:0"
+	// The demo pays through a simulator, always: it is dev mode.
+	cfg.Dev, cfg.BankURL, cfg.BankEmbeddedAddr = true, "", "127.0.0.1:0"
 	cfg.SecondApprovalAbove = decimal.RequireFromString("10000.00") // the ADA batch needs two approvers
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	bk, err := banking.Open(cfg, quiet, nil, func(c *banksim.Config) {

@@ -13,6 +13,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/ofii/allowances/internal/dbtest"
+	"github.com/ofii/allowances/internal/server"
 	httptransport "github.com/ofii/allowances/transport/http"
 	"github.com/ofii/allowances/transport/kafka"
 )
@@ -35,10 +36,10 @@ func TestServe(t *testing.T) {
 		"BANK_POLL_INTERVAL":  "100ms",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan Addrs, 1)
+	ready := make(chan server.Addrs, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, ready) }()
-	var addrs Addrs
+	go func() { done <- run(ctx, []string{"--dev"}, func(k string) string { return env[k] }, os.Stderr, ready) }()
+	var addrs server.Addrs
 	select {
 	case addrs = <-ready:
 	case err := <-done:
@@ -315,9 +316,55 @@ func TestBadSettingsStopTheStart(t *testing.T) {
 		{"AUTH_TOKENS", "ops:boss:00", "AUTH_TOKENS"},
 	} {
 		env := map[string]string{"DATABASE_URL": url, "HTTP_ADDR": "127.0.0.1:0", "KAFKA_EMBEDDED_ADDR": "127.0.0.1:0", "BANK_EMBEDDED_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error", c.name: c.value}
-		err := run(context.Background(), func(k string) string { return env[k] }, nil)
+		err := run(context.Background(), []string{"--dev"}, func(k string) string { return env[k] }, io.Discard, nil)
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
 			t.Errorf("%s=%s: err = %v, want one starting with %s", c.name, c.value, err, c.want)
 		}
+	}
+}
+
+// TestNoSimulatorOutsideDevMode: without dev mode, a start that lacks
+// BANK_URL or KAFKA_BROKERS stops before anything listens, naming the
+// setting, instead of paying through a simulator or reading an empty broker.
+func TestNoSimulatorOutsideDevMode(t *testing.T) {
+	_, url := dbtest.MustOpen(t)
+	base := map[string]string{"DATABASE_URL": url, "HTTP_ADDR": "127.0.0.1:0", "KAFKA_EMBEDDED_ADDR": "127.0.0.1:0",
+		"BANK_EMBEDDED_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error"}
+	for _, c := range []struct {
+		name          string
+		set           map[string]string
+		want, notWant string
+	}{
+		{"NeitherSet", nil, "KAFKA_BROKERS is not set", ""},
+		{"NeitherSetBank", nil, "BANK_URL is not set", ""},
+		{"NoBankURL", map[string]string{"KAFKA_BROKERS": "127.0.0.1:1"}, "BANK_URL is not set", "KAFKA_BROKERS"},
+		{"NoKafkaBrokers", map[string]string{"BANK_URL": "http://127.0.0.1:1"}, "KAFKA_BROKERS is not set", "BANK_URL"},
+		{"DevFalse", map[string]string{"LEDGER_DEV": "false", "KAFKA_BROKERS": "127.0.0.1:1"}, "BANK_URL is not set", ""},
+		{"DevNotABool", map[string]string{"LEDGER_DEV": "maybe"}, "LEDGER_DEV", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range c.set {
+				env[k] = v
+			}
+			ready := make(chan server.Addrs, 1)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err := run(ctx, nil, func(k string) string { return env[k] }, io.Discard, ready)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want one naming %q", err, c.want)
+			}
+			if c.notWant != "" && strings.Contains(err.Error(), c.notWant) {
+				t.Errorf("err = %v names %s, which is set", err, c.notWant)
+			}
+			select {
+			case a := <-ready:
+				t.Errorf("the server started on %v", a)
+			default:
+			}
+		})
 	}
 }

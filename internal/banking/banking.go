@@ -1,6 +1,6 @@
 // Package banking wires the bank gateway and the approval workflow from the
 // settings, for ledgerd and ledgerctl alike: the HTTP gateway of BANK_URL,
-// or, when it is unset, a bank simulator embedded in the process.
+// or, in dev mode when it is unset, a bank simulator embedded in the process.
 package banking
 
 import (
@@ -37,12 +37,16 @@ type Bank struct {
 // SimOption adjusts the embedded simulator's configuration.
 type SimOption func(*banksim.Config)
 
-// Open returns the gateway the settings name. Without BANK_URL it starts a
-// bank simulator on BANK_EMBEDDED_ADDR, holding the debtor's account with
-// an opening balance of 10,000,000.00 EUR, which opts may change. Close
+// Open returns the gateway the settings name. Without BANK_URL, in dev mode
+// only, it starts a bank simulator on BANK_EMBEDDED_ADDR, holding the
+// debtor's account with an opening balance of 10,000,000.00 EUR, which opts
+// may change; outside dev mode a missing BANK_URL is an error. Close
 // releases it.
 func Open(cfg config.Config, log *slog.Logger, reg prometheus.Registerer, opts ...SimOption) (*Bank, error) {
 	b := &Bank{URL: cfg.BankURL}
+	if b.URL == "" && !cfg.Dev {
+		return nil, errors.New("BANK_URL is not set: name the bank's payment interface (the bank simulator stands in for it in dev mode only)")
+	}
 	if b.URL == "" {
 		sc := banksim.Config{Token: cfg.BankToken, Account: cfg.DebtorIBAN,
 			OpeningBalance: decimal.RequireFromString("10000000.00"), Logger: log.With("component", "banksim")}

@@ -26,6 +26,9 @@ type Setting struct {
 
 // Settings lists every setting the programs read.
 var Settings = []Setting{
+	{"LEDGER_DEV", "false", "dev mode: without `KAFKA_BROKERS` ledgerd runs an embedded Kafka broker, and without `BANK_URL` an embedded bank simulator that pays nobody; off, a missing `KAFKA_BROKERS` or `BANK_URL` stops the start (`ledgerd --dev` sets it)"},
+	{"LEDGER_URL", "http://127.0.0.1:8080", "base URL of the ledgerd that ledgerctl's staff commands call (`--server` overrides it)"},
+	{"LEDGER_TOKEN", "", "API token ledgerctl's staff commands send (`--token` overrides it; else the file `ledgerctl/token` of the user's config directory, mode 0600) (a secret: never shown)"},
 	{"DATABASE_URL", db.DefaultURL, "CockroachDB or PostgreSQL connection string (pool size: `pool_max_conns=N` in its query string); the database is created if missing"},
 	{"TX_MAX_ATTEMPTS", "30", "attempts of a write transaction that loses a serialization conflict before giving up"},
 	{"BULK_WRITE", "copy", "how rows are written in bulk (bulk entries, statement lines, matches): copy, or insert (multi-row INSERTs) for a CockroachDB user who is not an admin, the only ones allowed to COPY"},
@@ -72,10 +75,20 @@ var Settings = []Setting{
 
 // Secret reports whether the setting's value must never be shown, in logs or
 // in `ledgerctl config`.
-func (s Setting) Secret() bool { return s.Env == "KAFKA_SASL_PASSWORD" || s.Env == "BANK_TOKEN" }
+func (s Setting) Secret() bool {
+	return s.Env == "KAFKA_SASL_PASSWORD" || s.Env == "BANK_TOKEN" || s.Env == "LEDGER_TOKEN"
+}
 
 // Config holds the settings after parsing.
 type Config struct {
+	// Dev is dev mode (LEDGER_DEV): the embedded Kafka broker and bank
+	// simulator may stand in for missing KAFKA_BROKERS and BANK_URL.
+	Dev bool
+	// LedgerURL is the base URL of the ledgerd that ledgerctl calls.
+	LedgerURL string
+	// LedgerToken is the API token ledgerctl sends, when set.
+	LedgerToken string
+
 	DatabaseURL      string
 	TxMaxAttempts    int
 	BulkInsert       bool // BULK_WRITE=insert
@@ -143,6 +156,14 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	var c Config
 	var err error
+	if c.Dev, err = strconv.ParseBool(get("LEDGER_DEV")); err != nil {
+		return c, fmt.Errorf("LEDGER_DEV: %q is not true or false", get("LEDGER_DEV"))
+	}
+	c.LedgerURL = strings.TrimRight(get("LEDGER_URL"), "/")
+	if u, err := url.Parse(c.LedgerURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, fmt.Errorf("LEDGER_URL: %q is not an http or https URL", c.LedgerURL)
+	}
+	c.LedgerToken = get("LEDGER_TOKEN")
 	c.DatabaseURL = get("DATABASE_URL")
 	if c.TxMaxAttempts, err = positiveInt(get, "TX_MAX_ATTEMPTS"); err != nil {
 		return c, err
@@ -356,4 +377,25 @@ func Table() string {
 		fmt.Fprintf(&b, "| `%s` | `%s` | %s |\n", s.Env, d, s.Doc)
 	}
 	return b.String()
+}
+
+// CheckServer checks the settings a server needs outside dev mode: without
+// KAFKA_BROKERS it would listen to an embedded broker while the real topic
+// fills up, and without BANK_URL it would pay through a simulator that pays
+// nobody. The error names every missing setting.
+func (c Config) CheckServer() error {
+	if c.Dev {
+		return nil
+	}
+	var missing []string
+	if len(c.KafkaBrokers) == 0 {
+		missing = append(missing, "KAFKA_BROKERS is not set: the eligibility events would be read from an embedded broker, not from the agency's Kafka")
+	}
+	if c.BankURL == "" {
+		missing = append(missing, "BANK_URL is not set: payment files would go to an embedded bank simulator that pays nobody")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s (set them, or start in dev mode with --dev or LEDGER_DEV=true to use the simulators)", strings.Join(missing, "; "))
 }
