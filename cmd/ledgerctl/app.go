@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ofii/allowances/internal/apiclient"
 	"github.com/ofii/allowances/internal/cli"
 	"github.com/ofii/allowances/internal/config"
 	"github.com/ofii/allowances/internal/db"
@@ -28,6 +29,8 @@ type app struct {
 
 	outputFlag  string // --output
 	databaseURL string // --database-url
+	serverFlag  string // --server
+	tokenFlag   string // --token
 	format      cli.Format
 	started     bool // flags parsed and validated: a command's own code runs
 
@@ -35,6 +38,7 @@ type app struct {
 	log    *slog.Logger
 	pool   *pgxpool.Pool
 	ledger ledger.Service
+	client *apiclient.Client
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {

@@ -1,9 +1,13 @@
-// Command ledgerctl is the operator's shell access to the ledger: it
-// migrates the schema, sets up the chart of accounts, posts and reverses
-// entries, reads balances, statements and the trial balance, verifies and
-// seals the books, and issues API tokens. It talks to the database directly
-// through the same service code as the server, configured from the same
-// environment variables (see `ledgerctl config`).
+// Command ledgerctl is the staff's and operators' shell access to the
+// service. The staff commands (runs, batches, payment files, exceptions,
+// bank, reconciliation, audit, beneficiaries, dead letters, accounts,
+// balances, statements, entries, trial balance) are clients of ledgerd's
+// API: they call the server of LEDGER_URL (or --server) with the bearer
+// token of --token, LEDGER_TOKEN or the user's token file, and the server
+// alone decides who the caller is and what they may do. Only what needs the
+// database itself talks to it directly, configured from the same
+// environment variables as the server (see `ledgerctl config`): migrate,
+// chart, verify, bench, demo, config and token.
 //
 // Exit status: 0 when the command did what was asked, 1 when it failed or
 // the ledger did not verify, 2 when the command line or the input is wrong
@@ -21,6 +25,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ofii/allowances/internal/apiclient"
 	"github.com/ofii/allowances/internal/cli"
 )
 
@@ -76,7 +81,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if !a.started {
 		err = cli.Usage(err)
 	}
-	cli.PrintError(stderr, err)
+	var remote *apiclient.Error
+	if errors.As(err, &remote) {
+		fmt.Fprintf(stderr, "error: %s\n", remote.Error())
+	} else {
+		cli.PrintError(stderr, err)
+	}
 	var u *cli.UsageError
 	if errors.As(err, &u) && cmd != nil {
 		fmt.Fprintf(stderr, "run '%s --help' for usage\n", cmd.CommandPath())
@@ -123,7 +133,9 @@ Exit status: 0 ok, 1 failure or ledger not verified, 2 bad command line or input
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.Usage(err) })
 	pf := root.PersistentFlags()
 	pf.StringVarP(&a.outputFlag, "output", "o", string(cli.FormatTable), "output format: table or json")
-	pf.StringVar(&a.databaseURL, "database-url", "", "database connection string (overrides DATABASE_URL)")
+	pf.StringVar(&a.databaseURL, "database-url", "", "database connection string, for the commands that use the database itself (overrides DATABASE_URL)")
+	pf.StringVar(&a.serverFlag, "server", "", "base URL of ledgerd, for the staff commands (overrides LEDGER_URL)")
+	pf.StringVar(&a.tokenFlag, "token", "", "API token of the person acting, for the staff commands (default: $LEDGER_TOKEN, then the token file; the environment keeps it out of the process list)")
 	for _, build := range commands {
 		root.AddCommand(build(a))
 	}

@@ -42,12 +42,33 @@ type Addrs struct {
 	Bank  string // the bank interface (the embedded simulator's, when there is one)
 }
 
+// Option adjusts a server for tests and demonstrations.
+type Option func(*options)
+
+type options struct {
+	now func() time.Time
+	sim []banking.SimOption
+}
+
+// WithClock makes the runs and the approval workflow read the time from
+// now instead of the system clock.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithBankSimulator adjusts the embedded bank simulator of dev mode.
+func WithBankSimulator(opts ...banking.SimOption) Option {
+	return func(o *options) { o.sim = append(o.sim, opts...) }
+}
+
 // Run starts the server of the settings cfg, logging to log, and blocks
 // until ctx is done. When ready is not nil it receives the addresses once
 // the server accepts requests. Outside dev mode (cfg.Dev) it refuses to
 // start without KAFKA_BROKERS or BANK_URL: it never stands a simulator in
 // for a missing setting.
-func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- Addrs) error {
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- Addrs, opts ...Option) error {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := cfg.CheckServer(); err != nil {
 		return err
 	}
@@ -119,11 +140,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		<-consumed
 	}()
 
-	runs := paysql.NewRunStore(pool, paysql.WithSchedules(schedules), paysql.WithRunRetryPolicy(policy))
+	runOpts := []paysql.RunOption{paysql.WithSchedules(schedules), paysql.WithRunRetryPolicy(policy)}
+	if o.now != nil {
+		runOpts = append(runOpts, paysql.WithRunClock(o.now))
+	}
+	runs := paysql.NewRunStore(pool, runOpts...)
 	if cfg.ADARunDay > 0 {
 		go runMonthly(cctx, runs, payments.Scheduler{Day: cfg.ADARunDay}, log)
 	}
-	bk, err := banking.Open(cfg, log, reg)
+	bk, err := banking.Open(cfg, log, reg, o.sim...)
 	if err != nil {
 		return err
 	}
@@ -133,7 +158,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	} else {
 		log.Info("bank interface", "url", bk.URL)
 	}
-	approvals, err := paysql.NewApprovalStore(pool, runs, store, banking.ApprovalConfig(cfg, bk.Gateway, log))
+	apCfg := banking.ApprovalConfig(cfg, bk.Gateway, log)
+	if o.now != nil {
+		// The workflow shares the runs' clock, so that a batch is never
+		// approved before it was computed.
+		apCfg.Now = o.now
+	}
+	approvals, err := paysql.NewApprovalStore(pool, runs, store, apCfg)
 	if err != nil {
 		return fmt.Errorf("approval workflow: %w", err)
 	}
