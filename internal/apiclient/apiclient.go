@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"net/http/httptrace"
+	"net/url"
 	"strings"
 	"sync/atomic"
 
