@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -11,13 +12,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/ofii/allowances/internal/apiclient"
 	"github.com/ofii/allowances/internal/cli"
 	"github.com/ofii/allowances/internal/db"
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/internal/mask"
 	"github.com/ofii/allowances/payments"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
-	httptransport "github.com/ofii/allowances/transport/http"
 )
 
 // runClock is the clock of the runs: the day a run starts on decides which
@@ -55,22 +56,16 @@ func flagError(flag string, err error) error {
 	return err
 }
 
-// startedBy authenticates who starts a run from the shell by their API
-// token (--token or LEDGER_TOKEN), as the approval workflow does: the
-// approvers of the batch must be other people, so the name must be proven.
-func (a *app) startedBy(cmd *cobra.Command) (string, error) {
-	tok, _ := cmd.Flags().GetString("token")
-	who, err := a.actor(tok, "start a run", httptransport.RunStarters...)
-	return who.Name, err
-}
-
 func runsCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "runs", Short: "Start the ADA and grants runs, and list the runs"}
+	cmd := &cobra.Command{Use: "runs", Short: "Start the ADA and grants runs, and list the runs (through ledgerd)"}
 	start := &cobra.Command{Use: "start", Short: "Compute a draft batch: the ADA of a month, or the grants due"}
 	start.AddCommand(runStartADACmd(a), runStartGrantsCmd(a))
 	cmd.AddCommand(start, runsListCmd(a))
 	return cmd
 }
+
+// runFields names the flags of the fields of POST /v1/runs.
+var runFields = map[string]string{"period": "--period", "day": "--day"}
 
 func runStartADACmd(a *app) *cobra.Command {
 	var period string
@@ -81,27 +76,21 @@ func runStartADACmd(a *app) *cobra.Command {
 for every beneficiary, with the retroactive adjustments of the months already
 paid and the deductions that recover overpayments, into a draft batch.
 
-While the month's batch is a draft, running the month again replaces it; once
-it is approved, a new run adds only the differences. An interrupted run leaves
-the previous draft as it was, and can be started again.`,
+ledgerd computes it (POST /v1/runs), as the holder of the token: the batch's
+approvers must be other people. While the month's batch is a draft, running
+the month again replaces it; once it is approved, a new run adds only the
+differences. A run cut short, by an interruption or a lost connection,
+leaves the previous draft as it was, and can be started again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := payments.ParsePeriod(period)
 			if err != nil {
 				return flagError("--period", err)
 			}
-			by, err := a.startedBy(cmd)
-			if err != nil {
-				return err
-			}
-			return a.startRun(cmd, func(store *paysql.RunStore) (payments.Run, error) {
-				run, err := store.StartADARun(cmd.Context(), p, payments.TriggerStaff, by)
-				return run, flagError("--period", err)
-			})
+			return a.startRun(cmd, payments.RunADA, p, map[string]string{"kind": string(payments.RunADA), "period": p.String()})
 		},
 	}
 	cmd.Flags().StringVar(&period, "period", "", "the month to pay, YYYY-MM (required)")
-	tokenFlag(cmd)
 	_ = cmd.MarkFlagRequired("period")
 	return cmd
 }
@@ -113,51 +102,76 @@ func runStartGrantsCmd(a *app) *cobra.Command {
 		Short: "Batch the return aid and reinsertion tranches due",
 		Long: `Batch into a draft the return aid of the grants whose departure is on or
 before --day (default today), and the reinsertion tranches released on or
-before it, that no other batch holds. Running again while the month's grants
-batch is a draft replaces it.`,
+before it, that no other batch holds. ledgerd computes it (POST /v1/runs), as
+the holder of the token. Running again while the month's grants batch is a
+draft replaces it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := parseDate("--day", day)
 			if err != nil {
 				return err
 			}
-			by, err := a.startedBy(cmd)
-			if err != nil {
-				return err
+			body := map[string]string{"kind": string(payments.RunGrants)}
+			if !d.IsZero() {
+				body["day"] = d.String()
 			}
-			return a.startRun(cmd, func(store *paysql.RunStore) (payments.Run, error) {
-				run, err := store.StartGrantsRun(cmd.Context(), d, payments.TriggerStaff, by)
-				return run, flagError("--day", err)
-			})
+			return a.startRun(cmd, payments.RunGrants, payments.Period{}, body)
 		},
 	}
 	cmd.Flags().StringVar(&day, "day", "", "batch what is due on this day, YYYY-MM-DD (default: today)")
-	tokenFlag(cmd)
 	return cmd
 }
 
-// startRun runs start with progress on the terminal, then writes the run
-// and its batch.
-func (a *app) startRun(cmd *cobra.Command, start func(*paysql.RunStore) (payments.Run, error)) error {
-	if _, err := a.config(); err != nil {
+// runPollInterval is how often the progress of a run is read while ledgerd
+// computes it.
+var runPollInterval = time.Second
+
+// startRun asks ledgerd to compute a run, showing its progress on the
+// terminal while it does, then writes the run and its batch. A connection
+// lost before the answer is looked into: the run finished, or was cut short
+// and may be started again.
+func (a *app) startRun(cmd *cobra.Command, kind payments.RunKind, period payments.Period, body map[string]string) error {
+	api, err := a.api()
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	// The runs before this one, to know it among them afterwards.
+	before, err := a.runIDs(cmd)
+	if err != nil {
 		return err
 	}
 	progress := cli.NewProgress(a.stderr, -1, "computing", a.json())
-	store, err := a.runStore(cmd, func(r payments.Run) { progress.Set(int64(r.Processed)) })
-	if err != nil {
-		return err
-	}
-	run, err := start(store)
+	done := make(chan struct{})
+	go func() {
+		// The run's progress, read from the list of runs.
+		tick := time.NewTicker(runPollInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			if r, ok, _ := a.latestRun(cmd, kind, period, before); ok && r.Status == payments.RunRunning {
+				progress.Set(int64(r.Processed))
+			}
+		}
+	}()
+	var run payments.Run
+	err = api.Post(ctx, "/v1/runs", nil, body, &run)
+	close(done)
 	progress.Finish()
 	if err != nil {
-		if run.ID != uuid.Nil {
-			return fmt.Errorf("run %s: %w", run.ID, err)
+		var lost *apiclient.UnreachableError
+		if errors.As(err, &lost) && lost.Sent {
+			return a.lostRun(cmd, kind, period, before, err)
 		}
-		return err
+		return apiclient.RenameFields(err, runFields)
 	}
-	b, err := store.Batch(cmd.Context(), run.BatchID)
-	if err != nil {
-		return err
+	var b payments.Batch
+	if err := api.Get(ctx, "/v1/batches/"+run.BatchID.String(), nil, &b); err != nil {
+		return fmt.Errorf("run %s is done; reading its batch %s: %w", run.ID, run.BatchID, err)
 	}
 	out := struct {
 		Run   payments.Run   `json:"run"`
@@ -169,6 +183,70 @@ func (a *app) startRun(cmd *cobra.Command, start func(*paysql.RunStore) (payment
 		fmt.Fprintf(w, "draft batch %s\n\n", b.ID)
 		return totalsTable(w, b)
 	})
+}
+
+// runIDs returns the ids of the latest runs, to tell afterwards which run
+// is new.
+func (a *app) runIDs(cmd *cobra.Command) (map[uuid.UUID]bool, error) {
+	runs, err := a.listRuns(cmd)
+	ids := make(map[uuid.UUID]bool, len(runs))
+	for _, r := range runs {
+		ids[r.ID] = true
+	}
+	return ids, err
+}
+
+// listRuns reads the latest runs, newest first.
+func (a *app) listRuns(cmd *cobra.Command) ([]payments.Run, error) {
+	api, err := a.api()
+	if err != nil {
+		return nil, err
+	}
+	var list struct {
+		Runs []payments.Run `json:"runs"`
+	}
+	err = api.Get(cmd.Context(), "/v1/runs", url.Values{"limit": {strconv.Itoa(paysql.MaxListLimit)}}, &list)
+	return list.Runs, err
+}
+
+// latestRun finds the newest run of kind (and period, for an ADA run) that
+// is not among before. The error is that of reading the list: ledgerd did
+// not answer.
+func (a *app) latestRun(cmd *cobra.Command, kind payments.RunKind, period payments.Period, before map[uuid.UUID]bool) (payments.Run, bool, error) {
+	runs, err := a.listRuns(cmd)
+	if err != nil {
+		return payments.Run{}, false, err
+	}
+	for _, r := range runs { // newest first
+		if !before[r.ID] && r.Kind == kind && (kind != payments.RunADA || r.Period == period) {
+			return r, true, nil
+		}
+	}
+	return payments.Run{}, false, nil
+}
+
+// lostRun says what became of a run whose answer was lost with the
+// connection: done, cut short, or not known while ledgerd is away.
+func (a *app) lostRun(cmd *cobra.Command, kind payments.RunKind, period payments.Period, before map[uuid.UUID]bool, cause error) error {
+	what := "the grants run"
+	again := "ledgerctl runs start grants"
+	if kind == payments.RunADA {
+		what, again = "the ADA run of "+period.String(), "ledgerctl runs start ada --period "+period.String()
+	}
+	r, ok, err := a.latestRun(cmd, kind, period, before)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w\n%s may or may not have been computed, and ledgerd cannot tell now: once it answers, 'ledgerctl runs list' shows it; starting it again ('%s') is safe: a draft is replaced, nothing is paid twice", cause, what, again)
+	case !ok:
+		return fmt.Errorf("%w\n%s was not started: start it again with '%s'", cause, what, again)
+	case r.Status == payments.RunDone:
+		fmt.Fprintf(a.stderr, "note: the connection was lost, but %s finished: run %s, draft batch %s ('ledgerctl batches show %s')\n", what, r.ID, r.BatchID, r.BatchID)
+		return nil
+	case r.Status == payments.RunRunning:
+		return fmt.Errorf("%w\n%s (run %s) is still being computed by ledgerd, or was stopped with it: 'ledgerctl runs list' shows when it is done; if it shows failed, start it again with '%s'", cause, what, r.ID, again)
+	default:
+		return fmt.Errorf("%w\n%s (run %s) was cut short (%s) and left the previous draft as it was: start it again with '%s'", cause, what, r.ID, r.Status, again)
+	}
 }
 
 func processedWord(k payments.RunKind) string {
@@ -183,22 +261,24 @@ func runsListCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the latest runs, newest first",
+		Long:  "List the latest runs, newest first, as ledgerd records them (GET /v1/runs).",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if limit < 1 || limit > paysql.MaxListLimit {
 				return cli.Usage(errs.Field("--limit", "must be between 1 and %d", paysql.MaxListLimit))
 			}
-			store, err := a.runStore(cmd, nil)
+			api, err := a.api()
 			if err != nil {
 				return err
 			}
-			runs, err := store.Runs(cmd.Context(), limit)
-			if err != nil {
-				return err
-			}
-			return a.write(struct {
+			var list struct {
 				Runs []payments.Run `json:"runs"`
-			}{runs}, func(w io.Writer) error {
+			}
+			if err := api.Get(cmd.Context(), "/v1/runs", url.Values{"limit": {strconv.Itoa(limit)}}, &list); err != nil {
+				return apiclient.RenameFields(err, map[string]string{"limit": "--limit"})
+			}
+			runs := list.Runs
+			return a.write(list, func(w io.Writer) error {
 				t := cli.NewTable(w, "RUN", "KIND", "PERIOD", "DAY", "STATUS", "TRIGGER", "BY", "STARTED", "FINISHED", "PROCESSED", "LINES", "BATCH", "ERROR")
 				for _, r := range runs {
 					finished := "-"
@@ -217,7 +297,7 @@ func runsListCmd(a *app) *cobra.Command {
 }
 
 func batchesCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "batches", Short: "Read the batches the runs computed, and their lines"}
+	cmd := &cobra.Command{Use: "batches", Short: "Read the batches the runs computed, and their lines (through ledgerd)"}
 	cmd.AddCommand(batchesListCmd(a), batchesShowCmd(a))
 	return cmd
 }
@@ -228,6 +308,7 @@ func batchesListCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the batches, newest first, with their totals",
+		Long:  "List the batches, newest first, with their totals, as ledgerd holds them (GET /v1/batches).",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var f payments.BatchFilter
@@ -245,18 +326,28 @@ func batchesListCmd(a *app) *cobra.Command {
 			if limit < 1 || limit > paysql.MaxListLimit {
 				return cli.Usage(errs.Field("--limit", "must be between 1 and %d", paysql.MaxListLimit))
 			}
-			f.Status, f.Limit = payments.BatchStatus(status), limit
-			store, err := a.runStore(cmd, nil)
+			api, err := a.api()
 			if err != nil {
 				return err
 			}
-			bs, err := store.Batches(cmd.Context(), f)
-			if err != nil {
-				return flagError("--status", err)
+			q := url.Values{"limit": {strconv.Itoa(limit)}}
+			if kind != "" {
+				q.Set("kind", string(f.Kind))
 			}
-			return a.write(struct {
+			if period != "" {
+				q.Set("period", f.Period.String())
+			}
+			if status != "" {
+				q.Set("status", status)
+			}
+			var list struct {
 				Batches []payments.Batch `json:"batches"`
-			}{bs}, func(w io.Writer) error {
+			}
+			if err := api.Get(cmd.Context(), "/v1/batches", q, &list); err != nil {
+				return apiclient.RenameFields(err, map[string]string{"status": "--status", "kind": "--kind", "period": "--period", "limit": "--limit"})
+			}
+			bs := list.Batches
+			return a.write(list, func(w io.Writer) error {
 				t := cli.NewTable(w, "BATCH", "KIND", "PERIOD", "STATUS", "CREATED", "LINES", "GROSS", "DEDUCTION", "NET")
 				for _, b := range bs {
 					t.Row(b.ID.String(), string(b.Kind), b.Period.String(), string(b.Status), b.CreatedAt.Format(time.RFC3339),
@@ -283,7 +374,9 @@ func batchesShowCmd(a *app) *cobra.Command {
 		Long: `Show a batch, its status and its totals per scheme. With --lines, also list a
 page of its lines in the order of their ids (the EndToEndId the bank sees),
 with gross, deduction, net, payee and how each amount is made; --cursor
-continues after a previous page. IBANs are masked unless --show-iban is given.`,
+continues after a previous page. ledgerd answers (GET /v1/batches/{id} and
+/lines): it sends IBANs in full only to the staff who pay, and records that
+it did; ledgerctl masks them still unless --show-iban is given.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseBatchID(args[0])
@@ -293,20 +386,29 @@ continues after a previous page. IBANs are masked unless --show-iban is given.`,
 			if limit < 1 || limit > paysql.MaxListLimit {
 				return cli.Usage(errs.Field("--limit", "must be between 1 and %d", paysql.MaxListLimit))
 			}
-			store, err := a.runStore(cmd, nil)
+			api, err := a.api()
 			if err != nil {
 				return err
 			}
-			b, err := store.Batch(cmd.Context(), id)
-			if err != nil {
-				return err
+			var b payments.Batch
+			if err := api.Get(cmd.Context(), "/v1/batches/"+id.String(), nil, &b); err != nil {
+				return apiclient.RenameFields(err, map[string]string{"id": "ID"})
 			}
 			var page []payments.BatchLine
 			var next string
 			if lines {
-				if page, next, err = store.BatchLines(cmd.Context(), id, cursor, limit); err != nil {
-					return flagError("--cursor", err)
+				q := url.Values{"limit": {strconv.Itoa(limit)}}
+				if cursor != "" {
+					q.Set("cursor", cursor)
 				}
+				var got struct {
+					Lines      []payments.BatchLine `json:"lines"`
+					NextCursor string               `json:"next_cursor"`
+				}
+				if err := api.Get(cmd.Context(), "/v1/batches/"+id.String()+"/lines", q, &got); err != nil {
+					return apiclient.RenameFields(err, map[string]string{"cursor": "--cursor", "limit": "--limit", "id": "ID"})
+				}
+				page, next = got.Lines, got.NextCursor
 				if !showIBAN {
 					for i := range page {
 						page[i].Payee.IBAN = mask.MaskIBAN(page[i].Payee.IBAN)

@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -10,7 +14,6 @@ import (
 	"time"
 
 	"github.com/ofii/allowances/internal/cli"
-	"github.com/ofii/allowances/internal/dbtest"
 	"github.com/ofii/allowances/payments"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
 )
@@ -132,18 +135,18 @@ var draftBatch = regexp.MustCompile(`draft batch ([0-9a-f-]{36})`)
 // the staff who prepare a payment would.
 func TestRuns(t *testing.T) {
 	atRunDay(t)
-	pool, dsn := dbtest.MustOpen(t)
-	openRights(t, paysql.New(pool), "OFII-2026-000123")
-	db := func(args ...string) []string { return append(args, "--database-url", dsn) }
+	s := startLedgerd(t, nil)
+	openRights(t, paysql.New(s.pool(t)), "OFII-2026-000123")
+	// ledgerctl reads as the auditor unless told otherwise.
+	ledgerctl := func(t *testing.T, stdin string, args ...string) result { return s.as(t, auditorTok, stdin, args...) }
 
-	staff := map[string]string{"AUTH_TOKENS": staffTokens}
-	if r := ledgerctl(t, "", db("runs", "start", "ada", "--period", "2026-10")...); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "LEDGER_TOKEN") {
+	if r := s.as(t, "", "", "runs", "start", "ada", "--period", "2026-10"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "LEDGER_TOKEN") {
 		t.Fatalf("a run started without a token: %d %s", r.code, r.stderr)
 	}
-	if r := ledgerctlEnv(t, staff, db("runs", "start", "ada", "--period", "2026-10", "--token", paulToken)...); r.code != cli.ExitFailure || !strings.Contains(r.stderr, "preparer") {
+	if r := s.as(t, paulToken, "", "runs", "start", "ada", "--period", "2026-10"); r.code != cli.ExitFailure || !strings.Contains(r.stderr, "403 Forbidden") || !strings.Contains(r.stderr, "preparer") {
 		t.Fatalf("a run started by an approver: %d %s", r.code, r.stderr)
 	}
-	r := ledgerctlEnv(t, staff, db("runs", "start", "ada", "--period", "2026-10", "--token", marieToken)...)
+	r := s.as(t, marieToken, "", "runs", "start", "ada", "--period", "2026-10")
 	r.want(t, cli.ExitOK, "ada run ", " for 2026-10: done, 1 line for 1 beneficiary in ", "SCHEME", "GROSS", "DEDUCTION", "NET")
 	m := draftBatch.FindStringSubmatch(r.stdout)
 	if m == nil {
@@ -160,7 +163,7 @@ func TestRuns(t *testing.T) {
 		Runs []cliRun `json:"runs"`
 	}
 	t.Run("RunsList", func(t *testing.T) {
-		decodeJSON(t, ledgerctl(t, "", db("-o", "json", "runs", "list")...), &runs)
+		decodeJSON(t, ledgerctl(t, "", "-o", "json", "runs", "list"), &runs)
 		if len(runs.Runs) != 1 {
 			t.Fatalf("runs = %+v, want one", runs.Runs)
 		}
@@ -169,12 +172,12 @@ func TestRuns(t *testing.T) {
 			run.BatchID != batch || run.Processed != 1 || run.Lines != 1 {
 			t.Errorf("run = %+v", run)
 		}
-		ledgerctl(t, "", db("runs", "list")...).want(t, cli.ExitOK, "RUN", "BATCH", run.ID, "ada", "2026-10", "2026-11-05", "done", "staff",
+		ledgerctl(t, "", "runs", "list").want(t, cli.ExitOK, "RUN", "BATCH", run.ID, "ada", "2026-10", "2026-11-05", "done", "staff",
 			"marie", batch)
 	})
 
 	t.Run("BatchesList", func(t *testing.T) {
-		r := ledgerctl(t, "", db("batches", "list")...)
+		r := ledgerctl(t, "", "batches", "list")
 		r.want(t, cli.ExitOK, "BATCH", "GROSS", batch)
 		if !regexp.MustCompile(batch + ` +ada +2026-10 +draft +\S+ +1 +411\.80 +0\.00 +411\.80`).MatchString(r.stdout) {
 			t.Errorf("no row for the draft batch of 411.80:\n%s", r.stdout)
@@ -182,25 +185,25 @@ func TestRuns(t *testing.T) {
 		var l struct {
 			Batches []cliBatch `json:"batches"`
 		}
-		decodeJSON(t, ledgerctl(t, "", db("-o", "json", "batches", "list", "--kind", "ada", "--period", "2026-10", "--status", "draft")...), &l)
+		decodeJSON(t, ledgerctl(t, "", "-o", "json", "batches", "list", "--kind", "ada", "--period", "2026-10", "--status", "draft"), &l)
 		if len(l.Batches) != 1 || l.Batches[0].ID != batch || l.Batches[0].Status != "draft" {
 			t.Fatalf("batches = %+v", l.Batches)
 		}
 		wantCLITotals(t, "total", l.Batches[0].Total, 1, "411.80", "0.00", "411.80")
-		decodeJSON(t, ledgerctl(t, "", db("-o", "json", "batches", "list", "--period", "2026-09")...), &l)
+		decodeJSON(t, ledgerctl(t, "", "-o", "json", "batches", "list", "--period", "2026-09"), &l)
 		if len(l.Batches) != 0 {
 			t.Errorf("batches of 2026-09 = %+v, want none", l.Batches)
 		}
 	})
 
 	t.Run("BatchesShow", func(t *testing.T) {
-		r := ledgerctl(t, "", db("batches", "show", batch)...)
+		r := ledgerctl(t, "", "batches", "show", batch)
 		r.want(t, cli.ExitOK, batch, "draft", "2026-10", "411.80")
 		if strings.Contains(r.stdout, "EXPLANATION") {
 			t.Errorf("lines listed without --lines:\n%s", r.stdout)
 		}
 
-		r = ledgerctl(t, "", db("batches", "show", batch, "--lines")...)
+		r = ledgerctl(t, "", "batches", "show", batch, "--lines")
 		r.want(t, cli.ExitOK, "LINE", "EXPLANATION", "OFII-2026-000123", "Amina Diallo", runsMaskedIBAN, octoberText)
 		if !regexp.MustCompile(`ada +monthly +OFII-2026-000123 +2026-10 +411\.80 +0\.00 +411\.80 +Amina Diallo`).MatchString(r.stdout) {
 			t.Errorf("no line of 411.80, 0.00, 411.80:\n%s", r.stdout)
@@ -208,7 +211,12 @@ func TestRuns(t *testing.T) {
 		if strings.Contains(r.stdout, runsIBAN) || strings.Contains(r.stdout, "more: --cursor") {
 			t.Errorf("the IBAN shows in full without --show-iban, or a cursor is offered for one line:\n%s", r.stdout)
 		}
-		ledgerctl(t, "", db("batches", "show", batch, "--lines", "--show-iban")...).want(t, cli.ExitOK, runsIBAN)
+		// The IBAN in full is for the staff who pay: the server sends it
+		// masked to the others, whatever they ask.
+		s.as(t, marieToken, "", "batches", "show", batch, "--lines", "--show-iban").want(t, cli.ExitOK, runsIBAN)
+		if r := ledgerctl(t, "", "batches", "show", batch, "--lines", "--show-iban"); strings.Contains(r.stdout, runsIBAN) || !strings.Contains(r.stdout, runsMaskedIBAN) {
+			t.Errorf("the auditor sees the IBAN in full:\n%s", r.stdout)
+		}
 	})
 
 	t.Run("BatchesShowJSON", func(t *testing.T) {
@@ -217,7 +225,7 @@ func TestRuns(t *testing.T) {
 			Lines      []cliLine `json:"lines"`
 			NextCursor string    `json:"next_cursor"`
 		}
-		decodeJSON(t, ledgerctl(t, "", db("-o", "json", "batches", "show", batch, "--lines")...), &out)
+		decodeJSON(t, ledgerctl(t, "", "-o", "json", "batches", "show", batch, "--lines"), &out)
 		b := out.Batch
 		if b.ID != batch || b.Kind != "ada" || b.Period != "2026-10" || b.Status != "draft" || b.Lines != 1 || len(b.Totals) != 1 {
 			t.Errorf("batch = %+v", b)
@@ -245,8 +253,7 @@ func TestRuns(t *testing.T) {
 			Run   cliRun   `json:"run"`
 			Batch cliBatch `json:"batch"`
 		}
-		decodeJSON(t, ledgerctlEnv(t, map[string]string{"LEDGER_TOKEN": opsToken, "AUTH_TOKENS": staffTokens},
-			db("-o", "json", "runs", "start", "ada", "--period", "2026-10")...), &out)
+		decodeJSON(t, s.as(t, opsToken, "", "-o", "json", "runs", "start", "ada", "--period", "2026-10"), &out)
 		if out.Run.Status != "done" || out.Run.By != "ops" || out.Run.Lines != 1 || out.Run.BatchID == batch ||
 			out.Batch.ID != out.Run.BatchID || out.Batch.RunID != out.Run.ID || out.Batch.Status != "draft" {
 			t.Errorf("run %+v, batch %+v", out.Run, out.Batch)
@@ -256,7 +263,7 @@ func TestRuns(t *testing.T) {
 		var l struct {
 			Batches []cliBatch `json:"batches"`
 		}
-		decodeJSON(t, ledgerctl(t, "", db("-o", "json", "batches", "list")...), &l)
+		decodeJSON(t, ledgerctl(t, "", "-o", "json", "batches", "list"), &l)
 		if len(l.Batches) != 1 || l.Batches[0].ID != out.Batch.ID {
 			t.Errorf("batches = %+v, want the new draft alone", l.Batches)
 		}
@@ -265,9 +272,8 @@ func TestRuns(t *testing.T) {
 
 func TestRunsUsage(t *testing.T) {
 	atRunDay(t)
-	pool, dsn := dbtest.MustOpen(t)
-	openRights(t, paysql.New(pool), "OFII-2026-000123")
-	db := func(args ...string) []string { return append(args, "--database-url", dsn) }
+	s := startLedgerd(t, nil)
+	openRights(t, paysql.New(s.pool(t)), "OFII-2026-000123")
 	tests := []struct {
 		name   string
 		args   []string
@@ -287,12 +293,13 @@ func TestRunsUsage(t *testing.T) {
 		{"BatchID", []string{"batches", "show", "nope"}, `error: ID: "nope" is not a batch id (a UUID)`},
 		{"BatchLimit", []string{"batches", "show", "0b0e7b39-4e0a-4a3f-9d3c-1d2a5e8f7a61", "--lines", "--limit", "0"}, "error: --limit: "},
 	}
-	staff := map[string]string{"AUTH_TOKENS": staffTokens, "LEDGER_TOKEN": marieToken}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := ledgerctlEnv(t, staff, db(tt.args...)...)
+			r := s.as(t, marieToken, "", tt.args...)
 			r.want(t, cli.ExitUsage)
-			if !strings.Contains(r.stderr, tt.stderr) {
+			// The server's answers say their status: "error: 400 Bad
+			// Request: --period: ...".
+			if !strings.Contains(r.stderr, tt.stderr) && !strings.Contains(r.stderr, strings.Replace(tt.stderr, "error: ", "error: 400 Bad Request: ", 1)) {
 				t.Errorf("stderr lacks %q:\n%s", tt.stderr, r.stderr)
 			}
 			if r.stdout != "" {
@@ -301,8 +308,11 @@ func TestRunsUsage(t *testing.T) {
 		})
 	}
 	t.Run("UnknownBatch", func(t *testing.T) {
-		r := ledgerctl(t, "", db("batches", "show", "0b0e7b39-4e0a-4a3f-9d3c-1d2a5e8f7a61")...)
-		r.want(t, cli.ExitFailure)
+		r := s.as(t, auditorTok, "", "batches", "show", "0b0e7b39-4e0a-4a3f-9d3c-1d2a5e8f7a61")
+		r.want(t, cli.ExitFailure, "")
+		if !strings.Contains(r.stderr, "404 Not Found") {
+			t.Errorf("stderr does not say 404 Not Found:\n%s", r.stderr)
+		}
 		if !strings.Contains(r.stderr, "0b0e7b39-4e0a-4a3f-9d3c-1d2a5e8f7a61") {
 			t.Errorf("stderr does not name the batch:\n%s", r.stderr)
 		}
@@ -310,8 +320,77 @@ func TestRunsUsage(t *testing.T) {
 	var runs struct {
 		Runs []cliRun `json:"runs"`
 	}
-	decodeJSON(t, ledgerctl(t, "", db("-o", "json", "runs", "list")...), &runs)
+	decodeJSON(t, s.as(t, auditorTok, "", "-o", "json", "runs", "list"), &runs)
 	if len(runs.Runs) != 0 {
 		t.Errorf("refused commands started %d runs: %+v", len(runs.Runs), runs.Runs)
 	}
+}
+
+// cutOff is a proxy in front of a ledgerd that loses the answer of every
+// POST /v1/runs: it hangs up on the client either once the server has
+// answered (forward) or as soon as the request arrives (drop). It passes
+// every other request on.
+func cutOff(t *testing.T, target string, forward bool) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/v1/runs" {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		if forward {
+			rec := httptest.NewRecorder()
+			proxy.ServeHTTP(rec, r)
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		conn.Close()
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestRunLostConnection: when the answer of a run is lost with the
+// connection, ledgerctl asks the server what became of it and says it.
+func TestRunLostConnection(t *testing.T) {
+	atRunDay(t)
+	s := startLedgerd(t, nil)
+	openRights(t, paysql.New(s.pool(t)), "OFII-2026-000123")
+	t.Run("NeverArrived", func(t *testing.T) {
+		r := s.as(t, marieToken, "", "runs", "start", "ada", "--period", "2026-10", "--server", cutOff(t, s.URL, false))
+		r.want(t, cli.ExitFailure)
+		if !strings.Contains(r.stderr, "was lost before it answered") || !strings.Contains(r.stderr, "was not started: start it again with 'ledgerctl runs start ada --period 2026-10'") {
+			t.Errorf("stderr:\n%s", r.stderr)
+		}
+	})
+	t.Run("DoneMeanwhile", func(t *testing.T) {
+		r := s.as(t, marieToken, "", "runs", "start", "ada", "--period", "2026-10", "--server", cutOff(t, s.URL, true))
+		r.want(t, cli.ExitOK)
+		m := regexp.MustCompile(`the ADA run of 2026-10 finished: run [0-9a-f-]{36}, draft batch ([0-9a-f-]{36})`).FindStringSubmatch(r.stderr)
+		if m == nil {
+			t.Fatalf("stderr:\n%s", r.stderr)
+		}
+		var b cliBatch
+		decodeJSON(t, s.as(t, auditorTok, "", "-o", "json", "batches", "show", m[1]), &struct {
+			Batch *cliBatch `json:"batch"`
+		}{&b})
+		if b.Status != "draft" {
+			t.Errorf("batch %s is %s, want draft", m[1], b.Status)
+		}
+		wantCLITotals(t, "total", b.Total, 1, "411.80", "0.00", "411.80")
+	})
+	t.Run("ServerDown", func(t *testing.T) {
+		r := s.as(t, marieToken, "", "runs", "list", "--server", "http://127.0.0.1:1")
+		r.want(t, cli.ExitFailure)
+		if !strings.Contains(r.stderr, "cannot reach ledgerd at http://127.0.0.1:1") {
+			t.Errorf("stderr:\n%s", r.stderr)
+		}
+	})
 }

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/ofii/allowances/internal/config"
+	"github.com/ofii/allowances/internal/db"
 	"github.com/ofii/allowances/internal/dbtest"
 	"github.com/ofii/allowances/internal/server"
 )
@@ -84,4 +87,16 @@ func (s *testLedgerd) as(t *testing.T, token, stdin string, args ...string) resu
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, func(k string) string { return env[k] })
 	return result{code, out.String(), errOut.String()}
+}
+
+// pool opens a pool on s's database, for setting up what has no API (the
+// eligibility events) and for checking what the commands left.
+func (s *testLedgerd) pool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	p, err := db.Open(context.Background(), s.DSN)
+	if err != nil {
+		t.Fatalf("open the test database: %v", err)
+	}
+	t.Cleanup(p.Close)
+	return p
 }
