@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -47,12 +48,16 @@ type newToken struct {
 
 func tokenNewCmd(a *app) *cobra.Command {
 	var roleFlag []string
+	var lastDay string
 	cmd := &cobra.Command{
-		Use:   "new NAME --role ROLE[,ROLE]",
+		Use:   "new NAME --role ROLE[,ROLE] [--last-day YYYY-MM-DD]",
 		Short: "Issue a random API token and the AUTH_TOKENS line that grants it",
 		Long: `Issue a random API token for NAME with the given roles (` + roleNames() + `).
 The token is printed once: give it to its holder. Only its hash goes in
-AUTH_TOKENS (entries separated by ';') or AUTH_TOKENS_FILE (one per line).`,
+AUTH_TOKENS (entries separated by ';') or AUTH_TOKENS_FILE (one per line).
+With --last-day, the token is refused (401) after the end of that day (UTC).
+It uses no server and no database: ledgerd reads the line once it is added
+to its settings and it is restarted.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -73,13 +78,21 @@ AUTH_TOKENS (entries separated by ';') or AUTH_TOKENS_FILE (one per line).`,
 			if len(rs) == 0 {
 				return errs.Field("--role", "at least one role is needed: %s", roleNames())
 			}
+			var expires string
+			if lastDay != "" {
+				d, err := time.Parse(time.DateOnly, lastDay)
+				if err != nil {
+					return errs.Field("--last-day", "%q is not a date YYYY-MM-DD", lastDay)
+				}
+				expires = ":" + d.Format(time.DateOnly)
+			}
 			tok, err := httptransport.NewToken()
 			if err != nil {
 				return err
 			}
 			hash := httptransport.HashToken(tok)
 			out := newToken{Name: name, Roles: rs, Token: tok, SHA256: hash,
-				ConfigLine: name + ":" + strings.Join(rs, "+") + ":" + hash}
+				ConfigLine: name + ":" + strings.Join(rs, "+") + ":" + hash + expires}
 			if err := a.write(out, func(w io.Writer) error {
 				t := cli.NewTable(w)
 				t.Row("token", out.Token)
@@ -93,6 +106,7 @@ AUTH_TOKENS (entries separated by ';') or AUTH_TOKENS_FILE (one per line).`,
 		},
 	}
 	cmd.Flags().StringSliceVar(&roleFlag, "role", nil, "roles of the token, comma-separated: "+roleNames())
+	cmd.Flags().StringVar(&lastDay, "last-day", "", "the token's last valid day, YYYY-MM-DD (UTC); default: no end")
 	_ = cmd.MarkFlagRequired("role")
 	return cmd
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ofii/allowances/internal/errs"
 )
@@ -90,6 +91,9 @@ type tokenEntry struct {
 	name  string
 	roles []Role
 	hash  [sha256.Size]byte
+	// expires is the first instant the token is no longer valid: the end
+	// of its last day, UTC; zero when it does not expire.
+	expires time.Time
 }
 
 // Len returns the number of tokens.
@@ -100,8 +104,16 @@ func (t Tokens) Len() int { return len(t.entries) }
 // entry in constant time, so the time taken says nothing about which entry,
 // or how much of one, was close.
 func (t Tokens) Authenticate(token string) (Principal, bool) {
+	p, err := t.Check(token, time.Now())
+	return p, err == nil
+}
+
+// Check returns the principal holding token at now, or an unauthorized
+// error saying why not: no entry matches, or the token's last day is past.
+// It compares the token's hash with every entry in constant time.
+func (t Tokens) Check(token string, now time.Time) (Principal, error) {
 	if token == "" {
-		return Principal{}, false
+		return Principal{}, errs.E(errs.Unauthorized, "a bearer token is required (Authorization: Bearer <token>)")
 	}
 	h := sha256.Sum256([]byte(token))
 	found := -1
@@ -111,10 +123,14 @@ func (t Tokens) Authenticate(token string) (Principal, bool) {
 		}
 	}
 	if found < 0 {
-		return Principal{}, false
+		return Principal{}, errs.E(errs.Unauthorized, "the bearer token is not valid")
 	}
 	e := t.entries[found]
-	return Principal{Name: e.name, Roles: slices.Clone(e.roles)}, true
+	if !e.expires.IsZero() && !now.Before(e.expires) {
+		return Principal{}, errs.E(errs.Unauthorized, "the token of %s expired at the end of %s (UTC): ask an administrator for a new one",
+			e.name, e.expires.Add(-time.Nanosecond).Format(time.DateOnly))
+	}
+	return Principal{Name: e.name, Roles: slices.Clone(e.roles)}, nil
 }
 
 // HashToken returns the hex SHA-256 of token, the form in which tokens are
@@ -134,8 +150,9 @@ func NewToken() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// ParseTokens reads token entries of the form name:role[+role]:sha256hex,
-// separated by ';' or newlines; '#' starts a comment that runs to the end
+// ParseTokens reads token entries of the form
+// name:role[+role]:sha256hex[:YYYY-MM-DD], the date being the token's last
+// valid day (UTC), separated by ';' or newlines; '#' starts a comment that runs to the end
 // of its line. An error names the entry (by position, and by name once
 // known) and the reason: a malformed entry, an unknown role, a hash that is
 // not 64 hex digits, a name or a hash given twice.
@@ -209,8 +226,8 @@ func (p *tokenParser) parse(spec string) error {
 
 func (p *tokenParser) entry(where, s string) error {
 	fields := strings.Split(s, ":")
-	if len(fields) != 3 {
-		return fmt.Errorf("%s: has %d ':'-separated fields, want name:role[+role]:sha256hex", where, len(fields))
+	if len(fields) != 3 && len(fields) != 4 {
+		return fmt.Errorf("%s: has %d ':'-separated fields, want name:role[+role]:sha256hex[:last-day]", where, len(fields))
 	}
 	name, roleList, hexHash := strings.TrimSpace(fields[0]), fields[1], strings.TrimSpace(fields[2])
 	if name == "" {
@@ -241,6 +258,13 @@ func (p *tokenParser) entry(where, s string) error {
 		return fmt.Errorf("%s: the hash is not hexadecimal", where)
 	}
 	e.name, e.roles = name, roles
+	if len(fields) == 4 {
+		d, err := time.Parse(time.DateOnly, strings.TrimSpace(fields[3]))
+		if err != nil {
+			return fmt.Errorf("%s: the last day %q is not a date YYYY-MM-DD", where, strings.TrimSpace(fields[3]))
+		}
+		e.expires = d.AddDate(0, 0, 1)
+	}
 
 	if p.names == nil {
 		p.names = map[string]string{}
@@ -285,10 +309,10 @@ func Authorize(tokens Tokens, allow ...Role) func(http.Handler) http.Handler {
 				writeError(w, errs.E(errs.Unauthorized, "a bearer token is required (Authorization: Bearer <token>)"))
 				return
 			}
-			p, ok := tokens.Authenticate(token)
-			if !ok {
+			p, err := tokens.Check(token, time.Now())
+			if err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="allowances", error="invalid_token"`)
-				writeError(w, errs.E(errs.Unauthorized, "the bearer token is not valid"))
+				writeError(w, err)
 				return
 			}
 			p.RemoteAddr = r.RemoteAddr

@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ofii/allowances/internal/errs"
 )
 
 func TestParseTokens(t *testing.T) {
@@ -36,7 +39,10 @@ func TestParseTokens(t *testing.T) {
 		{name: "ErrHashNotHex", spec: "alice:admin:" + h1[:63] + "z", wantErr: "entry 1 (alice): the hash is not hexadecimal"},
 		{name: "ErrDuplicateName", spec: "alice:admin:" + h1 + ";alice:auditor:" + h2, wantErr: `entry 2 (alice): duplicate name "alice" (first at entry 1)`},
 		{name: "ErrDuplicateToken", spec: "alice:admin:" + h1 + ";bob:auditor:" + h1, wantErr: `entry 2 (bob): the same token as "alice"`},
-		{name: "ErrFields", spec: "alice:admin", wantErr: "entry 1: has 2 ':'-separated fields, want name:role[+role]:sha256hex"},
+		{name: "ErrFields", spec: "alice:admin", wantErr: "entry 1: has 2 ':'-separated fields, want name:role[+role]:sha256hex[:last-day]"},
+		{name: "LastDay", spec: "alice:admin:" + h1 + ":2027-03-31", want: map[string][]Role{"alice": {RoleAdmin}}},
+		{name: "ErrLastDay", spec: "alice:admin:" + h1 + ":31/03/2027", wantErr: `entry 1 (alice): the last day "31/03/2027" is not a date YYYY-MM-DD`},
+		{name: "ErrFiveFields", spec: "alice:admin:" + h1 + ":2027-03-31:x", wantErr: "entry 1: has 5 ':'-separated fields"},
 		{name: "ErrEmptyName", spec: ":admin:" + h1, wantErr: "entry 1: the name is empty"},
 		{name: "ErrSpaceInName", spec: "alice smith:admin:" + h1, wantErr: `entry 1: the name "alice smith" contains a space`},
 		{name: "ErrLineNumber", spec: "alice:admin:" + h1 + "\n# comment\nbob:admin:xyz", wantErr: "line 3 (bob): the hash has 3 characters"},
@@ -129,6 +135,37 @@ func TestAuthenticate(t *testing.T) {
 	}
 	if _, ok := (Tokens{}).Authenticate("secret-a"); ok {
 		t.Error("the zero Tokens accepted a token")
+	}
+}
+
+// TestCheckExpiry: a token is valid through its last day (UTC) and not a
+// moment after, with a message that says so.
+func TestCheckExpiry(t *testing.T) {
+	tokens, err := ParseTokens("alice:admin:" + HashToken("secret-a") + ":2026-12-04;bob:auditor:" + HashToken("secret-b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastMoment := time.Date(2026, 12, 4, 23, 59, 59, 999999999, time.UTC)
+	if p, err := tokens.Check("secret-a", lastMoment); err != nil || p.Name != "alice" {
+		t.Errorf("Check on its last day = %v, %v; want alice", p, err)
+	}
+	p, err := tokens.Check("secret-a", lastMoment.Add(time.Nanosecond))
+	if !errs.Is(err, errs.Unauthorized) || p.Name != "" ||
+		err.Error() != "the token of alice expired at the end of 2026-12-04 (UTC): ask an administrator for a new one" {
+		t.Errorf("Check the day after = %v, %v; want unauthorized, expired", p, err)
+	}
+	old, err := ParseTokens("carol:admin:" + HashToken("secret-c") + ":2020-01-31")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := old.Authenticate("secret-c"); ok {
+		t.Error("Authenticate took a token whose last day was 2020-01-31")
+	}
+	if p, err := tokens.Check("secret-b", time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil || p.Name != "bob" {
+		t.Errorf("a token without a last day: %v, %v", p, err)
+	}
+	if _, err := tokens.Check("secret-x", lastMoment); !errs.Is(err, errs.Unauthorized) || err.Error() != "the bearer token is not valid" {
+		t.Errorf("an unknown token: %v", err)
 	}
 }
 
