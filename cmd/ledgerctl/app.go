@@ -116,10 +116,12 @@ func (a *app) service(ctx context.Context) (ledger.Service, error) {
 	}
 	policy := db.DefaultRetryPolicy
 	policy.MaxAttempts = a.cfg.TxMaxAttempts
-	method := sqlstore.BulkCopy
-	if a.cfg.BulkInsert {
-		method = sqlstore.BulkInsert // BULK_WRITE=insert
+	method, err := sqlstore.ChooseBulkMethod(ctx, pool, a.cfg.BulkWrite)
+	if err != nil {
+		return nil, err
 	}
+	a.cfg.BulkInsert = method == sqlstore.BulkInsert
+	a.log.Info("bulk writes", "method", method.String(), "BULK_WRITE", a.cfg.BulkWrite)
 	a.ledger = sqlstore.New(pool, sqlstore.WithRetryPolicy(policy), sqlstore.WithBulkMethod(method))
 	return a.ledger, nil
 }

@@ -28,12 +28,17 @@ type testLedgerd struct {
 }
 
 // startLedgerd starts a ledgerd with the settings of env over the test
-// defaults (AUTH_TOKENS of staffTokens, no monthly run, one bank pass at
-// start), reading the time from runClock, and stops it when the test ends.
+// defaults (a fresh database, AUTH_TOKENS of staffTokens, no monthly run,
+// one bank pass at start), reading the time from runClock, and stops it
+// when the test ends.
 func startLedgerd(t *testing.T, env map[string]string, opts ...server.Option) *testLedgerd {
 	t.Helper()
-	pool, dsn := dbtest.MustOpen(t)
-	pool.Close()
+	dsn := env["DATABASE_URL"]
+	if dsn == "" {
+		var pool *pgxpool.Pool
+		pool, dsn = dbtest.MustOpen(t)
+		pool.Close()
+	}
 	settings := map[string]string{
 		"LEDGER_DEV": "true", "DATABASE_URL": dsn, "HTTP_ADDR": "127.0.0.1:0",
 		"KAFKA_EMBEDDED_ADDR": "127.0.0.1:0", "BANK_EMBEDDED_ADDR": "127.0.0.1:0",

@@ -31,7 +31,7 @@ var Settings = []Setting{
 	{"LEDGER_TOKEN", "", "API token ledgerctl's staff commands send (`--token` overrides it; else the file `ledgerctl/token` of the user's config directory, mode 0600) (a secret: never shown)"},
 	{"DATABASE_URL", db.DefaultURL, "CockroachDB or PostgreSQL connection string (pool size: `pool_max_conns=N` in its query string); the database is created if missing"},
 	{"TX_MAX_ATTEMPTS", "30", "attempts of a write transaction that loses a serialization conflict before giving up"},
-	{"BULK_WRITE", "copy", "how rows are written in bulk (bulk entries, statement lines, matches): copy, or insert (multi-row INSERTs) for a CockroachDB user who is not an admin, the only ones allowed to COPY"},
+	{"BULK_WRITE", "auto", "how rows are written in bulk (bulk entries, statement lines, matches): auto (COPY where the database role may, multi-row INSERTs elsewhere, decided at start and logged), copy, or insert"},
 	{"AUTO_MIGRATE", "true", "apply pending schema migrations when ledgerd starts"},
 	{"HTTP_ADDR", "127.0.0.1:8080", "address of the staff HTTP API, /metrics, /healthz and /readyz"},
 	{"HTTP_MAX_BODY_BYTES", "1048576", "largest accepted request body, in bytes"},
@@ -91,7 +91,11 @@ type Config struct {
 
 	DatabaseURL      string
 	TxMaxAttempts    int
-	BulkInsert       bool // BULK_WRITE=insert
+	BulkWrite        string // BULK_WRITE: auto, copy or insert
+	// BulkInsert is true when bulk rows are written by multi-row INSERTs:
+	// BULK_WRITE=insert, or auto once DecideBulk found that the role may
+	// not COPY.
+	BulkInsert bool
 	AutoMigrate      bool
 	HTTPAddr         string
 	HTTPMaxBodyBytes int64
@@ -168,12 +172,12 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.TxMaxAttempts, err = positiveInt(get, "TX_MAX_ATTEMPTS"); err != nil {
 		return c, err
 	}
-	switch get("BULK_WRITE") {
-	case "copy":
+	switch c.BulkWrite = get("BULK_WRITE"); c.BulkWrite {
+	case "auto", "copy":
 	case "insert":
 		c.BulkInsert = true
 	default:
-		return c, fmt.Errorf("BULK_WRITE: %q is not copy or insert", get("BULK_WRITE"))
+		return c, fmt.Errorf("BULK_WRITE: %q is not auto, copy or insert", c.BulkWrite)
 	}
 	if c.AutoMigrate, err = strconv.ParseBool(get("AUTO_MIGRATE")); err != nil {
 		return c, fmt.Errorf("AUTO_MIGRATE: %q is not true or false", get("AUTO_MIGRATE"))

@@ -91,7 +91,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	}
 	policy := db.DefaultRetryPolicy
 	policy.MaxAttempts = cfg.TxMaxAttempts
-	store := sqlstore.New(pool, sqlstore.WithRetryPolicy(policy), sqlstore.WithBulkMethod(bulkMethod(cfg)))
+	bulk, err := sqlstore.ChooseBulkMethod(ctx, pool, cfg.BulkWrite)
+	if err != nil {
+		return err
+	}
+	cfg.BulkInsert = bulk == sqlstore.BulkInsert
+	log.Info("bulk writes", "method", bulk.String(), "BULK_WRITE", cfg.BulkWrite)
+	store := sqlstore.New(pool, sqlstore.WithRetryPolicy(policy), sqlstore.WithBulkMethod(bulk))
 	if err := ledger.SetUpChart(ctx, store); err != nil {
 		return err
 	}
@@ -288,12 +294,4 @@ func runBank(ctx context.Context, ap payments.Approvals, rec *reconsql.Store, ev
 		case <-tick.C:
 		}
 	}
-}
-
-// bulkMethod is how the ledger writes bulk entries, from BULK_WRITE.
-func bulkMethod(cfg config.Config) sqlstore.BulkMethod {
-	if cfg.BulkInsert {
-		return sqlstore.BulkInsert
-	}
-	return sqlstore.BulkCopy
 }

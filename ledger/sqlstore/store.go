@@ -5,6 +5,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,6 +33,37 @@ const (
 	BulkCopy BulkMethod = iota
 	BulkInsert
 )
+
+// String names the method as BULK_WRITE does: copy or insert.
+func (m BulkMethod) String() string {
+	if m == BulkInsert {
+		return "insert"
+	}
+	return "copy"
+}
+
+// ChooseBulkMethod returns the bulk method of the setting BULK_WRITE: copy,
+// insert, or auto, which tries whether the pool's role may COPY into the
+// postings table and takes insert when it may not (a CockroachDB role that
+// is not an admin, say).
+func ChooseBulkMethod(ctx context.Context, pool *pgxpool.Pool, setting string) (BulkMethod, error) {
+	switch setting {
+	case "copy":
+		return BulkCopy, nil
+	case "insert":
+		return BulkInsert, nil
+	case "auto", "":
+		ok, err := db.CanCopy(ctx, pool, "postings", postingCols)
+		if err != nil {
+			return BulkCopy, err
+		}
+		if ok {
+			return BulkCopy, nil
+		}
+		return BulkInsert, nil
+	}
+	return BulkCopy, fmt.Errorf("BULK_WRITE: %q is not auto, copy or insert", setting)
+}
 
 // WithBulkMethod chooses how bulk postings are written.
 func WithBulkMethod(m BulkMethod) Option { return func(s *Store) { s.bulk = m } }

@@ -2,8 +2,12 @@
 -- accept: natural or UUID keys, BIGINT counters, DECIMAL(19,2) money, no
 -- sequences, triggers, advisory locks or stored procedures.
 
+-- +goose NO TRANSACTION
+-- Each statement commits on its own and may run again: CockroachDB applies
+-- schema changes outside transactions, so a migration stopped part-way is
+-- finished by running it again.
 -- +goose Up
-CREATE TABLE accounts (
+CREATE TABLE IF NOT EXISTS accounts (
     code           TEXT PRIMARY KEY,
     name           TEXT NOT NULL,
     type           TEXT NOT NULL CHECK (type IN ('asset', 'liability', 'equity', 'income', 'expense')),
@@ -23,7 +27,7 @@ CREATE TABLE accounts (
 -- store checks accounts before writing, verify proves the links, and on
 -- PostgreSQL a per-row check planned while the table was small turns a
 -- monthly run's account creation quadratic.
-CREATE TABLE account_balances (
+CREATE TABLE IF NOT EXISTS account_balances (
     account_code TEXT NOT NULL,
     shard        BIGINT NOT NULL,
     balance      DECIMAL(19, 2) NOT NULL,
@@ -31,7 +35,7 @@ CREATE TABLE account_balances (
     PRIMARY KEY (account_code, shard)
 );
 
-CREATE TABLE entries (
+CREATE TABLE IF NOT EXISTS entries (
     id              UUID PRIMARY KEY,
     idempotency_key TEXT NOT NULL,
     kind            TEXT NOT NULL CHECK (kind IN ('standard', 'reversal', 'bulk')),
@@ -53,12 +57,12 @@ CREATE TABLE entries (
 );
 -- An entry is reversed at most once. Partial, so that the many entries that
 -- reverse nothing cost no index row.
-CREATE UNIQUE INDEX entries_reverses_key ON entries (reverses) WHERE reverses IS NOT NULL;
-CREATE INDEX entries_seal_idx ON entries (seal_seq, posted_at, id);
+CREATE UNIQUE INDEX IF NOT EXISTS entries_reverses_key ON entries (reverses) WHERE reverses IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_seal_idx ON entries (seal_seq, posted_at, id);
 
 -- A chunk is a balanced run of an entry's lines written in one transaction;
 -- a small entry has one.
-CREATE TABLE entry_chunks (
+CREATE TABLE IF NOT EXISTS entry_chunks (
     entry_id   UUID NOT NULL REFERENCES entries (id),
     chunk      BIGINT NOT NULL,
     first_line BIGINT NOT NULL,
@@ -70,7 +74,7 @@ CREATE TABLE entry_chunks (
 -- Postings carry no foreign keys: they are written only by the ledger store,
 -- which checks accounts and entries first, and verify proves both links.
 -- Per-row foreign key checks would double the cost of bulk posting.
-CREATE TABLE postings (
+CREATE TABLE IF NOT EXISTS postings (
     entry_id       UUID NOT NULL,
     line           BIGINT NOT NULL,
     account_code   TEXT NOT NULL,
@@ -81,9 +85,9 @@ CREATE TABLE postings (
     memo           TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (entry_id, line)
 );
-CREATE INDEX postings_account_idx ON postings (account_code, effective_date, posted_at, entry_id, line);
+CREATE INDEX IF NOT EXISTS postings_account_idx ON postings (account_code, effective_date, posted_at, entry_id, line);
 
-CREATE TABLE seals (
+CREATE TABLE IF NOT EXISTS seals (
     seq         BIGINT PRIMARY KEY,
     sealed_at   TIMESTAMPTZ NOT NULL,
     prev_hash   BYTEA NOT NULL,
@@ -93,18 +97,18 @@ CREATE TABLE seals (
 );
 
 -- One row: the last seal. Sealers update it first, so they take turns.
-CREATE TABLE seal_head (
+CREATE TABLE IF NOT EXISTS seal_head (
     id   BIGINT PRIMARY KEY CHECK (id = 1),
     seq  BIGINT NOT NULL,
     hash BYTEA NOT NULL
 );
-INSERT INTO seal_head (id, seq, hash) VALUES (1, 0, '\x');
+INSERT INTO seal_head (id, seq, hash) VALUES (1, 0, '\x') ON CONFLICT (id) DO NOTHING;
 
 -- +goose Down
-DROP TABLE seal_head;
-DROP TABLE seals;
-DROP TABLE postings;
-DROP TABLE entry_chunks;
-DROP TABLE entries;
-DROP TABLE account_balances;
-DROP TABLE accounts;
+DROP TABLE IF EXISTS seal_head;
+DROP TABLE IF EXISTS seals;
+DROP TABLE IF EXISTS postings;
+DROP TABLE IF EXISTS entry_chunks;
+DROP TABLE IF EXISTS entries;
+DROP TABLE IF EXISTS account_balances;
+DROP TABLE IF EXISTS accounts;

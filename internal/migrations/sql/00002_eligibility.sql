@@ -7,8 +7,12 @@
 -- event for an unknown beneficiary or grant becomes a dead letter), and a
 -- per-row check would slow the bulk inserts of a batch of events.
 
+-- +goose NO TRANSACTION
+-- Each statement commits on its own and may run again: CockroachDB applies
+-- schema changes outside transactions, so a migration stopped part-way is
+-- finished by running it again.
 -- +goose Up
-CREATE TABLE beneficiaries (
+CREATE TABLE IF NOT EXISTS beneficiaries (
     id             TEXT PRIMARY KEY,
     -- The earliest occurred_at among the beneficiary's applied events.
     first_seen     TIMESTAMPTZ NOT NULL,
@@ -19,7 +23,7 @@ CREATE TABLE beneficiaries (
 -- transaction as its effects. A second event with the same id changes
 -- nothing. An invalid event is never recorded here, so that a later valid
 -- copy can still apply.
-CREATE TABLE events (
+CREATE TABLE IF NOT EXISTS events (
     event_id       UUID PRIMARY KEY,
     type           TEXT NOT NULL,
     beneficiary_id TEXT NOT NULL,
@@ -30,12 +34,12 @@ CREATE TABLE events (
     payload        BYTEA NOT NULL, -- the record's value, byte for byte
     applied_at     TIMESTAMPTZ NOT NULL
 );
-CREATE INDEX events_beneficiary_idx ON events (beneficiary_id, occurred_at);
+CREATE INDEX IF NOT EXISTS events_beneficiary_idx ON events (beneficiary_id, occurred_at);
 
 -- The ADA facts, one per event. effective is the day the fact takes effect:
 -- the event's "from", and for a closure its last day of rights. An opening
 -- carries the household, accommodation and territory it opens with.
-CREATE TABLE ada_facts (
+CREATE TABLE IF NOT EXISTS ada_facts (
     event_id       UUID PRIMARY KEY,
     beneficiary_id TEXT NOT NULL,
     kind           TEXT NOT NULL CHECK (kind IN ('opened', 'closed', 'household', 'accommodation', 'suspended', 'resumed')),
@@ -47,11 +51,11 @@ CREATE TABLE ada_facts (
     territory      TEXT,
     reason         TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX ada_facts_beneficiary_idx ON ada_facts (beneficiary_id, kind, effective);
+CREATE INDEX IF NOT EXISTS ada_facts_beneficiary_idx ON ada_facts (beneficiary_id, kind, effective);
 
 -- Payees of ADA payments, from rights openings and payee changes, in force
 -- from the moment their event occurred. Grant payees stay with their grants.
-CREATE TABLE payees (
+CREATE TABLE IF NOT EXISTS payees (
     event_id       UUID PRIMARY KEY,
     beneficiary_id TEXT NOT NULL,
     since          TIMESTAMPTZ NOT NULL,
@@ -59,9 +63,9 @@ CREATE TABLE payees (
     iban           TEXT NOT NULL,
     bic            TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX payees_beneficiary_idx ON payees (beneficiary_id, since);
+CREATE INDEX IF NOT EXISTS payees_beneficiary_idx ON payees (beneficiary_id, since);
 
-CREATE TABLE return_grants (
+CREATE TABLE IF NOT EXISTS return_grants (
     grant_id                  TEXT PRIMARY KEY,
     event_id                  UUID NOT NULL,
     beneficiary_id            TEXT NOT NULL,
@@ -79,9 +83,9 @@ CREATE TABLE return_grants (
     payee_iban                TEXT NOT NULL,
     payee_bic                 TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX return_grants_beneficiary_idx ON return_grants (beneficiary_id);
+CREATE INDEX IF NOT EXISTS return_grants_beneficiary_idx ON return_grants (beneficiary_id);
 
-CREATE TABLE reinsertion_grants (
+CREATE TABLE IF NOT EXISTS reinsertion_grants (
     grant_id       TEXT PRIMARY KEY,
     event_id       UUID NOT NULL,
     beneficiary_id TEXT NOT NULL,
@@ -94,10 +98,10 @@ CREATE TABLE reinsertion_grants (
     payee_iban     TEXT NOT NULL,
     payee_bic      TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX reinsertion_grants_beneficiary_idx ON reinsertion_grants (beneficiary_id);
+CREATE INDEX IF NOT EXISTS reinsertion_grants_beneficiary_idx ON reinsertion_grants (beneficiary_id);
 
 -- A tranche is written with its grant; its release fills released_on.
-CREATE TABLE reinsertion_tranches (
+CREATE TABLE IF NOT EXISTS reinsertion_tranches (
     grant_id         TEXT NOT NULL,
     tranche_id       TEXT NOT NULL,
     position         BIGINT NOT NULL,
@@ -107,7 +111,7 @@ CREATE TABLE reinsertion_tranches (
     PRIMARY KEY (grant_id, tranche_id)
 );
 
-CREATE TABLE overpayments (
+CREATE TABLE IF NOT EXISTS overpayments (
     overpayment_id TEXT PRIMARY KEY,
     event_id       UUID NOT NULL,
     beneficiary_id TEXT NOT NULL,
@@ -116,13 +120,13 @@ CREATE TABLE overpayments (
     reason         TEXT NOT NULL DEFAULT '',
     fraud          BOOLEAN NOT NULL
 );
-CREATE INDEX overpayments_beneficiary_idx ON overpayments (beneficiary_id);
+CREATE INDEX IF NOT EXISTS overpayments_beneficiary_idx ON overpayments (beneficiary_id);
 
 -- Records that could not be applied, with their original key and value and
 -- the reason, kept for staff and written to the dead-letter topic (an
 -- outbox: published_at is set once the topic has them). A record is kept
 -- once per source offset, however often it is redelivered.
-CREATE TABLE dead_letters (
+CREATE TABLE IF NOT EXISTS dead_letters (
     id             UUID PRIMARY KEY,
     src_topic      TEXT NOT NULL,
     src_partition  BIGINT NOT NULL,
@@ -138,16 +142,16 @@ CREATE TABLE dead_letters (
     published_at   TIMESTAMPTZ,
     CONSTRAINT dead_letters_source_key UNIQUE (src_topic, src_partition, src_offset)
 );
-CREATE INDEX dead_letters_received_idx ON dead_letters (received_at DESC, id DESC);
-CREATE INDEX dead_letters_unpublished_idx ON dead_letters (received_at, id) WHERE published_at IS NULL;
+CREATE INDEX IF NOT EXISTS dead_letters_received_idx ON dead_letters (received_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS dead_letters_unpublished_idx ON dead_letters (received_at, id) WHERE published_at IS NULL;
 
 -- +goose Down
-DROP TABLE dead_letters;
-DROP TABLE overpayments;
-DROP TABLE reinsertion_tranches;
-DROP TABLE reinsertion_grants;
-DROP TABLE return_grants;
-DROP TABLE payees;
-DROP TABLE ada_facts;
-DROP TABLE events;
-DROP TABLE beneficiaries;
+DROP TABLE IF EXISTS dead_letters;
+DROP TABLE IF EXISTS overpayments;
+DROP TABLE IF EXISTS reinsertion_tranches;
+DROP TABLE IF EXISTS reinsertion_grants;
+DROP TABLE IF EXISTS return_grants;
+DROP TABLE IF EXISTS payees;
+DROP TABLE IF EXISTS ada_facts;
+DROP TABLE IF EXISTS events;
+DROP TABLE IF EXISTS beneficiaries;

@@ -4,11 +4,15 @@
 -- keys (the store checks references and writes lines in bulk), nothing
 -- CockroachDB or PostgreSQL lacks.
 
+-- +goose NO TRANSACTION
+-- Each statement commits on its own and may run again: CockroachDB applies
+-- schema changes outside transactions, so a migration stopped part-way is
+-- finished by running it again.
 -- +goose Up
 -- One row per run. A running run proves it is alive by heartbeat_at, which
 -- each chunk moves; a run whose heartbeat is older than the lease is taken
 -- for interrupted and marked failed by the next run of its kind.
-CREATE TABLE runs (
+CREATE TABLE IF NOT EXISTS runs (
     id            UUID PRIMARY KEY,
     kind          TEXT NOT NULL CHECK (kind IN ('ada', 'grants')),
     period        TEXT NOT NULL CHECK (length(period) = 7), -- YYYY-MM
@@ -25,14 +29,14 @@ CREATE TABLE runs (
     error         TEXT NOT NULL DEFAULT ''
 );
 -- One run of a kind at a time.
-CREATE UNIQUE INDEX runs_one_running_idx ON runs (kind) WHERE status = 'running';
-CREATE INDEX runs_started_idx ON runs (started_at DESC, id DESC);
-CREATE INDEX runs_kind_period_idx ON runs (kind, period);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_one_running_idx ON runs (kind) WHERE status = 'running';
+CREATE INDEX IF NOT EXISTS runs_started_idx ON runs (started_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS runs_kind_period_idx ON runs (kind, period);
 
 -- A batch is written by its run while 'building', and becomes the period's
 -- draft only once complete, replacing the draft before it (whose lines are
 -- then removed, a chunk at a time). At most one draft per kind and period.
-CREATE TABLE batches (
+CREATE TABLE IF NOT EXISTS batches (
     id            UUID PRIMARY KEY,
     run_id        UUID NOT NULL,
     kind          TEXT NOT NULL CHECK (kind IN ('ada', 'grants')),
@@ -43,12 +47,12 @@ CREATE TABLE batches (
     approved_at   TIMESTAMPTZ,
     lines         BIGINT NOT NULL DEFAULT 0
 );
-CREATE UNIQUE INDEX batches_one_draft_idx ON batches (kind, period) WHERE status = 'draft';
-CREATE INDEX batches_created_idx ON batches (created_at DESC, id DESC);
-CREATE INDEX batches_kind_period_idx ON batches (kind, period, status);
+CREATE UNIQUE INDEX IF NOT EXISTS batches_one_draft_idx ON batches (kind, period) WHERE status = 'draft';
+CREATE INDEX IF NOT EXISTS batches_created_idx ON batches (created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS batches_kind_period_idx ON batches (kind, period, status);
 
 -- The totals of a complete batch, per scheme.
-CREATE TABLE batch_totals (
+CREATE TABLE IF NOT EXISTS batch_totals (
     batch_id      UUID NOT NULL,
     scheme        TEXT NOT NULL,
     lines         BIGINT NOT NULL,
@@ -62,7 +66,7 @@ CREATE TABLE batch_totals (
 -- bank sees, unique across batches. basis is what had been paid for the
 -- period when the line was computed: approval refuses a line whose basis
 -- is no longer what has been paid.
-CREATE TABLE batch_lines (
+CREATE TABLE IF NOT EXISTS batch_lines (
     batch_id       UUID NOT NULL,
     id             TEXT NOT NULL CHECK (length(id) <= 35),
     scheme         TEXT NOT NULL CHECK (scheme IN ('ada', 'return', 'reinsertion', 'business_creation')),
@@ -82,18 +86,18 @@ CREATE TABLE batch_lines (
     PRIMARY KEY (batch_id, id),
     CONSTRAINT batch_lines_net_is_gross_less_deduction CHECK (net = gross - deduction)
 );
-CREATE UNIQUE INDEX batch_lines_id_idx ON batch_lines (id);
+CREATE UNIQUE INDEX IF NOT EXISTS batch_lines_id_idx ON batch_lines (id);
 -- A batch pays a beneficiary's ADA of one month at most once.
-CREATE UNIQUE INDEX batch_lines_one_ada_idx ON batch_lines (batch_id, beneficiary_id, period) WHERE scheme = 'ada';
+CREATE UNIQUE INDEX IF NOT EXISTS batch_lines_one_ada_idx ON batch_lines (batch_id, beneficiary_id, period) WHERE scheme = 'ada';
 -- Grant lines by grant or tranche: a grant is batched once.
-CREATE INDEX batch_lines_ref_idx ON batch_lines (scheme, ref);
+CREATE INDEX IF NOT EXISTS batch_lines_ref_idx ON batch_lines (scheme, ref);
 
 -- What has been paid gross per beneficiary, scheme and period: one row per
 -- approved line (source_id is the line's id), and one negative row per
 -- overpayment a run established for the period (source_id is the
 -- overpayment's id, batch_id is null), so that the sum is what the period
 -- is taken to have been paid.
-CREATE TABLE period_payments (
+CREATE TABLE IF NOT EXISTS period_payments (
     beneficiary_id TEXT NOT NULL,
     scheme         TEXT NOT NULL,
     period         TEXT NOT NULL CHECK (length(period) = 7),
@@ -104,10 +108,10 @@ CREATE TABLE period_payments (
     recorded_at    TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (beneficiary_id, scheme, period, source_id)
 );
-CREATE INDEX period_payments_batch_idx ON period_payments (batch_id);
+CREATE INDEX IF NOT EXISTS period_payments_batch_idx ON period_payments (batch_id);
 
 -- What approved lines withheld against each overpayment.
-CREATE TABLE recoveries (
+CREATE TABLE IF NOT EXISTS recoveries (
     overpayment_id TEXT NOT NULL,
     line_id        TEXT NOT NULL,
     beneficiary_id TEXT NOT NULL,
@@ -116,13 +120,13 @@ CREATE TABLE recoveries (
     recorded_at    TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (overpayment_id, line_id)
 );
-CREATE INDEX recoveries_beneficiary_idx ON recoveries (beneficiary_id);
-CREATE INDEX recoveries_batch_idx ON recoveries (batch_id);
+CREATE INDEX IF NOT EXISTS recoveries_beneficiary_idx ON recoveries (beneficiary_id);
+CREATE INDEX IF NOT EXISTS recoveries_batch_idx ON recoveries (batch_id);
 
 -- +goose Down
-DROP TABLE recoveries;
-DROP TABLE period_payments;
-DROP TABLE batch_lines;
-DROP TABLE batch_totals;
-DROP TABLE batches;
-DROP TABLE runs;
+DROP TABLE IF EXISTS recoveries;
+DROP TABLE IF EXISTS period_payments;
+DROP TABLE IF EXISTS batch_lines;
+DROP TABLE IF EXISTS batch_totals;
+DROP TABLE IF EXISTS batches;
+DROP TABLE IF EXISTS runs;

@@ -3,9 +3,13 @@
 -- exceptions controllers resolve. Same rules as before: UUID or natural
 -- keys, BIGINT counts, DECIMAL(19,2) money, no foreign keys.
 
+-- +goose NO TRANSACTION
+-- Each statement commits on its own and may run again: CockroachDB applies
+-- schema changes outside transactions, so a migration stopped part-way is
+-- finished by running it again.
 -- +goose Up
 -- A statement file is imported once (by its SHA-256).
-CREATE TABLE statement_files (
+CREATE TABLE IF NOT EXISTS statement_files (
     sha256       TEXT PRIMARY KEY,
     format       TEXT NOT NULL,
     bytes        BIGINT NOT NULL,
@@ -19,7 +23,7 @@ CREATE TABLE statement_files (
 -- A statement is imported once, by account, statement id and sequence
 -- number. It is 'importing' while its lines are written: nothing reads it
 -- until the whole file was read and checked.
-CREATE TABLE statements (
+CREATE TABLE IF NOT EXISTS statements (
     id            UUID PRIMARY KEY,
     account       TEXT NOT NULL,
     stmt_id       TEXT NOT NULL,
@@ -35,12 +39,12 @@ CREATE TABLE statements (
     imported_at   TIMESTAMPTZ NOT NULL,
     UNIQUE (account, stmt_id, sequence)
 );
-CREATE INDEX statements_date_idx ON statements (account, stmt_date);
+CREATE INDEX IF NOT EXISTS statements_date_idx ON statements (account, stmt_date);
 
 -- The lines of a statement, in their order. match_status says what
 -- explains a line: a match (by which rule), a suspense booking, or nothing
 -- yet ('unmatched', with an exception).
-CREATE TABLE statement_lines (
+CREATE TABLE IF NOT EXISTS statement_lines (
     statement_id   UUID NOT NULL,
     idx            BIGINT NOT NULL,
     amount         DECIMAL(19, 2) NOT NULL CHECK (amount >= 0),
@@ -70,7 +74,7 @@ CREATE TABLE statement_lines (
 -- are imported and kept in payment_bookings; every other match, and a
 -- match by EndToEndId once undone, has a row here. Undoing one posts its
 -- reversal and keeps the row, marked undone.
-CREATE TABLE recon_matches (
+CREATE TABLE IF NOT EXISTS recon_matches (
     id             UUID PRIMARY KEY,
     statement_id   UUID NOT NULL,
     idx            BIGINT NOT NULL,
@@ -84,23 +88,23 @@ CREATE TABLE recon_matches (
     undone_at      TIMESTAMPTZ,
     undo_reason    TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX recon_matches_payment_idx ON recon_matches (payment_line) WHERE payment_line <> '';
+CREATE INDEX IF NOT EXISTS recon_matches_payment_idx ON recon_matches (payment_line) WHERE payment_line <> '';
 
 -- The payments of a match of several (a batch booking, a match by hand).
-CREATE TABLE recon_match_payments (
+CREATE TABLE IF NOT EXISTS recon_match_payments (
     match_id       UUID NOT NULL,
     line_id        TEXT NOT NULL,
     amount         DECIMAL(19, 2) NOT NULL,
     PRIMARY KEY (match_id, line_id)
 );
-CREATE INDEX recon_match_payments_line_idx ON recon_match_payments (line_id);
+CREATE INDEX IF NOT EXISTS recon_match_payments_line_idx ON recon_match_payments (line_id);
 
 -- The payments booked on a statement, each once, by the match that booked
 -- it and on which line: written by COPY while a statement is imported (a
 -- narrow table costs a tenth of an update of line_payments and its
 -- indexes). A match by EndToEndId (rule 1) is this row and its statement
 -- line alone, with no row in recon_matches until it is undone.
-CREATE TABLE payment_bookings (
+CREATE TABLE IF NOT EXISTS payment_bookings (
     line_id        TEXT PRIMARY KEY,
     match_id       UUID NOT NULL,
     statement_id   UUID NOT NULL,
@@ -108,11 +112,11 @@ CREATE TABLE payment_bookings (
 );
 
 -- A paid line returned by the bank, by the match of the return.
-ALTER TABLE line_payments ADD COLUMN returned_by UUID;
+ALTER TABLE line_payments ADD COLUMN IF NOT EXISTS returned_by UUID;
 
 -- The postings the matches owe the ledger: written with the matches, posted
 -- after their commit (an outbox), each once by its key.
-CREATE TABLE recon_postings (
+CREATE TABLE IF NOT EXISTS recon_postings (
     key            TEXT PRIMARY KEY,
     effective_date DATE NOT NULL,
     description    TEXT NOT NULL,
@@ -123,12 +127,12 @@ CREATE TABLE recon_postings (
     entry_id       UUID,
     created_at     TIMESTAMPTZ NOT NULL
 );
-CREATE INDEX recon_postings_pending_idx ON recon_postings (status, created_at);
+CREATE INDEX IF NOT EXISTS recon_postings_pending_idx ON recon_postings (status, created_at);
 
 -- What controllers resolve: statement lines nothing explains, amounts that
 -- differ, duplicates, suggestions to confirm, returns, payments in transit
 -- for too long.
-CREATE TABLE recon_exceptions (
+CREATE TABLE IF NOT EXISTS recon_exceptions (
     id             UUID PRIMARY KEY,
     kind           TEXT NOT NULL CHECK (kind IN ('unmatched', 'amount_mismatch', 'duplicate', 'ambiguous', 'suggestion',
                        'returned', 'in_transit_too_long')),
@@ -145,15 +149,15 @@ CREATE TABLE recon_exceptions (
     updated_at     TIMESTAMPTZ NOT NULL,
     UNIQUE (kind, statement_id, idx, payment_line)
 );
-CREATE INDEX recon_exceptions_status_idx ON recon_exceptions (status, created_at);
+CREATE INDEX IF NOT EXISTS recon_exceptions_status_idx ON recon_exceptions (status, created_at);
 
 -- +goose Down
-DROP TABLE recon_exceptions;
-DROP TABLE recon_postings;
-ALTER TABLE line_payments DROP COLUMN returned_by;
-DROP TABLE payment_bookings;
-DROP TABLE recon_match_payments;
-DROP TABLE recon_matches;
-DROP TABLE statement_lines;
-DROP TABLE statements;
-DROP TABLE statement_files;
+DROP TABLE IF EXISTS recon_exceptions;
+DROP TABLE IF EXISTS recon_postings;
+ALTER TABLE line_payments DROP COLUMN IF EXISTS returned_by;
+DROP TABLE IF EXISTS payment_bookings;
+DROP TABLE IF EXISTS recon_match_payments;
+DROP TABLE IF EXISTS recon_matches;
+DROP TABLE IF EXISTS statement_lines;
+DROP TABLE IF EXISTS statements;
+DROP TABLE IF EXISTS statement_files;
