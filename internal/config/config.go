@@ -89,13 +89,13 @@ type Config struct {
 	// LedgerToken is the API token ledgerctl sends, when set.
 	LedgerToken string
 
-	DatabaseURL      string
-	TxMaxAttempts    int
-	BulkWrite        string // BULK_WRITE: auto, copy or insert
+	DatabaseURL   string
+	TxMaxAttempts int
+	BulkWrite     string // BULK_WRITE: auto, copy or insert
 	// BulkInsert is true when bulk rows are written by multi-row INSERTs:
 	// BULK_WRITE=insert, or auto once DecideBulk found that the role may
 	// not COPY.
-	BulkInsert bool
+	BulkInsert       bool
 	AutoMigrate      bool
 	HTTPAddr         string
 	HTTPMaxBodyBytes int64
