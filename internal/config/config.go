@@ -93,7 +93,7 @@ type Config struct {
 	TxMaxAttempts int
 	BulkWrite     string // BULK_WRITE: auto, copy or insert
 	// BulkInsert is true when bulk rows are written by multi-row INSERTs:
-	// BULK_WRITE=insert, or auto once DecideBulk found that the role may
+	// BULK_WRITE=insert, or auto once sqlstore.ChooseBulkMethod found that the role may
 	// not COPY.
 	BulkInsert       bool
 	AutoMigrate      bool
