@@ -138,6 +138,9 @@ type PaymentFile struct {
 	Attempts      int             `json:"attempts"`
 	NextAttemptAt time.Time       `json:"next_attempt_at,omitzero"`
 	LastError     string          `json:"last_error,omitempty"`
+	// Simulated is set when the file went to the embedded bank simulator
+	// of dev mode, not to a bank: it paid nobody.
+	Simulated bool `json:"simulated,omitempty"`
 }
 
 // MarshalJSON writes the total as "204.00".

@@ -123,6 +123,9 @@ type StatementResult struct {
 	Date     ledger.Date `json:"date"`
 	Lines    int         `json:"lines"`
 	Replayed bool        `json:"replayed"` // imported before: nothing changed
+	// Simulated is set when the statement was fetched from the embedded
+	// bank simulator of dev mode, not from a bank.
+	Simulated bool `json:"simulated,omitempty"`
 }
 
 // ImportResult is what importing a statement file did.
@@ -187,6 +190,9 @@ type Report struct {
 	StatementFound   bool            `json:"statement_found"`
 	StatementOpening decimal.Decimal `json:"statement_opening"`
 	StatementClosing decimal.Decimal `json:"statement_closing"`
+	// StatementSimulated is set when a statement of the day came from the
+	// embedded bank simulator of dev mode: its balances are no bank's.
+	StatementSimulated bool `json:"statement_simulated,omitempty"`
 	// LedgerClosing is bank:main at the end of the day (effective dates).
 	LedgerClosing decimal.Decimal `json:"ledger_closing"`
 	Difference    decimal.Decimal `json:"difference"` // statement − ledger

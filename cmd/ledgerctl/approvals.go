@@ -381,7 +381,7 @@ func batchFilesCmd(a *app) *cobra.Command {
 						sent = f.SentAt.Format(time.RFC3339)
 					}
 					t.Row(f.MsgID, strconv.Itoa(f.Part), f.Format, f.ExecutionDate.String(), strconv.Itoa(f.Transactions), cli.Amount(f.Total),
-						string(f.Status), sent, strconv.Itoa(f.Attempts), f.SHA256, f.LastError)
+						fileStatus(f), sent, strconv.Itoa(f.Attempts), f.SHA256, f.LastError)
 				}
 				return t.Flush()
 			})
@@ -389,6 +389,15 @@ func batchFilesCmd(a *app) *cobra.Command {
 	}
 	tokenFlag(cmd)
 	return cmd
+}
+
+// fileStatus is a payment file's status in a table, marked when the file
+// went to the bank simulator of dev mode.
+func fileStatus(f payments.PaymentFile) string {
+	if f.Simulated {
+		return string(f.Status) + " (simulated: pays nobody)"
+	}
+	return string(f.Status)
 }
 
 func batchFileCmd(a *app) *cobra.Command {

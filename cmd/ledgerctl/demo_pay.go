@@ -262,7 +262,7 @@ func (d *demo) files(ctx context.Context, ap *paysql.ApprovalStore, batches ...p
 			return err
 		}
 		for _, f := range fs {
-			t.Row(f.MsgID, f.Format, fmt.Sprint(f.Transactions), cli.Amount(f.Total), f.ExecutionDate.String(), string(f.Status))
+			t.Row(f.MsgID, f.Format, fmt.Sprint(f.Transactions), cli.Amount(f.Total), f.ExecutionDate.String(), fileStatus(f))
 		}
 	}
 	if err := t.Flush(); err != nil {

@@ -34,7 +34,8 @@ func TestDemo(t *testing.T) {
 		"eligibility events published", "2 dead letters", "ada     2026-10", "return", "business_creation",
 		"IND-2026-0003: 142.00 of 142.00 recovered", "2 approval(s) needed", "refused: camille.preparer prepared batch",
 		"rejected: AC04: the account is closed", "matched 42 by end_to_end, 3 by fee; 0 unmatched", "1 by return",
-		"open exception (returned", "The ledger agrees with the bank on", "OK: every entry balances")
+		"open exception (returned", "The ledger agrees with the bank on", "OK: every entry balances",
+		"queued (simulated: pays nobody)", "The statement came from the bank simulator of dev mode")
 	u, _ := url.Parse(base)
 	u.Path = "/" + name
 	demo := u.String()

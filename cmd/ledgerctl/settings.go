@@ -19,6 +19,9 @@ type setting struct {
 	Doc     string `json:"doc"`
 	Value   string `json:"value"`
 	Source  string `json:"source"` // default, environment or flag
+	// Note says what the value means, when it needs saying: on LEDGER_DEV
+	// in dev mode, where the payments go.
+	Note string `json:"note,omitempty"`
 }
 
 func configCmd(a *app) *cobra.Command {
@@ -26,15 +29,26 @@ func configCmd(a *app) *cobra.Command {
 		Use:   "config",
 		Short: "List the settings and the values in effect",
 		Long: `List the environment variables the programs read, then the value each has
-here. The database password and the token list are not shown.`,
+here. The database password and the token list are not shown. In dev mode
+(LEDGER_DEV=true) it says so first, and where the payments go.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Load checks every value, so that a bad one is reported here.
-			if _, err := a.config(); err != nil {
+			c, err := a.config()
+			if err != nil {
 				return err
 			}
 			settings := effectiveSettings(a)
+			note := devModeNote(c)
+			for i := range settings {
+				if settings[i].Env == "LEDGER_DEV" {
+					settings[i].Note = note
+				}
+			}
 			return a.write(settings, func(w io.Writer) error {
+				if note != "" {
+					fmt.Fprintf(w, "%s\n\n", note)
+				}
 				if _, err := io.WriteString(w, config.Table()); err != nil {
 					return err
 				}
@@ -47,6 +61,22 @@ here. The database password and the token list are not shown.`,
 			})
 		},
 	}
+}
+
+// devModeNote says, in dev mode only, that it is on and where the payments
+// go: with BANK_URL unset, to the embedded bank simulator, which pays nobody.
+func devModeNote(c config.Config) string {
+	if !c.Dev {
+		return ""
+	}
+	what := []string{"payments go to the bank of BANK_URL"}
+	if c.BankURL == "" {
+		what[0] = "payments go to ledgerd's embedded bank simulator, which pays nobody (BANK_URL is not set)"
+	}
+	if len(c.KafkaBrokers) == 0 {
+		what = append(what, "eligibility events are read from ledgerd's embedded Kafka broker (KAFKA_BROKERS is not set)")
+	}
+	return "DEV MODE is on (LEDGER_DEV): " + strings.Join(what, "; ")
 }
 
 // effectiveSettings lists config.Settings with the value each has: the

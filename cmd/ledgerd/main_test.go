@@ -81,6 +81,7 @@ func TestServe(t *testing.T) {
 			Eligibility struct {
 				Topic string `json:"topic"`
 			} `json:"eligibility"`
+			Mode server.Mode `json:"mode"`
 		} `json:"detail"`
 	}
 	resp = get("/readyz", false)
@@ -88,6 +89,10 @@ func TestServe(t *testing.T) {
 	resp.Body.Close()
 	if readyBody.Detail.Eligibility.Topic != "eligibility.v1" {
 		t.Errorf("/readyz detail = %+v, want the consumer's status", readyBody.Detail)
+	}
+	// --dev: /readyz says the simulators stand in for the bank and Kafka.
+	if m := readyBody.Detail.Mode; !m.Dev || m.Bank != server.BankSimulator || m.Kafka != server.KafkaEmbedded {
+		t.Errorf("/readyz mode = %+v, want dev mode with the bank simulator and the embedded broker", m)
 	}
 	publishExamples(t, addrs.Kafka)
 	waitFor(t, 30*time.Second, "the examples to be applied", func() bool {
@@ -201,6 +206,19 @@ func TestServe(t *testing.T) {
 		r.Body.Close()
 		return batch.Status == "settled"
 	})
+	// The file went to the simulator, and says so.
+	var files struct {
+		Files []struct {
+			Status    string `json:"status"`
+			Simulated bool   `json:"simulated"`
+		} `json:"files"`
+	}
+	resp = get("/v1/batches/"+run.BatchID+"/files", true)
+	_ = json.NewDecoder(resp.Body).Decode(&files)
+	resp.Body.Close()
+	if len(files.Files) != 1 || files.Files[0].Status != "accepted" || !files.Files[0].Simulated {
+		t.Errorf("files = %+v, want one accepted, marked simulated", files.Files)
+	}
 	resp = get("/v1/accounts/payments-in-transit/balance", true)
 	_ = json.NewDecoder(resp.Body).Decode(&body)
 	resp.Body.Close()

@@ -87,10 +87,19 @@ func (b *Bank) Close() {
 	}
 }
 
+// Simulated reports whether gw, a gateway of the settings cfg, is the
+// embedded bank simulator: Open starts one in dev mode when BANK_URL is
+// unset, and only then.
+func Simulated(cfg config.Config, gw bank.Gateway) bool {
+	return gw != nil && cfg.Dev && cfg.BankURL == ""
+}
+
 // ApprovalConfig is the configuration of the approval workflow from the
-// settings, sending to gw (nil: files stay queued).
+// settings, sending to gw (nil: files stay queued). The files sent to the
+// embedded simulator are marked simulated.
 func ApprovalConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) paysql.ApprovalConfig {
 	return paysql.ApprovalConfig{
+		Simulated:           Simulated(cfg, gw),
 		SecondApprovalAbove: cfg.SecondApprovalAbove,
 		Debtor:              sepa.Party{Name: cfg.DebtorName, IBAN: cfg.DebtorIBAN, BIC: cfg.DebtorBIC},
 		Format:              sepa.Version(cfg.BankFormat),
@@ -101,8 +110,9 @@ func ApprovalConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) paysql
 }
 
 // ReconcileConfig is the configuration of the reconciliation from the
-// settings, fetching statements through gw (nil: none fetched).
+// settings, fetching statements through gw (nil: none fetched). The
+// statements fetched from the embedded simulator are marked simulated.
 func ReconcileConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) reconsql.Config {
 	return reconsql.Config{Account: cfg.DebtorIBAN, SuggestionDays: cfg.ReconSuggestionDays, InTransitDays: cfg.ReconInTransitDays,
-		Gateway: gw, Logger: log, Insert: cfg.BulkInsert}
+		Gateway: gw, Simulated: Simulated(cfg, gw), Logger: log, Insert: cfg.BulkInsert}
 }

@@ -7,7 +7,9 @@
 // Outside dev mode it talks to the Kafka brokers of KAFKA_BROKERS and the
 // bank of BANK_URL, and refuses to start without either. In dev mode
 // (LEDGER_DEV) an embedded Kafka broker on KAFKA_EMBEDDED_ADDR and an
-// embedded bank simulator on BANK_EMBEDDED_ADDR stand in for them.
+// embedded bank simulator on BANK_EMBEDDED_ADDR stand in for them; the
+// log says so at start, /readyz says so in its detail "mode" (Mode), and
+// the payment files and statements of the simulator are marked simulated.
 package server
 
 import (
@@ -17,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,7 +45,7 @@ type Addrs struct {
 	Bank  string // the bank interface (the embedded simulator's, when there is one)
 }
 
-// Option adjusts a server for tests and demonstrations.
+// Option adjusts a server; tests use them to run the very same server.
 type Option func(*options)
 
 type options struct {
@@ -50,8 +53,9 @@ type options struct {
 	sim []banking.SimOption
 }
 
-// WithClock makes the runs and the approval workflow read the time from
-// now instead of the system clock.
+// WithClock makes now the server's clock (default time.Now): the day of the
+// monthly run, of the approval workflow and of the bank poller, which
+// fetches the statements of the days before it.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // WithBankSimulator adjusts the embedded bank simulator of dev mode.
@@ -65,7 +69,7 @@ func WithBankSimulator(opts ...banking.SimOption) Option {
 // start without KAFKA_BROKERS or BANK_URL: it never stands a simulator in
 // for a missing setting.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- Addrs, opts ...Option) error {
-	var o options
+	o := options{now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -146,13 +150,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		<-consumed
 	}()
 
-	runOpts := []paysql.RunOption{paysql.WithSchedules(schedules), paysql.WithRunRetryPolicy(policy)}
-	if o.now != nil {
-		runOpts = append(runOpts, paysql.WithRunClock(o.now))
-	}
-	runs := paysql.NewRunStore(pool, runOpts...)
+	runs := paysql.NewRunStore(pool, paysql.WithSchedules(schedules), paysql.WithRunRetryPolicy(policy), paysql.WithRunClock(o.now))
 	if cfg.ADARunDay > 0 {
-		go runMonthly(cctx, runs, payments.Scheduler{Day: cfg.ADARunDay}, log)
+		go runMonthly(cctx, runs, payments.Scheduler{Day: cfg.ADARunDay}, o.now, log)
 	}
 	bk, err := banking.Open(cfg, log, reg, o.sim...)
 	if err != nil {
@@ -164,24 +164,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	} else {
 		log.Info("bank interface", "url", bk.URL)
 	}
+	mode := ModeOf(cfg, bk.Sim != nil)
 	apCfg := banking.ApprovalConfig(cfg, bk.Gateway, log)
-	if o.now != nil {
-		// The workflow shares the runs' clock, so that a batch is never
-		// approved before it was computed.
-		apCfg.Now = o.now
-	}
+	apCfg.Now = o.now
 	approvals, err := paysql.NewApprovalStore(pool, runs, store, apCfg)
 	if err != nil {
 		return fmt.Errorf("approval workflow: %w", err)
 	}
-	rec, err := reconsql.New(pool, store, banking.ReconcileConfig(cfg, bk.Gateway, log))
+	recCfg := banking.ReconcileConfig(cfg, bk.Gateway, log)
+	recCfg.Now = o.now
+	rec, err := reconsql.New(pool, store, recCfg)
 	if err != nil {
 		return fmt.Errorf("reconciliation: %w", err)
 	}
 	banked := make(chan struct{})
 	go func() {
 		defer close(banked)
-		runBank(cctx, approvals, rec, cfg.BankPollInterval, log)
+		runBank(cctx, approvals, rec, cfg.BankPollInterval, o.now, log)
 	}()
 	defer func() {
 		stopConsumer()
@@ -190,8 +189,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 
 	handler := httptransport.NewHandler(store, httptransport.Options{
 		Tokens: tokens, Logger: log, Registry: reg, MaxBodyBytes: cfg.HTTPMaxBodyBytes,
-		Ready:         map[string]func(context.Context) error{"database": pool.Ping},
-		Detail:        map[string]func() any{"eligibility": func() any { return consumer.Status() }},
+		Ready: map[string]func(context.Context) error{"database": pool.Ping},
+		Detail: map[string]func() any{
+			"eligibility": func() any { return consumer.Status() },
+			"mode":        func() any { return mode },
+		},
 		Beneficiaries: events,
 		Runs:          runs,
 		Approvals:     approvals,
@@ -224,17 +226,68 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	return nil
 }
 
+// Mode says what a server talks to, and is /readyz's detail "mode": in dev
+// mode, whether the embedded simulators stand in for the bank and for
+// Kafka.
+type Mode struct {
+	// Dev is dev mode (--dev, LEDGER_DEV).
+	Dev bool `json:"dev"`
+	// Bank is "simulator" when the payment files go to the embedded bank
+	// simulator, which pays nobody, or "bank" when they go to BANK_URL.
+	Bank string `json:"bank"`
+	// Kafka is "embedded" when the eligibility events are read from the
+	// embedded broker, or "brokers" when from KAFKA_BROKERS.
+	Kafka string `json:"kafka"`
+	// Warning says in words what dev mode means, in dev mode only.
+	Warning string `json:"warning,omitempty"`
+}
+
+// The values of Mode.Bank and Mode.Kafka.
+const (
+	BankSimulator = "simulator"
+	BankReal      = "bank"
+	KafkaEmbedded = "embedded"
+	KafkaBrokers  = "brokers"
+)
+
+// ModeOf is the mode of a server of the settings cfg, whose bank gateway is
+// the embedded simulator when sim is set.
+func ModeOf(cfg config.Config, sim bool) Mode {
+	m := Mode{Dev: cfg.Dev, Bank: BankReal, Kafka: KafkaBrokers}
+	if sim {
+		m.Bank = BankSimulator
+	}
+	if len(cfg.KafkaBrokers) == 0 {
+		m.Kafka = KafkaEmbedded
+	}
+	if !cfg.Dev {
+		return m
+	}
+	var what []string
+	if sim {
+		what = append(what, "payment files go to the embedded bank simulator, which pays nobody, and what it produces is marked simulated")
+	}
+	if m.Kafka == KafkaEmbedded {
+		what = append(what, "eligibility events are read from the embedded Kafka broker")
+	}
+	if len(what) == 0 {
+		what = append(what, "BANK_URL and KAFKA_BROKERS are set, so no simulator stands in for them")
+	}
+	m.Warning = "dev mode: " + strings.Join(what, "; ")
+	return m
+}
+
 // runMonthly starts the previous month's ADA run once the run day has come,
 // checking every minute until ctx is done. It never runs a period twice by
 // itself: the scheduler offers a period only when no run of it or of a later
 // one exists.
-func runMonthly(ctx context.Context, runs payments.Runs, s payments.Scheduler, log *slog.Logger) {
+func runMonthly(ctx context.Context, runs payments.Runs, s payments.Scheduler, now func() time.Time, log *slog.Logger) {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {
 		last, _, err := runs.LastADAPeriod(ctx)
 		if err == nil {
-			if p, due := s.Due(time.Now(), last); due {
+			if p, due := s.Due(now(), last); due {
 				log.Info("starting the monthly ADA run", "period", p.String())
 				run, err := runs.StartADARun(ctx, p, payments.TriggerSchedule, "scheduler")
 				if err != nil {
@@ -256,10 +309,11 @@ func runMonthly(ctx context.Context, runs payments.Runs, s payments.Scheduler, l
 
 // runBank sends the queued payment files, applies the bank's status
 // reports, imports and reconciles the end-of-day statements not imported
-// yet and sweeps the payments in transit for too long, every interval until
-// ctx is done. A bank that is down leaves the files queued: they go out on a
-// later pass, once its breaker lets requests through again.
-func runBank(ctx context.Context, ap payments.Approvals, rec *reconsql.Store, every time.Duration, log *slog.Logger) {
+// yet (of the days before now's) and sweeps the payments in transit for too
+// long, every interval until ctx is done. A bank that is down leaves the
+// files queued: they go out on a later pass, once its breaker lets requests
+// through again.
+func runBank(ctx context.Context, ap payments.Approvals, rec *reconsql.Store, every time.Duration, now func() time.Time, log *slog.Logger) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -275,7 +329,7 @@ func runBank(ctx context.Context, ap payments.Approvals, rec *reconsql.Store, ev
 		} else if got.Reports > 0 {
 			log.Info("status reports applied", "reports", got.Reports, "accepted", got.Accepted, "rejected", got.Rejected)
 		}
-		today := payments.LegalDay(time.Now())
+		today := payments.LegalDay(now())
 		imported, err := rec.FetchDue(ctx, today, payments.System)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("fetching the statements failed", "error", err.Error())

@@ -43,6 +43,10 @@ type ApprovalConfig struct {
 	CategoryPurpose string
 	// Gateway is the bank; nil leaves released files queued.
 	Gateway bank.Gateway
+	// Simulated says that Gateway is the embedded bank simulator of dev
+	// mode, which pays nobody: the files written for it and sent to it are
+	// marked simulated.
+	Simulated bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the bank activity; nil means slog.Default().

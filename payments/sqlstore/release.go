@@ -227,12 +227,12 @@ func (s *ApprovalStore) writeFile(ctx context.Context, b payments.Batch, part in
 		sum := sha256.Sum256(buf.Bytes())
 		f = payments.PaymentFile{MsgID: msgID, BatchID: b.ID, Part: part, Format: string(s.cfg.Format), PmtInfID: m.PmtInfID,
 			ExecutionDate: m.ExecutionDate, Transactions: len(lines), Total: total, SHA256: hex.EncodeToString(sum[:]),
-			Status: payments.FileBuilding, CreatedAt: now}
+			Status: payments.FileBuilding, CreatedAt: now, Simulated: s.cfg.Simulated}
 		_, err = tx.Exec(ctx, `INSERT INTO payment_files (msg_id, batch_id, part, format, pmt_inf_id, execution_date, transactions,
-			ctrl_sum, first_line, last_line, content, sha256, status, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'building', $13)`,
+			ctrl_sum, first_line, last_line, content, sha256, status, created_at, simulated)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'building', $13, $14)`,
 			f.MsgID, f.BatchID, int64(part), f.Format, f.PmtInfID, f.ExecutionDate, int64(f.Transactions), f.Total,
-			ids[0], ids[len(ids)-1], buf.Bytes(), f.SHA256, now)
+			ids[0], ids[len(ids)-1], buf.Bytes(), f.SHA256, now, f.Simulated)
 		if err != nil {
 			return fmt.Errorf("store file %s: %w", msgID, err)
 		}
@@ -269,7 +269,7 @@ func (s *ApprovalStore) postRelease(ctx context.Context, b payments.Batch, f pay
 }
 
 const fileCols = `msg_id, batch_id, part, format, pmt_inf_id, execution_date, transactions, ctrl_sum, sha256, status, created_at,
-	sent_at, attempts, next_attempt_at, last_error`
+	sent_at, attempts, next_attempt_at, last_error, simulated`
 
 func scanFile(r pgx.CollectableRow) (payments.PaymentFile, error) {
 	var f payments.PaymentFile
@@ -277,7 +277,7 @@ func scanFile(r pgx.CollectableRow) (payments.PaymentFile, error) {
 	var status string
 	var sent, next *time.Time
 	err := r.Scan(&f.MsgID, &f.BatchID, &part, &f.Format, &f.PmtInfID, &f.ExecutionDate, &n, &f.Total, &f.SHA256, &status,
-		&f.CreatedAt, &sent, &attempts, &next, &f.LastError)
+		&f.CreatedAt, &sent, &attempts, &next, &f.LastError, &f.Simulated)
 	f.Part, f.Transactions, f.Attempts, f.Status = int(part), int(n), int(attempts), payments.FileStatus(status)
 	if sent != nil {
 		f.SentAt = *sent
@@ -349,7 +349,9 @@ func retryDelay(attempts int) time.Duration {
 // first, with the bytes stored at release. A file the bank already has
 // (DU01) counts as sent; a file the bank refuses (FF01...) is 'refused' for
 // staff to look at; when the bank is unavailable, the pass stops and the
-// files wait for the next one.
+// files wait for the next one. The sender says where a file went: one sent
+// to, or refused by, the simulator of ApprovalConfig.Simulated is marked
+// simulated, whoever wrote it.
 func (s *ApprovalStore) SendQueued(ctx context.Context) (payments.BankActivity, error) {
 	var act payments.BankActivity
 	if s.cfg.Gateway == nil {
@@ -406,12 +408,15 @@ func (s *ApprovalStore) fileSent(ctx context.Context, f payments.PaymentFile, re
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		now := s.now()
 		tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'sent', sent_at = $2, attempts = attempts + 1, next_attempt_at = NULL,
-			last_error = '' WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, now)
+			last_error = '', simulated = $3 WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, now, s.cfg.Simulated)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		return audit(ctx, tx, now, payments.System, "send", "file", f.MsgID, string(payments.FileQueued), string(payments.FileSent), "",
-			map[string]any{"attempt": f.Attempts + 1, "duplicate": rec.Duplicate, "sha256": f.SHA256})
+		details := map[string]any{"attempt": f.Attempts + 1, "duplicate": rec.Duplicate, "sha256": f.SHA256}
+		if s.cfg.Simulated {
+			details["simulated"] = true
+		}
+		return audit(ctx, tx, now, payments.System, "send", "file", f.MsgID, string(payments.FileQueued), string(payments.FileSent), "", details)
 	})
 }
 
@@ -425,7 +430,7 @@ func (s *ApprovalStore) fileFailed(ctx context.Context, f payments.PaymentFile, 
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'refused', attempts = attempts + 1, next_attempt_at = NULL,
-			last_error = $2 WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, msg)
+			last_error = $2, simulated = $3 WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, msg, s.cfg.Simulated)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}

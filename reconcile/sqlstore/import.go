@@ -105,6 +105,12 @@ func (s *Store) Import(ctx context.Context, content []byte, by payments.Actor) (
 // every line is stored. The rest of the cascade then runs on what is left.
 // A file or a statement imported before changes nothing.
 func (s *Store) ImportFrom(ctx context.Context, file io.ReadSeeker, by payments.Actor) (reconcile.ImportResult, error) {
+	return s.importFrom(ctx, file, by, false)
+}
+
+// importFrom is ImportFrom, marking the statements it stores simulated when
+// simulated is set: they came from the bank simulator.
+func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.Actor, simulated bool) (reconcile.ImportResult, error) {
 	var res reconcile.ImportResult
 	if err := by.Allow("import a statement", payments.RoleController, payments.RoleAdmin, "system"); err != nil {
 		return res, err
@@ -169,20 +175,21 @@ func (s *Store) ImportFrom(ctx context.Context, file io.ReadSeeker, by payments.
 	for _, st := range summary.Statements {
 		id := statementID(st)
 		var status string
-		err := s.pool.QueryRow(ctx, `SELECT status FROM statements WHERE id = $1`, id).Scan(&status)
+		stored := simulated // a statement stored before keeps its mark
+		err := s.pool.QueryRow(ctx, `SELECT status, simulated FROM statements WHERE id = $1`, id).Scan(&status, &stored)
 		if err == nil && status == "imported" {
 			skip[id] = true
 		}
 		res.Statements = append(res.Statements, reconcile.StatementResult{ID: id, StmtID: st.ID, Account: st.Account, Sequence: st.Sequence,
-			Date: st.Date, Lines: st.Entries, Replayed: skip[id]})
+			Date: st.Date, Lines: st.Entries, Replayed: skip[id], Simulated: stored})
 		if skip[id] {
 			continue
 		}
 		err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `INSERT INTO statements (id, account, stmt_id, sequence, file_sha256, format, currency, stmt_date, opening,
-				closing, entries, status, imported_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'importing', $12)
+				closing, entries, status, imported_at, simulated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'importing', $12, $13)
 				ON CONFLICT (id) DO NOTHING`, id, st.Account, stmtKey(st), st.Sequence, res.FileSHA256, st.Format, st.Currency, st.Date,
-				st.Opening.Amount, st.Closing.Amount, int64(st.Entries), s.now())
+				st.Opening.Amount, st.Closing.Amount, int64(st.Entries), s.now(), simulated)
 			return err
 		})
 		if err != nil {
@@ -360,22 +367,22 @@ func (s *Store) importChunk(ctx context.Context, lines []*stLine, by payments.Ac
 
 // fileStatements lists the statements of a file.
 func (s *Store) fileStatements(ctx context.Context, sha string, replayed bool) ([]reconcile.StatementResult, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, stmt_id, account, sequence, stmt_date, entries FROM statements WHERE file_sha256 = $1
-		ORDER BY stmt_date, stmt_id`, sha)
+	rows, err := s.pool.Query(ctx, `SELECT id, stmt_id, account, sequence, stmt_date, entries, simulated FROM statements
+		WHERE file_sha256 = $1 ORDER BY stmt_date, stmt_id`, sha)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (reconcile.StatementResult, error) {
 		var x reconcile.StatementResult
 		var n int64
-		err := r.Scan(&x.ID, &x.StmtID, &x.Account, &x.Sequence, &x.Date, &n)
+		err := r.Scan(&x.ID, &x.StmtID, &x.Account, &x.Sequence, &x.Date, &n, &x.Simulated)
 		x.Lines, x.Replayed = int(n), replayed
 		return x, err
 	})
 }
 
 // Fetch asks the bank for the account's statements of a day and imports
-// them.
+// them; those of the simulator of Config.Simulated are marked simulated.
 func (s *Store) Fetch(ctx context.Context, day ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error) {
 	if s.cfg.Gateway == nil {
 		return nil, errs.E(errs.Unavailable, "no bank is configured to fetch statements from")
@@ -386,7 +393,7 @@ func (s *Store) Fetch(ctx context.Context, day ledger.Date, by payments.Actor) (
 	}
 	var out []reconcile.ImportResult
 	for _, d := range docs {
-		res, err := s.Import(ctx, d.Bytes, by)
+		res, err := s.importFrom(ctx, bytes.NewReader(d.Bytes), by, s.cfg.Simulated)
 		if err != nil {
 			return out, fmt.Errorf("statement %s of %s: %w", d.ID, day, err)
 		}

@@ -31,12 +31,14 @@ func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (re
 	if day.IsZero() {
 		return r, errs.Field("date", "is required")
 	}
+	var simulated *bool
 	err := s.pool.QueryRow(ctx, `SELECT
 			(SELECT opening FROM statements WHERE stmt_date = $1 AND status = 'imported' AND format NOT LIKE 'camt.054%'
 				ORDER BY sequence, stmt_id LIMIT 1),
 			(SELECT closing FROM statements WHERE stmt_date = $1 AND status = 'imported' AND format NOT LIKE 'camt.054%'
-				ORDER BY sequence DESC, stmt_id DESC LIMIT 1)`, day).
-		Scan(nullDecimal{&r.StatementOpening, nil}, nullDecimal{&r.StatementClosing, &r.StatementFound})
+				ORDER BY sequence DESC, stmt_id DESC LIMIT 1),
+			(SELECT bool_or(simulated) FROM statements WHERE stmt_date = $1 AND status = 'imported' AND format NOT LIKE 'camt.054%')`, day).
+		Scan(nullDecimal{&r.StatementOpening, nil}, nullDecimal{&r.StatementClosing, &r.StatementFound}, &simulated)
 	if err != nil {
 		return r, fmt.Errorf("report: %w", err)
 	}
@@ -72,6 +74,7 @@ func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (re
 	if r.InTransit, r.InTransitTotal, err = s.inTransit(ctx, day); err != nil {
 		return r, err
 	}
+	r.StatementSimulated = simulated != nil && *simulated
 	r.Difference = r.StatementClosing.Sub(r.LedgerClosing)
 	r.Agrees = r.StatementFound && r.Difference.IsZero()
 	r.Verdict = verdict(r)
@@ -86,6 +89,9 @@ func verdict(r reconcile.Report) string {
 	}
 	tail := fmt.Sprintf("%d statement lines, %d matched, %d unmatched; %d open exceptions; %d payments in transit (%s).",
 		r.Lines, matched, r.Unmatched.Count, len(r.OpenExceptions), r.InTransitTotal.Count, r.InTransitTotal.Sum.StringFixed(2))
+	if r.StatementSimulated {
+		tail += " The statement came from the bank simulator of dev mode, not from a bank: nobody was paid."
+	}
 	switch {
 	case !r.StatementFound:
 		return fmt.Sprintf("No statement of %s was imported for %s: nothing to reconcile yet. %s", r.Account, r.Date, tail)

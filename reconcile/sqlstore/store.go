@@ -40,6 +40,9 @@ type Config struct {
 	InTransitDays int
 	// Gateway fetches the statements; nil means Fetch is refused.
 	Gateway bank.Gateway
+	// Simulated says that Gateway is the embedded bank simulator of dev
+	// mode: the statements fetched from it are marked simulated.
+	Simulated bool
 	// Now is the clock (default time.Now); Logger the log (default
 	// slog.Default()).
 	Now    func() time.Time

@@ -1,0 +1,82 @@
+package sqlstore_test
+
+import (
+	"testing"
+
+	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/payments/bank"
+	"github.com/ofii/allowances/payments/sqlstore"
+)
+
+// TestSenderMarksSimulated: a payment file is marked simulated when written
+// for the bank simulator and when sent to it, and the sender has the last
+// word: a file released where no bank is configured is marked once the
+// simulator has it, and one written for the simulator but sent to a bank
+// is not.
+func TestSenderMarksSimulated(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		writer, sender bool // Simulated of the store that releases, and of the one that sends
+		writerHasBank  bool // the releasing store has a gateway
+	}{
+		{"ReleasedWithoutBankSentToSimulator", false, true, false},
+		{"WrittenForSimulatorSentToBank", true, false, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newBankEnv(t)
+			store := func(gw bank.Gateway, simulated bool) *sqlstore.ApprovalStore {
+				s, err := sqlstore.NewApprovalStore(e.pool, e.runs, e.ledger, sqlstore.ApprovalConfig{Debtor: debtor, MaxFileTransactions: 2,
+					Gateway: gw, Simulated: simulated, Now: e.clock, Logger: quiet()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			var writerGW bank.Gateway
+			if c.writerHasBank {
+				writerGW = e.gw
+			}
+			writer, sender := store(writerGW, c.writer), store(e.gw, c.sender)
+			nov := e.november()
+			if _, err := e.ap.Submit(e.ctx, nov.ID, paul, ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.ap.Approve(e.ctx, nov.ID, ana, ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := writer.Release(e.ctx, nov.ID, ana); err != nil {
+				t.Fatal(err)
+			}
+			marks := func(status payments.FileStatus, want bool) {
+				t.Helper()
+				files, err := e.ap.Files(e.ctx, nov.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(files) != 3 {
+					t.Fatalf("%d files, want 3", len(files))
+				}
+				for _, f := range files {
+					if f.Status != status || f.Simulated != want {
+						t.Errorf("file %s: %s, simulated %v; want %s, simulated %v", f.MsgID, f.Status, f.Simulated, status, want)
+					}
+				}
+			}
+			marks(payments.FileQueued, c.writer)
+			act, err := sender.SendQueued(e.ctx)
+			if err != nil || act.Sent != 3 {
+				t.Fatalf("send: %+v, %v; want 3 sent", act, err)
+			}
+			marks(payments.FileSent, c.sender)
+			events, _, err := e.ap.Audit(e.ctx, payments.AuditFilter{Action: "send"})
+			if err != nil || len(events) != 3 {
+				t.Fatalf("%d send events, %v; want 3", len(events), err)
+			}
+			for _, ev := range events {
+				if _, ok := ev.Details["simulated"]; ok != c.sender {
+					t.Errorf("send of %s: details %v, simulated said: %v, want %v", ev.ObjectID, ev.Details, ok, c.sender)
+				}
+			}
+		})
+	}
+}
