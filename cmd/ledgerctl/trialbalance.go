@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ofii/allowances/internal/cli"
+	"github.com/ofii/allowances/ledger"
 )
 
 func trialBalanceCmd(a *app) *cobra.Command {
@@ -15,20 +17,21 @@ func trialBalanceCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "trial-balance",
 		Short: "List every account's balance with the debit and credit totals",
-		Args:  cobra.NoArgs,
+		Long: `List every account's balance on its debit or credit side, with the totals
+of each currency, now or --as-of a day or a moment. It calls ledgerd
+(LEDGER_URL) with the caller's token; every role may read it.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			at, err := parseAsOf("--as-of", asOf)
-			if err != nil {
+			if _, err := parseAsOf("--as-of", asOf); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			svc, err := a.service(ctx)
-			if err != nil {
-				return err
+			q := url.Values{}
+			if asOf != "" {
+				q.Set("as_of", asOf)
 			}
-			tb, err := svc.TrialBalance(ctx, at)
-			if err != nil {
-				return fmt.Errorf("trial balance: %w", err)
+			var tb ledger.TrialBalance
+			if err := a.apiGet(cmd.Context(), "/v1/trial-balance", q, &tb, map[string]string{"as_of": "--as-of"}); err != nil {
+				return err
 			}
 			return a.write(tb, func(w io.Writer) error {
 				fmt.Fprintf(w, "trial balance as of %s\n\n", describeAsOf(tb.AsOf))
