@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -59,6 +63,9 @@ func TestUsage(t *testing.T) {
 		{"BadEntryID", []string{"entry", "42"}, "error: ID: "},
 		{"MissingFile", []string{"post", "testdata/nosuch.json"}, "error: FILE: "},
 		{"UnknownField", []string{"post", "testdata/unknown-field.json"}, "error: lines[1].amout: unknown field"},
+		{"AccountWithSlash", []string{"balance", "bank/main"}, "error: ACCOUNT: "},
+		{"BadAuditSince", []string{"audit", "--since", "monday"}, "error: --since: "},
+		{"BadDays", []string{"beneficiaries", "show", "OFII-2026-000123", "--days", "2026-11-15"}, "error: --days: "},
 		{"UnknownRole", []string{"token", "new", "ops", "--role", "admin,boss"}, "error: --role: "},
 		{"EmptyToken", []string{"token", "hash"}, "error: token: "},
 	} {
@@ -131,6 +138,98 @@ func TestToken(t *testing.T) {
 			t.Errorf("token hash says %q, token new said %q", h.stdout, tok.SHA256)
 		}
 	})
+}
+
+// TestTokenFile keeps a token with 'token save' and has the staff commands
+// use it when neither --token nor LEDGER_TOKEN is given.
+func TestTokenFile(t *testing.T) {
+	s := startLedgerd(t, nil)
+	home := t.TempDir()
+	path := filepath.Join(home, "ledgerctl", "token")
+	env := map[string]string{"LEDGER_URL": s.URL, "XDG_CONFIG_HOME": home}
+	at := func(t *testing.T, env map[string]string, stdin string, args ...string) result {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, func(k string) string { return env[k] })
+		return result{code, out.String(), errOut.String()}
+	}
+
+	r := at(t, env, "", "token", "save")
+	r.want(t, cli.ExitUsage)
+	wantStderr(t, r, "no token on standard input")
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("an empty token was saved: %v", err)
+	}
+
+	at(t, env, auditorTok+"\n", "token", "save").want(t, cli.ExitOK, "token saved to "+path)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("the token file has mode %04o, want 0600", fi.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(path); string(b) != auditorTok+"\n" {
+		t.Errorf("the token file holds %q", b)
+	}
+
+	// The auditor's token of the file reads the trail, which only
+	// auditors and administrators may.
+	at(t, env, "", "audit").want(t, cli.ExitOK, "no audit events")
+	// --token and LEDGER_TOKEN come before the file.
+	r = at(t, env, "", "audit", "--token", marieToken)
+	r.want(t, cli.ExitFailure)
+	wantStderr(t, r, "403 Forbidden")
+	withEnv := map[string]string{"LEDGER_TOKEN": marieToken}
+	for k, v := range env {
+		withEnv[k] = v
+	}
+	r = at(t, withEnv, "", "audit")
+	r.want(t, cli.ExitFailure)
+	wantStderr(t, r, "403 Forbidden")
+
+	// Saving again replaces the token, still 0600.
+	at(t, env, marieToken+"\n", "-o", "json", "token", "save").want(t, cli.ExitOK, `"path"`)
+	r = at(t, env, "", "audit")
+	r.want(t, cli.ExitFailure)
+	wantStderr(t, r, "403 Forbidden")
+
+	// A token file others may read is refused, before anything is sent.
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = at(t, env, "", "balance", "bank:main")
+	r.want(t, cli.ExitUsage)
+	wantStderr(t, r, path, "mode 0644")
+}
+
+func TestConfigShowsServerNotToken(t *testing.T) {
+	env := map[string]string{"LEDGER_URL": "http://ledgerd.internal:8080", "LEDGER_TOKEN": "tok-s3cret"}
+	r := ledgerctlEnv(t, env, "config")
+	r.want(t, cli.ExitOK, "LEDGER_URL", "http://ledgerd.internal:8080", "LEDGER_TOKEN")
+	if strings.Contains(r.stdout, "tok-s3cret") {
+		t.Errorf("the token shows:\n%s", r.stdout)
+	}
+	var settings []setting
+	jsonOf(t, ledgerctlEnv(t, env, "-o", "json", "config"), &settings)
+	seen := 0
+	for _, st := range settings {
+		switch st.Env {
+		case "LEDGER_URL":
+			seen++
+			if st.Value != "http://ledgerd.internal:8080" || st.Source != "environment" {
+				t.Errorf("LEDGER_URL: %+v", st)
+			}
+		case "LEDGER_TOKEN":
+			seen++
+			if st.Value != "(set, not shown)" {
+				t.Errorf("LEDGER_TOKEN shows as %q", st.Value)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("config lists %d of LEDGER_URL and LEDGER_TOKEN", seen)
+	}
 }
 
 func TestConfigRedactsPassword(t *testing.T) {
