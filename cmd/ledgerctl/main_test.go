@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,6 +205,42 @@ func TestTokenFile(t *testing.T) {
 	r = at(t, env, "", "balance", "bank:main")
 	r.want(t, cli.ExitUsage)
 	wantStderr(t, r, path, "mode 0644")
+}
+
+// TestWriteLostAnswer has the writes talk to a server that reads the whole
+// request and hangs up without answering: the request may have been
+// carried out, and the error says so and what to run.
+func TestWriteLostAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if req, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+				_, _ = io.Copy(io.Discard, req.Body)
+			}
+			c.Close()
+		}
+	}()
+	env := map[string]string{"LEDGER_URL": "http://" + ln.Addr().String(), "LEDGER_TOKEN": opsToken, "XDG_CONFIG_HOME": t.TempDir()}
+	for _, tc := range []struct {
+		args []string
+		hint string
+	}{
+		{[]string{"post", "testdata/entry.json"}, `run the same command again: the key "state-funding-2025-01" makes it safe`},
+		{[]string{"reverse", "0b6c2a4e-5f1d-4c1e-9a7b-3d2f1e0c9b8a", "--key", "rev-1", "--reason", "twice"}, `run the same command again: the key "rev-1" makes it safe`},
+		{[]string{"seal"}, "run 'ledgerctl seal' again"},
+	} {
+		r := ledgerctlEnv(t, env, tc.args...)
+		r.want(t, cli.ExitFailure)
+		wantStderr(t, r, "the connection to ledgerd at "+env["LEDGER_URL"]+" was lost before it answered", "ledgerd may have done it", tc.hint)
+	}
 }
 
 func TestConfigShowsServerNotToken(t *testing.T) {

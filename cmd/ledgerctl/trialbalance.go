@@ -33,30 +33,36 @@ of each currency, now or --as-of a day or a moment. It calls ledgerd
 			if err := a.apiGet(cmd.Context(), "/v1/trial-balance", q, &tb, map[string]string{"as_of": "--as-of"}); err != nil {
 				return err
 			}
-			return a.write(tb, func(w io.Writer) error {
-				fmt.Fprintf(w, "trial balance as of %s\n\n", describeAsOf(tb.AsOf))
-				t := cli.NewTable(w, "ACCOUNT", "NAME", "TYPE", "CURRENCY", "DEBIT", "CREDIT")
-				for _, r := range tb.Rows {
-					t.Row(r.Account, r.Name, string(r.Type), r.Currency, cli.AmountOrBlank(r.Debit), cli.AmountOrBlank(r.Credit))
-				}
-				if err := t.Flush(); err != nil {
-					return err
-				}
-				fmt.Fprintln(w)
-				totals := cli.NewTable(w, "CURRENCY", "DEBIT", "CREDIT", "DIFFERENCE")
-				currencies := make([]string, 0, len(tb.Totals))
-				for c := range tb.Totals {
-					currencies = append(currencies, c)
-				}
-				slices.Sort(currencies)
-				for _, c := range currencies {
-					s := tb.Totals[c]
-					totals.Row(c, cli.Amount(s.Debit), cli.Amount(s.Credit), cli.Amount(s.Difference))
-				}
-				return totals.Flush()
-			})
+			return a.writeTrialBalance(tb)
 		},
 	}
 	cmd.Flags().StringVar(&asOf, "as-of", "", asOfUsage)
 	return cmd
+}
+
+// writeTrialBalance shows a trial balance: each account's balance on its
+// side, then the totals of each currency.
+func (a *app) writeTrialBalance(tb ledger.TrialBalance) error {
+	return a.write(tb, func(w io.Writer) error {
+		fmt.Fprintf(w, "trial balance as of %s\n\n", describeAsOf(tb.AsOf))
+		t := cli.NewTable(w, "ACCOUNT", "NAME", "TYPE", "CURRENCY", "DEBIT", "CREDIT")
+		for _, r := range tb.Rows {
+			t.Row(r.Account, r.Name, string(r.Type), r.Currency, cli.AmountOrBlank(r.Debit), cli.AmountOrBlank(r.Credit))
+		}
+		if err := t.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		totals := cli.NewTable(w, "CURRENCY", "DEBIT", "CREDIT", "DIFFERENCE")
+		currencies := make([]string, 0, len(tb.Totals))
+		for c := range tb.Totals {
+			currencies = append(currencies, c)
+		}
+		slices.Sort(currencies)
+		for _, c := range currencies {
+			s := tb.Totals[c]
+			totals.Row(c, cli.Amount(s.Debit), cli.Amount(s.Credit), cli.Amount(s.Difference))
+		}
+		return totals.Flush()
+	})
 }
