@@ -48,7 +48,7 @@ func (a *app) apiWrite(ctx context.Context, path string, body io.Reader, out any
 // which would name another route.
 func pathSegment(arg, s string) (string, error) {
 	if s == "" || s == "." || s == ".." || strings.Contains(s, "/") {
-		return "", errs.Field(arg, "%q cannot name one: it is empty, holds '/' or is a dot path", s)
+		return "", errs.Field(arg, "%q is not a name ledgerd can look up: it is empty, holds '/', or is '.' or '..'", s)
 	}
 	return s, nil
 }
