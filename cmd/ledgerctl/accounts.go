@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -28,22 +30,19 @@ func accountsCmd(a *app) *cobra.Command {
 		Use:   "accounts",
 		Short: "List accounts with their balances",
 		Long: `List the accounts whose code starts with --prefix, in code order, with
-their balance now, seen from the account's normal side.`,
+their balance now, seen from the account's normal side. It calls ledgerd
+(LEDGER_URL) with the caller's token; every role may read accounts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if limit < 0 {
 				return errs.Field("--limit", "must be 0 (no limit) or more, not %d", limit)
 			}
 			ctx := cmd.Context()
-			svc, err := a.service(ctx)
+			accounts, err := a.apiAccounts(ctx, prefix, limit)
 			if err != nil {
 				return err
 			}
-			accounts, err := listAccounts(ctx, svc, prefix, limit)
-			if err != nil {
-				return err
-			}
-			rows, err := withBalances(ctx, a, svc, accounts)
+			rows, err := a.apiBalances(ctx, accounts)
 			if err != nil {
 				return err
 			}
@@ -60,7 +59,9 @@ func chartCmd(a *app) *cobra.Command {
 		Use:   "chart",
 		Short: "Create the chart of accounts and list it",
 		Long: `Create the accounts of the service's chart that do not exist yet (it is
-safe to run again) and list the chart with the balances.`,
+safe to run again) and list the chart with the balances. Like migrate, it
+sets up the database: it uses the database itself (DATABASE_URL or
+--database-url), not ledgerd.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -88,28 +89,6 @@ safe to run again) and list the chart with the balances.`,
 	}
 }
 
-// listAccounts pages through the accounts whose code starts with prefix,
-// stopping after limit of them when limit is not 0.
-func listAccounts(ctx context.Context, svc ledger.Service, prefix string, limit int) ([]ledger.Account, error) {
-	var out []ledger.Account
-	after := ""
-	for {
-		n := accountPage
-		if limit > 0 {
-			n = min(n, limit-len(out))
-		}
-		page, err := svc.Accounts(ctx, prefix, after, n)
-		if err != nil {
-			return nil, fmt.Errorf("list accounts: %w", err)
-		}
-		out = append(out, page...)
-		if len(page) < n || (limit > 0 && len(out) >= limit) {
-			return out, nil
-		}
-		after = page[len(page)-1].Code
-	}
-}
-
 // withBalances reads the balance of each account, one call each.
 func withBalances(ctx context.Context, a *app, svc ledger.Service, accounts []ledger.Account) ([]accountBalance, error) {
 	progress := cli.NewProgress(a.stderr, int64(len(accounts)), "reading balances", a.json() || len(accounts) < 100)
@@ -119,6 +98,59 @@ func withBalances(ctx context.Context, a *app, svc ledger.Service, accounts []le
 		b, err := svc.Balance(ctx, acc.Code, ledger.AsOf{})
 		if err != nil {
 			return nil, fmt.Errorf("balance of %s: %w", acc.Code, err)
+		}
+		rows = append(rows, accountBalance{Account: acc, Balance: b})
+		progress.Add(1)
+	}
+	return rows, nil
+}
+
+// apiAccounts pages through ledgerd's accounts whose code starts with
+// prefix, stopping after limit of them when limit is not 0.
+func (a *app) apiAccounts(ctx context.Context, prefix string, limit int) ([]ledger.Account, error) {
+	var out []ledger.Account
+	cursor := ""
+	for {
+		n := accountPage
+		if limit > 0 {
+			n = min(n, limit-len(out))
+		}
+		q := url.Values{"limit": {strconv.Itoa(n)}}
+		if prefix != "" {
+			q.Set("prefix", prefix)
+		}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		var page struct {
+			Accounts   []ledger.Account `json:"accounts"`
+			NextCursor string           `json:"next_cursor"`
+		}
+		if err := a.apiGet(ctx, "/v1/accounts", q, &page, map[string]string{"prefix": "--prefix", "limit": "--limit"}); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Accounts...)
+		if page.NextCursor == "" || len(page.Accounts) < n || (limit > 0 && len(out) >= limit) {
+			return out, nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// apiBalances reads from ledgerd the balance of each account, one call
+// each.
+func (a *app) apiBalances(ctx context.Context, accounts []ledger.Account) ([]accountBalance, error) {
+	progress := cli.NewProgress(a.stderr, int64(len(accounts)), "reading balances", a.json() || len(accounts) < 100)
+	defer progress.Finish()
+	rows := make([]accountBalance, 0, len(accounts))
+	for _, acc := range accounts {
+		code, err := pathSegment("account", acc.Code)
+		if err != nil {
+			return nil, err
+		}
+		var b ledger.Balance
+		if err := a.apiGet(ctx, "/v1/accounts/"+code+"/balance", nil, &b, nil); err != nil {
+			return nil, err
 		}
 		rows = append(rows, accountBalance{Account: acc, Balance: b})
 		progress.Add(1)

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,59 +17,70 @@ import (
 )
 
 func auditCmd(a *app) *cobra.Command {
-	var object, actor, action, since, after string
+	var object, actor, action, beneficiary, since, after string
 	var limit int
 	var all bool
 	cmd := &cobra.Command{
-		Use:   "audit [--object ID] [--actor NAME] [--action ACTION] [--since TIME] [--all]",
+		Use:   "audit [--object ID] [--actor NAME] [--action ACTION] [--beneficiary ID] [--since TIME] [--all]",
 		Short: "Read the audit trail of the batches, payment files and exceptions, oldest first",
 		Long: `Read the audit trail, oldest first: who moved which batch, payment file or
 exception from which status to which, when, from where and why. One page is
 shown; the next is read with --after, or every page with --all. IBANs the
-trail records show masked. Needs the token of an auditor or an administrator.`,
+trail records show masked. It calls ledgerd (LEDGER_URL) with the caller's
+token, which must be an auditor's or an administrator's.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f := payments.AuditFilter{ObjectID: object, Actor: actor, Action: action, After: after, Limit: limit}
 			if since != "" {
-				t, err := httptransport.ParseSince(since)
-				if err != nil {
+				if _, err := httptransport.ParseSince(since); err != nil {
 					return cli.Usage(errs.Field("--since", "%v", err))
 				}
-				f.Since = t
 			}
 			if limit < 0 || limit > paysql.MaxListLimit {
 				return cli.Usage(errs.Field("--limit", "must be between 1 and %d, or 0 for the default", paysql.MaxListLimit))
 			}
-			if all && f.Limit == 0 {
-				f.Limit = allPageSize
+			if all && limit == 0 {
+				limit = allPageSize
 			}
-			if _, err := a.actor(tokenOf(cmd), "read the audit trail", httptransport.AuditReaders...); err != nil {
-				return err
-			}
-			s, err := a.approvals(cmd)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			progress := cli.NewProgress(a.stderr, -1, "reading audit trail", a.json() || !all)
-			events, next, err := s.Audit(ctx, f)
-			for err == nil && all && next != "" {
-				progress.Set(int64(len(events)))
-				f.After = next
-				var page []payments.AuditEvent
-				if page, next, err = s.Audit(ctx, f); err == nil {
-					events = append(events, page...)
+			q := url.Values{}
+			for name, v := range map[string]string{"object_id": object, "actor": actor, "action": action, "beneficiary": beneficiary, "since": since} {
+				if v != "" {
+					q.Set(name, v)
 				}
 			}
-			progress.Finish()
-			if err != nil {
-				return asFlag(fmt.Errorf("read the audit trail: %w", err), "after", "since", "limit")
+			if limit != 0 {
+				q.Set("limit", strconv.Itoa(limit))
 			}
-			out := struct {
+			flags := map[string]string{"object_id": "--object", "actor": "--actor", "action": "--action", "beneficiary": "--beneficiary",
+				"since": "--since", "after": "--after", "limit": "--limit"}
+			ctx := cmd.Context()
+			progress := cli.NewProgress(a.stderr, -1, "reading audit trail", a.json() || !all)
+			var out struct {
 				Events []payments.AuditEvent `json:"events"`
 				Next   string                `json:"next,omitempty"`
-			}{Events: make([]payments.AuditEvent, len(events)), Next: next}
-			for i, e := range events {
+			}
+			out.Next = after
+			for first := true; first || (all && out.Next != ""); first = false {
+				progress.Set(int64(len(out.Events)))
+				if out.Next != "" {
+					q.Set("after", out.Next)
+				}
+				var page struct {
+					Events []payments.AuditEvent `json:"events"`
+					Next   string                `json:"next"`
+				}
+				if err := a.apiGet(ctx, "/v1/audit", q, &page, flags); err != nil {
+					progress.Finish()
+					return err
+				}
+				out.Events = append(out.Events, page.Events...)
+				out.Next = page.Next
+			}
+			progress.Finish()
+			if out.Events == nil {
+				out.Events = []payments.AuditEvent{}
+			}
+			// ledgerd masks them already; masking again costs nothing.
+			for i, e := range out.Events {
 				out.Events[i] = httptransport.MaskAuditEvent(e)
 			}
 			return a.write(out, func(w io.Writer) error { return auditTable(w, out.Events, out.Next) })
@@ -77,11 +90,11 @@ trail records show masked. Needs the token of an auditor or an administrator.`,
 	f.StringVar(&object, "object", "", "only the events of this batch, payment file (MsgId) or exception")
 	f.StringVar(&actor, "actor", "", "only the events of this person (a token's name, or system)")
 	f.StringVar(&action, "action", "", "only events of this action: submit, approve, reject, cancel, release...")
+	f.StringVar(&beneficiary, "beneficiary", "", "only the events about this beneficiary (such as OFII-2026-000123)")
 	f.StringVar(&since, "since", "", "only events at or after this time (RFC 3339) or day (YYYY-MM-DD, UTC)")
 	f.StringVar(&after, "after", "", "read the page after the one that printed this cursor")
 	f.IntVar(&limit, "limit", 0, "events per page, at most 1000 (default 100, or 1000 with --all)")
 	f.BoolVar(&all, "all", false, "read every page")
-	tokenFlag(cmd)
 	return cmd
 }
 

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"fmt"
 	"io"
+	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,20 +18,25 @@ func balanceCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "balance ACCOUNT",
 		Short: "Show the balance of an account",
-		Args:  cobra.ExactArgs(1),
+		Long: `Show the balance of ACCOUNT now, or at the end of a day, or as the ledger
+knew it at a moment (--as-of). It calls ledgerd (LEDGER_URL) with the
+caller's token; every role may read balances.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			at, err := parseAsOf("--as-of", asOf)
+			if _, err := parseAsOf("--as-of", asOf); err != nil {
+				return err
+			}
+			code, err := pathSegment("ACCOUNT", args[0])
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			svc, err := a.service(ctx)
-			if err != nil {
-				return err
+			q := url.Values{}
+			if asOf != "" {
+				q.Set("as_of", asOf)
 			}
-			b, err := svc.Balance(ctx, args[0], at)
-			if err != nil {
-				return fmt.Errorf("balance of %s: %w", args[0], err)
+			var b ledger.Balance
+			if err := a.apiGet(cmd.Context(), "/v1/accounts/"+code+"/balance", q, &b, map[string]string{"as_of": "--as-of"}); err != nil {
+				return err
 			}
 			return a.write(b, func(w io.Writer) error {
 				t := cli.NewTable(w)

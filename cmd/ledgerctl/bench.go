@@ -26,7 +26,8 @@ func benchCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure bulk posting and transfers against COPY and a TPC-B reference",
-		Long: `bench creates a scratch database on the server of DATABASE_URL (dropped
+		Long: `bench uses the database server itself (DATABASE_URL), not ledgerd.
+It creates a scratch database on the server of DATABASE_URL (dropped
 and created again at the start, dropped at the end unless --keep), sets up
 the chart and measures, in one run:
 

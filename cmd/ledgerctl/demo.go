@@ -37,7 +37,8 @@ accrual), release them to an embedded bank simulator as pain.001 files
 (a closed account is rejected and becomes an exception, its payee corrected
 and paid again by a reissue batch), fetch the bank's camt.053 statement,
 correct a mistaken fee by a reversal, seal the books and print the trial
-balance and verify.`,
+balance and verify. It uses the database server itself (DATABASE_URL), not
+ledgerd.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if households < 10 || households > 100000 {

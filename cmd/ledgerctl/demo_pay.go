@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
-	"github.com/spf13/cobra"
 
 	"github.com/ofii/allowances/internal/banking"
 	"github.com/ofii/allowances/internal/cli"
@@ -305,13 +304,21 @@ func (d *demo) close(ctx context.Context, svc ledger.Service) error {
 		d.step("books sealed: seal %d over %d entries, %s…", s.Seq, s.EntryCount, s.Hash[:16])
 	}
 	fmt.Fprintln(d.w)
-	for _, sub := range []*cobra.Command{trialBalanceCmd(d.a), verifyCmd(d.a)} {
-		sub.SetContext(ctx)
-		if err := sub.RunE(sub, nil); err != nil {
-			return err
-		}
-		fmt.Fprintln(d.w)
+	// The demonstration has no ledgerd: it reads its books itself.
+	tb, err := svc.TrialBalance(ctx, ledger.AsOf{})
+	if err != nil {
+		return fmt.Errorf("trial balance: %w", err)
 	}
+	if err := d.a.writeTrialBalance(tb); err != nil {
+		return err
+	}
+	fmt.Fprintln(d.w)
+	verify := verifyCmd(d.a) // verify reads the database unless --api
+	verify.SetContext(ctx)
+	if err := verify.RunE(verify, nil); err != nil {
+		return err
+	}
+	fmt.Fprintln(d.w)
 	return nil
 }
 

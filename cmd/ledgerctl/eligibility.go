@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -37,8 +38,11 @@ func beneficiariesCmd(a *app) *cobra.Command {
 	show := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show a beneficiary's rights, household, accommodation, suspensions, payees, grants and overpayments",
-		Long: `Show a beneficiary's timeline. IBANs are masked unless --show-iban is given.
-With --days FROM:TO (YYYY-MM-DD:YYYY-MM-DD), also list what applied on each day.`,
+		Long: `Show a beneficiary's timeline. IBANs are masked unless --show-iban is given,
+and even then only the staff who pay (preparers and approvers) see them in
+full: ledgerd masks them for every other role. With --days FROM:TO
+(YYYY-MM-DD:YYYY-MM-DD), also list what applied on each day. It calls
+ledgerd (LEDGER_URL) with the caller's token.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var from, to ledger.Date
@@ -51,13 +55,13 @@ With --days FROM:TO (YYYY-MM-DD:YYYY-MM-DD), also list what applied on each day.
 					return cli.Usage(errs.Field("--days", "%q is not FROM:TO, two dates YYYY-MM-DD in order", days))
 				}
 			}
-			store, err := a.events(cmd)
+			id, err := pathSegment("ID", args[0])
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			b, err := store.Beneficiary(ctx, args[0])
-			if err != nil {
+			var b payments.Beneficiary
+			if err := a.apiGet(ctx, "/v1/beneficiaries/"+id, nil, &b, nil); err != nil {
 				return err
 			}
 			if !showIBAN {
@@ -65,9 +69,14 @@ With --days FROM:TO (YYYY-MM-DD:YYYY-MM-DD), also list what applied on each day.
 			}
 			var ds []payments.Day
 			if days != "" {
-				if ds, err = store.Days(ctx, args[0], from, to); err != nil {
+				var resp struct {
+					Days []payments.Day `json:"days"`
+				}
+				q := url.Values{"from": {from.String()}, "to": {to.String()}}
+				if err := a.apiGet(ctx, "/v1/beneficiaries/"+id+"/days", q, &resp, map[string]string{"from": "--days", "to": "--days"}); err != nil {
 					return err
 				}
+				ds = resp.Days
 			}
 			view := struct {
 				payments.Beneficiary
@@ -76,7 +85,7 @@ With --days FROM:TO (YYYY-MM-DD:YYYY-MM-DD), also list what applied on each day.
 			return a.write(view, func(w io.Writer) error { return writeBeneficiary(w, b, ds) })
 		},
 	}
-	show.Flags().BoolVar(&showIBAN, "show-iban", false, "show IBANs in full (for the staff who pay)")
+	show.Flags().BoolVar(&showIBAN, "show-iban", false, "show IBANs in full, when ledgerd shows them to the caller (the staff who pay)")
 	show.Flags().StringVar(&days, "days", "", "also list what applied on each day FROM:TO")
 	cmd.AddCommand(show)
 	return cmd
@@ -239,62 +248,71 @@ by its beneficiary_id so that one beneficiary's events keep their order.`,
 }
 
 func deadLettersCmd(a *app) *cobra.Command {
-	var q payments.DeadLetterQuery
-	var since string
+	var typ, beneficiary, since, cursor string
+	var limit int
 	cmd := &cobra.Command{
 		Use:   "dead-letters",
 		Short: "List the events refused as invalid, newest first, with the reason",
-		Args:  cobra.NoArgs,
+		Long: `List the eligibility events refused as invalid, newest first, with the
+reason and the event as received, IBANs masked. It calls ledgerd
+(LEDGER_URL) with the caller's token; every role may read them.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			q := url.Values{"limit": {strconv.Itoa(limit)}}
 			if since != "" {
 				d, err := ledger.ParseDate(since)
 				if err != nil {
 					return cli.Usage(errs.Field("--since", "%v", err))
 				}
-				q.Since = d.Time()
+				q.Set("since", d.String())
 			}
-			if q.Limit < 1 || q.Limit > 1000 {
+			if limit < 1 || limit > 1000 {
 				return cli.Usage(errs.Field("--limit", "must be between 1 and 1000"))
 			}
-			store, err := a.events(cmd)
-			if err != nil {
-				return err
-			}
-			dls, next, err := store.DeadLetters(cmd.Context(), q)
-			if err != nil {
-				return err
+			for name, v := range map[string]string{"type": typ, "beneficiary": beneficiary, "cursor": cursor} {
+				if v != "" {
+					q.Set(name, v)
+				}
 			}
 			type view struct {
 				payments.DeadLetter
 				Value string `json:"value"`
 			}
-			out := struct {
+			var out struct {
 				DeadLetters []view `json:"dead_letters"`
 				NextCursor  string `json:"next_cursor,omitempty"`
-			}{DeadLetters: []view{}, NextCursor: next}
-			for _, d := range dls {
-				out.DeadLetters = append(out.DeadLetters, view{d, mask.MaskIBANsIn(string(d.Value))})
+			}
+			if err := a.apiGet(cmd.Context(), "/v1/dead-letters", q, &out, map[string]string{"type": "--type", "beneficiary": "--beneficiary",
+				"since": "--since", "cursor": "--cursor", "limit": "--limit"}); err != nil {
+				return err
+			}
+			if out.DeadLetters == nil {
+				out.DeadLetters = []view{}
+			}
+			// ledgerd masks them already; masking again costs nothing.
+			for i := range out.DeadLetters {
+				out.DeadLetters[i].Value = mask.MaskIBANsIn(out.DeadLetters[i].Value)
 			}
 			return a.write(out, func(w io.Writer) error {
 				t := cli.NewTable(w, "RECEIVED", "SOURCE", "TYPE", "BENEFICIARY", "ERROR")
-				for _, d := range dls {
+				for _, d := range out.DeadLetters {
 					t.Row(d.ReceivedAt.Format(time.RFC3339), fmt.Sprintf("%s/%d/%d", d.Source.Topic, d.Source.Partition, d.Source.Offset),
 						d.Type, d.Beneficiary, d.Error)
 				}
 				if err := t.Flush(); err != nil {
 					return err
 				}
-				if next != "" {
-					fmt.Fprintf(w, "\nmore: --cursor %s\n", next)
+				if out.NextCursor != "" {
+					fmt.Fprintf(w, "\nmore: --cursor %s\n", out.NextCursor)
 				}
 				return nil
 			})
 		},
 	}
-	cmd.Flags().StringVar(&q.Type, "type", "", "only this event type")
-	cmd.Flags().StringVar(&q.Beneficiary, "beneficiary", "", "only this beneficiary")
+	cmd.Flags().StringVar(&typ, "type", "", "only this event type")
+	cmd.Flags().StringVar(&beneficiary, "beneficiary", "", "only this beneficiary")
 	cmd.Flags().StringVar(&since, "since", "", "only those received from this day (YYYY-MM-DD)")
-	cmd.Flags().StringVar(&q.Cursor, "cursor", "", "continue after a previous page")
-	cmd.Flags().IntVar(&q.Limit, "limit", 100, "at most this many (1 to 1000)")
+	cmd.Flags().StringVar(&cursor, "cursor", "", "continue after a previous page")
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many (1 to 1000)")
 	return cmd
 }

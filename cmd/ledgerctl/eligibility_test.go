@@ -11,7 +11,6 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/ofii/allowances/internal/cli"
-	"github.com/ofii/allowances/internal/dbtest"
 	"github.com/ofii/allowances/payments"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
 	"github.com/ofii/allowances/transport/kafka"
@@ -63,7 +62,10 @@ func TestEventsPublish(t *testing.T) {
 }
 
 func TestBeneficiariesAndDeadLetters(t *testing.T) {
-	pool, dsn := dbtest.MustOpen(t)
+	s := startLedgerd(t, nil)
+	// The events have no API: they are applied on the database, as the
+	// consumer would.
+	pool := openDB(t, s.DSN)
 	store := paysql.New(pool)
 	var recs []payments.Record
 	for i, name := range []string{"valid", "invalid"} {
@@ -82,21 +84,87 @@ func TestBeneficiariesAndDeadLetters(t *testing.T) {
 	if _, err := store.Apply(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
-	db := func(args ...string) []string { return append(args, "--database-url", dsn) }
-	r := ledgerctl(t, "", db("beneficiaries", "show", "OFII-2026-000123", "--days", "2026-11-14:2026-11-15")...)
-	r.want(t, cli.ExitOK, "ADA rights", "2026-10-03", "household", "FR76 **** **** 0189", "2026-11-15  yes")
-	if strings.Contains(r.stdout, "FR7630006000011234567890189") {
-		t.Errorf("the IBAN shows in full without --show-iban:\n%s", r.stdout)
-	}
-	ledgerctl(t, "", db("beneficiaries", "show", "OFII-2026-000123", "--show-iban")...).want(t, cli.ExitOK, "FR7630006000011234567890189")
-	ledgerctl(t, "", db("beneficiaries", "show", "OFII-2026-999999")...).want(t, cli.ExitFailure)
-	ledgerctl(t, "", db("beneficiaries", "show", "OFII-2026-000123", "--days", "2026-11-15")...).want(t, cli.ExitUsage)
+	const iban = "FR7630006000011234567890189"
 
-	r = ledgerctl(t, "", db("events", "dead-letters")...)
-	r.want(t, cli.ExitOK, "data.payee.iban", "beneficiary_id")
-	if got := strings.Count(r.stdout, "eligibility.v1/"); got < 12 {
-		t.Errorf("%d dead letters listed, want at least 12:\n%s", got, r.stdout)
-	}
-	ledgerctl(t, "", db("events", "dead-letters", "--type", "ada.rights_opened", "--limit", "2")...).want(t, cli.ExitOK, "ada.rights_opened")
-	ledgerctl(t, "", db("events", "dead-letters", "--limit", "0")...).want(t, cli.ExitUsage)
+	t.Run("Beneficiary", func(t *testing.T) {
+		r := s.as(t, claireToken, "", "beneficiaries", "show", "OFII-2026-000123", "--days", "2026-11-14:2026-11-15")
+		r.want(t, cli.ExitOK, "ADA rights", "2026-10-03", "household", "FR76 **** **** 0189", "2026-11-15  yes")
+		if strings.Contains(r.stdout, iban) {
+			t.Errorf("the IBAN shows in full without --show-iban:\n%s", r.stdout)
+		}
+		var view struct {
+			payments.Beneficiary
+			Days []payments.Day `json:"days"`
+		}
+		jsonOf(t, s.as(t, claireToken, "", "-o", "json", "beneficiaries", "show", "OFII-2026-000123", "--days", "2026-11-14:2026-11-15"), &view)
+		if view.ID != "OFII-2026-000123" || len(view.Rights) == 0 || len(view.Days) != 2 || !view.Days[1].Covered() {
+			t.Errorf("beneficiary -o json: %+v", view)
+		}
+	})
+	t.Run("ShowIBAN", func(t *testing.T) {
+		// A preparer pays: ledgerd shows them the IBAN, and --show-iban
+		// prints it.
+		s.as(t, marieToken, "", "beneficiaries", "show", "OFII-2026-000123", "--show-iban").want(t, cli.ExitOK, iban)
+		r := s.as(t, marieToken, "", "beneficiaries", "show", "OFII-2026-000123")
+		r.want(t, cli.ExitOK, "FR76 **** **** 0189")
+		if strings.Contains(r.stdout, iban) {
+			t.Errorf("the IBAN shows in full to a preparer without --show-iban:\n%s", r.stdout)
+		}
+		// A controller does not: --show-iban cannot unmask it.
+		r = s.as(t, claireToken, "", "-o", "json", "beneficiaries", "show", "OFII-2026-000123", "--show-iban")
+		r.want(t, cli.ExitOK, "0189")
+		if strings.Contains(r.stdout, iban) {
+			t.Errorf("the IBAN shows in full to a controller:\n%s", r.stdout)
+		}
+	})
+	t.Run("Refused", func(t *testing.T) {
+		r := s.as(t, claireToken, "", "beneficiaries", "show", "OFII-2026-999999")
+		r.want(t, cli.ExitFailure)
+		wantStderr(t, r, "404 Not Found")
+		s.as(t, claireToken, "", "beneficiaries", "show", "OFII-2026-000123", "--days", "2026-11-15").want(t, cli.ExitUsage)
+		r = s.as(t, claireToken, "", "beneficiaries", "show", "OFII-2026-000123", "--days", "2026-01-01:2027-06-01")
+		r.want(t, cli.ExitUsage)
+		wantStderr(t, r, "--days")
+		r = s.as(t, "not-a-token-of-anyone", "", "beneficiaries", "show", "OFII-2026-000123")
+		r.want(t, cli.ExitFailure)
+		wantStderr(t, r, "401 Unauthorized")
+		if r.stdout != "" {
+			t.Errorf("stdout: %s", r.stdout)
+		}
+	})
+	t.Run("DeadLetters", func(t *testing.T) {
+		r := s.as(t, auditorTok, "", "events", "dead-letters")
+		r.want(t, cli.ExitOK, "data.payee.iban", "beneficiary_id")
+		if got := strings.Count(r.stdout, "eligibility.v1/"); got < 12 {
+			t.Errorf("%d dead letters listed, want at least 12:\n%s", got, r.stdout)
+		}
+		var page struct {
+			DeadLetters []struct {
+				Type  string `json:"type"`
+				Value string `json:"value"`
+			} `json:"dead_letters"`
+			NextCursor string `json:"next_cursor"`
+		}
+		jsonOf(t, s.as(t, auditorTok, "", "-o", "json", "events", "dead-letters", "--type", "ada.rights_opened", "--limit", "1"), &page)
+		if len(page.DeadLetters) != 1 || page.DeadLetters[0].Type != "ada.rights_opened" || page.NextCursor == "" {
+			t.Fatalf("dead-letters --type ada.rights_opened --limit 1: %+v", page)
+		}
+		var all struct {
+			DeadLetters []struct {
+				Value string `json:"value"`
+			} `json:"dead_letters"`
+		}
+		jsonOf(t, s.as(t, auditorTok, "", "-o", "json", "events", "dead-letters", "--limit", "1000"), &all)
+		if len(all.DeadLetters) < 12 {
+			t.Errorf("%d dead letters in JSON, want at least 12", len(all.DeadLetters))
+		}
+		for _, d := range all.DeadLetters {
+			if strings.Contains(d.Value, "FR763000600001123456789018") {
+				t.Errorf("a dead letter shows an IBAN in full: %s", d.Value)
+			}
+		}
+		s.as(t, auditorTok, "", "events", "dead-letters", "--type", "ada.rights_opened", "--cursor", page.NextCursor).want(t, cli.ExitOK)
+		s.as(t, auditorTok, "", "events", "dead-letters", "--limit", "0").want(t, cli.ExitUsage)
+		s.as(t, auditorTok, "", "events", "dead-letters", "--since", "yesterday").want(t, cli.ExitUsage)
+	})
 }

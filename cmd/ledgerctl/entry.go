@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -36,7 +38,10 @@ func postCmd(a *app) *cobra.Command {
 
 Amounts are signed: a debit is positive, a credit negative, and the lines sum
 to zero. Unknown fields are rejected. Posting the same key again with the same
-content writes nothing and shows the entry already posted.`,
+content writes nothing and shows the entry already posted.
+
+The file is read and checked here, then sent to ledgerd (LEDGER_URL), which
+posts it: it needs the token of an administrator.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := readInput(a, args[0])
@@ -47,14 +52,12 @@ content writes nothing and shows the entry already posted.`,
 			if err := cli.DecodeStrict(data, &e); err != nil {
 				return fmt.Errorf("read entry from %s: %w", args[0], err)
 			}
-			ctx := cmd.Context()
-			svc, err := a.service(ctx)
-			if err != nil {
+			// The file goes as it is, so that ledgerd reads the amounts
+			// as they were written.
+			var posted ledger.Entry
+			again := fmt.Sprintf("run the same command again: the key %q makes it safe, and it shows the entry if it was posted", e.IdempotencyKey)
+			if err := a.apiWrite(cmd.Context(), "/v1/entries", bytes.NewReader(data), &posted, nil, again); err != nil {
 				return err
-			}
-			posted, err := svc.Post(ctx, e)
-			if err != nil {
-				return fmt.Errorf("post entry %q: %w", e.IdempotencyKey, err)
 			}
 			return a.writeEntry(posted)
 		},
@@ -67,7 +70,8 @@ func reverseCmd(a *app) *cobra.Command {
 		Use:   "reverse ENTRY_ID --key KEY --reason REASON",
 		Short: "Post the reversal of an entry",
 		Long: `Post an entry that negates every line of ENTRY_ID, dated --date (default:
-the original's effective date). --key makes the reversal safe to repeat.`,
+the original's effective date). --key makes the reversal safe to repeat.
+It calls ledgerd (LEDGER_URL), with the token of an administrator.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseEntryID("ENTRY_ID", args[0])
@@ -78,14 +82,19 @@ the original's effective date). --key makes the reversal safe to repeat.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			svc, err := a.service(ctx)
+			body, err := json.Marshal(struct {
+				IdempotencyKey string      `json:"idempotency_key"`
+				EffectiveDate  ledger.Date `json:"effective_date"`
+				Reason         string      `json:"reason"`
+			}{key, d, reason})
 			if err != nil {
-				return err
+				return fmt.Errorf("encode the reversal: %w", err)
 			}
-			rev, err := svc.Reverse(ctx, ledger.Reversal{EntryID: id, IdempotencyKey: key, EffectiveDate: d, Reason: reason})
-			if err != nil {
-				return fmt.Errorf("reverse entry %s: %w", id, err)
+			var rev ledger.Entry
+			again := fmt.Sprintf("run the same command again: the key %q makes it safe, and it shows the reversal if it was posted", key)
+			if err := a.apiWrite(cmd.Context(), "/v1/entries/"+id.String()+"/reversal", bytes.NewReader(body), &rev,
+				map[string]string{"id": "ENTRY_ID", "entry_id": "ENTRY_ID", "idempotency_key": "--key", "effective_date": "--date", "reason": "--reason"}, again); err != nil {
+				return err
 			}
 			return a.writeEntry(rev)
 		},
@@ -102,20 +111,17 @@ func entryCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "entry ID",
 		Short: "Show an entry and its postings",
-		Args:  cobra.ExactArgs(1),
+		Long: `Show the entry ID with its postings. It calls ledgerd (LEDGER_URL) with the
+caller's token; every role may read entries.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseEntryID("ID", args[0])
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			svc, err := a.service(ctx)
-			if err != nil {
+			var e ledger.Entry
+			if err := a.apiGet(cmd.Context(), "/v1/entries/"+id.String(), nil, &e, map[string]string{"id": "ID"}); err != nil {
 				return err
-			}
-			e, err := svc.Entry(ctx, id)
-			if err != nil {
-				return fmt.Errorf("read entry %s: %w", id, err)
 			}
 			return a.writeEntry(e)
 		},

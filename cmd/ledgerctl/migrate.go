@@ -14,7 +14,9 @@ func migrateCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply pending schema migrations",
-		Args:  cobra.NoArgs,
+		Long: `Apply the schema migrations the database lacks. It uses the database
+itself (DATABASE_URL or --database-url), not ledgerd.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			pool, err := a.connect(ctx, false)

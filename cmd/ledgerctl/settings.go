@@ -30,7 +30,8 @@ func configCmd(a *app) *cobra.Command {
 		Short: "List the settings and the values in effect",
 		Long: `List the environment variables the programs read, then the value each has
 here. The database password and the token list are not shown. In dev mode
-(LEDGER_DEV=true) it says so first, and where the payments go.`,
+(LEDGER_DEV=true) it says so first, and where the payments go. It reads
+only this process's environment: it uses neither ledgerd nor the database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Load checks every value, so that a bad one is reported here.

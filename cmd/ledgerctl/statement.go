@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 
 	"github.com/shopspring/decimal"
@@ -29,7 +30,8 @@ func statementCmd(a *app) *cobra.Command {
 		Short: "List the postings of an account with the running balance",
 		Long: `List the postings of ACCOUNT in effective-date order with the balance
 after each, seen from the account's normal side. One page is shown; the next
-is read with --cursor, or every page with --all.`,
+is read with --cursor, or every page with --all. It calls ledgerd
+(LEDGER_URL) with the caller's token; every role may read statements.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := ledger.StatementQuery{Account: args[0], Cursor: cursor, Limit: limit}
@@ -46,29 +48,47 @@ is read with --cursor, or every page with --all.`,
 			if all && q.Limit == 0 {
 				q.Limit = allPageSize
 			}
-			ctx := cmd.Context()
-			svc, err := a.service(ctx)
+			code, err := pathSegment("ACCOUNT", q.Account)
 			if err != nil {
 				return err
 			}
-			acc, err := svc.Account(ctx, q.Account)
-			if err != nil {
-				return fmt.Errorf("read account %s: %w", q.Account, err)
+			ctx := cmd.Context()
+			var acc ledger.Account
+			if err := a.apiGet(ctx, "/v1/accounts/"+code, nil, &acc, nil); err != nil {
+				return err
 			}
 			progress := cli.NewProgress(a.stderr, -1, "reading statement", a.json() || !all)
-			st, err := svc.Statement(ctx, q)
+			page := func(cursor string) (ledger.Statement, error) {
+				v := url.Values{}
+				if !q.From.IsZero() {
+					v.Set("from", q.From.String())
+				}
+				if !q.To.IsZero() {
+					v.Set("to", q.To.String())
+				}
+				if cursor != "" {
+					v.Set("cursor", cursor)
+				}
+				if q.Limit != 0 {
+					v.Set("limit", strconv.Itoa(q.Limit))
+				}
+				var st ledger.Statement
+				err := a.apiGet(ctx, "/v1/accounts/"+code+"/statement", v, &st,
+					map[string]string{"from": "--from", "to": "--to", "cursor": "--cursor", "limit": "--limit"})
+				return st, err
+			}
+			st, err := page(q.Cursor)
 			for err == nil && all && st.NextCursor != "" {
 				progress.Set(int64(len(st.Lines)))
-				q.Cursor = st.NextCursor
 				var next ledger.Statement
-				if next, err = svc.Statement(ctx, q); err == nil {
+				if next, err = page(st.NextCursor); err == nil {
 					st.Lines = append(st.Lines, next.Lines...)
 					st.NextCursor = next.NextCursor
 				}
 			}
 			progress.Finish()
 			if err != nil {
-				return fmt.Errorf("statement of %s: %w", q.Account, err)
+				return err
 			}
 			if st.Lines == nil {
 				st.Lines = []ledger.StatementLine{}

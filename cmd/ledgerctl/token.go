@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/ofii/allowances/internal/cli"
 	"github.com/ofii/allowances/internal/errs"
@@ -27,13 +29,13 @@ func roleNames() string {
 func tokenCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
-		Short: "Issue and hash API tokens",
+		Short: "Issue, hash and keep API tokens",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cli.Usage(fmt.Errorf("token needs a subcommand: new or hash"))
+			return cli.Usage(fmt.Errorf("token needs a subcommand: new, hash or save"))
 		},
 	}
-	cmd.AddCommand(tokenNewCmd(a), tokenHashCmd(a))
+	cmd.AddCommand(tokenNewCmd(a), tokenHashCmd(a), tokenSaveCmd(a))
 	return cmd
 }
 
@@ -54,10 +56,10 @@ func tokenNewCmd(a *app) *cobra.Command {
 		Short: "Issue a random API token and the AUTH_TOKENS line that grants it",
 		Long: `Issue a random API token for NAME with the given roles (` + roleNames() + `).
 The token is printed once: give it to its holder. Only its hash goes in
-AUTH_TOKENS (entries separated by ';') or AUTH_TOKENS_FILE (one per line).
-With --last-day, the token is refused (401) after the end of that day (UTC).
-It uses no server and no database: ledgerd reads the line once it is added
-to its settings and it is restarted.`,
+AUTH_TOKENS (entries separated by ';') or AUTH_TOKENS_FILE (one per line) of
+ledgerd. With --last-day, the token is refused (401) after the end of that
+day (UTC). It uses neither ledgerd nor the database: the token is made here,
+and ledgerd takes the line once it is in its settings and it is restarted.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -118,7 +120,9 @@ func tokenHashCmd(a *app) *cobra.Command {
 		Long: `Read a token from the first line of standard input and print its SHA-256
 in hex, the form AUTH_TOKENS holds:
 
-  printf '%s' "$TOKEN" | ledgerctl token hash`,
+  printf '%s' "$TOKEN" | ledgerctl token hash
+
+It uses neither ledgerd nor the database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			line, err := bufio.NewReader(io.LimitReader(a.stdin, 4096)).ReadString('\n')
@@ -136,4 +140,63 @@ in hex, the form AUTH_TOKENS holds:
 			})
 		},
 	}
+}
+
+func tokenSaveCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "save",
+		Short: "Keep your API token in your token file, readable by you alone",
+		Long: `Read your API token from standard input (or, at a terminal, ask for it
+without echoing it) and write it to the token file of your config directory
+($XDG_CONFIG_HOME/` + tokenFileName + `, else ~/.config/` + tokenFileName + `) with
+mode 0600. The staff commands then send it to ledgerd when neither --token
+nor LEDGER_TOKEN is given:
+
+  ledgerctl token save < token.txt
+
+It uses neither ledgerd nor the database.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tok, err := readSecretLine(a, "API token: ")
+			if err != nil {
+				return err
+			}
+			if tok == "" {
+				return errs.Field("token", "no token on standard input")
+			}
+			if strings.ContainsAny(tok, " \t") || len(tok) > maxTokenFileBytes-1 {
+				return errs.Field("token", "a token is one word of at most %d characters", maxTokenFileBytes-1)
+			}
+			path, err := a.tokenFile()
+			if err != nil {
+				return err
+			}
+			if err := writeTokenFile(path, tok); err != nil {
+				return err
+			}
+			return a.write(map[string]string{"path": path}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "token saved to %s (mode 0600)\n", path)
+				return err
+			})
+		},
+	}
+}
+
+// readSecretLine reads one line of standard input; at a terminal it first
+// writes prompt to standard error and does not echo what is typed.
+func readSecretLine(a *app, prompt string) (string, error) {
+	if f, ok := a.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(a.stderr, prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(a.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read the token from the terminal: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(a.stdin, maxTokenFileBytes)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("read the token from standard input: %w", err)
+	}
+	return strings.TrimSpace(line), nil
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,27 +12,39 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ofii/allowances/internal/cli"
+	"github.com/ofii/allowances/ledger"
 )
 
 func verifyCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "verify",
+	var viaAPI bool
+	cmd := &cobra.Command{
+		Use:   "verify [--api]",
 		Short: "Prove from the postings that the books are right",
 		Long: `Check, from the postings alone, that every entry balances, every stored
 balance equals the sum of its postings, the trial balance sums to zero, and
-no entry or seal was altered. The exit status is 1 when a problem is found.`,
+no entry or seal was altered. The exit status is 1 when a problem is found.
+
+By default it uses the database itself (DATABASE_URL or --database-url), so
+that the books are proved without trusting the server. With --api it asks
+ledgerd (LEDGER_URL) to run the same check, with the caller's token.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			svc, err := a.service(ctx)
-			if err != nil {
-				return err
+			var r ledger.VerifyReport
+			if viaAPI {
+				if err := a.apiGet(ctx, "/v1/verify", nil, &r, nil); err != nil {
+					return err
+				}
+			} else {
+				svc, err := a.service(ctx)
+				if err != nil {
+					return err
+				}
+				if r, err = svc.Verify(ctx); err != nil {
+					return fmt.Errorf("verify: %w", err)
+				}
 			}
-			r, err := svc.Verify(ctx)
-			if err != nil {
-				return fmt.Errorf("verify: %w", err)
-			}
-			err = a.write(r, func(w io.Writer) error {
+			err := a.write(r, func(w io.Writer) error {
 				kv := cli.NewTable(w)
 				kv.Row("entries", strconv.FormatInt(r.Entries, 10))
 				kv.Row("postings", strconv.FormatInt(r.Postings, 10))
@@ -73,6 +87,8 @@ no entry or seal was altered. The exit status is 1 when a problem is found.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&viaAPI, "api", false, "ask ledgerd to verify, instead of reading the database here")
+	return cmd
 }
 
 func sealCmd(a *app) *cobra.Command {
@@ -80,17 +96,23 @@ func sealCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "seal",
 		Short: "Chain the hashes of the entries posted since the last seal",
-		Args:  cobra.NoArgs,
+		Long: `Seal the entries posted since the last seal: chain their hashes to the
+previous seal's, so that 'ledgerctl verify' finds any later change. It calls
+ledgerd (LEDGER_URL), with the token of an administrator.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			svc, err := a.service(ctx)
+			body, err := json.Marshal(map[string]string{"reason": reason})
 			if err != nil {
+				return fmt.Errorf("encode the seal: %w", err)
+			}
+			var out struct {
+				Seal *ledger.Seal `json:"seal"`
+			}
+			again := "run 'ledgerctl seal' again: it seals only what no seal covers yet, so nothing is sealed twice"
+			if err := a.apiWrite(cmd.Context(), "/v1/seals", bytes.NewReader(body), &out, map[string]string{"reason": "--reason"}, again); err != nil {
 				return err
 			}
-			s, err := svc.Seal(ctx, reason)
-			if err != nil {
-				return fmt.Errorf("seal: %w", err)
-			}
+			s := out.Seal
 			return a.write(s, func(w io.Writer) error {
 				if s == nil {
 					_, err := fmt.Fprintln(w, "nothing to seal: no entry was posted since the last seal")

@@ -198,9 +198,11 @@ func decodeError(resp *http.Response) error {
 	}
 	e := &errs.Error{Code: codeOfStatus(resp.StatusCode)}
 	if json.Unmarshal(raw, &body) == nil && body.Error.Message != "" {
-		// The API's message starts with the field it names.
-		e.Field = body.Error.Field
-		e.Message = strings.TrimPrefix(body.Error.Message, e.Field+": ")
+		// The API's message starts with the field it names: keep it once.
+		e.Message, e.Field = body.Error.Message, body.Error.Field
+		if e.Field != "" {
+			e.Message = strings.TrimPrefix(e.Message, e.Field+": ")
+		}
 		if body.Error.Code != "" {
 			e.Code = body.Error.Code
 		}
