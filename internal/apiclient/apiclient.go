@@ -198,7 +198,9 @@ func decodeError(resp *http.Response) error {
 	}
 	e := &errs.Error{Code: codeOfStatus(resp.StatusCode)}
 	if json.Unmarshal(raw, &body) == nil && body.Error.Message != "" {
-		e.Message, e.Field = body.Error.Message, body.Error.Field
+		// The API's message starts with the field it names: the field is
+		// kept apart, so that RenameFields renames it everywhere.
+		e.Message, e.Field = strings.TrimPrefix(body.Error.Message, body.Error.Field+": "), body.Error.Field
 		if body.Error.Code != "" {
 			e.Code = body.Error.Code
 		}
