@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -127,7 +128,8 @@ func checkStatementFile(path string) error {
 
 // importError says which file failed, and why, and which files were
 // imported before it. When the connection was lost once the file was sent,
-// it says what may have happened and that sending it again is safe.
+// or the command was interrupted, it says what may have happened and that
+// sending the file again is safe.
 func importError(path string, err error, done []importedFile) error {
 	var note string
 	if len(done) > 0 {
@@ -154,7 +156,7 @@ func importError(path string, err error, done []importedFile) error {
 		return &apiclient.Error{Status: ae.Status, Err: &e}
 	}
 	var ue *apiclient.UnreachableError
-	if errors.As(err, &ue) && ue.Sent {
+	if (errors.As(err, &ue) && ue.Sent) || errors.Is(err, context.Canceled) {
 		return fmt.Errorf("import %s%s: %w; ledgerd may have imported it. A statement file is imported once, by its SHA-256: "+
 			"running the same command again is safe, and imports the file or says it was imported before", path, note, err)
 	}
