@@ -406,9 +406,12 @@ func TestReconcileCLI(t *testing.T) {
 		want(t, cli.ExitOK, "resolved", "claire")
 	s.as(t, claireToken, "", "reconcile", "close", xid, "--reason", "done").want(t, cli.ExitFailure)
 	s.as(t, auditorTok, "", "reconcile", "report", "--date", "2026-11-06").want(t, cli.ExitOK, "the ledger agrees with the bank", "manual")
-	decodeJSON(t, s.as(t, auditorTok, "", "-o", "json", "reconcile", "matches", "--rule", "manual"), &ms)
-	if len(ms.Matches) != 1 || ms.Matches[0].Amount != "411.80" || !slices.Equal(ms.Matches[0].Payments, []string{line}) {
-		t.Errorf("manual matches = %+v", ms.Matches)
+	var manual struct {
+		Matches []cliMatch `json:"matches"`
+	}
+	decodeJSON(t, s.as(t, auditorTok, "", "-o", "json", "reconcile", "matches", "--rule", "manual"), &manual)
+	if len(manual.Matches) != 1 || manual.Matches[0].Amount != "411.80" || !slices.Equal(manual.Matches[0].Payments, []string{line}) {
+		t.Errorf("manual matches = %+v", manual.Matches)
 	}
 
 	t.Run("RunAndSweep", func(t *testing.T) {
