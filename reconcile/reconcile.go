@@ -181,6 +181,16 @@ type AgeBucket struct {
 	Count
 }
 
+// MarshalJSON writes the ages with the count and the sum ("204.00"): the
+// MarshalJSON of the embedded Count alone would drop the ages.
+func (b AgeBucket) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Ages  string `json:"ages"`
+		Count int    `json:"count"`
+		Sum   string `json:"sum"`
+	}{b.Ages, b.Count.Count, b.Sum.StringFixed(2)})
+}
+
 // Report is the reconciliation of one account on one day.
 type Report struct {
 	Account string      `json:"account"`

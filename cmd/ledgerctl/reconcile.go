@@ -1,81 +1,49 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/ofii/allowances/internal/banking"
+	"github.com/ofii/allowances/internal/apiclient"
 	"github.com/ofii/allowances/internal/cli"
-	"github.com/ofii/allowances/internal/db"
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
-	"github.com/ofii/allowances/payments/bank"
 	"github.com/ofii/allowances/reconcile"
-	reconsql "github.com/ofii/allowances/reconcile/sqlstore"
 	httptransport "github.com/ofii/allowances/transport/http"
 )
 
-// reconClock is the clock of the reconciliation: when lines are matched
-// and exceptions opened, and the day a report or a fetch is for when none
-// is given.
+// reconClock is the clock of the days a report, a fetch or a sweep is for
+// when none is given.
 var reconClock = time.Now
 
-// progressFrom is the size from which reading a statement file shows a
+// progressFrom is the size from which sending a statement file shows a
 // progress bar.
 const progressFrom = 4 << 20
-
-// reconciler returns the reconciliation on the database, of the account of
-// DEBTOR_IBAN (bank:main) with the ledger, configured from the settings
-// as ledgerd's is (RECON_*). It talks to no bank: only 'reconcile fetch'
-// does (reconcilerWith).
-func (a *app) reconciler(cmd *cobra.Command) (*reconsql.Store, error) {
-	return a.reconcilerWith(cmd, nil)
-}
-
-// reconcilerWith is reconciler fetching the statements through gw (nil:
-// no bank).
-func (a *app) reconcilerWith(cmd *cobra.Command, gw bank.Gateway) (*reconsql.Store, error) {
-	c, err := a.config()
-	if err != nil {
-		return nil, err
-	}
-	l, err := a.service(cmd.Context())
-	if err != nil {
-		return nil, err
-	}
-	policy := db.DefaultRetryPolicy
-	policy.MaxAttempts = c.TxMaxAttempts
-	cfg := banking.ReconcileConfig(c, gw, a.log)
-	cfg.Now, cfg.Retry = reconClock, policy
-	s, err := reconsql.New(a.pool, l, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("reconciliation: %w", flagError("DEBTOR_IBAN", err))
-	}
-	return s, nil
-}
 
 func reconcileCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reconcile",
 		Short: "Reconcile the bank statements with the ledger: import, report, resolve the exceptions",
 		Long: `Reconcile the statements of the bank account of DEBTOR_IBAN with the ledger's
-bank:main: import camt.053, camt.054 or CFONB 120 files (or fetch them from
-the bank), read the report of a day, and resolve the lines no rule explains.
-Every subcommand acts as the holder of the API token LEDGER_TOKEN or --token.`,
+bank:main: import camt.053, camt.054 or CFONB 120 files (or have ledgerd fetch
+them from the bank), read the report of a day, and resolve the lines no rule
+explains.
+
+Every subcommand calls ledgerd (LEDGER_URL or --server) as the holder of the
+API token of --token, LEDGER_TOKEN or the token file; ledgerd decides what
+they may do.`,
 	}
 	cmd.AddCommand(
 		reconcileImportCmd(a), reconcileFetchCmd(a), reconcileReportCmd(a), reconcileExceptionsCmd(a),
@@ -95,11 +63,17 @@ func reconcileImportCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import FILE [FILE...]",
 		Short: "Import statement files (camt.053, camt.054, CFONB 120) and match their lines ('-' reads standard input)",
-		Long: `Import statement files, in the order given: camt.053 or camt.054 (.001.02 to
-.001.08) or CFONB 120, told apart by their content. Each file is checked
-whole and imported in one go, or not at all; a file or a statement imported
-before changes nothing. The matching cascade then runs over the new lines,
-and the table says how many each rule explained.
+		Long: `Send statement files to ledgerd (POST /v1/statements), in the order given:
+camt.053 or camt.054 (.001.02 to .001.08), sent as XML, or CFONB 120, sent as
+text. ledgerd checks each file whole and imports it in one go, or not at
+all, then runs the matching cascade over its new lines; the table says how
+many each rule explained. The files are streamed from disk or standard
+input, with a progress bar of the bytes sent when the file is big and the
+terminal shows it.
+
+A file is imported once, by its SHA-256: sending it again changes nothing
+and says it was imported before. So when the connection is lost before
+ledgerd answered, running the same command again is safe.
 
 A file that fails stops the import there: the files before it stay imported.`,
 		Args: cobra.MinimumNArgs(1),
@@ -109,11 +83,7 @@ A file that fails stops the import there: the files before it stay imported.`,
 					return err
 				}
 			}
-			by, err := a.actor(tokenOf(cmd), "import a statement file", httptransport.StatementImporters...)
-			if err != nil {
-				return err
-			}
-			s, err := a.reconciler(cmd)
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
@@ -121,7 +91,7 @@ A file that fails stops the import there: the files before it stay imported.`,
 				Files []importedFile `json:"files"`
 			}{Files: []importedFile{}}
 			for _, path := range args {
-				res, err := a.importStatement(cmd, s, path, by)
+				res, err := a.sendStatement(cmd.Context(), c, path)
 				if err != nil {
 					return importError(path, err, out.Files)
 				}
@@ -133,12 +103,11 @@ A file that fails stops the import there: the files before it stay imported.`,
 			return a.write(out, func(w io.Writer) error { return importTable(w, out.Files) })
 		},
 	}
-	tokenFlag(cmd)
 	return cmd
 }
 
-// checkStatementFile refuses, before anything is imported, a file that
-// cannot be read or is over the readers' limit.
+// checkStatementFile refuses, before anything is sent, a file that cannot
+// be read or is over the readers' limit.
 func checkStatementFile(path string) error {
 	if path == "-" {
 		return nil
@@ -157,103 +126,10 @@ func checkStatementFile(path string) error {
 	return nil
 }
 
-// importStatement imports the statement file path: from disk in bounded
-// memory, the service reading it twice (checking it whole, then storing
-// it), with a progress bar of each pass when the file is big and stderr a
-// terminal; from standard input, read whole, for "-".
-func (a *app) importStatement(cmd *cobra.Command, s *reconsql.Store, path string, by payments.Actor) (reconcile.ImportResult, error) {
-	if path == "-" {
-		content, err := a.readStdin()
-		if err != nil {
-			return reconcile.ImportResult{}, err
-		}
-		return s.Import(cmd.Context(), content, by)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return reconcile.ImportResult{}, cli.Usage(errs.Field("FILE", "%v", err))
-	}
-	defer f.Close()
-	var file io.ReadSeeker = f
-	if fi, err := f.Stat(); err == nil && fi.Size() >= progressFrom && cli.IsTerminal(a.stderr) && !a.json() {
-		p := &progressFile{f: f, size: fi.Size(), name: filepath.Base(path), bar: a.bytesBar(fi.Size(), "checking "+filepath.Base(path))}
-		defer func() { _ = p.bar.Finish() }()
-		file = p
-	}
-	return s.ImportFrom(cmd.Context(), file, by)
-}
-
-// bytesBar is a progress bar of size bytes (-1: unknown) on stderr.
-func (a *app) bytesBar(size int64, description string) *progressbar.ProgressBar {
-	return progressbar.NewOptions64(size,
-		progressbar.OptionSetWriter(a.stderr),
-		progressbar.OptionSetDescription(description),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionShowTotalBytes(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
-}
-
-// progressFile is a statement file the service reads twice, checking it
-// whole then storing it, drawn as a progress bar of the bytes of each
-// pass.
-type progressFile struct {
-	f      *os.File
-	bar    *progressbar.ProgressBar
-	name   string
-	size   int64
-	pos    int64
-	second bool // the file was read to its end once: the bar is of the storing
-}
-
-func (p *progressFile) Read(b []byte) (int, error) {
-	n, err := p.f.Read(b)
-	p.pos += int64(n)
-	_ = p.bar.Add64(int64(n))
-	return n, err
-}
-
-func (p *progressFile) Seek(offset int64, whence int) (int64, error) {
-	pos, err := p.f.Seek(offset, whence)
-	if err != nil {
-		return pos, err
-	}
-	if pos == 0 && p.pos >= p.size && !p.second {
-		p.second = true
-		p.bar.Reset()
-		p.bar.Describe("storing " + p.name)
-	} else {
-		_ = p.bar.Set64(pos)
-	}
-	p.pos = pos
-	return pos, nil
-}
-
-// readStdin reads a statement file from standard input, with a spinner
-// counting the bytes when stderr is a terminal.
-func (a *app) readStdin() ([]byte, error) {
-	var bar io.Writer = io.Discard
-	if cli.IsTerminal(a.stderr) && !a.json() {
-		pb := a.bytesBar(-1, "reading standard input")
-		defer func() { _ = pb.Finish() }()
-		bar = pb
-	}
-	content, err := io.ReadAll(io.TeeReader(io.LimitReader(a.stdin, reconcile.DefaultMaxBytes+1), bar))
-	if err != nil {
-		return nil, fmt.Errorf("read standard input: %w", err)
-	}
-	if len(content) > reconcile.DefaultMaxBytes {
-		return nil, &errs.Error{Code: errs.TooLarge, Field: "-", Message: fmt.Sprintf("is larger than the limit of %d bytes", int64(reconcile.DefaultMaxBytes))}
-	}
-	if len(bytes.TrimSpace(content)) == 0 {
-		return nil, cli.Usage(errs.Field("FILE", "standard input is empty: a statement file is expected"))
-	}
-	return content, nil
-}
-
-// importError says which file failed, and where in it, and which files
-// were imported before it.
+// importError says which file failed, and why, and which files were
+// imported before it. When the connection was lost once the file was sent,
+// or the command was interrupted, it says what may have happened and that
+// sending the file again is safe.
 func importError(path string, err error, done []importedFile) error {
 	var note string
 	if len(done) > 0 {
@@ -263,26 +139,29 @@ func importError(path string, err error, done []importedFile) error {
 		}
 		note = fmt.Sprintf(" (imported before it: %s)", strings.Join(names, ", "))
 	}
-	var fe *reconcile.FormatError
-	if errors.As(err, &fe) {
-		code := errs.Invalid
-		if errors.Is(fe, reconcile.ErrTooLarge) {
-			code = errs.TooLarge
+	var ae *apiclient.Error
+	if errors.As(err, &ae) {
+		e := *ae.Err
+		switch e.Code {
+		case errs.Invalid, errs.TooLarge:
+			// ledgerd names the body, or the element at fault in it: the
+			// file's name says which body, the element stays in the message.
+			if e.Field != "" && e.Field != "body" && e.Field != "Content-Type" {
+				e.Message = e.Field + ": " + e.Message
+			}
+			e.Field = path
+			e.Message += "; nothing of it was imported"
 		}
-		return &errs.Error{Code: code, Field: path, Message: fe.Error() + "; nothing of it was imported" + note}
+		e.Message += note
+		return &apiclient.Error{Status: ae.Status, Err: &e}
 	}
-	var e *errs.Error
-	if errors.As(err, &e) {
-		// The store names the file "file" (and the line); the file's
-		// name says it better, and its message names the line again.
-		msg := e.Error()
-		if e.Field == "file" || strings.HasPrefix(e.Field, "file:") {
-			msg = e.Message
-		}
-		if e.Code == errs.Invalid || e.Code == errs.TooLarge {
-			msg += "; nothing of it was imported"
-		}
-		return &errs.Error{Code: e.Code, Field: path, Message: msg + note}
+	var ue *apiclient.UnreachableError
+	if (errors.As(err, &ue) && ue.Sent) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("import %s%s: %w; ledgerd may have imported it. A statement file is imported once, by its SHA-256: "+
+			"running the same command again is safe, and imports the file or says it was imported before", path, note, err)
+	}
+	if errors.As(err, &ue) {
+		return fmt.Errorf("import %s%s: %w; nothing of it was imported", path, note, err)
 	}
 	return fmt.Errorf("import %s%s: %w", path, note, err)
 }
@@ -353,54 +232,43 @@ func reconcileFetchCmd(a *app) *cobra.Command {
 	var day string
 	cmd := &cobra.Command{
 		Use:   "fetch [--date YYYY-MM-DD]",
-		Short: "Fetch the statements of a day from the bank of BANK_URL and import them",
-		Long: `Ask the bank of BANK_URL for the statements of the account of DEBTOR_IBAN for
-a day (default today) and import them, as 'reconcile import' does. Without
-BANK_URL there is no bank to ask: ledgerd fetches from its embedded
-simulator, and a file received otherwise is imported with 'reconcile import'.`,
+		Short: "Have ledgerd fetch the statements of a day from the bank and import them",
+		Long: `Ask ledgerd (POST /v1/statements/fetch) to fetch the statements of the account
+of DEBTOR_IBAN for a day (default today) from its bank and to import them,
+as 'reconcile import' does. ledgerctl reaches no bank itself: ledgerd talks
+to the bank it is configured with. A statement is imported once, so
+fetching a day again changes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := reconDay("--date", day)
 			if err != nil {
 				return err
 			}
-			c, err := a.config()
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			if c.BankURL == "" {
-				return cli.Usage(errs.Field("BANK_URL", "is not set, so ledgerctl reaches no bank: set it to the bank's URL, or import a statement file with 'ledgerctl reconcile import'"))
+			var res struct {
+				Date  ledger.Date              `json:"date"`
+				Files []reconcile.ImportResult `json:"files"`
 			}
-			by, err := a.actor(tokenOf(cmd), "fetch statements", httptransport.StatementImporters...)
-			if err != nil {
-				return err
-			}
-			bk, err := banking.Open(c, a.log, prometheus.NewRegistry())
-			if err != nil {
-				return err
-			}
-			defer bk.Close()
-			s, err := a.reconcilerWith(cmd, bk.Gateway)
-			if err != nil {
-				return err
-			}
-			results, err := s.Fetch(cmd.Context(), d, by)
-			if err != nil {
-				return fmt.Errorf("fetch the statements of %s: %w", d, httptransport.StatementFileError(err))
+			if err := c.Post(cmd.Context(), "/v1/statements/fetch", nil, map[string]string{"date": d.String()}, &res); err != nil {
+				return sentNote(apiclient.RenameFields(err, map[string]string{"date": "--date"}),
+					"a statement is imported once: running the same command again is safe")
 			}
 			out := struct {
 				Date  ledger.Date    `json:"date"`
 				Files []importedFile `json:"files"`
-			}{Date: d, Files: make([]importedFile, len(results))}
-			for i, res := range results {
-				if res.Statements == nil {
-					res.Statements = []reconcile.StatementResult{}
+			}{Date: res.Date, Files: make([]importedFile, len(res.Files))}
+			for i, r := range res.Files {
+				if r.Statements == nil {
+					r.Statements = []reconcile.StatementResult{}
 				}
-				out.Files[i] = importedFile{File: fmt.Sprintf("bank:%s#%d", d, i+1), ImportResult: res}
+				out.Files[i] = importedFile{File: fmt.Sprintf("bank:%s#%d", res.Date, i+1), ImportResult: r}
 			}
 			return a.write(out, func(w io.Writer) error {
-				if len(results) == 0 {
-					_, err := fmt.Fprintf(w, "the bank has no statement of %s yet\n", d)
+				if len(out.Files) == 0 {
+					_, err := fmt.Fprintf(w, "the bank has no statement of %s yet\n", res.Date)
 					return err
 				}
 				return importTable(w, out.Files)
@@ -408,8 +276,17 @@ simulator, and a file received otherwise is imported with 'reconcile import'.`,
 		},
 	}
 	cmd.Flags().StringVar(&day, "date", "", "the booking day, YYYY-MM-DD (default: today)")
-	tokenFlag(cmd)
 	return cmd
+}
+
+// sentNote adds hint to an error of a request whose connection was lost
+// after it was sent: what may have happened, and what to do about it.
+func sentNote(err error, hint string) error {
+	var ue *apiclient.UnreachableError
+	if errors.As(err, &ue) && ue.Sent {
+		return fmt.Errorf("%w; it may have been carried out: %s", err, hint)
+	}
+	return err
 }
 
 // reconDay reads a day flag, today in French legal time when empty.
@@ -427,11 +304,12 @@ func reconcileReportCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report [--date YYYY-MM-DD] [--account IBAN] [--csv]",
 		Short: "Reconcile the ledger's bank:main with the bank's statement of a day",
-		Long: `Compare the closing balance of the bank's statement of a day (default today)
-with bank:main in the ledger at the end of that day, and say whether they
-agree. The report counts what each rule matched, the lines nothing explains
-yet, the payments in transit by age and the open exceptions. --csv writes it
-as CSV, one row per rule and the summary rows.`,
+		Long: `Read from ledgerd (GET /v1/reconciliation/report) the comparison of the
+closing balance of the bank's statement of a day (default today) with
+bank:main in the ledger at the end of that day, and whether they agree. The
+report counts what each rule matched, the lines nothing explains yet, the
+payments in transit by age and the open exceptions. --csv writes it as
+ledgerd serves it in CSV, one row per rule and the summary rows.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := reconDay("--date", day)
@@ -441,27 +319,26 @@ as CSV, one row per rule and the summary rows.`,
 			if csvOut && a.json() {
 				return cli.Usage(errs.Field("--csv", "writes CSV: it does not go with -o json"))
 			}
-			c, err := a.config()
-			if err != nil {
-				return err
-			}
-			acct := c.DebtorIBAN
+			q := url.Values{"date": {d.String()}}
 			if account != "" {
-				if acct, err = payments.ValidateIBAN(account); err != nil {
+				iban, err := payments.ValidateIBAN(account)
+				if err != nil {
 					return cli.Usage(errs.Field("--account", "%v", err))
 				}
+				q.Set("account", iban)
 			}
-			by, err := a.actor(tokenOf(cmd), "read the reconciliation report", httptransport.ReconReaders...)
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			s, err := a.reconciler(cmd)
-			if err != nil {
-				return err
+			names := map[string]string{"date": "--date", "account": "--account"}
+			if csvOut {
+				q.Set("format", "csv")
+				return apiclient.RenameFields(c.Do(cmd.Context(), "GET", "/v1/reconciliation/report", q, "", nil, a.stdout), names)
 			}
-			rep, err := s.Report(cmd.Context(), acct, d)
-			if err != nil {
-				return asFlag(fmt.Errorf("reconciliation report of %s: %w", d, err), "account", "date")
+			var rep reconcile.Report
+			if err := c.Get(cmd.Context(), "/v1/reconciliation/report", q, &rep); err != nil {
+				return apiclient.RenameFields(err, names)
 			}
 			if rep.Matched == nil {
 				rep.Matched = map[reconcile.Rule]reconcile.Count{}
@@ -472,21 +349,12 @@ as CSV, one row per rule and the summary rows.`,
 			if rep.InTransit == nil {
 				rep.InTransit = []reconcile.AgeBucket{}
 			}
-			if !seesIBANs(by) {
-				for i, x := range rep.OpenExceptions {
-					rep.OpenExceptions[i] = httptransport.MaskReconException(x)
-				}
-			}
-			if csvOut {
-				return httptransport.WriteReportCSV(a.stdout, rep)
-			}
 			return a.write(rep, func(w io.Writer) error { return reportTable(w, rep) })
 		},
 	}
 	cmd.Flags().StringVar(&day, "date", "", "the day to reconcile, YYYY-MM-DD (default: today)")
-	cmd.Flags().StringVar(&account, "account", "", "the account's IBAN (default: DEBTOR_IBAN)")
+	cmd.Flags().StringVar(&account, "account", "", "the account's IBAN (default: the account ledgerd reconciles)")
 	cmd.Flags().BoolVar(&csvOut, "csv", false, "write the report as CSV")
-	tokenFlag(cmd)
 	return cmd
 }
 
@@ -608,59 +476,54 @@ func reconcileExceptionsCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "exceptions [--status STATUS] [--kind KIND] [--owner NAME]",
 		Short: "List the reconciliation exceptions, oldest first",
-		Long: `List the statement lines and payments a controller must look at, oldest
-first: lines no rule explains, amounts that differ, duplicates, suggestions
-to confirm, returns, payments in transit for too long.`,
+		Long: `List, from ledgerd (GET /v1/reconciliation/exceptions), the statement lines
+and payments a controller must look at, oldest first: lines no rule
+explains, amounts that differ, duplicates, suggestions to confirm, returns,
+payments in transit for too long.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f := reconcile.ExceptionFilter{Owner: strings.TrimSpace(owner)}
-			var err error
+			q := url.Values{}
 			if status != "" {
-				if f.Status, err = httptransport.ParseReconStatus(status); err != nil {
+				if _, err := httptransport.ParseReconStatus(status); err != nil {
 					return cli.Usage(errs.Field("--status", "%v", err))
 				}
+				q.Set("status", status)
 			}
 			if kind != "" {
-				if f.Kind, err = httptransport.ParseReconKind(kind); err != nil {
+				if _, err := httptransport.ParseReconKind(kind); err != nil {
 					return cli.Usage(errs.Field("--kind", "%v", err))
 				}
+				q.Set("kind", kind)
+			}
+			if o := strings.TrimSpace(owner); o != "" {
+				q.Set("owner", o)
 			}
 			if after != "" {
-				if f.After, err = parseID("--after", after, "reconciliation exception"); err != nil {
+				id, err := parseID("--after", after, "reconciliation exception")
+				if err != nil {
 					return err
 				}
+				q.Set("after", id.String())
 			}
 			if limit < 1 || limit > 1000 {
 				return cli.Usage(errs.Field("--limit", "must be between 1 and 1000"))
 			}
-			f.Limit = limit
-			by, err := a.actor(tokenOf(cmd), "list reconciliation exceptions", httptransport.ReconReaders...)
+			q.Set("limit", strconv.Itoa(limit))
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			s, err := a.reconciler(cmd)
-			if err != nil {
-				return err
-			}
-			xs, err := s.Exceptions(cmd.Context(), f)
-			if err != nil {
-				return asFlag(fmt.Errorf("list reconciliation exceptions: %w", err), "status", "kind", "owner", "after", "limit")
-			}
-			if xs == nil {
-				xs = []reconcile.Exception{}
-			}
-			if !seesIBANs(by) {
-				for i, x := range xs {
-					xs[i] = httptransport.MaskReconException(x)
-				}
-			}
-			out := struct {
+			var out struct {
 				Exceptions []reconcile.Exception `json:"exceptions"`
 				Next       string                `json:"next,omitempty"`
-			}{Exceptions: xs}
-			if len(xs) == limit {
-				out.Next = xs[len(xs)-1].ID.String()
 			}
+			if err := c.Get(cmd.Context(), "/v1/reconciliation/exceptions", q, &out); err != nil {
+				return apiclient.RenameFields(err, map[string]string{"status": "--status", "kind": "--kind", "owner": "--owner", "after": "--after", "limit": "--limit"})
+			}
+			if out.Exceptions == nil {
+				out.Exceptions = []reconcile.Exception{}
+			}
+			xs := out.Exceptions
 			return a.write(out, func(w io.Writer) error {
 				if len(xs) == 0 {
 					_, err := fmt.Fprintln(w, "no reconciliation exceptions")
@@ -681,7 +544,6 @@ to confirm, returns, payments in transit for too long.`,
 	cmd.Flags().StringVar(&owner, "owner", "", "only the exceptions assigned to this person")
 	cmd.Flags().StringVar(&after, "after", "", "the page after this exception id")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many exceptions")
-	tokenFlag(cmd)
 	return cmd
 }
 
@@ -691,38 +553,44 @@ func parseReconExceptionID(s string) (uuid.UUID, error) {
 	return parseID("ID", s, "reconciliation exception")
 }
 
-// resolveException runs one move of a reconciliation exception as the
-// holder of the token, who must hold one of allow, and writes the
-// exception after it.
-func (a *app) resolveException(cmd *cobra.Command, what string, allow []httptransport.Role,
-	move func(s *reconsql.Store, by payments.Actor) (reconcile.Exception, error), flags ...string) error {
-	by, err := a.actor(tokenOf(cmd), what, allow...)
+// moveFields are the names the API gives the inputs of the moves of an
+// exception, and the flags and argument ledgerctl takes them as.
+var moveFields = map[string]string{"id": "ID", "payments": "--payment", "reason": "--reason", "owner": "--owner"}
+
+// resolveException has ledgerd make one move (match, confirm, suspense,
+// close, assign) of the reconciliation exception id, with body (nil: none),
+// and writes the exception after it.
+func (a *app) resolveException(cmd *cobra.Command, id uuid.UUID, move string, body any) error {
+	c, err := a.api()
 	if err != nil {
 		return err
 	}
-	s, err := a.reconciler(cmd)
-	if err != nil {
-		return err
-	}
-	x, err := move(s, by)
-	if err != nil {
-		return reconFlag(err, flags...)
-	}
-	if !seesIBANs(by) {
-		x = httptransport.MaskReconException(x)
+	var x reconcile.Exception
+	if err := c.Post(cmd.Context(), "/v1/reconciliation/exceptions/"+id.String()+"/"+move, nil, body, &x); err != nil {
+		return sentNote(paymentFlag(apiclient.RenameFields(err, moveFields)),
+			fmt.Sprintf("run 'ledgerctl reconcile exceptions' to see where exception %s stands before trying again", id))
 	}
 	return a.write(x, func(w io.Writer) error { return reconExceptionTable(w, x) })
 }
 
-// reconFlag is asFlag knowing that the payments of a match by hand come
-// from --payment: "payments[1]" becomes "--payment".
-func reconFlag(err error, flags ...string) error {
+// paymentFlag names --payment the payment that ledgerd names by its place
+// in the list ("payments[1]").
+func paymentFlag(err error) error {
+	var e *apiclient.Error
+	if errors.As(err, &e) && strings.HasPrefix(e.Err.Field, "payments[") {
+		return apiclient.RenameFields(err, map[string]string{e.Err.Field: "--payment"})
+	}
+	return err
+}
+
+// reconFlag names --payment the payment a local check names "payments" or
+// "payments[1]".
+func reconFlag(err error) error {
 	var e *errs.Error
-	if errors.As(err, &e) && e.Code == errs.Invalid && slices.Contains(flags, "payment") &&
-		(e.Field == "payments" || strings.HasPrefix(e.Field, "payments[")) {
+	if errors.As(err, &e) && e.Code == errs.Invalid && (e.Field == "payments" || strings.HasPrefix(e.Field, "payments[")) {
 		return errs.Field("--payment", "%s", e.Message)
 	}
-	return asFlag(err, flags...)
+	return err
 }
 
 func reconcileMatchCmd(a *app) *cobra.Command {
@@ -731,10 +599,11 @@ func reconcileMatchCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "match ID --payment LINE [--payment LINE...] --reason TEXT",
 		Short: "Explain an exception's statement line by payments whose amounts add up to it",
-		Long: `Match the statement line of a reconciliation exception by hand to one or more
-payments (their line ids, the EndToEndIds the bank saw), whose amounts must
-add up to the line's. The match posts what the bank booked, as a rule of the
-cascade would have.`,
+		Long: `Have ledgerd (POST /v1/reconciliation/exceptions/{id}/match) match the
+statement line of a reconciliation exception by hand to one or more payments
+(their line ids, the EndToEndIds the bank saw), whose amounts must add up to
+the line's. The match posts what the bank booked, as a rule of the cascade
+would have.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseReconExceptionID(args[0])
@@ -743,65 +612,55 @@ cascade would have.`,
 			}
 			ids, err := httptransport.CheckPaymentIDs("payments", lines)
 			if err != nil {
-				return cli.Usage(reconFlag(err, "payment"))
+				return cli.Usage(reconFlag(err))
 			}
 			if strings.TrimSpace(reason) == "" {
 				return cli.Usage(errs.Field("--reason", "is required: say how the payments were found to explain the line"))
 			}
-			return a.resolveException(cmd, "match a statement line by hand", httptransport.Reconcilers,
-				func(s *reconsql.Store, by payments.Actor) (reconcile.Exception, error) {
-					return s.MatchByHand(cmd.Context(), id, ids, by, reason)
-				}, "payment", "reason")
+			return a.resolveException(cmd, id, "match", map[string]any{"payments": ids, "reason": reason})
 		},
 	}
 	cmd.Flags().StringArrayVar(&lines, "payment", nil, "a payment's line id (required; repeat for several)")
 	cmd.Flags().StringVar(&reason, "reason", "", "how the payments were found (required)")
 	_ = cmd.MarkFlagRequired("payment")
 	_ = cmd.MarkFlagRequired("reason")
-	tokenFlag(cmd)
 	return cmd
 }
 
 func reconcileConfirmCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{
+	return &cobra.Command{
 		Use:   "confirm ID",
 		Short: "Confirm a suggestion: its statement line is matched to the payment suggested",
-		Args:  cobra.ExactArgs(1),
+		Long: `Have ledgerd (POST /v1/reconciliation/exceptions/{id}/confirm) confirm a
+suggestion: its statement line is matched to the payment suggested.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseReconExceptionID(args[0])
 			if err != nil {
 				return err
 			}
-			return a.resolveException(cmd, "confirm a suggestion", httptransport.Reconcilers,
-				func(s *reconsql.Store, by payments.Actor) (reconcile.Exception, error) {
-					return s.Confirm(cmd.Context(), id, by)
-				})
+			return a.resolveException(cmd, id, "confirm", nil)
 		},
 	}
-	tokenFlag(cmd)
-	return cmd
 }
 
 // reasonMove is a move of an exception that takes a reason.
 type reasonMove struct {
-	name, short, what, why string
-	do                     func(s *reconsql.Store, cmd *cobra.Command, id uuid.UUID, by payments.Actor, reason string) (reconcile.Exception, error)
+	name, short, long, why string
 }
 
 var (
 	suspenseMove = reasonMove{
 		name: "suspense", short: "Book an exception's statement line to suspense, with a reason",
-		what: "book a statement line to suspense", why: "say why the line goes to suspense, for whoever clears it",
-		do: func(s *reconsql.Store, cmd *cobra.Command, id uuid.UUID, by payments.Actor, reason string) (reconcile.Exception, error) {
-			return s.BookToSuspense(cmd.Context(), id, by, reason)
-		},
+		long: `Have ledgerd (POST /v1/reconciliation/exceptions/{id}/suspense) book the
+statement line of a reconciliation exception to suspense, with a reason.`,
+		why: "say why the line goes to suspense, for whoever clears it",
 	}
 	closeMove = reasonMove{
 		name: "close", short: "Close a reconciliation exception with a reason, posting nothing",
-		what: "close a reconciliation exception", why: "say why nothing is to be posted",
-		do: func(s *reconsql.Store, cmd *cobra.Command, id uuid.UUID, by payments.Actor, reason string) (reconcile.Exception, error) {
-			return s.Close(cmd.Context(), id, by, reason)
-		},
+		long: `Have ledgerd (POST /v1/reconciliation/exceptions/{id}/close) close a
+reconciliation exception with a reason, posting nothing.`,
+		why: "say why nothing is to be posted",
 	}
 )
 
@@ -810,6 +669,7 @@ func reconcileReasonCmd(a *app, m reasonMove) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   m.name + " ID --reason TEXT",
 		Short: m.short,
+		Long:  m.long,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseReconExceptionID(args[0])
@@ -819,15 +679,11 @@ func reconcileReasonCmd(a *app, m reasonMove) *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return cli.Usage(errs.Field("--reason", "is required: %s", m.why))
 			}
-			return a.resolveException(cmd, m.what, httptransport.Reconcilers,
-				func(s *reconsql.Store, by payments.Actor) (reconcile.Exception, error) {
-					return m.do(s, cmd, id, by, reason)
-				}, "reason")
+			return a.resolveException(cmd, id, m.name, map[string]string{"reason": reason})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why (required)")
 	_ = cmd.MarkFlagRequired("reason")
-	tokenFlag(cmd)
 	return cmd
 }
 
@@ -836,7 +692,9 @@ func reconcileAssignCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "assign ID --owner NAME",
 		Short: "Give a reconciliation exception an owner",
-		Args:  cobra.ExactArgs(1),
+		Long: `Have ledgerd (POST /v1/reconciliation/exceptions/{id}/assign) give a
+reconciliation exception an owner.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseReconExceptionID(args[0])
 			if err != nil {
@@ -846,15 +704,11 @@ func reconcileAssignCmd(a *app) *cobra.Command {
 			if err != nil {
 				return cli.Usage(err)
 			}
-			return a.resolveException(cmd, "assign a reconciliation exception", httptransport.ExceptionAssigners,
-				func(s *reconsql.Store, by payments.Actor) (reconcile.Exception, error) {
-					return s.Assign(cmd.Context(), id, name, by)
-				}, "owner")
+			return a.resolveException(cmd, id, "assign", map[string]string{"owner": name})
 		},
 	}
 	cmd.Flags().StringVar(&owner, "owner", "", "the person who takes it, by the name of their API token (required)")
 	_ = cmd.MarkFlagRequired("owner")
-	tokenFlag(cmd)
 	return cmd
 }
 
@@ -864,54 +718,50 @@ func reconcileMatchesCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "matches [--statement ID] [--payment LINE] [--rule RULE]",
 		Short: "List the matches that explain statement lines, newest first",
-		Args:  cobra.NoArgs,
+		Long: `List, from ledgerd (GET /v1/reconciliation/matches), the matches that explain
+statement lines, newest first.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var f reconcile.MatchFilter
-			var err error
+			q := url.Values{}
 			if statement != "" {
-				if f.StatementID, err = uuid.Parse(statement); err != nil {
+				id, err := uuid.Parse(statement)
+				if err != nil {
 					return cli.Usage(errs.Field("--statement", "%q is not a statement id (a UUID)", statement))
 				}
+				q.Set("statement_id", id.String())
 			}
 			if payment != "" {
 				ids, err := httptransport.CheckPaymentIDs("--payment", []string{payment})
 				if err != nil {
 					return cli.Usage(errs.Field("--payment", "%q is not a payment's line id", payment))
 				}
-				f.Payment = ids[0]
+				q.Set("payment", ids[0])
 			}
 			if rule != "" {
-				if f.Rule, err = httptransport.ParseRule(rule); err != nil {
+				if _, err := httptransport.ParseRule(rule); err != nil {
 					return cli.Usage(errs.Field("--rule", "%v", err))
 				}
+				q.Set("rule", rule)
 			}
 			if limit < 1 || limit > 1000 {
 				return cli.Usage(errs.Field("--limit", "must be between 1 and 1000"))
 			}
-			f.Limit = limit
-			by, err := a.actor(tokenOf(cmd), "list matches", httptransport.ReconReaders...)
+			q.Set("limit", strconv.Itoa(limit))
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			s, err := a.reconciler(cmd)
-			if err != nil {
-				return err
-			}
-			ms, err := s.Matches(cmd.Context(), f)
-			if err != nil {
-				return asFlag(fmt.Errorf("list matches: %w", err), "statement", "payment", "rule", "limit")
-			}
-			if ms == nil {
-				ms = []reconcile.Match{}
-			}
-			if !seesIBANs(by) {
-				for i := range ms {
-					ms[i] = httptransport.MaskMatch(ms[i])
-				}
-			}
-			return a.write(struct {
+			var out struct {
 				Matches []reconcile.Match `json:"matches"`
-			}{ms}, func(w io.Writer) error {
+			}
+			if err := c.Get(cmd.Context(), "/v1/reconciliation/matches", q, &out); err != nil {
+				return apiclient.RenameFields(err, map[string]string{"statement_id": "--statement", "payment": "--payment", "rule": "--rule", "limit": "--limit"})
+			}
+			if out.Matches == nil {
+				out.Matches = []reconcile.Match{}
+			}
+			ms := out.Matches
+			return a.write(out, func(w io.Writer) error {
 				if len(ms) == 0 {
 					_, err := fmt.Fprintln(w, "no matches")
 					return err
@@ -933,7 +783,6 @@ func reconcileMatchesCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&payment, "payment", "", "only the matches of this payment (its line id)")
 	cmd.Flags().StringVar(&rule, "rule", "", "only the matches of this rule: end_to_end, batch, return, suggestion, manual, fee, suspense")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many matches")
-	tokenFlag(cmd)
 	return cmd
 }
 
@@ -942,7 +791,10 @@ func reconcileUndoCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "undo MATCH_ID --reason TEXT",
 		Short: "Take a match back: its postings are reversed and its line is open again",
-		Args:  cobra.ExactArgs(1),
+		Long: `Have ledgerd (POST /v1/reconciliation/matches/{id}/undo) take a match back:
+its postings are reversed and its statement line is open again, as an
+exception.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := uuid.Parse(args[0])
 			if err != nil {
@@ -951,49 +803,45 @@ func reconcileUndoCmd(a *app) *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return cli.Usage(errs.Field("--reason", "is required: say why the match was wrong, for the audit trail"))
 			}
-			by, err := a.actor(tokenOf(cmd), "undo a match", httptransport.Reconcilers...)
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			s, err := a.reconciler(cmd)
-			if err != nil {
-				return err
-			}
-			if err := s.UndoMatch(cmd.Context(), id, by, reason); err != nil {
-				return asFlag(fmt.Errorf("undo match %s: %w", id, err), "reason")
-			}
-			return a.write(struct {
+			var out struct {
 				ID     uuid.UUID `json:"id"`
 				Undone bool      `json:"undone"`
 				Reason string    `json:"reason"`
-			}{id, true, reason}, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "match %s undone: its postings are reversed and its statement line is open again, as an exception\n", id)
+			}
+			if err := c.Post(cmd.Context(), "/v1/reconciliation/matches/"+id.String()+"/undo", nil, map[string]string{"reason": reason}, &out); err != nil {
+				return sentNote(apiclient.RenameFields(err, map[string]string{"id": "MATCH_ID", "reason": "--reason"}),
+					fmt.Sprintf("run 'ledgerctl reconcile matches' to see whether match %s is undone before trying again", id))
+			}
+			return a.write(out, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "match %s undone: its postings are reversed and its statement line is open again, as an exception\n", out.ID)
 				return err
 			})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why the match was wrong (required)")
 	_ = cmd.MarkFlagRequired("reason")
-	tokenFlag(cmd)
 	return cmd
 }
 
 func reconcileRunCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{
+	return &cobra.Command{
 		Use:   "run",
 		Short: "Run the matching cascade now over every statement line not yet matched",
-		Args:  cobra.NoArgs,
+		Long: `Have ledgerd (POST /v1/reconciliation/match) run the matching cascade now over
+every statement line not yet matched.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := a.actor(tokenOf(cmd), "run the matching cascade", httptransport.ReconOperators...); err != nil {
-				return err
-			}
-			s, err := a.reconciler(cmd)
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			res, err := s.Match(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("run the matching cascade: %w", err)
+			var res reconcile.MatchResult
+			if err := c.Post(cmd.Context(), "/v1/reconciliation/match", nil, nil, &res); err != nil {
+				return sentNote(err, "running the cascade again is safe: a line is matched once")
 			}
 			if res.Matched == nil {
 				res.Matched = map[reconcile.Rule]reconcile.Count{}
@@ -1007,8 +855,6 @@ func reconcileRunCmd(a *app) *cobra.Command {
 			})
 		},
 	}
-	tokenFlag(cmd)
-	return cmd
 }
 
 func reconcileSweepCmd(a *app) *cobra.Command {
@@ -1016,36 +862,33 @@ func reconcileSweepCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sweep [--date YYYY-MM-DD]",
 		Short: "Open an exception for each payment accepted by the bank and still not booked",
-		Long: `Open an exception for each payment the bank accepted that no statement has
-booked after the configured number of business days, counted up to --date
-(default today).`,
+		Long: `Have ledgerd (POST /v1/reconciliation/sweep) open an exception for each
+payment the bank accepted that no statement has booked after the configured
+number of business days, counted up to --date (default today).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := reconDay("--date", day)
 			if err != nil {
 				return err
 			}
-			if _, err := a.actor(tokenOf(cmd), "sweep the payments in transit", httptransport.ReconOperators...); err != nil {
-				return err
-			}
-			s, err := a.reconciler(cmd)
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			n, err := s.Sweep(cmd.Context(), d)
-			if err != nil {
-				return fmt.Errorf("sweep the payments in transit on %s: %w", d, err)
-			}
-			return a.write(struct {
+			var out struct {
 				Date   ledger.Date `json:"date"`
 				Opened int         `json:"opened"`
-			}{d, n}, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "%s opened for payments in transit too long on %s\n", plural(n, "exception"), d)
+			}
+			if err := c.Post(cmd.Context(), "/v1/reconciliation/sweep", nil, map[string]string{"date": d.String()}, &out); err != nil {
+				return sentNote(apiclient.RenameFields(err, map[string]string{"date": "--date"}),
+					"run 'ledgerctl reconcile exceptions --kind in_transit_too_long' to see what it opened")
+			}
+			return a.write(out, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "%s opened for payments in transit too long on %s\n", plural(out.Opened, "exception"), out.Date)
 				return err
 			})
 		},
 	}
 	cmd.Flags().StringVar(&day, "date", "", "the day to count up to, YYYY-MM-DD (default: today)")
-	tokenFlag(cmd)
 	return cmd
 }

@@ -31,8 +31,8 @@ import (
 // accept.
 const DefaultMaxStatementBytes = reconcile.DefaultMaxBytes
 
-// Who may do what in the reconciliation. ledgerctl checks the same lists
-// before it acts; the store checks the roles of the actor again.
+// Who may do what in the reconciliation. The routes admit these lists;
+// the store checks the roles of the actor again.
 var (
 	// StatementImporters import statement files and fetch them from the bank.
 	StatementImporters = []Role{RoleController, RoleAdmin}
@@ -536,6 +536,46 @@ func makeUndoMatchEndpoint(svc reconcile.Service) endpoint.Endpoint {
 	}
 }
 
+// fetchRequest asks the bank for the statements of a day.
+type fetchRequest struct{ Day ledger.Date }
+
+// fetchResponse is what importing the statements of a day the bank sent
+// did, one result per file, in the bank's order; none when the bank has no
+// statement of the day yet.
+type fetchResponse struct {
+	Date  ledger.Date              `json:"date"`
+	Files []reconcile.ImportResult `json:"files"`
+	Err   error                    `json:"-"`
+}
+
+func (r fetchResponse) Failed() error { return r.Err }
+
+func makeFetchEndpoint(svc reconcile.Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(fetchRequest)
+		by, err := actorFrom(ctx)
+		if err != nil {
+			return fetchResponse{Err: err}, nil
+		}
+		results, err := svc.Fetch(ctx, req.Day, by)
+		if err != nil {
+			note := ""
+			if len(results) > 0 {
+				note = fmt.Sprintf(" (%d of its files imported before the failure)", len(results))
+			}
+			return fetchResponse{Err: fmt.Errorf("fetch the statements of %s%s: %w", req.Day, note, StatementFileError(err))}, nil
+		}
+		files := make([]reconcile.ImportResult, len(results))
+		for i, res := range results {
+			if res.Statements == nil {
+				res.Statements = []reconcile.StatementResult{}
+			}
+			files[i] = res
+		}
+		return fetchResponse{Date: req.Day, Files: files}, nil
+	}
+}
+
 type runMatchRequest struct{}
 
 type matchResultResponse struct {
@@ -589,6 +629,9 @@ type (
 		Owner string `json:"owner"`
 	}
 	sweepBody struct {
+		Date jsonDate `json:"date"`
+	}
+	fetchBody struct {
 		Date jsonDate `json:"date"`
 	}
 )
@@ -830,6 +873,21 @@ func decodeRunMatchRequest(_ context.Context, r *http.Request) (any, error) {
 	return runMatchRequest{}, nil
 }
 
+func decodeFetchRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	var b fetchBody
+	if err := decodeOptionalBody(r, &b); err != nil {
+		return nil, err
+	}
+	day := ledger.Date(b.Date)
+	if day.IsZero() {
+		return nil, errs.Field("date", "is required: the booking day of the statements to fetch, YYYY-MM-DD")
+	}
+	return fetchRequest{Day: day}, nil
+}
+
 func decodeSweepRequest(_ context.Context, r *http.Request) (any, error) {
 	if _, err := parseQuery(r); err != nil {
 		return nil, err
@@ -846,13 +904,14 @@ func decodeSweepRequest(_ context.Context, r *http.Request) (any, error) {
 }
 
 // reconcileRoutes are the routes of the reconciliation: statement files
-// in, reports, exceptions and matches out. Each admits the roles of its
-// list above; POST /v1/statements alone takes bodies up to
-// Options.MaxStatementBytes.
+// in (sent, or fetched from the bank by ledgerd), reports, exceptions and
+// matches out. Each admits the roles of its list above; POST
+// /v1/statements alone takes bodies up to Options.MaxStatementBytes.
 func (a *api) reconcileRoutes(svc reconcile.Service) []route {
 	return []route{
 		{pattern: "POST /v1/statements", allow: StatementImporters, maxBody: a.opts.MaxStatementBytes,
 			handler: a.server(makeImportEndpoint(svc), decodeImportRequest)},
+		{pattern: "POST /v1/statements/fetch", allow: StatementImporters, handler: a.server(makeFetchEndpoint(svc), decodeFetchRequest)},
 		{pattern: "GET /v1/reconciliation/report", allow: ReconReaders, handler: kithttp.NewServer(makeReportEndpoint(svc), a.decodeReportRequest,
 			encodeReport, kithttp.ServerErrorEncoder(encodeError))},
 		{pattern: "GET /v1/reconciliation/exceptions", allow: ReconReaders, handler: a.server(makeListReconExceptionsEndpoint(svc), decodeListReconExceptionsRequest)},

@@ -21,6 +21,8 @@ import (
 	"github.com/ofii/allowances/internal/dbtest"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/ledger/sqlstore"
+	"github.com/ofii/allowances/payments/bank"
+	"github.com/ofii/allowances/payments/bank/banksim"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
 	"github.com/ofii/allowances/reconcile"
 	reconsql "github.com/ofii/allowances/reconcile/sqlstore"
@@ -49,6 +51,13 @@ type reconAPI struct {
 
 func newReconAPI(t *testing.T) *reconAPI {
 	t.Helper()
+	return newReconAPIWith(t, nil)
+}
+
+// newReconAPIWith is newReconAPI with the reconciliation fetching the
+// statements through gw (nil: no bank).
+func newReconAPIWith(t *testing.T, gw bank.Gateway) *reconAPI {
+	t.Helper()
 	ctx := context.Background()
 	pool, _ := dbtest.MustOpen(t)
 	tokens, err := ParseTokens(strings.Join([]string{
@@ -76,7 +85,8 @@ func newReconAPI(t *testing.T) *reconAPI {
 	if err != nil {
 		t.Fatalf("approval store: %v", err)
 	}
-	rec, err := reconsql.New(pool, l, reconsql.Config{Account: testDebtor.IBAN, Now: ticking(time.Date(2026, 11, 6, 18, 0, 0, 0, time.UTC)), Logger: quiet})
+	rec, err := reconsql.New(pool, l, reconsql.Config{Account: testDebtor.IBAN, Now: ticking(time.Date(2026, 11, 6, 18, 0, 0, 0, time.UTC)), Logger: quiet,
+		Gateway: gw})
 	if err != nil {
 		t.Fatalf("reconciliation store: %v", err)
 	}
@@ -565,6 +575,97 @@ func TestReconciliationRoles(t *testing.T) {
 	}
 }
 
+// TestFetchStatementsOverHTTP: ledgerd asks the bank for the statements of
+// a day and imports them, once; only the importers may ask it to.
+func TestFetchStatementsOverHTTP(t *testing.T) {
+	ctx := context.Background()
+	day := ledger.NewDate(2026, 11, 6)
+	sim := banksim.New(banksim.Config{Account: testDebtor.IBAN, OpeningBalance: reconOpening, Today: func() ledger.Date { return day.AddDays(-1) }})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	gw, err := bank.NewHTTPGateway(bank.HTTPConfig{BaseURL: srv.URL, Retries: 1}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newReconAPIWith(t, gw)
+	// The batch's payment file reaches the bank the day before, which books
+	// its three payments on the day.
+	var files struct {
+		Files []fileJSON `json:"files"`
+	}
+	a.read(t, auditorToken, "/v1/batches/"+a.batchID+"/files", &files)
+	f := files.Files[0]
+	content := a.call(t, "GET", "/v1/files/"+f.MsgID, controllerToken, "", http.StatusOK, nil).body
+	if _, err := gw.SubmitFile(ctx, bank.File{MsgID: f.MsgID, Format: f.Format, SHA256: f.SHA256, Bytes: content}); err != nil {
+		t.Fatalf("submit the payment file to the bank: %v", err)
+	}
+	sim.SetToday(day)
+
+	// Those who may not import may not fetch: the bank is not asked.
+	asked := sim.Requests()
+	for _, tok := range []string{preparerToken, approverToken, auditorToken} {
+		r := a.do(t, "POST", "/v1/statements/fetch", tok, `{"date":"`+reconDay+`"}`)
+		if e := errorOf(t, r); r.status != http.StatusForbidden || !strings.HasPrefix(e.Message, "this needs one of the roles controller, admin") {
+			t.Errorf("a fetch with a token of another role = %d %s, want 403", r.status, r.body)
+		}
+	}
+	if r := a.do(t, "POST", "/v1/statements/fetch", "", `{"date":"`+reconDay+`"}`); r.status != http.StatusUnauthorized {
+		t.Errorf("a fetch without a token = %d %s, want 401", r.status, r.body)
+	}
+	for _, tt := range []struct{ name, body, wantMsg string }{
+		{"NoDate", "", "date: is required"},
+		{"BadDate", `{"date":"06/11/2026"}`, "date: not a date"},
+		{"UnknownField", `{"date":"` + reconDay + `","all":true}`, "all: unknown field"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := a.do(t, "POST", "/v1/statements/fetch", controllerToken, tt.body)
+			if e := errorOf(t, r); r.status != http.StatusBadRequest || !strings.HasPrefix(e.Message, tt.wantMsg) {
+				t.Errorf("= %d %s, want 400 %q", r.status, r.body, tt.wantMsg)
+			}
+		})
+	}
+	if n := sim.Requests(); n != asked {
+		t.Errorf("the refused fetches asked the bank %d times", n-asked)
+	}
+	if rep := a.report(t); rep.StatementFound {
+		t.Fatalf("report before the fetch = %+v, want no statement", rep)
+	}
+
+	var got struct {
+		Date  string       `json:"date"`
+		Files []importJSON `json:"files"`
+	}
+	a.call(t, "POST", "/v1/statements/fetch", controllerToken, `{"date":"`+reconDay+`"}`, http.StatusOK, &got)
+	if got.Date != reconDay || len(got.Files) != 1 || got.Files[0].Replayed || len(got.Files[0].Statements) != 1 ||
+		got.Files[0].Statements[0].Date != reconDay || got.Files[0].Statements[0].Lines != 3 ||
+		got.Files[0].Match.Matched["end_to_end"] != (countJSON{3, "937.20"}) || got.Files[0].Match.Unmatched != 0 {
+		t.Fatalf("fetch = %+v", got)
+	}
+	rep := a.report(t)
+	if !rep.Agrees || rep.Lines != 3 || !equalDecimal(rep.StatementClosing, "9062.80") || !equalDecimal(rep.LedgerClosing, "9062.80") {
+		t.Fatalf("report after the fetch = %+v", rep)
+	}
+	// Again, as an admin: the same statement, imported before.
+	got.Date, got.Files = "", nil
+	a.call(t, "POST", "/v1/statements/fetch", adminToken, `{"date":"`+reconDay+`"}`, http.StatusOK, &got)
+	if len(got.Files) != 1 || !got.Files[0].Replayed {
+		t.Fatalf("the same day again = %+v, want the file imported before", got)
+	}
+	if again := a.report(t); again.Lines != 3 || !again.Agrees || again.Matched["end_to_end"] != (countJSON{3, "937.20"}) {
+		t.Errorf("report after the second fetch = %+v", again)
+	}
+	var audited int
+	if err := a.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE action = 'import' AND object_kind = 'statement'`).Scan(&audited); err != nil || audited != 1 {
+		t.Errorf("statement imports audited: %d (%v), want 1", audited, err)
+	}
+	// A day before the account was opened at the bank: no statement.
+	got.Date, got.Files = "", nil
+	a.call(t, "POST", "/v1/statements/fetch", controllerToken, `{"date":"2026-11-02"}`, http.StatusOK, &got)
+	if got.Date != "2026-11-02" || got.Files == nil || len(got.Files) != 0 {
+		t.Errorf("fetch of a day without statements = %+v", got)
+	}
+}
+
 func TestReconciliationBadRequests(t *testing.T) {
 	spool := spoolDir(t)
 	a := newReconAPI(t)
@@ -617,6 +718,7 @@ func TestReconciliationBadRequests(t *testing.T) {
 		{"SweepNoDate", "POST", "/v1/reconciliation/sweep", adminToken, "", 400, "date", "date: is required"},
 		{"SweepBadDate", "POST", "/v1/reconciliation/sweep", adminToken, `{"date":"20/11/2026"}`, 400, "date", "date: not a date"},
 		{"RunWithBody", "POST", "/v1/reconciliation/match", adminToken, `{"all":true}`, 400, "all", "all: unknown field"},
+		{"FetchWithoutBank", "POST", "/v1/statements/fetch", controllerToken, `{"date":"` + reconDay + `"}`, 503, "", "no bank is configured"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
