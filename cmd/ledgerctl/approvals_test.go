@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -604,5 +608,46 @@ func TestBankCLI(t *testing.T) {
 	}
 	if bal.Natural.StringFixed(2) != "411.80" {
 		t.Errorf("payable:OFII-2026-000123 after the rejection: %s, want 411.80", bal.Natural.StringFixed(2))
+	}
+}
+
+// TestApprovalsCLILostAnswer: when the connection drops after the request
+// was sent, ledgerd may have done what was asked; the command says so and
+// how to find out, and fails.
+func TestApprovalsCLILostAnswer(t *testing.T) {
+	// A peer that reads each request whole, then hangs up without an
+	// answer.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if req, err := http.ReadRequest(bufio.NewReader(conn)); err == nil {
+				_, _ = io.Copy(io.Discard, req.Body)
+			}
+			conn.Close()
+		}
+	}()
+	env := map[string]string{"LEDGER_URL": "http://" + ln.Addr().String(), "LEDGER_TOKEN": paulToken, "XDG_CONFIG_HOME": t.TempDir()}
+	id := "0b0e7b39-4e0a-4a3f-9d3c-1d2a5e8f7a61"
+	for _, tt := range []struct {
+		args []string
+		hint string
+	}{
+		{[]string{"batches", "approve", id}, "it may have been carried out: 'ledgerctl batches show " + id + "' shows where the batch stands"},
+		{[]string{"bank", "send"}, "it may have been carried out: running 'ledgerctl bank send' again is safe"},
+		{[]string{"exceptions", "reissue"}, "'ledgerctl exceptions list --status reissued' shows"},
+	} {
+		r := runEnv(t, env, "", tt.args...)
+		r.wantErr(t, cli.ExitFailure, "error: the connection to ledgerd at "+env["LEDGER_URL"]+" was lost before it answered")
+		if !strings.Contains(r.stderr, tt.hint) {
+			t.Errorf("%v: stderr lacks %q:\n%s", tt.args, tt.hint, r.stderr)
+		}
 	}
 }
