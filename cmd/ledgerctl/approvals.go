@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -188,62 +191,41 @@ func batchesWorkflowCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// batchMove is one move of a batch through the workflow, as a command.
+// batchMove is one move of a batch through the workflow, as a command: a
+// POST to /v1/batches/{id}/<name>.
 type batchMove struct {
 	name, short, long string
-	what              string // "approve a batch", for errors
 	text              string // the flag of the note or the reason: "note", "reason" or ""
 	required          bool   // the text must be given
-	allow             []httptransport.Role
-	do                func(s *paysql.ApprovalStore, cmd *cobra.Command, id uuid.UUID, by payments.Actor, text string) (payments.Batch, error)
 }
 
 var batchMoves = []batchMove{
 	{
-		name: "submit", short: "Ask for the approval of a draft batch", what: "submit a batch", text: "note",
+		name: "submit", short: "Ask for the approval of a draft batch", text: "note",
 		long: `Submit a draft batch for approval. Another person then approves it (two
 approvers above the threshold of gross total); a new run of its period no
 longer replaces it.`,
-		allow: httptransport.BatchSubmitters,
-		do: func(s *paysql.ApprovalStore, cmd *cobra.Command, id uuid.UUID, by payments.Actor, text string) (payments.Batch, error) {
-			return s.Submit(cmd.Context(), id, by, text)
-		},
 	},
 	{
-		name: "approve", short: "Approve a batch pending approval", what: "approve a batch", text: "note",
+		name: "approve", short: "Approve a batch pending approval", text: "note",
 		long: `Approve a batch pending approval. The approver must be neither the person who
 started its run nor the one who submitted it, and approves once; the last
 approval needed records the lines as paid and posts the accrual.`,
-		allow: httptransport.BatchApprovers,
-		do: func(s *paysql.ApprovalStore, cmd *cobra.Command, id uuid.UUID, by payments.Actor, text string) (payments.Batch, error) {
-			return s.Approve(cmd.Context(), id, by, text)
-		},
 	},
 	{
-		name: "reject", short: "Send a batch pending approval back to draft, with a reason", what: "reject a batch",
-		text: "reason", required: true, allow: httptransport.BatchApprovers,
-		do: func(s *paysql.ApprovalStore, cmd *cobra.Command, id uuid.UUID, by payments.Actor, text string) (payments.Batch, error) {
-			return s.Reject(cmd.Context(), id, by, text)
-		},
+		name: "reject", short: "Send a batch pending approval back to draft, with a reason", text: "reason", required: true,
+		long: `Send a batch pending approval back to draft, saying why.`,
 	},
 	{
-		name: "cancel", short: "Cancel a batch not yet released, with a reason", what: "cancel a batch",
+		name: "cancel", short: "Cancel a batch not yet released, with a reason", text: "reason", required: true,
 		long: `Cancel a draft, pending or approved batch; it is never paid. An approved
 batch's accrual is reversed.`,
-		text: "reason", required: true, allow: httptransport.BatchCancellers,
-		do: func(s *paysql.ApprovalStore, cmd *cobra.Command, id uuid.UUID, by payments.Actor, text string) (payments.Batch, error) {
-			return s.Cancel(cmd.Context(), id, by, text)
-		},
 	},
 	{
-		name: "release", short: "Write an approved batch's payment files and queue them for the bank", what: "release a batch",
+		name: "release", short: "Write an approved batch's payment files and queue them for the bank",
 		long: `Release an approved batch: write its pain.001 payment files, post the
 payables to payments in transit and queue the files for the bank, which
 ledgerd's sender delivers (or 'ledgerctl bank send').`,
-		allow: httptransport.BatchApprovers,
-		do: func(s *paysql.ApprovalStore, cmd *cobra.Command, id uuid.UUID, by payments.Actor, _ string) (payments.Batch, error) {
-			return s.Release(cmd.Context(), id, by)
-		},
 	},
 }
 
@@ -259,7 +241,7 @@ func batchMoveCmd(a *app, m batchMove) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: m.short,
-		Long:  m.long,
+		Long:  m.long + "\n" + calledLedgerd,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseBatchID(args[0])
@@ -269,17 +251,18 @@ func batchMoveCmd(a *app, m batchMove) *cobra.Command {
 			if m.required && strings.TrimSpace(text) == "" {
 				return cli.Usage(errs.Field("--"+m.text, "is required: say why, for the preparer and the audit trail"))
 			}
-			by, err := a.actor(tokenOf(cmd), m.what, m.allow...)
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			s, err := a.approvals(cmd)
-			if err != nil {
-				return err
+			var body any
+			if text != "" {
+				body = map[string]string{m.text: text}
 			}
-			b, err := m.do(s, cmd, id, by, text)
-			if err != nil {
-				return asFlag(err, m.text)
+			var b payments.Batch
+			if err := c.Post(cmd.Context(), batchPath(id, m.name), nil, body, &b); err != nil {
+				err = maybeDone(err, fmt.Sprintf("'ledgerctl batches show %s' shows where the batch stands", id))
+				return flagNames(err, "id", m.text)
 			}
 			return a.write(b, func(w io.Writer) error { return workflowTable(w, b) })
 		},
@@ -290,7 +273,6 @@ func batchMoveCmd(a *app, m batchMove) *cobra.Command {
 	case "reason":
 		cmd.Flags().StringVar(&text, "reason", "", "why (required)")
 	}
-	tokenFlag(cmd)
 	return cmd
 }
 
@@ -344,26 +326,27 @@ func workflowTable(w io.Writer, b payments.Batch) error {
 }
 
 func batchFilesCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{
+	return &cobra.Command{
 		Use:   "files ID",
 		Short: "List the payment files of a released batch",
+		Long:  "List the pain.001 payment files of a released batch, without their content.\n" + calledLedgerd,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseBatchID(args[0])
 			if err != nil {
 				return err
 			}
-			if _, err := a.actor(tokenOf(cmd), "list payment files", httptransport.FileListers...); err != nil {
-				return err
-			}
-			s, err := a.approvals(cmd)
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			files, err := s.Files(cmd.Context(), id)
-			if err != nil {
-				return err
+			var out struct {
+				Files []payments.PaymentFile `json:"files"`
 			}
+			if err := c.Get(cmd.Context(), batchPath(id, "files"), nil, &out); err != nil {
+				return flagNames(err, "id")
+			}
+			files := out.Files
 			if files == nil {
 				files = []payments.PaymentFile{}
 			}
@@ -387,8 +370,6 @@ func batchFilesCmd(a *app) *cobra.Command {
 			})
 		},
 	}
-	tokenFlag(cmd)
-	return cmd
 }
 
 // fileStatus is a payment file's status in a table, marked when the file
@@ -408,38 +389,46 @@ func batchFileCmd(a *app) *cobra.Command {
 		Long: `Write the pain.001 XML of the payment file MSGID, as sent to the bank, to
 FILE.xml (-f; created with mode 0600: it holds the payees' IBANs) or to
 standard output. Its bytes are checked against the SHA-256 recorded when it
-was written.`,
+was written.
+` + calledLedgerd,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := sepa.CheckID("MSGID", args[0]); err != nil {
+			msgID := args[0]
+			if err := sepa.CheckID("MSGID", msgID); err != nil {
 				return cli.Usage(err)
 			}
-			if _, err := a.actor(tokenOf(cmd), "read a payment file", httptransport.FileReaders...); err != nil {
-				return err
-			}
-			s, err := a.approvals(cmd)
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			f, content, err := s.FileContent(cmd.Context(), args[0])
-			if err != nil {
-				return err
+			// The bytes first: they need a role that handles the file,
+			// and nothing is written for a caller who may not read them.
+			var content bytes.Buffer
+			if err := c.Do(cmd.Context(), http.MethodGet, filePath(msgID, ""), nil, "", nil, &content); err != nil {
+				return renameFields(err, map[string]string{"msg_id": "MSGID"})
 			}
-			sum := sha256.Sum256(content)
+			var info struct {
+				File payments.PaymentFile `json:"file"`
+			}
+			if err := c.Get(cmd.Context(), filePath(msgID, "/info"), nil, &info); err != nil {
+				return renameFields(err, map[string]string{"msg_id": "MSGID"})
+			}
+			f := info.File
+			sum := sha256.Sum256(content.Bytes())
 			if got := hex.EncodeToString(sum[:]); f.SHA256 != "" && !strings.EqualFold(got, f.SHA256) {
-				return fmt.Errorf("payment file %s: its bytes hash to %s, but %s was recorded when it was written", f.MsgID, got, f.SHA256)
+				return fmt.Errorf("payment file %s: the bytes received hash to %s, but %s was recorded when it was written", msgID, got, f.SHA256)
 			}
 			if out == "" {
 				if a.json() {
 					return cli.WriteJSON(a.stdout, struct {
 						File payments.PaymentFile `json:"file"`
 						XML  string               `json:"xml"`
-					}{f, string(content)})
+					}{f, content.String()})
 				}
-				_, err := a.stdout.Write(content)
+				_, err := a.stdout.Write(content.Bytes())
 				return err
 			}
-			if err := os.WriteFile(out, content, 0o600); err != nil {
+			if err := os.WriteFile(out, content.Bytes(), 0o600); err != nil {
 				return fmt.Errorf("write payment file %s: %w", f.MsgID, err)
 			}
 			return a.write(struct {
@@ -453,7 +442,6 @@ was written.`,
 		},
 	}
 	cmd.Flags().StringVarP(&out, "file", "f", "", "write the XML to this file instead of standard output")
-	tokenFlag(cmd)
 	return cmd
 }
 
@@ -476,57 +464,52 @@ func exceptionsListCmd(a *app) *cobra.Command {
 		Use:   "list",
 		Short: "List the payment exceptions, oldest first",
 		Long: `List the payments the bank rejected, oldest first, with the reason and what
-to do. IBANs show in full only to the roles that pay (preparer, approver).`,
+to do. IBANs show in full only to the roles that pay (preparer, approver):
+ledgerd masks them for the others.
+` + calledLedgerd,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var f payments.ExceptionFilter
-			var err error
+			q := url.Values{}
 			if status != "" {
-				if f.Status, err = httptransport.ParseExceptionStatus(status); err != nil {
+				if _, err := httptransport.ParseExceptionStatus(status); err != nil {
 					return cli.Usage(errs.Field("--status", "%v", err))
 				}
+				q.Set("status", status)
 			}
 			if batch != "" {
-				if f.BatchID, err = parseID("--batch", batch, "batch"); err != nil {
+				id, err := parseID("--batch", batch, "batch")
+				if err != nil {
 					return err
 				}
+				q.Set("batch_id", id.String())
 			}
 			if after != "" {
-				if f.After, err = parseID("--after", after, "payment exception"); err != nil {
+				id, err := parseID("--after", after, "payment exception")
+				if err != nil {
 					return err
 				}
+				q.Set("after", id.String())
 			}
 			if limit < 1 || limit > paysql.MaxListLimit {
 				return cli.Usage(errs.Field("--limit", "must be between 1 and %d", paysql.MaxListLimit))
 			}
-			f.Limit = limit
-			by, err := a.actor(tokenOf(cmd), "list payment exceptions", httptransport.AllRoles()...)
+			q.Set("limit", strconv.Itoa(limit))
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			s, err := a.approvals(cmd)
-			if err != nil {
-				return err
-			}
-			xs, err := s.Exceptions(cmd.Context(), f)
-			if err != nil {
-				return err
-			}
-			out := struct {
+			var out struct {
 				Exceptions []payments.PaymentException `json:"exceptions"`
 				Next       string                      `json:"next,omitempty"`
-			}{Exceptions: make([]payments.PaymentException, len(xs))}
-			for i, x := range xs {
-				if !seesIBANs(by) {
-					x = httptransport.MaskException(x)
-				}
-				out.Exceptions[i] = x
 			}
-			if len(xs) == limit {
-				out.Next = xs[len(xs)-1].ID.String()
+			if err := c.Get(cmd.Context(), "/v1/payment-exceptions", q, &out); err != nil {
+				return renameFields(err, map[string]string{"status": "--status", "batch_id": "--batch", "after": "--after", "limit": "--limit"})
+			}
+			if out.Exceptions == nil {
+				out.Exceptions = []payments.PaymentException{}
 			}
 			return a.write(out, func(w io.Writer) error {
-				if len(xs) == 0 {
+				if len(out.Exceptions) == 0 {
 					_, err := fmt.Fprintln(w, "no payment exceptions")
 					return err
 				}
@@ -553,7 +536,6 @@ to do. IBANs show in full only to the roles that pay (preparer, approver).`,
 	cmd.Flags().StringVar(&batch, "batch", "", "only the exceptions of this batch")
 	cmd.Flags().StringVar(&after, "after", "", "the page after this exception id")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many exceptions")
-	tokenFlag(cmd)
 	return cmd
 }
 
@@ -586,7 +568,10 @@ func exceptionsCorrectCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "correct ID --name NAME --iban IBAN [--bic BIC] --reason TEXT",
 		Short: "Record the payee to pay a rejected payment to; the next reissue batch pays it",
-		Args:  cobra.ExactArgs(1),
+		Long: `Record the payee to pay a rejected payment to, and how they were
+established; the next reissue batch pays it.
+` + calledLedgerd,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseExceptionID(args[0])
 			if err != nil {
@@ -602,20 +587,15 @@ func exceptionsCorrectCmd(a *app) *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return cli.Usage(errs.Field("--reason", "is required: say how the new payee was established"))
 			}
-			by, err := a.actor(tokenOf(cmd), "correct a payee", httptransport.PayeeCorrectors...)
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			s, err := a.approvals(cmd)
-			if err != nil {
-				return err
-			}
-			x, err := s.CorrectPayee(cmd.Context(), id, by, payments.Payee{Name: strings.TrimSpace(name), IBAN: n, BIC: strings.TrimSpace(bic)}, reason)
-			if err != nil {
-				return asFlag(err, "name", "iban", "bic", "reason")
-			}
-			if !seesIBANs(by) {
-				x = httptransport.MaskException(x)
+			body := map[string]string{"name": strings.TrimSpace(name), "iban": n, "bic": strings.TrimSpace(bic), "reason": reason}
+			var x payments.PaymentException
+			if err := c.Post(cmd.Context(), exceptionPath(id, "payee"), nil, body, &x); err != nil {
+				err = maybeDone(err, "'ledgerctl exceptions list' shows whether the payee was corrected")
+				return flagNames(err, "id", "name", "iban", "bic", "reason")
 			}
 			return a.write(x, func(w io.Writer) error { return exceptionTable(w, x) })
 		},
@@ -627,7 +607,6 @@ func exceptionsCorrectCmd(a *app) *cobra.Command {
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("iban")
 	_ = cmd.MarkFlagRequired("reason")
-	tokenFlag(cmd)
 	return cmd
 }
 
@@ -654,6 +633,7 @@ func exceptionsCloseCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "close ID --reason TEXT",
 		Short: "Close a payment exception without paying it again",
+		Long:  "Close a payment exception without paying it again, saying why.\n" + calledLedgerd,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseExceptionID(args[0])
@@ -663,27 +643,20 @@ func exceptionsCloseCmd(a *app) *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return cli.Usage(errs.Field("--reason", "is required: say why the payment will not be made again"))
 			}
-			by, err := a.actor(tokenOf(cmd), "close a payment exception", httptransport.ExceptionClosers...)
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			s, err := a.approvals(cmd)
-			if err != nil {
-				return err
-			}
-			x, err := s.CloseException(cmd.Context(), id, by, reason)
-			if err != nil {
-				return asFlag(err, "reason")
-			}
-			if !seesIBANs(by) {
-				x = httptransport.MaskException(x)
+			var x payments.PaymentException
+			if err := c.Post(cmd.Context(), exceptionPath(id, "close"), nil, map[string]string{"reason": reason}, &x); err != nil {
+				err = maybeDone(err, "'ledgerctl exceptions list --status closed' shows whether it was closed")
+				return flagNames(err, "id", "reason")
 			}
 			return a.write(x, func(w io.Writer) error { return exceptionTable(w, x) })
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why it is closed (required)")
 	_ = cmd.MarkFlagRequired("reason")
-	tokenFlag(cmd)
 	return cmd
 }
 
@@ -693,20 +666,22 @@ func exceptionsReissueCmd(a *app) *cobra.Command {
 		Use:   "reissue [--note TEXT]",
 		Short: "Make a draft batch paying the corrected exceptions again",
 		Long: `Make a draft batch that pays again, to their corrected payees, the payments
-the bank rejected. It goes through approval like any batch.`,
+the bank rejected. It goes through approval like any batch.
+` + calledLedgerd,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			by, err := a.actor(tokenOf(cmd), "reissue payments", httptransport.PayeeCorrectors...)
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			s, err := a.approvals(cmd)
-			if err != nil {
-				return err
+			var body any
+			if note != "" {
+				body = map[string]string{"note": note}
 			}
-			b, err := s.Reissue(cmd.Context(), by, note)
-			if err != nil {
-				return asFlag(err, "note")
+			var b payments.Batch
+			if err := c.Post(cmd.Context(), "/v1/payment-exceptions/reissue", nil, body, &b); err != nil {
+				err = maybeDone(err, "'ledgerctl exceptions list --status reissued' shows the exceptions a reissue batch took")
+				return flagNames(err, "note")
 			}
 			return a.write(b, func(w io.Writer) error {
 				if err := workflowTable(w, b); err != nil {
@@ -718,45 +693,43 @@ the bank rejected. It goes through approval like any batch.`,
 		},
 	}
 	cmd.Flags().StringVar(&note, "note", "", "a note for the audit trail")
-	tokenFlag(cmd)
 	return cmd
 }
 
 func bankCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bank",
-		Short: "Send the queued payment files, fetch the bank's status reports, apply a report by hand",
+		Short: "Have ledgerd send the queued payment files or fetch the bank's status reports now; apply a report by hand",
 	}
 	cmd.AddCommand(
-		bankPassCmd(a, "send", "Deliver the queued payment files to the bank now", "send the queued payment files",
-			func(s *paysql.ApprovalStore, cmd *cobra.Command) (payments.BankActivity, error) {
-				return s.SendQueued(cmd.Context())
-			}),
-		bankPassCmd(a, "poll", "Fetch and apply the bank's status reports of the files sent now", "fetch the status reports",
-			func(s *paysql.ApprovalStore, cmd *cobra.Command) (payments.BankActivity, error) {
-				return s.FetchReports(cmd.Context())
-			}),
+		bankPassCmd(a, "send", "Have ledgerd deliver the queued payment files to the bank now",
+			`Have ledgerd run its sender of queued payment files now, rather than at its
+next pass: ledgerd reaches the bank, never the machine ledgerctl runs on.
+Running it again is safe: only files still queued are sent.`),
+		bankPassCmd(a, "poll", "Have ledgerd fetch and apply the bank's status reports of the files sent now",
+			`Have ledgerd fetch the bank's status reports of the files sent, and apply
+them, now rather than at its next pass: ledgerd reaches the bank, never the
+machine ledgerctl runs on. Running it again is safe: a report applied before
+changes nothing.`),
 		bankReportCmd(a),
 	)
 	return cmd
 }
 
-func bankPassCmd(a *app, name, short, what string, pass func(*paysql.ApprovalStore, *cobra.Command) (payments.BankActivity, error)) *cobra.Command {
-	cmd := &cobra.Command{
+func bankPassCmd(a *app, name, short, long string) *cobra.Command {
+	return &cobra.Command{
 		Use:   name,
 		Short: short,
+		Long:  long + "\n" + calledLedgerd,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := a.actor(tokenOf(cmd), what, httptransport.BankOperators...); err != nil {
+			c, err := a.api()
+			if err != nil {
 				return err
 			}
 			var act payments.BankActivity
-			if err := a.withBank(cmd, func(s *paysql.ApprovalStore) error {
-				var err error
-				act, err = pass(s, cmd)
-				return err
-			}); err != nil {
-				return fmt.Errorf("%s: %w", what, err)
+			if err := c.Post(cmd.Context(), "/v1/bank/"+name, nil, nil, &act); err != nil {
+				return maybeDone(err, "running 'ledgerctl bank "+name+"' again is safe")
 			}
 			return a.write(act, func(w io.Writer) error {
 				t := cli.NewTable(w, "SENT", "FAILED", "REPORTS", "ACCEPTED", "REJECTED", "UNCHANGED")
@@ -766,17 +739,16 @@ func bankPassCmd(a *app, name, short, what string, pass func(*paysql.ApprovalSto
 			})
 		},
 	}
-	tokenFlag(cmd)
-	return cmd
 }
 
 func bankReportCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{
+	return &cobra.Command{
 		Use:   "report FILE",
 		Short: "Apply a pain.002 status report received from the bank by hand ('-' reads standard input)",
 		Long: `Apply a pain.002 payment status report: the payments it accepts are final,
 those it rejects become payment exceptions, their amounts back in the
-payees' payable accounts. Applying the same report again changes nothing.`,
+payees' payable accounts. Applying the same report again changes nothing.
+` + calledLedgerd,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var content []byte
@@ -792,17 +764,14 @@ payees' payable accounts. Applying the same report again changes nothing.`,
 			if len(strings.TrimSpace(string(content))) == 0 {
 				return cli.Usage(errs.Field("FILE", "is empty: a pain.002 status report is expected"))
 			}
-			by, err := a.actor(tokenOf(cmd), "apply a status report", httptransport.ReportAppliers...)
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			s, err := a.approvals(cmd)
-			if err != nil {
-				return err
-			}
-			res, err := s.ApplyReport(cmd.Context(), content, by)
-			if err != nil {
-				return fmt.Errorf("apply status report %s: %w", args[0], err)
+			var res payments.ReportResult
+			if err := c.Do(cmd.Context(), http.MethodPost, "/v1/status-reports", nil, "application/xml", bytes.NewReader(content), &res); err != nil {
+				err = maybeDone(err, "applying the same report again is safe: a report applied before changes nothing")
+				return renameFields(err, map[string]string{"body": "FILE"})
 			}
 			return a.write(res, func(w io.Writer) error {
 				if res.Replayed {
@@ -814,6 +783,4 @@ payees' payable accounts. Applying the same report again changes nothing.`,
 			})
 		},
 	}
-	tokenFlag(cmd)
-	return cmd
 }

@@ -222,6 +222,29 @@ func encodeFileContent(ctx context.Context, w http.ResponseWriter, response any)
 	return err
 }
 
+// fileInfoResponse is what is recorded of a payment file, without its
+// bytes: what the listing of its batch shows of it.
+type fileInfoResponse struct {
+	File payments.PaymentFile `json:"file"`
+	Err  error                `json:"-"`
+}
+
+func (r fileInfoResponse) Failed() error { return r.Err }
+
+// makeFileInfoEndpoint serves what is recorded of one payment file (its
+// batch, totals, SHA-256 and where it stands), for a reader of its bytes to
+// check them and say what they are.
+func makeFileInfoEndpoint(svc payments.Approvals) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(fileContentRequest)
+		f, _, err := svc.FileContent(ctx, req.MsgID)
+		if err != nil {
+			return fileInfoResponse{Err: fmt.Errorf("payment file %s: %w", req.MsgID, err)}, nil
+		}
+		return fileInfoResponse{File: f}, nil
+	}
+}
+
 type listExceptionsRequest struct{ Filter payments.ExceptionFilter }
 
 type listExceptionsResponse struct {
@@ -756,6 +779,7 @@ func (a *api) approvalRoutes(svc payments.Approvals) []route {
 		{pattern: "GET /v1/batches/{id}/files", allow: FileListers, handler: a.server(makeListFilesEndpoint(svc), decodeListFilesRequest)},
 		{pattern: "GET /v1/files/{msgId}", allow: FileReaders, handler: kithttp.NewServer(makeFileContentEndpoint(svc), decodeFileContentRequest,
 			encodeFileContent, kithttp.ServerErrorEncoder(encodeError))},
+		{pattern: "GET /v1/files/{msgId}/info", allow: FileListers, handler: a.server(makeFileInfoEndpoint(svc), decodeFileContentRequest)},
 		{pattern: "GET /v1/payment-exceptions", allow: AllRoles(), handler: a.server(makeListExceptionsEndpoint(svc), decodeListExceptionsRequest)},
 		{pattern: "POST /v1/payment-exceptions/{id}/payee", allow: PayeeCorrectors, handler: a.server(makeCorrectPayeeEndpoint(svc), decodeCorrectPayeeRequest)},
 		{pattern: "POST /v1/payment-exceptions/{id}/close", allow: ExceptionClosers, handler: a.server(makeCloseExceptionEndpoint(svc), decodeCloseExceptionRequest)},

@@ -318,6 +318,26 @@ func TestApprovalWorkflowOverHTTP(t *testing.T) {
 		a.call(t, "GET", "/v1/files/OFII-20261106-000000000000-001", approverToken, "", http.StatusNotFound, nil)
 	})
 
+	t.Run("FileInfo", func(t *testing.T) {
+		// What the listing shows of the file, to its readers as to those
+		// who only list files: no IBAN in it.
+		for _, tok := range []string{preparerToken, auditorToken, approverToken} {
+			var info struct {
+				File fileJSON `json:"file"`
+			}
+			r := a.call(t, "GET", "/v1/files/"+f.MsgID+"/info", tok, "", http.StatusOK, &info)
+			if info.File != f || bytes.Contains(r.body, []byte(testIBAN)) {
+				t.Errorf("info = %+v, want %+v", info.File, f)
+			}
+		}
+		r := a.call(t, "GET", "/v1/files/"+f.MsgID+"/info", "", "", http.StatusUnauthorized, nil)
+		if e := errorOf(t, r); e.Code != "unauthorized" {
+			t.Errorf("without a token: %+v", e)
+		}
+		a.call(t, "GET", "/v1/files/OFII-20261106-000000000000-001/info", auditorToken, "", http.StatusNotFound, nil)
+		a.call(t, "GET", "/v1/files/"+url.PathEscape("a{b}")+"/info", auditorToken, "", http.StatusBadRequest, nil)
+	})
+
 	// The bank rejects the payment: a closed account.
 	var page linesJSON
 	a.read(t, preparerToken, base+"/lines", &page)
