@@ -39,7 +39,8 @@ const (
 // The account of the service at the bank in these tests.
 var testDebtor = sepa.Party{Name: "OFII", IBAN: "FR8930001000640000000000000", BIC: "BDFEFRPPCCT"}
 
-// newApprovalAPI is newBatchAPI with the approval workflow; a batch whose
+// newApprovalAPI is newBatchAPI with the approval workflow and the
+// beneficiaries' timelines; a batch whose
 // gross is above secondAbove (zero: the store's default) needs two
 // approvers. Runs and approvals share one clock, from 2026-11-05.
 func newApprovalAPI(t *testing.T, secondAbove string) *batchAPI {
@@ -73,21 +74,20 @@ func newApprovalAPI(t *testing.T, secondAbove string) *batchAPI {
 	if err != nil {
 		t.Fatalf("approval store: %v", err)
 	}
+	events := paysql.New(pool, paysql.WithClock(func() time.Time { return eventsDay }))
 	logs := &syncBuffer{}
 	h := NewHandler(l, Options{
 		Tokens:       tokens,
 		Logger:       slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Registry:     prometheus.NewRegistry(),
 		MaxBodyBytes: testMaxBody, MaxReportBytes: 2 * testMaxBody,
-		Runs:      runs,
-		Approvals: approvals,
+		Beneficiaries: events,
+		Runs:          runs,
+		Approvals:     approvals,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &batchAPI{
-		testAPI: &testAPI{srv: srv, pool: pool, logs: logs},
-		events:  paysql.New(pool, paysql.WithClock(func() time.Time { return eventsDay })),
-	}
+	return &batchAPI{testAPI: &testAPI{srv: srv, pool: pool, logs: logs}, events: events}
 }
 
 // The JSON of a batch with its workflow, of a payment file and of a payment
@@ -145,6 +145,7 @@ type (
 		ReissueBatchID string     `json:"reissue_batch_id"`
 	}
 	auditJSON struct {
+		ID         string         `json:"id"`
 		Actor      string         `json:"actor"`
 		Roles      []string       `json:"roles"`
 		Address    string         `json:"address"`
@@ -155,6 +156,9 @@ type (
 		To         string         `json:"to"`
 		Reason     string         `json:"reason"`
 		Details    map[string]any `json:"details"`
+		// BeneficiaryID and FieldsInFull are set on the reads of a file.
+		BeneficiaryID string   `json:"beneficiary_id"`
+		FieldsInFull  []string `json:"fields_in_full"`
 	}
 	auditPageJSON struct {
 		Events []auditJSON `json:"events"`
@@ -428,9 +432,10 @@ func TestApprovalWorkflowOverHTTP(t *testing.T) {
 
 	t.Run("Audit", func(t *testing.T) {
 		var p auditPageJSON
-		a.read(t, auditorToken, "/v1/audit?object_id="+id, &p)
+		a.read(t, auditorToken, "/v1/audit?object_id="+id+"&kind=batch", &p)
 		// The people's moves, in order, among those the service made by
-		// itself (the end of the approval, of the release...).
+		// itself (the end of the approval, of the release...); the reads
+		// of the batch's lines are of another kind.
 		var actions []string
 		for _, e := range p.Events {
 			if e.ObjectKind != "batch" || e.ObjectID != id {
