@@ -22,6 +22,7 @@ import (
 	"github.com/ofii/allowances/internal/dbtest"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/ledger/sqlstore"
+	"github.com/ofii/allowances/payments"
 	"github.com/ofii/allowances/payments/sepa"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
 )
@@ -418,6 +419,43 @@ func TestApprovalWorkflowOverHTTP(t *testing.T) {
 		a.call(t, "POST", "/v1/payment-exceptions/reissue", preparerToken, "", http.StatusConflict, nil)
 		// A reissued exception cannot be closed.
 		a.call(t, "POST", "/v1/payment-exceptions/"+xid+"/close", approverToken, `{"reason":"paid"}`, http.StatusConflict, nil)
+	})
+
+	// Who read the payee's IBAN: the file's readers, and whoever listed or
+	// changed the exception, in full or masked.
+	t.Run("Reads", func(t *testing.T) {
+		const amina = "OFII-2026-000123"
+		evs := a.reads(t, "kind=payment_file&object_id="+f.MsgID)
+		if len(evs) != 3 {
+			t.Fatalf("reads of the file = %+v, want one per reader", evs)
+		}
+		for i, who := range [][2]string{{"paul", "approver"}, {"claire", "controller"}, {"ops", "admin"}} {
+			wantRead(t, evs[i], who[0], who[1], payments.ReadFile, f.MsgID, amina, "iban")
+		}
+		for _, tt := range []struct {
+			actor, role string
+			reads       int
+			fields      []string
+		}{
+			{"court-of-audit", "auditor", 2, nil},
+			{"ops", "admin", 1, nil},
+			{"marie", "preparer", 3, []string{"iban"}}, // two lists and the corrected exception
+			{"paul", "approver", 1, []string{"iban"}},
+			{"claire", "controller", 0, nil}, // her lists were empty
+		} {
+			evs := a.reads(t, "kind=payment_exception&actor="+tt.actor)
+			if len(evs) != tt.reads {
+				t.Errorf("%s's reads of exceptions = %+v, want %d", tt.actor, evs, tt.reads)
+			}
+			for _, e := range evs {
+				wantRead(t, e, tt.actor, tt.role, payments.ReadException, xid, amina, tt.fields...)
+			}
+		}
+		var p auditPageJSON
+		a.read(t, auditorToken, "/v1/audit?beneficiary="+amina, &p)
+		if len(p.Events) != 3+7+1 { // the file, the exception, the lines marie read
+			t.Errorf("%d events of %s's file, want 11: %+v", len(p.Events), amina, p.Events)
+		}
 	})
 
 	t.Run("Bank", func(t *testing.T) {
