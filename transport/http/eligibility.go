@@ -119,6 +119,9 @@ func makeListDeadLettersEndpoint(svc payments.Beneficiaries) endpoint.Endpoint {
 			value := masked
 			if full {
 				value = raw
+			} else {
+				// The reason and the key quote no IBAN, and must not.
+				d.Error, d.Key = mask.MaskIBANsIn(d.Error), mask.MaskIBANsIn(d.Key)
 			}
 			// A dead letter is read from a beneficiary's file when it names
 			// them, and recorded whenever it shows an IBAN in full.
