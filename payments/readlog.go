@@ -14,6 +14,8 @@ const (
 	ReadException  = "payment_exception" // a payment exception, listed or changed
 	ReadDeadLetter = "dead_letter"       // a dead letter of the eligibility stream
 	ReadFile       = "payment_file"      // GET /v1/files/{msgId}, one row per beneficiary it pays
+	ReadStatement  = "account_statement" // GET /v1/accounts/{code}/statement of a beneficiary's account
+	ReadBalance    = "account_balance"   // GET /v1/accounts/{code}/balance of a beneficiary's account
 )
 
 // FieldIBAN names an IBAN shown in full among a read's fields.

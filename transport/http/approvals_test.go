@@ -456,6 +456,24 @@ func TestApprovalWorkflowOverHTTP(t *testing.T) {
 		if len(p.Events) != 3+7+1 { // the file, the exception, the lines marie read
 			t.Errorf("%d events of %s's file, want 11: %+v", len(p.Events), amina, p.Events)
 		}
+
+		// What was paid to amina is read from her own accounts: the reads
+		// are recorded; those of the service's accounts are not.
+		a.call(t, "GET", "/v1/accounts/payable:"+amina+"/statement?from=2026-11-01", controllerToken, "", http.StatusOK, nil)
+		a.call(t, "GET", "/v1/accounts/receivable:overpayment:"+amina+"/balance", auditorToken, "", http.StatusNotFound, nil)
+		a.call(t, "GET", "/v1/accounts/bank:main/balance", auditorToken, "", http.StatusOK, nil)
+		a.call(t, "GET", "/v1/accounts/payments-in-transit/statement", auditorToken, "", http.StatusOK, nil)
+		evs = a.reads(t, "beneficiary="+amina+"&kind=account_statement")
+		if len(evs) != 1 {
+			t.Fatalf("reads of %s's statement = %+v, want one", amina, evs)
+		}
+		wantRead(t, evs[0], "claire", "controller", payments.ReadStatement, "payable:"+amina, amina)
+		if evs[0].Details["from"] != "2026-11-01" {
+			t.Errorf("details = %v", evs[0].Details)
+		}
+		if evs := a.reads(t, "kind=account_balance"); len(evs) != 0 {
+			t.Errorf("reads of balances = %+v, want none: the only one of a beneficiary's account found nothing", evs)
+		}
 	})
 
 	t.Run("Bank", func(t *testing.T) {

@@ -3,8 +3,12 @@ package httptransport
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/go-kit/kit/endpoint"
 
 	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 )
 
@@ -66,4 +70,78 @@ func linesRead(batch string, lines []payments.BatchLine, full bool) []payments.R
 func exceptionRead(x payments.PaymentException, full bool) payments.Read {
 	has := x.Payee.IBAN != "" || (x.Corrected != nil && x.Corrected.IBAN != "")
 	return payments.Read{What: payments.ReadException, ObjectID: x.ID.String(), Beneficiary: x.BeneficiaryID, Fields: ibanIf(full, has)}
+}
+
+// beneficiaryOfAccount returns the beneficiary whose own account code is
+// (payable:<b>, receivable:overpayment:<b>), or "".
+func beneficiaryOfAccount(code string) string {
+	for _, control := range []string{ledger.OverpaymentReceivable, ledger.Payable} {
+		if b, ok := strings.CutPrefix(code, control+":"); ok {
+			return b
+		}
+	}
+	return ""
+}
+
+// readLog is where the API records reads: any of its stores of the
+// beneficiaries, runs or approvals writes the one audit trail. It is nil
+// for an API over the ledger alone.
+func (a *api) readLog() payments.ReadLog {
+	switch {
+	case a.opts.Beneficiaries != nil:
+		return a.opts.Beneficiaries
+	case a.opts.Runs != nil:
+		return a.opts.Runs
+	case a.opts.Approvals != nil:
+		return a.opts.Approvals
+	}
+	return nil
+}
+
+// accountRead records, as a read of kind what, the balance or statement of
+// a beneficiary's own account: what was paid to them, or is to be
+// recovered from them. Other accounts are not a person's file. Without an
+// audit trail to write to, a beneficiary's account is not shown.
+func (a *api) accountRead(what string) endpoint.Middleware {
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, request any) (any, error) {
+			var code string
+			var details map[string]any
+			switch req := request.(type) {
+			case balanceRequest:
+				code = req.Code
+			case statementRequest:
+				code = req.Query.Account
+				details = map[string]any{}
+				for k, d := range map[string]ledger.Date{"from": req.Query.From, "to": req.Query.To} {
+					if !d.IsZero() {
+						details[k] = d.String()
+					}
+				}
+				if req.Query.Cursor != "" {
+					details["cursor"] = req.Query.Cursor
+				}
+			}
+			b := beneficiaryOfAccount(code)
+			if b == "" {
+				return next(ctx, request)
+			}
+			log := a.readLog()
+			if log == nil {
+				return nil, errs.E(errs.Unavailable, "account %s is a beneficiary's and this API records no reads: it is not shown", code)
+			}
+			resp, err := next(ctx, request)
+			if err != nil {
+				return resp, err
+			}
+			if f, ok := resp.(endpoint.Failer); ok && f.Failed() != nil {
+				return resp, nil
+			}
+			read := payments.Read{What: what, ObjectID: code, Beneficiary: b, Fields: []string{}, Details: details}
+			if err := recordReads(ctx, log, []payments.Read{read}); err != nil {
+				return nil, fmt.Errorf("%s of %s: %w", what, code, err)
+			}
+			return resp, nil
+		}
+	}
 }

@@ -292,3 +292,18 @@ func TestDeadLettersMasked(t *testing.T) {
 		t.Errorf("reads of %s's dead letter = %d, want one per reader", amina, len(evs))
 	}
 }
+
+// TestBeneficiaryAccountsNeedTheAuditTrail: an API over the ledger alone
+// records no reads, so it shows no beneficiary's own account.
+func TestBeneficiaryAccountsNeedTheAuditTrail(t *testing.T) {
+	a := newTestAPI(t, nil)
+	for _, path := range []string{"/v1/accounts/payable:OFII-2026-000123/balance", "/v1/accounts/receivable:overpayment:OFII-2026-000123/statement"} {
+		r := a.do(t, "GET", path, auditorToken, "")
+		if e := errorOf(t, r); r.status != http.StatusServiceUnavailable || e.Code != "unavailable" {
+			t.Errorf("GET %s = %d %+v, want 503", path, r.status, e)
+		}
+	}
+	if r := a.do(t, "GET", "/v1/accounts/bank:main/balance", auditorToken, ""); r.status != http.StatusOK {
+		t.Errorf("GET the balance of bank:main = %d %s", r.status, r.body)
+	}
+}
