@@ -23,7 +23,9 @@ const FieldIBAN = "iban"
 
 // Read is what one request showed of one beneficiary's file: What (one of
 // the Read* kinds) of which object, and the fields it showed in full.
-// Beneficiary is empty only for a dead letter whose beneficiary is unknown.
+// Beneficiary is empty only when the object names no one: a dead letter
+// that could not be read that far, a payment file whose payments were not
+// recorded by beneficiary.
 type Read struct {
 	What        string
 	ObjectID    string

@@ -13,10 +13,11 @@ import (
 )
 
 // Who read what: every response that shows a beneficiary's file (the
-// timeline, the days, the lines and exceptions that pay them, the dead
-// letters of their events) is recorded in the audit trail before it is
-// sent, one row per beneficiary shown, naming the reader and the fields
-// shown in full. A read that cannot be recorded is not answered.
+// timeline, the days, the lines, exceptions, files and own accounts that
+// pay them, the dead letters of their events) is recorded in the audit
+// trail before it is sent, one row per beneficiary shown, naming the
+// reader and the fields shown in full. A read that cannot be recorded is
+// not answered.
 
 // recordReads records reads as the caller's, before they are shown. It
 // fails with code unavailable when the trail cannot be written, the cause
