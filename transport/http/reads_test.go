@@ -307,3 +307,62 @@ func TestBeneficiaryAccountsNeedTheAuditTrail(t *testing.T) {
 		t.Errorf("GET the balance of bank:main = %d %s", r.status, r.body)
 	}
 }
+
+// TestExceptionReadsFailClosed: when reads cannot be recorded, the list of
+// payment exceptions and the payment file answer 503; a payee correction,
+// made and recorded all the same, answers with the IBANs masked.
+func TestExceptionReadsFailClosed(t *testing.T) {
+	a := newApprovalAPI(t, "")
+	id := a.draft(t, preparerToken)
+	base := "/v1/batches/" + id
+	a.call(t, "POST", base+"/submit", preparerToken, "", http.StatusOK, nil)
+	a.call(t, "POST", base+"/approve", approverToken, "", http.StatusOK, nil)
+	a.call(t, "POST", base+"/release", approverToken, "", http.StatusOK, nil)
+	var files struct {
+		Files []fileJSON `json:"files"`
+	}
+	a.read(t, auditorToken, base+"/files", &files)
+	var page linesJSON
+	a.read(t, preparerToken, base+"/lines", &page)
+	line := page.Lines[0].ID
+	f := files.Files[0]
+	if r := a.doXML(t, "/v1/status-reports", controllerToken, "application/xml",
+		statusReport(t, "BANK-RPT-0001", f, []string{line}, map[string]string{line: "AC04"})); r.status != http.StatusOK {
+		t.Fatalf("status report = %d %s", r.status, r.body)
+	}
+	var exc struct {
+		Exceptions []exceptionJSON `json:"exceptions"`
+	}
+	a.read(t, auditorToken, "/v1/payment-exceptions", &exc)
+	xid := exc.Exceptions[0].ID
+
+	// Reads, and reads alone, can no longer be recorded.
+	if _, err := a.pool.Exec(context.Background(), `ALTER TABLE audit_events ADD CONSTRAINT no_reads CHECK (action <> 'read') NOT VALID`); err != nil {
+		t.Fatal(err)
+	}
+	before := a.readRows(t)
+	for _, tt := range []struct{ path, token string }{
+		{"/v1/payment-exceptions", preparerToken}, {"/v1/payment-exceptions", auditorToken}, {"/v1/files/" + f.MsgID, approverToken},
+		{base + "/lines", auditorToken},
+	} {
+		r := a.do(t, "GET", tt.path, tt.token, "")
+		if r.status != http.StatusServiceUnavailable || bytes.Contains(r.body, []byte(testIBAN)) || bytes.Contains(r.body, []byte(maskedIBAN)) {
+			t.Errorf("GET %s without reads recorded = %d %s, want 503 and nothing of the file", tt.path, r.status, r.body)
+		}
+	}
+	const newIBAN = "FR7610107001011234567890129"
+	var x exceptionJSON
+	a.call(t, "POST", "/v1/payment-exceptions/"+xid+"/payee", preparerToken,
+		`{"name":"Amina Diallo","iban":"`+newIBAN+`","reason":"new account"}`, http.StatusOK, &x)
+	if x.Status != "corrected" || x.Corrected == nil || x.Corrected.IBAN != maskedOf(newIBAN) || x.Payee.IBAN != maskedIBAN {
+		t.Errorf("corrected exception shown without its read recorded = %+v, want the IBANs masked", x)
+	}
+	if n := a.readRows(t); n != before {
+		t.Errorf("%d read rows, want %d", n, before)
+	}
+	var p auditPageJSON
+	a.read(t, auditorToken, "/v1/audit?action=correct_payee&object_id="+xid, &p)
+	if len(p.Events) != 1 || p.Events[0].Actor != "marie" {
+		t.Errorf("the correction's own row = %+v", p.Events)
+	}
+}
