@@ -110,8 +110,9 @@ type Day struct {
 // Covered reports whether ADA is due for the day.
 func (d Day) Covered() bool { return d.RightsOpen && !d.Suspended }
 
-// Beneficiaries reads the beneficiaries' state.
+// Beneficiaries reads the beneficiaries' state, and records who read it.
 type Beneficiaries interface {
+	ReadLog
 	// Beneficiary returns one beneficiary's timeline.
 	Beneficiary(ctx context.Context, id string) (Beneficiary, error)
 	// Days returns what applied on each day from from to to, inclusive.
@@ -134,4 +135,25 @@ func (b *Beneficiary) MaskIBANs() {
 	for i := range b.Reinsertion {
 		b.Reinsertion[i].Payee.IBAN = mask.MaskIBAN(b.Reinsertion[i].Payee.IBAN)
 	}
+}
+
+// HasIBAN reports whether the timeline holds an IBAN: what a reader who
+// pays sees in full.
+func (b Beneficiary) HasIBAN() bool {
+	for _, p := range b.Payees {
+		if p.Payee.IBAN != "" {
+			return true
+		}
+	}
+	for _, g := range b.ReturnGrants {
+		if g.Payee.IBAN != "" {
+			return true
+		}
+	}
+	for _, g := range b.Reinsertion {
+		if g.Payee.IBAN != "" {
+			return true
+		}
+	}
+	return false
 }

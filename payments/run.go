@@ -292,8 +292,10 @@ type BatchFilter struct {
 	Limit  int // at most this many, newest first; 0 means 100
 }
 
-// Runs computes and reads the runs and their batches.
+// Runs computes and reads the runs and their batches, and records who
+// read whose lines.
 type Runs interface {
+	ReadLog
 	// StartADARun computes the ADA of period p, over and within the
 	// two-year limitation (ValidateRunPeriod), for every beneficiary, and
 	// returns the finished run. Its batch replaces the period's draft, if

@@ -219,6 +219,12 @@ type AuditEvent struct {
 	To         string         `json:"to,omitempty"`
 	Reason     string         `json:"reason,omitempty"`
 	Details    map[string]any `json:"details,omitempty"`
+	// BeneficiaryID is the person whose file the event concerns (a read).
+	BeneficiaryID string `json:"beneficiary_id,omitempty"`
+	// FieldsInFull are the fields a read showed in full, such as "iban":
+	// a read has the list, empty when everything was masked; a change
+	// has none.
+	FieldsInFull []string `json:"fields_in_full,omitzero"`
 }
 
 // AuditFilter selects audit events, oldest first; zero fields select all.
@@ -226,9 +232,13 @@ type AuditFilter struct {
 	ObjectID string
 	Actor    string
 	Action   string
-	Since    time.Time
-	After    string // the cursor of the previous page
-	Limit    int    // 0 means 100
+	Kind     string // the object's kind: batch, file, timeline, batch_lines...
+	// Beneficiary selects the events of one beneficiary's file: who read
+	// it, and what was shown in full.
+	Beneficiary string
+	Since       time.Time
+	After       string // the cursor of the previous page
+	Limit       int    // 0 means 100
 }
 
 // ReportResult says what applying a status report changed.
@@ -252,8 +262,10 @@ type BankActivity struct {
 }
 
 // Approvals is the approval workflow of the batches, their release to the
-// bank and what the bank answers.
+// bank and what the bank answers, and the audit trail of it all and of who
+// read whose exceptions.
 type Approvals interface {
+	ReadLog
 	// Submit asks for the approval of a draft (role preparer).
 	Submit(ctx context.Context, id uuid.UUID, by Actor, note string) (Batch, error)
 	// Approve records one approval (role approver; not whoever computed or
@@ -272,6 +284,9 @@ type Approvals interface {
 	Files(ctx context.Context, batch uuid.UUID) ([]PaymentFile, error)
 	// FileContent returns a payment file and its bytes.
 	FileContent(ctx context.Context, msgID string) (PaymentFile, []byte, error)
+	// FileBeneficiaries returns the beneficiaries a payment file pays, each
+	// once, in the order of their ids.
+	FileBeneficiaries(ctx context.Context, msgID string) ([]string, error)
 	// Exceptions lists payment exceptions in the order of their ids (a
 	// page after f.After).
 	Exceptions(ctx context.Context, f ExceptionFilter) ([]PaymentException, error)

@@ -30,3 +30,25 @@ var ibanLike = regexp.MustCompile(`\b[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}\b`)
 func MaskIBANsIn(s string) string {
 	return ibanLike.ReplaceAllStringFunc(s, MaskIBAN)
 }
+
+// ibanField matches a JSON member whose name speaks of an IBAN ("iban",
+// "payee_iban", "IBAN"...) and whose value is a string: the key and colon,
+// then the value.
+var ibanField = regexp.MustCompile(`(?i)("[^"\\]*iban[^"\\]*"\s*:\s*")((?:[^"\\]|\\.)*)"`)
+
+// MaskPayload masks the IBANs of a raw record, such as an event that could
+// not be applied: the value of every JSON member named like an IBAN is
+// masked whatever it looks like (a malformed IBAN is often why the record
+// was refused), and every other IBAN-looking run as MaskIBANsIn does. The
+// text is otherwise kept as it was, byte for byte, so that it still shows
+// what was wrong with it.
+func MaskPayload(s string) string {
+	s = ibanField.ReplaceAllStringFunc(s, func(m string) string {
+		sub := ibanField.FindStringSubmatch(m)
+		if strings.TrimSpace(sub[2]) == "" {
+			return m // an empty IBAN shows nothing, and says why it was refused
+		}
+		return sub[1] + MaskIBAN(sub[2]) + `"`
+	})
+	return MaskIBANsIn(s)
+}

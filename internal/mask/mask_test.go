@@ -29,3 +29,28 @@ func TestMaskIBANsIn(t *testing.T) {
 		t.Errorf("MaskIBANsIn = %s\nwant %s", got, want)
 	}
 }
+
+func TestMaskPayload(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"Contract", `{"type": "ada.teleported", "data": {"payee": {"name": "Amina Diallo", "iban": "FR7630006000011234567890189", "bic": "AGRIFRPP"}}}`,
+			`{"type": "ada.teleported", "data": {"payee": {"name": "Amina Diallo", "iban": "FR76 **** **** 0189", "bic": "AGRIFRPP"}}}`},
+		// A malformed IBAN is often why a record was refused: it is masked
+		// all the same, grouped, in lower case or too long.
+		{"Grouped", `{"iban":"fr76 3000 6000 0112 3456 7890 189"}`, `{"iban":"FR76 **** **** 0189"}`},
+		{"OtherName", `{"payee_IBAN" : "FR76300060000112345678901890000"}`, `{"payee_IBAN" : "FR76 **** **** 0000"}`},
+		{"Short", `{"iban": "FR76"}`, `{"iban": "****"}`},
+		{"Empty", `{"iban": "", "x": 1}`, `{"iban": "", "x": 1}`},
+		{"NotJSON", `payee FR7630006000011234567890189;`, `payee FR76 **** **** 0189;`},
+		{"Escaped", `{"iban": "FR76\"3000600001123456789"}`, `{"iban": "FR76 **** **** 6789"}`},
+		{"NoIBAN", `{"beneficiary_id": "OFII-2026-000123", "territory": "metropole"}`, `{"beneficiary_id": "OFII-2026-000123", "territory": "metropole"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MaskPayload(tt.in); got != tt.want {
+				t.Errorf("MaskPayload(%s) = %s, want %s", tt.in, got, tt.want)
+			}
+		})
+	}
+}

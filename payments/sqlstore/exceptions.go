@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	auditlog "github.com/ofii/allowances/internal/audit"
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/internal/mask"
 	"github.com/ofii/allowances/payments"
@@ -332,7 +333,8 @@ func (s *ApprovalStore) Audit(ctx context.Context, f payments.AuditFilter) ([]pa
 		}
 		where = append(where, "(at, id) > ("+arg(t)+", "+arg(u)+")")
 	}
-	for _, c := range []struct{ col, v string }{{"object_id", f.ObjectID}, {"actor", f.Actor}, {"action", f.Action}} {
+	for _, c := range []struct{ col, v string }{{"object_id", f.ObjectID}, {"actor", f.Actor}, {"action", f.Action},
+		{"object_kind", f.Kind}, {"beneficiary_id", f.Beneficiary}} {
 		if c.v != "" {
 			where = append(where, c.col+" = "+arg(c.v))
 		}
@@ -340,7 +342,8 @@ func (s *ApprovalStore) Audit(ctx context.Context, f payments.AuditFilter) ([]pa
 	if !f.Since.IsZero() {
 		where = append(where, "at >= "+arg(f.Since))
 	}
-	sql := `SELECT id, at, actor, roles, address, action, object_kind, object_id, from_status, to_status, reason, details FROM audit_events`
+	sql := `SELECT id, at, actor, roles, address, action, object_kind, object_id, from_status, to_status, reason, details,
+		COALESCE(beneficiary_id, ''), fields_in_full FROM audit_events`
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -350,9 +353,13 @@ func (s *ApprovalStore) Audit(ctx context.Context, f payments.AuditFilter) ([]pa
 		var e payments.AuditEvent
 		var roles string
 		var details []byte
+		var fields string
 		if err := r.Scan(&e.ID, &e.At, &e.Actor, &roles, &e.Address, &e.Action, &e.ObjectKind, &e.ObjectID, &e.From, &e.To,
-			&e.Reason, &details); err != nil {
+			&e.Reason, &details, &e.BeneficiaryID, &fields); err != nil {
 			return err
+		}
+		if e.Action == payments.ReadAction {
+			e.FieldsInFull = auditlog.SplitFields(fields)
 		}
 		e.Roles = []string{}
 		if roles != "" {

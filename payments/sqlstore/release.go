@@ -335,6 +335,20 @@ func (s *ApprovalStore) FileContent(ctx context.Context, msgID string) (payments
 	return f, content, nil
 }
 
+// FileBeneficiaries returns the beneficiaries file msgID pays, each once,
+// in the order of their ids.
+func (s *ApprovalStore) FileBeneficiaries(ctx context.Context, msgID string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT beneficiary_id FROM line_payments WHERE msg_id = $1 ORDER BY beneficiary_id`, msgID)
+	if err != nil {
+		return nil, fmt.Errorf("beneficiaries of file %s: %w", msgID, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("beneficiaries of file %s: %w", msgID, err)
+	}
+	return out, nil
+}
+
 // retryDelay is how long a file waits after failed attempts: 5 s doubling
 // to at most 5 minutes.
 func retryDelay(attempts int) time.Duration {

@@ -197,6 +197,24 @@ func makeFileContentEndpoint(svc payments.Approvals) endpoint.Endpoint {
 		if f.SHA256 != "" && !strings.EqualFold(f.SHA256, got) {
 			return fileContentResponse{Err: fmt.Errorf("payment file %s: its bytes hash to %s, recorded %s", req.MsgID, got, f.SHA256)}, nil
 		}
+		// The file holds every payee's IBAN: each beneficiary it pays is
+		// recorded as read in full.
+		bens, err := svc.FileBeneficiaries(ctx, req.MsgID)
+		if err != nil {
+			return fileContentResponse{Err: fmt.Errorf("payment file %s: %w", req.MsgID, err)}, nil
+		}
+		reads := make([]payments.Read, len(bens))
+		for i, b := range bens {
+			reads[i] = payments.Read{What: payments.ReadFile, ObjectID: req.MsgID, Beneficiary: b, Fields: []string{payments.FieldIBAN}}
+		}
+		if len(reads) == 0 {
+			// A file whose payments were not recorded by beneficiary is
+			// still recorded as read.
+			reads = []payments.Read{{What: payments.ReadFile, ObjectID: req.MsgID, Fields: []string{payments.FieldIBAN}}}
+		}
+		if err := recordReads(ctx, svc, reads); err != nil {
+			return fileContentResponse{Err: fmt.Errorf("payment file %s: %w", req.MsgID, err)}, nil
+		}
 		return fileContentResponse{File: f, Content: content, SHA256: got}, nil
 	}
 }
@@ -266,11 +284,16 @@ func makeListExceptionsEndpoint(svc payments.Approvals) endpoint.Endpoint {
 		}
 		resp := listExceptionsResponse{Exceptions: make([]payments.PaymentException, len(xs))}
 		see := seesIBANs(ctx)
+		reads := make([]payments.Read, len(xs))
 		for i, x := range xs {
+			reads[i] = exceptionRead(x, see)
 			if !see {
 				x = MaskException(x)
 			}
 			resp.Exceptions[i] = x
+		}
+		if err := recordReads(ctx, svc, reads); err != nil {
+			return listExceptionsResponse{Err: fmt.Errorf("list payment exceptions: %w", err)}, nil
 		}
 		if len(xs) > 0 && len(xs) == req.Filter.Limit {
 			resp.Next = xs[len(xs)-1].ID.String()
@@ -289,6 +312,17 @@ func MaskException(x payments.PaymentException) payments.PaymentException {
 		x.Corrected = &c
 	}
 	return x
+}
+
+// shownException is x as the caller sees it after changing it: in full to
+// the roles that pay once the read is recorded, masked otherwise. The
+// change is made, and in the audit trail, by then: when the read cannot be
+// recorded, the answer shows the IBANs masked rather than fail.
+func shownException(ctx context.Context, log payments.ReadLog, x payments.PaymentException) payments.PaymentException {
+	if seesIBANs(ctx) && recordReads(ctx, log, []payments.Read{exceptionRead(x, true)}) == nil {
+		return x
+	}
+	return MaskException(x)
 }
 
 type correctPayeeRequest struct {
@@ -317,10 +351,7 @@ func makeCorrectPayeeEndpoint(svc payments.Approvals) endpoint.Endpoint {
 		if err != nil {
 			return exceptionResponse{Err: fmt.Errorf("correct the payee of payment exception %s: %w", req.ID, err)}, nil
 		}
-		if !seesIBANs(ctx) {
-			x = MaskException(x)
-		}
-		return exceptionResponse{PaymentException: x}, nil
+		return exceptionResponse{PaymentException: shownException(ctx, svc, x)}, nil
 	}
 }
 
@@ -340,10 +371,7 @@ func makeCloseExceptionEndpoint(svc payments.Approvals) endpoint.Endpoint {
 		if err != nil {
 			return exceptionResponse{Err: fmt.Errorf("close payment exception %s: %w", req.ID, err)}, nil
 		}
-		if !seesIBANs(ctx) {
-			x = MaskException(x)
-		}
-		return exceptionResponse{PaymentException: x}, nil
+		return exceptionResponse{PaymentException: shownException(ctx, svc, x)}, nil
 	}
 }
 
@@ -737,11 +765,12 @@ func decodeBankRequest(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeAuditRequest(_ context.Context, r *http.Request) (any, error) {
-	q, err := parseQuery(r, "object_id", "actor", "action", "since", "after", "limit")
+	q, err := parseQuery(r, "object_id", "actor", "action", "kind", "beneficiary", "since", "after", "limit")
 	if err != nil {
 		return nil, err
 	}
-	f := payments.AuditFilter{ObjectID: q.str("object_id"), Actor: q.str("actor"), Action: q.str("action"), After: q.str("after")}
+	f := payments.AuditFilter{ObjectID: q.str("object_id"), Actor: q.str("actor"), Action: q.str("action"), Kind: q.str("kind"),
+		Beneficiary: q.str("beneficiary"), After: q.str("after")}
 	if s := q.str("since"); s != "" {
 		if f.Since, err = ParseSince(s); err != nil {
 			return nil, errs.Field("since", "%v", err)

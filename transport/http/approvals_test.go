@@ -22,6 +22,7 @@ import (
 	"github.com/ofii/allowances/internal/dbtest"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/ledger/sqlstore"
+	"github.com/ofii/allowances/payments"
 	"github.com/ofii/allowances/payments/sepa"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
 )
@@ -39,7 +40,8 @@ const (
 // The account of the service at the bank in these tests.
 var testDebtor = sepa.Party{Name: "OFII", IBAN: "FR8930001000640000000000000", BIC: "BDFEFRPPCCT"}
 
-// newApprovalAPI is newBatchAPI with the approval workflow; a batch whose
+// newApprovalAPI is newBatchAPI with the approval workflow and the
+// beneficiaries' timelines; a batch whose
 // gross is above secondAbove (zero: the store's default) needs two
 // approvers. Runs and approvals share one clock, from 2026-11-05.
 func newApprovalAPI(t *testing.T, secondAbove string) *batchAPI {
@@ -73,21 +75,20 @@ func newApprovalAPI(t *testing.T, secondAbove string) *batchAPI {
 	if err != nil {
 		t.Fatalf("approval store: %v", err)
 	}
+	events := paysql.New(pool, paysql.WithClock(func() time.Time { return eventsDay }))
 	logs := &syncBuffer{}
 	h := NewHandler(l, Options{
 		Tokens:       tokens,
 		Logger:       slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Registry:     prometheus.NewRegistry(),
 		MaxBodyBytes: testMaxBody, MaxReportBytes: 2 * testMaxBody,
-		Runs:      runs,
-		Approvals: approvals,
+		Beneficiaries: events,
+		Runs:          runs,
+		Approvals:     approvals,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &batchAPI{
-		testAPI: &testAPI{srv: srv, pool: pool, logs: logs},
-		events:  paysql.New(pool, paysql.WithClock(func() time.Time { return eventsDay })),
-	}
+	return &batchAPI{testAPI: &testAPI{srv: srv, pool: pool, logs: logs}, events: events}
 }
 
 // The JSON of a batch with its workflow, of a payment file and of a payment
@@ -145,6 +146,7 @@ type (
 		ReissueBatchID string     `json:"reissue_batch_id"`
 	}
 	auditJSON struct {
+		ID         string         `json:"id"`
 		Actor      string         `json:"actor"`
 		Roles      []string       `json:"roles"`
 		Address    string         `json:"address"`
@@ -155,6 +157,9 @@ type (
 		To         string         `json:"to"`
 		Reason     string         `json:"reason"`
 		Details    map[string]any `json:"details"`
+		// BeneficiaryID and FieldsInFull are set on the reads of a file.
+		BeneficiaryID string   `json:"beneficiary_id"`
+		FieldsInFull  []string `json:"fields_in_full"`
 	}
 	auditPageJSON struct {
 		Events []auditJSON `json:"events"`
@@ -436,6 +441,61 @@ func TestApprovalWorkflowOverHTTP(t *testing.T) {
 		a.call(t, "POST", "/v1/payment-exceptions/"+xid+"/close", approverToken, `{"reason":"paid"}`, http.StatusConflict, nil)
 	})
 
+	// Who read the payee's IBAN: the file's readers, and whoever listed or
+	// changed the exception, in full or masked.
+	t.Run("Reads", func(t *testing.T) {
+		const amina = "OFII-2026-000123"
+		evs := a.reads(t, "kind=payment_file&object_id="+f.MsgID)
+		if len(evs) != 3 {
+			t.Fatalf("reads of the file = %+v, want one per reader", evs)
+		}
+		for i, who := range [][2]string{{"paul", "approver"}, {"claire", "controller"}, {"ops", "admin"}} {
+			wantRead(t, evs[i], who[0], who[1], payments.ReadFile, f.MsgID, amina, "iban")
+		}
+		for _, tt := range []struct {
+			actor, role string
+			reads       int
+			fields      []string
+		}{
+			{"court-of-audit", "auditor", 2, nil},
+			{"ops", "admin", 1, nil},
+			{"marie", "preparer", 3, []string{"iban"}}, // two lists and the corrected exception
+			{"paul", "approver", 1, []string{"iban"}},
+			{"claire", "controller", 0, nil}, // her lists were empty
+		} {
+			evs := a.reads(t, "kind=payment_exception&actor="+tt.actor)
+			if len(evs) != tt.reads {
+				t.Errorf("%s's reads of exceptions = %+v, want %d", tt.actor, evs, tt.reads)
+			}
+			for _, e := range evs {
+				wantRead(t, e, tt.actor, tt.role, payments.ReadException, xid, amina, tt.fields...)
+			}
+		}
+		var p auditPageJSON
+		a.read(t, auditorToken, "/v1/audit?beneficiary="+amina, &p)
+		if len(p.Events) != 3+7+1 { // the file, the exception, the lines marie read
+			t.Errorf("%d events of %s's file, want 11: %+v", len(p.Events), amina, p.Events)
+		}
+
+		// What was paid to amina is read from her own accounts: the reads
+		// are recorded; those of the service's accounts are not.
+		a.call(t, "GET", "/v1/accounts/payable:"+amina+"/statement?from=2026-11-01", controllerToken, "", http.StatusOK, nil)
+		a.call(t, "GET", "/v1/accounts/receivable:overpayment:"+amina+"/balance", auditorToken, "", http.StatusNotFound, nil)
+		a.call(t, "GET", "/v1/accounts/bank:main/balance", auditorToken, "", http.StatusOK, nil)
+		a.call(t, "GET", "/v1/accounts/payments-in-transit/statement", auditorToken, "", http.StatusOK, nil)
+		evs = a.reads(t, "beneficiary="+amina+"&kind=account_statement")
+		if len(evs) != 1 {
+			t.Fatalf("reads of %s's statement = %+v, want one", amina, evs)
+		}
+		wantRead(t, evs[0], "claire", "controller", payments.ReadStatement, "payable:"+amina, amina)
+		if evs[0].Details["from"] != "2026-11-01" {
+			t.Errorf("details = %v", evs[0].Details)
+		}
+		if evs := a.reads(t, "kind=account_balance"); len(evs) != 0 {
+			t.Errorf("reads of balances = %+v, want none: the only one of a beneficiary's account found nothing", evs)
+		}
+	})
+
 	t.Run("Bank", func(t *testing.T) {
 		var act map[string]int
 		a.call(t, "POST", "/v1/bank/send", adminToken, "", http.StatusOK, &act)
@@ -448,9 +508,10 @@ func TestApprovalWorkflowOverHTTP(t *testing.T) {
 
 	t.Run("Audit", func(t *testing.T) {
 		var p auditPageJSON
-		a.read(t, auditorToken, "/v1/audit?object_id="+id, &p)
+		a.read(t, auditorToken, "/v1/audit?object_id="+id+"&kind=batch", &p)
 		// The people's moves, in order, among those the service made by
-		// itself (the end of the approval, of the release...).
+		// itself (the end of the approval, of the release...); the reads
+		// of the batch's lines are of another kind.
 		var actions []string
 		for _, e := range p.Events {
 			if e.ObjectKind != "batch" || e.ObjectID != id {

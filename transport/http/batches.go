@@ -160,7 +160,11 @@ func makeBatchLinesEndpoint(svc payments.Runs) endpoint.Endpoint {
 		if lines == nil {
 			lines = []payments.BatchLine{}
 		}
-		if !seesIBANs(ctx) {
+		full := seesIBANs(ctx)
+		if err := recordReads(ctx, svc, linesRead(req.ID.String(), lines, full)); err != nil {
+			return batchLinesResponse{Err: fmt.Errorf("lines of batch %s: %w", req.ID, err)}, nil
+		}
+		if !full {
 			for i := range lines {
 				lines[i].Payee.IBAN = mask.MaskIBAN(lines[i].Payee.IBAN)
 			}

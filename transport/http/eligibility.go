@@ -43,7 +43,12 @@ func makeGetBeneficiaryEndpoint(svc payments.Beneficiaries) endpoint.Endpoint {
 		if err != nil {
 			return getBeneficiaryResponse{Err: fmt.Errorf("get beneficiary %s: %w", req.ID, err)}, nil
 		}
-		if !seesIBANs(ctx) {
+		full := seesIBANs(ctx)
+		read := payments.Read{What: payments.ReadTimeline, ObjectID: b.ID, Beneficiary: b.ID, Fields: ibanIf(full, b.HasIBAN())}
+		if err := recordReads(ctx, svc, []payments.Read{read}); err != nil {
+			return getBeneficiaryResponse{Err: fmt.Errorf("get beneficiary %s: %w", req.ID, err)}, nil
+		}
+		if !full {
 			b.MaskIBANs()
 		}
 		return getBeneficiaryResponse{Beneficiary: b}, nil
@@ -70,14 +75,21 @@ func makeBeneficiaryDaysEndpoint(svc payments.Beneficiaries) endpoint.Endpoint {
 		if err != nil {
 			return beneficiaryDaysResponse{Err: fmt.Errorf("days of beneficiary %s: %w", req.ID, err)}, nil
 		}
+		read := payments.Read{What: payments.ReadDays, ObjectID: req.ID, Beneficiary: req.ID, Fields: []string{},
+			Details: map[string]any{"from": req.From.String(), "to": req.To.String()}}
+		if err := recordReads(ctx, svc, []payments.Read{read}); err != nil {
+			return beneficiaryDaysResponse{Err: fmt.Errorf("days of beneficiary %s: %w", req.ID, err)}, nil
+		}
 		return beneficiaryDaysResponse{ID: req.ID, Days: days}, nil
 	}
 }
 
 type listDeadLettersRequest struct{ Query payments.DeadLetterQuery }
 
-// deadLetterView shows a dead letter with its original value as text, IBANs
-// masked: the list is for diagnosing, not for paying.
+// deadLetterView shows a dead letter with its original value as text: in
+// full to the roles that pay, who may have to pay from it, IBANs masked
+// for the others (see mask.MaskPayload), the rest byte for byte so that it
+// still shows what was wrong with it.
 type deadLetterView struct {
 	payments.DeadLetter
 	Value string `json:"value"`
@@ -98,9 +110,30 @@ func makeListDeadLettersEndpoint(svc payments.Beneficiaries) endpoint.Endpoint {
 		if err != nil {
 			return listDeadLettersResponse{Err: fmt.Errorf("list dead letters: %w", err)}, nil
 		}
+		full := seesIBANs(ctx)
 		resp := listDeadLettersResponse{DeadLetters: make([]deadLetterView, 0, len(dls)), NextCursor: next}
+		var reads []payments.Read
 		for _, d := range dls {
-			resp.DeadLetters = append(resp.DeadLetters, deadLetterView{DeadLetter: d, Value: mask.MaskIBANsIn(string(d.Value))})
+			raw := string(d.Value)
+			masked := mask.MaskPayload(raw)
+			value := masked
+			if full {
+				value = raw
+			} else {
+				// The reason and the key quote no IBAN, and must not.
+				d.Error, d.Key = mask.MaskIBANsIn(d.Error), mask.MaskIBANsIn(d.Key)
+			}
+			// A dead letter is read from a beneficiary's file when it names
+			// them, and recorded whenever it shows an IBAN in full.
+			inFull := full && masked != raw
+			if d.Beneficiary != "" || inFull {
+				reads = append(reads, payments.Read{What: payments.ReadDeadLetter, ObjectID: d.ID.String(), Beneficiary: d.Beneficiary,
+					Fields: ibanIf(inFull, true)})
+			}
+			resp.DeadLetters = append(resp.DeadLetters, deadLetterView{DeadLetter: d, Value: value})
+		}
+		if err := recordReads(ctx, svc, reads); err != nil {
+			return listDeadLettersResponse{Err: fmt.Errorf("list dead letters: %w", err)}, nil
 		}
 		return resp, nil
 	}
