@@ -4,167 +4,25 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
-	"github.com/ofii/allowances/internal/banking"
 	"github.com/ofii/allowances/internal/cli"
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/payments"
-	"github.com/ofii/allowances/payments/bank"
 	"github.com/ofii/allowances/payments/sepa"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
 	httptransport "github.com/ofii/allowances/transport/http"
 )
-
-// approvals returns the approval workflow on the database, over the runs'
-// store and the ledger, configured from the settings (APPROVAL_SECOND_ABOVE,
-// DEBTOR_*, BANK_FORMAT...). It talks to no bank: released files stay
-// queued for ledgerd's sender; only 'bank send' and 'bank poll' reach the
-// bank (withBank).
-func (a *app) approvals(cmd *cobra.Command) (*paysql.ApprovalStore, error) {
-	return a.approvalStore(cmd, nil)
-}
-
-// approvalStore is approvals sending to gw (nil: no bank).
-func (a *app) approvalStore(cmd *cobra.Command, gw bank.Gateway) (*paysql.ApprovalStore, error) {
-	c, err := a.config()
-	if err != nil {
-		return nil, err
-	}
-	l, err := a.service(cmd.Context())
-	if err != nil {
-		return nil, err
-	}
-	runs, err := a.runStore(cmd, nil)
-	if err != nil {
-		return nil, err
-	}
-	cfg := banking.ApprovalConfig(c, gw, a.log)
-	// The workflow shares the runs' clock, so that a batch is never
-	// approved before it was computed.
-	cfg.Now = runClock
-	s, err := paysql.NewApprovalStore(a.pool, runs, l, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("approval workflow: %w", err)
-	}
-	return s, nil
-}
-
-// withBank runs fn on the approval workflow connected to the bank of
-// BANK_URL. Without BANK_URL it says so and runs fn without a bank: ledgerd
-// runs an embedded simulator then, and one started here would die with the
-// command, taking with it the files it was sent.
-func (a *app) withBank(cmd *cobra.Command, fn func(*paysql.ApprovalStore) error) error {
-	c, err := a.config()
-	if err != nil {
-		return err
-	}
-	var gw bank.Gateway
-	if c.BankURL == "" {
-		fmt.Fprintln(a.stderr, "note: BANK_URL is not set, so ledgerctl reaches no bank: queued files wait for ledgerd's sender, and only reports already received are finished")
-	} else {
-		bk, err := banking.Open(c, a.log, prometheus.NewRegistry())
-		if err != nil {
-			return err
-		}
-		defer bk.Close()
-		gw = bk.Gateway
-	}
-	s, err := a.approvalStore(cmd, gw)
-	if err != nil {
-		return err
-	}
-	return fn(s)
-}
-
-// tokenFlag adds --token to a staff command.
-func tokenFlag(cmd *cobra.Command) {
-	cmd.Flags().String("token", "", "API token of the person acting (default: $LEDGER_TOKEN, which keeps it out of the process list)")
-}
-
-// actor authenticates the person acting, by the token of --token or of
-// LEDGER_TOKEN against the API's tokens (AUTH_TOKENS, AUTH_TOKENS_FILE),
-// and checks that they hold one of the roles allow, for what. Without a
-// valid token nothing is done: the command line is wrong (exit 2).
-func (a *app) actor(flagToken, what string, allow ...httptransport.Role) (payments.Actor, error) {
-	source, token := "--token", flagToken
-	if token == "" {
-		source, token = "LEDGER_TOKEN", strings.TrimSpace(a.getenv("LEDGER_TOKEN"))
-	}
-	if token == "" {
-		return payments.Actor{}, cli.Usage(errs.Field("--token", "to %s, give the API token of the person acting: set LEDGER_TOKEN or pass --token", what))
-	}
-	c, err := a.config()
-	if err != nil {
-		return payments.Actor{}, err
-	}
-	tokens, err := httptransport.LoadTokens(c.AuthTokens, c.AuthTokensFile)
-	if err != nil {
-		return payments.Actor{}, cli.Usage(errs.E(errs.Invalid, "settings: %v", err))
-	}
-	if tokens.Len() == 0 {
-		return payments.Actor{}, cli.Usage(errs.Field("AUTH_TOKENS", "no API tokens are configured (AUTH_TOKENS or AUTH_TOKENS_FILE): no one can be authenticated to %s", what))
-	}
-	p, ok := tokens.Authenticate(token)
-	if !ok {
-		return payments.Actor{}, cli.Usage(errs.Field(source, "the token is not valid: it matches no entry of AUTH_TOKENS or AUTH_TOKENS_FILE"))
-	}
-	if !p.HasRole(allow...) {
-		return payments.Actor{}, errs.E(errs.Forbidden, "%s may not %s: that needs %s, and %s has %s", p.Name, what, needText(allow), p.Name, rolesText(p.Roles))
-	}
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "unknown"
-	}
-	p.RemoteAddr = "ledgerctl@" + host
-	return p.Actor(), nil
-}
-
-// needText writes the roles one needs: "the role approver", "one of the
-// roles preparer, admin".
-func needText(roles []httptransport.Role) string {
-	if len(roles) == 1 {
-		return "the role " + string(roles[0])
-	}
-	s := make([]string, len(roles))
-	for i, r := range roles {
-		s[i] = string(r)
-	}
-	return "one of the roles " + strings.Join(s, ", ")
-}
-
-// rolesText writes the roles one holds: "preparer+approver".
-func rolesText(roles []httptransport.Role) string {
-	s := make([]string, len(roles))
-	for i, r := range roles {
-		s[i] = string(r)
-	}
-	return strings.Join(s, "+")
-}
-
-// seesIBANs reports whether the actor may read IBANs in full, as the API
-// decides it.
-func seesIBANs(by payments.Actor) bool {
-	for _, r := range httptransport.PayingRoles {
-		if by.Has(string(r)) {
-			return true
-		}
-	}
-	return false
-}
 
 // parseID reads the id of a kind of object (a batch, a payment
 // exception...) given as flag or argument: a UUID.
@@ -274,12 +132,6 @@ func batchMoveCmd(a *app, m batchMove) *cobra.Command {
 		cmd.Flags().StringVar(&text, "reason", "", "why (required)")
 	}
 	return cmd
-}
-
-// tokenOf returns the value of a command's --token flag.
-func tokenOf(cmd *cobra.Command) string {
-	s, _ := cmd.Flags().GetString("token")
-	return s
 }
 
 // workflowTable writes a batch with its approval and release.
@@ -608,24 +460,6 @@ established; the next reissue batch pays it.
 	_ = cmd.MarkFlagRequired("iban")
 	_ = cmd.MarkFlagRequired("reason")
 	return cmd
-}
-
-// asFlag renames the field of an invalid-input error after the flag that
-// gave its value, when it is one of flags: "reason" becomes "--reason",
-// "payee.iban" becomes "--iban".
-func asFlag(err error, flags ...string) error {
-	var e *errs.Error
-	if !errors.As(err, &e) || e.Code != errs.Invalid {
-		return err
-	}
-	f := e.Field
-	if i := strings.LastIndexByte(f, '.'); i >= 0 {
-		f = f[i+1:]
-	}
-	if f == "" || !slices.Contains(flags, f) {
-		return err
-	}
-	return errs.Field("--"+f, "%s", e.Message)
 }
 
 func exceptionsCloseCmd(a *app) *cobra.Command {
