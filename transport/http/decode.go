@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
@@ -20,12 +22,30 @@ import (
 	"github.com/ofii/allowances/ledger"
 )
 
-// decodeBody reads r's body, one JSON value, into v. It refuses fields v
-// does not have and anything after the value, and turns every failure into
-// an *errs.Error naming the field or the position at fault. The body's size
-// is capped by the observer's http.MaxBytesReader.
+// decodeBody reads r's body, one JSON value, into v. It refuses a body
+// declared as anything but JSON (415), or not declared at all; bytes that
+// are not UTF-8, which encoding/json would silently replace; fields v does
+// not have and anything after the value. Every failure is an *errs.Error
+// naming the field or the position at fault. The body's size is capped by
+// the observer's http.MaxBytesReader.
 func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	ct := r.Header.Get("Content-Type")
+	if ct != "" {
+		if err := checkJSONType(ct); err != nil {
+			return err
+		}
+	}
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return bodyError(err)
+	}
+	if ct == "" && len(bytes.TrimSpace(data)) > 0 {
+		return unsupportedType("is missing: the body is JSON, declared as application/json")
+	}
+	if !utf8.Valid(data) {
+		return errs.Field("body", "is not valid UTF-8 text: the byte at offset %d is not", invalidUTF8At(data))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return bodyError(err)
@@ -38,6 +58,40 @@ func decodeBody(r *http.Request, v any) error {
 		return errs.Field("body", "unexpected data after the JSON value")
 	}
 	return nil
+}
+
+// checkJSONType refuses a Content-Type other than application/json, whose
+// only charset may be UTF-8.
+func checkJSONType(ct string) error {
+	mt, params, err := mime.ParseMediaType(ct)
+	switch {
+	case err != nil:
+		return unsupportedType("%q is not a media type: the body is JSON, declared as application/json", ct)
+	case mt != "application/json":
+		return unsupportedType("%q is not application/json: the body of this route is JSON", ct)
+	case params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8"):
+		return unsupportedType("charset %q: JSON bodies are UTF-8", params["charset"])
+	}
+	return nil
+}
+
+// unsupportedType is the error of a body of a type the route does not
+// take, which names the Content-Type header.
+func unsupportedType(format string, args ...any) error {
+	return &errs.Error{Code: errs.Unsupported, Field: "Content-Type", Message: fmt.Sprintf(format, args...)}
+}
+
+// invalidUTF8At is the offset of the first byte of b that does not start
+// a valid UTF-8 sequence, or -1.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 // bodyError explains a decoding failure.
@@ -84,7 +138,7 @@ var (
 func typeMessage(e *json.UnmarshalTypeError) string {
 	switch e.Type {
 	case decimalType:
-		return "not a decimal number"
+		return e.Value + " is not an amount: digits with at most two decimals after a '.', such as \"125.40\""
 	case dateType:
 		return "not a date (YYYY-MM-DD)"
 	}
@@ -115,23 +169,24 @@ type fieldError struct {
 func (e *fieldError) Error() string { return e.path + ": " + e.msg }
 
 // jsonDecimal reads an amount given as a JSON string ("125.40") or number
-// (125.40). A failure is a *json.UnmarshalTypeError, to which encoding/json
-// adds the field's path.
+// (125.40) in the one form ledger.ParseAmount reads: no exponent ("1e3"),
+// at most two decimals. A failure is a *json.UnmarshalTypeError, to which
+// encoding/json adds the field's path.
 type jsonDecimal decimal.Decimal
 
 func (d *jsonDecimal) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
 	}
-	s := string(b)
+	s, shown := string(b), string(b)
 	if len(b) > 0 && b[0] == '"' {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return &json.UnmarshalTypeError{Value: "string", Type: decimalType}
 		}
 	}
-	v, err := decimal.NewFromString(strings.TrimSpace(s))
-	if err != nil || s != strings.TrimSpace(s) {
-		return &json.UnmarshalTypeError{Value: "string " + strconv.Quote(s), Type: decimalType}
+	v, err := ledger.ParseAmount("amount", s)
+	if err != nil {
+		return &json.UnmarshalTypeError{Value: shown, Type: decimalType}
 	}
 	*d = jsonDecimal(v)
 	return nil
