@@ -2,6 +2,7 @@ package httptransport
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -97,6 +98,8 @@ func TestBadInputIsNot500(t *testing.T) {
 		{"NULInRejectReason", reject, approverToken, jsonType, `{"reason":"wrong\u0000 period"}`, 400, "reason"},
 		{"InvalidUTF8", entries, adminToken, jsonType, entry("Caf\xe9", "march", "bad-in", `"ref":"r-1"`, `"10.00"`), 400, "body"},
 		{"InvalidUTF8Reason", reject, approverToken, jsonType, "{\"reason\":\"p\xe9riode\"}", 400, "body"},
+		{"LoneSurrogate", entries, adminToken, jsonType, entry(`Top\ud800up`, "march", "bad-in", `"ref":"r-1"`, `"10.00"`), 400, "body"},
+		{"LoneLowSurrogate", reject, approverToken, jsonType, `{"reason":"wrong \udc00 period"}`, 400, "body"},
 		{"TextPlain", entries, adminToken, "text/plain", good(), 415, "Content-Type"},
 		{"XML", entries, adminToken, "application/xml", good(), 415, "Content-Type"},
 		{"Form", entries, adminToken, "application/x-www-form-urlencoded", good(), 415, "Content-Type"},
@@ -127,13 +130,38 @@ func TestBadInputIsNot500(t *testing.T) {
 			}
 		})
 	}
+	// Text in the URL: a path wildcard or a query parameter.
+	for _, tt := range []struct{ path, wantField string }{
+		{"/v1/accounts/bank:main%00/balance", "code"},
+		{"/v1/accounts/caf%E9", "code"},
+		{"/v1/accounts?prefix=bank%00", "prefix"},
+		{"/v1/accounts?cursor=caf%E9", "cursor"},
+		{"/v1/entries/" + orig.ID + "%00", "id"},
+		{"/v1/audit?actor=ops%00", "actor"},
+	} {
+		t.Run("GET "+tt.path, func(t *testing.T) {
+			r := a.doType(t, http.MethodGet, tt.path, adminToken, "", "")
+			if r.status != http.StatusBadRequest {
+				t.Fatalf("status = %d %s, want 400", r.status, r.body)
+			}
+			if e := errorOf(t, r); e.Field != tt.wantField {
+				t.Errorf("field = %q (%s), want %q", e.Field, e.Message, tt.wantField)
+			}
+		})
+	}
 	if after := snapshot(); after != before {
 		t.Fatalf("bad input changed the state: %+v, was %+v", after, before)
 	}
 
 	// The same bodies, declared as JSON in UTF-8 or sent empty where the
 	// route takes none, are taken.
-	if r := a.doType(t, http.MethodPost, entries, adminToken, "application/json; charset=UTF-8", good()); r.status != http.StatusCreated {
+	// A surrogate pair is one character: 💶.
+	r := a.doType(t, http.MethodPost, entries, adminToken, "application/json; charset=UTF-8",
+		entry(`Top-up \ud83d\udcb6`, "march", "good-in", `"ref":"r-1"`, `"10.00"`))
+	var e struct {
+		Description string `json:"description"`
+	}
+	if r.status != http.StatusCreated || json.Unmarshal(r.body, &e) != nil || e.Description != "Top-up 💶" {
 		t.Fatalf("JSON in UTF-8: %d %s", r.status, r.body)
 	}
 	if r := a.doType(t, http.MethodPost, reject, approverToken, "application/json;charset=utf-8", `{"reason":"wrong period"}`); r.status != http.StatusOK {

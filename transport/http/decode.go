@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +46,9 @@ func decodeBody(r *http.Request, v any) error {
 	}
 	if !utf8.Valid(data) {
 		return errs.Field("body", "is not valid UTF-8 text: the byte at offset %d is not", invalidUTF8At(data))
+	}
+	if at := loneSurrogateAt(data); at >= 0 {
+		return errs.Field("body", "the escape at offset %d is half of a UTF-16 surrogate pair, not a character", at)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -90,6 +95,41 @@ func invalidUTF8At(b []byte) int {
 			return i
 		}
 		i += n
+	}
+	return -1
+}
+
+// loneSurrogateAt is the offset of the first \uXXXX escape of the JSON
+// text b that is a UTF-16 surrogate without its other half, which
+// encoding/json would silently replace, or -1. Outside strings a valid
+// JSON text has no backslash, so every backslash starts an escape.
+func loneSurrogateAt(b []byte) int {
+	unit := func(i int) (rune, bool) { // the \uXXXX escape at i
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		r, ok := unit(i)
+		switch {
+		case !ok:
+			i++ // a one-character escape, such as \\ or \"
+		case r >= 0xD800 && r < 0xDC00:
+			if lo, ok := unit(i + 6); ok && lo >= 0xDC00 && lo < 0xE000 {
+				i += 11
+				continue
+			}
+			return i
+		case r >= 0xDC00 && r < 0xE000:
+			return i
+		default:
+			i += 5
+		}
 	}
 	return -1
 }
@@ -282,6 +322,55 @@ type reversalBody struct {
 // sealBody is the body of POST /v1/seals.
 type sealBody struct {
 	Reason string `json:"reason"`
+}
+
+// textInURL refuses, before h sees the request, a path wildcard of pattern
+// or a query parameter whose text is not UTF-8 or holds a NUL, naming it:
+// what the stores would be asked to look up could not be text.
+func textInURL(pattern string, h http.Handler) http.Handler {
+	var wildcards []string
+	for rest := pattern; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			break
+		}
+		wildcards = append(wildcards, strings.TrimSuffix(rest[i+1:i+j], "..."))
+		rest = rest[i+j+1:]
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkURLText(r, wildcards); err != nil {
+			encodeError(r.Context(), err, w)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func checkURLText(r *http.Request, wildcards []string) error {
+	for _, name := range wildcards {
+		if err := ledger.CheckText(name, r.PathValue(name)); err != nil {
+			return err
+		}
+	}
+	v, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return errs.Field("query", "malformed query string")
+	}
+	for _, name := range slices.Sorted(maps.Keys(v)) {
+		if err := ledger.CheckText("query", name); err != nil {
+			return err
+		}
+		for _, s := range v[name] {
+			if err := ledger.CheckText(name, s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // query is a request's query string, checked against the parameters a route
