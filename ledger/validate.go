@@ -3,6 +3,7 @@ package ledger
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -21,9 +22,15 @@ const (
 	MaxLines             = 1000 // per standard entry; bulk entries have no limit
 )
 
-// MaxAmount bounds the magnitude of one posting: DECIMAL(19,2) holds less
-// than 10^17.
-var MaxAmount = decimal.New(1, 17)
+// MaxBalance bounds the magnitude of a balance and of a posting: the
+// DECIMAL(19,2) columns that hold them keep less than 10^17.
+var MaxBalance = decimal.New(1, 17)
+
+// MaxAmount bounds the magnitude of one posting: less than ten thousand
+// billion. An entry has at most MaxLines lines, so one entry moves a
+// balance by less than 10^16, a tenth of MaxBalance; a balance that many
+// entries take beyond MaxBalance is refused by the store.
+var MaxAmount = decimal.New(1, 13)
 
 var (
 	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -32,7 +39,7 @@ var (
 )
 
 // ValidateAmount checks one posting amount: non-zero, at most two decimals,
-// and within DECIMAL(19,2).
+// and less than MaxAmount.
 func ValidateAmount(field string, a decimal.Decimal) error {
 	if a.IsZero() {
 		return errs.Field(field, "must not be zero")
@@ -41,9 +48,44 @@ func ValidateAmount(field string, a decimal.Decimal) error {
 		return errs.Field(field, "%s has more than two decimals", a.String())
 	}
 	if a.Abs().GreaterThanOrEqual(MaxAmount) {
-		return errs.Field(field, "%s is too large", a.String())
+		return errs.Field(field, "%s is too large: a posting is less than %s", a.String(), MaxAmount.StringFixed(0))
 	}
 	return nil
+}
+
+// amountRE is the one form of an amount given as text: an optional '-',
+// digits, and at most two decimals after a '.'.
+var amountRE = regexp.MustCompile(`^-?[0-9]+(\.[0-9]{1,2})?$`)
+
+// ParseAmount reads an amount written as a person writes it: "125.40",
+// "-3", "0.5". It refuses exponents ("1e3"), more than two decimals,
+// thousands separators, a '+', spaces and anything else, naming field.
+func ParseAmount(field, s string) (decimal.Decimal, error) {
+	if !amountRE.MatchString(s) {
+		return decimal.Decimal{}, errs.Field(field, "%q is not an amount: digits with at most two decimals after a '.', such as 125.40", s)
+	}
+	return decimal.RequireFromString(s), nil
+}
+
+// CheckText refuses text that cannot be stored as it was given: bytes that
+// are not UTF-8, and the NUL character, which PostgreSQL keeps out of its
+// text. field names the text in the error.
+func CheckText(field, s string) error {
+	if p := textProblem(s); p != "" {
+		return errs.Field(field, "%s", p)
+	}
+	return nil
+}
+
+// textProblem says what makes s unfit to be stored as text, or "".
+func textProblem(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8 text"
+	case strings.IndexByte(s, 0) >= 0:
+		return "holds a NUL character (\\u0000), which text may not hold"
+	}
+	return ""
 }
 
 // ValidateCode checks the shape of an account code.
@@ -68,6 +110,9 @@ func ValidateLine(field string, l Line) error {
 	if l.Currency != "" && !currencyRE.MatchString(l.Currency) {
 		return errs.Field(field+".currency", "%q is not an ISO 4217 code", l.Currency)
 	}
+	if err := CheckText(field+".memo", l.Memo); err != nil {
+		return err
+	}
 	if utf8.RuneCountInString(l.Memo) > MaxMemoLength {
 		return errs.Field(field+".memo", "is longer than %d characters", MaxMemoLength)
 	}
@@ -75,7 +120,13 @@ func ValidateLine(field string, l Line) error {
 }
 
 // validateHeader checks what every kind of entry has.
-func validateHeader(key string, date Date, description string, meta map[string]string) error {
+func validateHeader(key string, date Date, description, source string, meta map[string]string) error {
+	if err := checkTexts("idempotency_key", key, "description", description, "source_ref", source); err != nil {
+		return err
+	}
+	if err := checkMetadata("metadata", meta); err != nil {
+		return err
+	}
 	switch {
 	case strings.TrimSpace(key) == "":
 		return errs.Field("idempotency_key", "is required")
@@ -107,7 +158,7 @@ func validateHeader(key string, date Date, description string, meta map[string]s
 // amount. Accounts, currencies and the balance are checked by the store,
 // which knows the accounts.
 func (e NewEntry) Validate() error {
-	if err := validateHeader(e.IdempotencyKey, e.EffectiveDate, e.Description, e.Metadata); err != nil {
+	if err := validateHeader(e.IdempotencyKey, e.EffectiveDate, e.Description, e.SourceRef, e.Metadata); err != nil {
 		return err
 	}
 	if len(e.Lines) < 2 {
@@ -126,7 +177,7 @@ func (e NewEntry) Validate() error {
 
 // Validate checks a bulk entry's header.
 func (b BulkEntry) Validate() error {
-	if err := validateHeader(b.IdempotencyKey, b.EffectiveDate, b.Description, b.Metadata); err != nil {
+	if err := validateHeader(b.IdempotencyKey, b.EffectiveDate, b.Description, b.SourceRef, b.Metadata); err != nil {
 		return err
 	}
 	if err := ValidateCode("contra", b.Contra); err != nil {
@@ -141,8 +192,53 @@ func (b BulkEntry) Validate() error {
 	return nil
 }
 
+// checkTexts applies CheckText to pairs of field name and text.
+func checkTexts(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := CheckText(pairs[i], pairs[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkMetadata applies CheckText to the keys and values of meta, in key
+// order so that the same map always gets the same error. A key at fault is
+// named in the message, the field being the map's own: the key itself may
+// not be printable.
+func checkMetadata(field string, meta map[string]string) error {
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if p := textProblem(k); p != "" {
+			return errs.Field(field, "key %q %s", k, p)
+		}
+		if err := CheckText(field+"."+k, meta[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateSealReason checks the reason given for a seal.
+func ValidateSealReason(reason string) error {
+	if err := CheckText("reason", reason); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(reason) > MaxDescriptionLength {
+		return errs.Field("reason", "is longer than %d characters", MaxDescriptionLength)
+	}
+	return nil
+}
+
 // Validate checks a reversal request.
 func (r Reversal) Validate() error {
+	if err := checkTexts("idempotency_key", r.IdempotencyKey, "reason", r.Reason); err != nil {
+		return err
+	}
 	switch {
 	case r.EntryID == [16]byte{}:
 		return errs.Field("entry_id", "is required")
@@ -160,6 +256,12 @@ func (r Reversal) Validate() error {
 
 // Validate checks a new account.
 func (a Account) Validate() error {
+	if err := CheckText("name", a.Name); err != nil {
+		return err
+	}
+	if err := checkMetadata("metadata", a.Metadata); err != nil {
+		return err
+	}
 	switch {
 	case ValidateCode("code", a.Code) != nil:
 		return ValidateCode("code", a.Code)

@@ -328,12 +328,13 @@ const MaxReasonLen = 500
 // CheckReason checks a note or a reason a person gives, and returns it
 // trimmed; required says it must be given.
 func CheckReason(field, s string, required bool) (string, error) {
+	if err := ledger.CheckText(field, s); err != nil {
+		return "", err
+	}
 	s = strings.TrimSpace(s)
 	switch {
 	case required && s == "":
 		return "", errs.Field(field, "is required")
-	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
-		return "", errs.Field(field, "must be text")
 	case utf8.RuneCountInString(s) > MaxReasonLen:
 		return "", errs.Field(field, "must have at most %d characters", MaxReasonLen)
 	}

@@ -334,6 +334,11 @@ func (c *cfonbReader) read() (cfonbRecord, error) {
 	case err != io.EOF:
 		return rec, c.readErr(&rec, err)
 	}
+	// A NUL is no character of the file's text, and the database keeps it
+	// out of its own.
+	if i := bytes.IndexByte(rec.b[:], 0); i >= 0 {
+		return rec, rec.errorf("", "byte 0x00 (NUL) at column %d: not a character", i+1)
+	}
 	switch rec.code() {
 	case "01", "04", "05", "07":
 		return rec, nil

@@ -154,6 +154,8 @@ func TestCFONBBad(t *testing.T) {
 			line: 4, element: "record 05", field: "Account", reason: "a record of account 30001-00064-00000067890 in the statement of account 30001-00064-00000012345"},
 		{name: "OtherCurrency", data: cfonbEdit(t, 2, func(r string) string { return setCols(r, 17, "USD") }),
 			line: 2, element: "record 04", field: "Currency (columns 17-19)", reason: `currency mismatch: "USD" in a statement in EUR`},
+		{name: "NULInLabel", data: cfonbEdit(t, 2, func(r string) string { return setCols(r, 50, "\x00") }),
+			line: 2, element: "record 04", reason: "byte 0x00 (NUL) at column 50"},
 		{name: "BadDecimals", data: cfonbEdit(t, 1, func(r string) string { return setCols(r, 20, " ") }),
 			line: 1, element: "record 01", field: "number of decimals (column 20)", reason: `" " is not a digit`},
 		{name: "Empty", data: []byte("\n"), reason: "empty file: no 01 record"},

@@ -143,6 +143,7 @@ func TestDecodeStrict(t *testing.T) {
 		{"CutShort", `{"description": "x"`, "", "cut short"},
 		{"Empty", ``, "", "no JSON value"},
 		{"Trailing", "{}\n {}", "", "after the JSON value at line 2, column 2"},
+		{"NotUTF8", "{\n  \"description\": \"caf\xe9\"\n}", "", "not UTF-8 text: the byte at line 2, column 22"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var e ledger.NewEntry

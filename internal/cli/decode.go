@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ofii/allowances/internal/errs"
 )
@@ -19,7 +20,13 @@ import (
 // rejected. A failure is an errs.Error (code Invalid) that names the field
 // at fault as a path such as "lines[1].amount", or gives the line and column
 // of a syntax error, so that a person can find the mistake in the file.
+// Bytes that are not UTF-8, which encoding/json would silently replace, are
+// an error too.
 func DecodeStrict(data []byte, v any) error {
+	if !utf8.Valid(data) {
+		line, col := position(data, int64(invalidUTF8At(data)))
+		return errs.E(errs.Invalid, "the input is not UTF-8 text: the byte at line %d, column %d is not", line, col)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -52,6 +59,19 @@ func DecodeStrict(data []byte, v any) error {
 		return errs.E(errs.Invalid, "unexpected data after the JSON value at line %d, column %d", line, col)
 	}
 	return nil
+}
+
+// invalidUTF8At is the offset of the first byte of b that does not start
+// a valid UTF-8 sequence, or len(b).
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 // position returns the line and column, both from 1, of the byte at offset.

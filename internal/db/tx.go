@@ -134,5 +134,12 @@ func IsUniqueViolation(err error, constraint string) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && (constraint == "" || pgErr.ConstraintName == constraint)
 }
 
+// IsNumericOutOfRange reports whether err is a SQLSTATE 22003: a number
+// beyond what its column holds, such as a sum over a DECIMAL(19,2).
+func IsNumericOutOfRange(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "22003"
+}
+
 // Pool is the pool type the stores take.
 type Pool = pgxpool.Pool

@@ -13,14 +13,15 @@ type Code string
 
 // The codes an Error may carry.
 const (
-	Invalid      Code = "invalid"      // the input is wrong; nothing was applied
-	NotFound     Code = "not_found"    // a named thing does not exist
-	Conflict     Code = "conflict"     // the request contradicts the current state
-	Unauthorized Code = "unauthorized" // no or unknown credentials
-	Forbidden    Code = "forbidden"    // the caller may not do this
-	TooLarge     Code = "too_large"    // the request body or file is over its limit
-	Unavailable  Code = "unavailable"  // a dependency is down; try again later
-	Internal     Code = "internal"     // a fault of ours; details are logged, not shown
+	Invalid      Code = "invalid"                // the input is wrong; nothing was applied
+	NotFound     Code = "not_found"              // a named thing does not exist
+	Conflict     Code = "conflict"               // the request contradicts the current state
+	Unauthorized Code = "unauthorized"           // no or unknown credentials
+	Forbidden    Code = "forbidden"              // the caller may not do this
+	TooLarge     Code = "too_large"              // the request body or file is over its limit
+	Unsupported  Code = "unsupported_media_type" // the body is of a type the route does not take
+	Unavailable  Code = "unavailable"            // a dependency is down; try again later
+	Internal     Code = "internal"               // a fault of ours; details are logged, not shown
 )
 
 // Error is an error meant to be shown to the person who caused it.

@@ -238,6 +238,7 @@ func (s *Store) bulkChunks(b ledger.BulkEntry, contra ledger.Account, fn func(ch
 		index int64 // index of the next input line, for error messages
 		no    int64
 		buf   = make([]ledger.Line, 0, size)
+		total decimal.Decimal // of the lines so far: what the contra account takes
 	)
 	flush := func() error {
 		if len(buf) == 0 {
@@ -256,6 +257,13 @@ func (s *Store) bulkChunks(b ledger.BulkEntry, contra ledger.Account, fn func(ch
 			}
 			c.lines = append(c.lines, line{account: l.Account, amount: l.Amount, currency: cur, memo: l.Memo})
 			sum = sum.Add(l.Amount)
+		}
+		// The contra account takes the sum of every line: refuse, before
+		// anything is written, what neither its posting nor its balance
+		// could hold.
+		if total = total.Add(sum); total.Abs().GreaterThanOrEqual(ledger.MaxBalance) {
+			return errs.Field("lines", "lines 0 to %d sum to %s, beyond %s, the most the contra account %s may hold",
+				index-1, total.StringFixed(2), ledger.MaxBalance.StringFixed(0), contra.Code)
 		}
 		if !sum.IsZero() {
 			c.lines = append(c.lines, line{account: contra.Code, amount: sum.Neg(), currency: contra.Currency, memo: b.ContraMemo})
@@ -454,7 +462,7 @@ func (s *Store) PostBulk(ctx context.Context, b ledger.BulkEntry) (ledger.Entry,
 	// Second pass: write the chunks not yet written.
 	total, err := s.writeChunks(ctx, b, contra, o, hashes, creates, done)
 	if err != nil {
-		return fail(err)
+		return fail(outOfRange("lines", err))
 	}
 	if err := s.finishEntry(ctx, o, hashes, total); err != nil {
 		return fail(err)

@@ -123,9 +123,21 @@ func (s *Store) Post(ctx context.Context, e ledger.NewEntry) (ledger.Entry, erro
 		return s.replay(ctx, e.IdempotencyKey, nil, content)
 	}
 	if err != nil {
-		return ledger.Entry{}, fmt.Errorf("post entry %q: %w", e.IdempotencyKey, err)
+		return ledger.Entry{}, fmt.Errorf("post entry %q: %w", e.IdempotencyKey, outOfRange("lines", err))
 	}
 	return out, nil
+}
+
+// outOfRange turns the database's refusal of a number beyond its column
+// (SQLSTATE 22003), which the domain's bound on a posting cannot rule out
+// for a balance that many entries build up, into an error naming field;
+// the transaction was rolled back and nothing was written.
+func outOfRange(field string, err error) error {
+	if db.IsNumericOutOfRange(err) {
+		return errs.Field(field, "would take a balance beyond %s, the most an account may hold",
+			ledger.MaxBalance.StringFixed(0))
+	}
+	return err
 }
 
 // sendBatch runs a batch and maps the constraint violations that mean

@@ -95,7 +95,7 @@ func (s *Store) Reverse(ctx context.Context, r ledger.Reversal) (ledger.Entry, e
 		err = write(ctx, nil, false)
 	}
 	if err != nil {
-		return fail(err)
+		return fail(outOfRange("entry_id", err))
 	}
 	if replay {
 		return s.replayed(ctx, o.id)

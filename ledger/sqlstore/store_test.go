@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -178,6 +179,16 @@ func TestPostBadInput(t *testing.T) {
 		{"ErrNegativeZero", entry(ledger.Line{Account: ledger.BankMain, Amount: negZero}, line(ledger.StateFunding, "0")), "lines[0].amount"},
 		{"ErrThreeDecimals", entry(line(ledger.BankMain, "10.005"), line(ledger.StateFunding, "-10.005")), "lines[0].amount"},
 		{"ErrTooLarge", entry(line(ledger.BankMain, "100000000000000000"), line(ledger.StateFunding, "-100000000000000000")), "lines[0].amount"},
+		{"ErrOverBound", entry(line(ledger.BankMain, "10000000000000.00"), line(ledger.StateFunding, "-10000000000000.00")), "lines[0].amount"},
+		{"ErrNULInMemo", entry(line(ledger.BankMain, "1.00"), ledger.Line{Account: ledger.StateFunding, Amount: d("-1.00"), Memo: "a\x00b"}), "lines[1].memo"},
+		{"ErrBadUTF8InMemo", entry(line(ledger.BankMain, "1.00"), ledger.Line{Account: ledger.StateFunding, Amount: d("-1.00"), Memo: "caf\xe9"}), "lines[1].memo"},
+		{"ErrNULInKey", ledger.NewEntry{IdempotencyKey: "k\x00", EffectiveDate: day, Description: "x", Lines: []ledger.Line{line(ledger.BankMain, "1"), line(ledger.StateFunding, "-1")}}, "idempotency_key"},
+		{"ErrNULInDescription", ledger.NewEntry{IdempotencyKey: "k", EffectiveDate: day, Description: "x\x00", Lines: []ledger.Line{line(ledger.BankMain, "1"), line(ledger.StateFunding, "-1")}}, "description"},
+		{"ErrNULInSourceRef", ledger.NewEntry{IdempotencyKey: "k", EffectiveDate: day, Description: "x", SourceRef: "\x00", Lines: []ledger.Line{line(ledger.BankMain, "1"), line(ledger.StateFunding, "-1")}}, "source_ref"},
+		{"ErrNULInMetadataValue", ledger.NewEntry{IdempotencyKey: "k", EffectiveDate: day, Description: "x", Metadata: map[string]string{"ref": "a\x00"},
+			Lines: []ledger.Line{line(ledger.BankMain, "1"), line(ledger.StateFunding, "-1")}}, "metadata.ref"},
+		{"ErrNULInMetadataKey", ledger.NewEntry{IdempotencyKey: "k", EffectiveDate: day, Description: "x", Metadata: map[string]string{"re\x00f": "a"},
+			Lines: []ledger.Line{line(ledger.BankMain, "1"), line(ledger.StateFunding, "-1")}}, "metadata"},
 		{"ErrUnknownAccount", entry(line(ledger.BankMain, "1.00"), line("equity:nowhere", "-1.00")), "lines[1].account"},
 		{"ErrUnknownControlChild", entry(line(ledger.BankMain, "1.00"), line("bank:main:x", "-1.00")), "lines[1].account"},
 		{"ErrBadAccountCode", entry(line(ledger.BankMain, "1.00"), line("Bank Main", "-1.00")), "lines[1].account"},
@@ -206,6 +217,27 @@ func TestPostBadInput(t *testing.T) {
 	if entries != 1 || postings != 2 || accounts != 0 {
 		t.Fatalf("bad input wrote something: %d entries, %d postings, %d sub-ledger accounts", entries, postings, accounts)
 	}
+	t.Run("ErrNULInReason", func(t *testing.T) {
+		_, err := s.Reverse(ctx, ledger.Reversal{EntryID: uuid.New(), IdempotencyKey: "r", Reason: "typo\x00"})
+		var e *errs.Error
+		if !errors.As(err, &e) || e.Code != errs.Invalid || e.Field != "reason" {
+			t.Fatalf("err = %v, want invalid reason", err)
+		}
+	})
+	t.Run("ErrNULInSealReason", func(t *testing.T) {
+		_, err := s.Seal(ctx, "month end\x00")
+		var e *errs.Error
+		if !errors.As(err, &e) || e.Code != errs.Invalid || e.Field != "reason" {
+			t.Fatalf("err = %v, want invalid reason", err)
+		}
+	})
+	t.Run("ErrNULInAccountName", func(t *testing.T) {
+		_, err := s.CreateAccount(ctx, ledger.Account{Code: "bank:nul", Name: "N\x00", Type: ledger.Asset, Currency: "EUR"})
+		var e *errs.Error
+		if !errors.As(err, &e) || e.Code != errs.Invalid || e.Field != "name" {
+			t.Fatalf("err = %v, want invalid name", err)
+		}
+	})
 	t.Run("ErrReverseUnknown", func(t *testing.T) {
 		_, err := s.Reverse(ctx, ledger.Reversal{EntryID: uuid.New(), IdempotencyKey: "r", Reason: "x"})
 		var e *errs.Error
@@ -545,6 +577,77 @@ func TestPostBulkBadLineWritesNothing(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("bad bulk entry wrote %d rows", n)
 	}
+}
+
+// TestBalanceOverflowIsInvalid takes a balance close to what DECIMAL(19,2)
+// holds with a bulk entry, whose lines, each under the bound of a posting,
+// add up on one account: an entry that would take it beyond is an invalid
+// request naming its lines, not a database failure, and changes nothing;
+// a bulk entry whose lines alone sum beyond it is refused before anything
+// is written.
+func TestBalanceOverflowIsInvalid(t *testing.T) {
+	s, pool := mustOpen(t)
+	ctx := context.Background()
+	for _, a := range []ledger.Account{
+		{Code: "test:hoard", Name: "Hoard", Type: ledger.Asset, Currency: "EUR"},
+		{Code: "test:source", Name: "Source", Type: ledger.Equity, Currency: "EUR"},
+		{Code: "test:other", Name: "Other", Type: ledger.Equity, Currency: "EUR"},
+	} {
+		if _, err := s.CreateAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	most := d("9999999999999.99") // the largest posting
+	bulk := func(key, contra string, n int) ledger.BulkEntry {
+		return ledger.BulkEntry{IdempotencyKey: key, EffectiveDate: day, Description: "fill", Contra: contra,
+			Lines: func(yield func(ledger.Line) error) error {
+				for range n {
+					if err := yield(ledger.Line{Account: "test:hoard", Amount: most}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}}
+	}
+	if _, err := s.PostBulk(ctx, bulk("fill", "test:source", 9999)); err != nil {
+		t.Fatal(err)
+	}
+	full := most.Mul(decimal.NewFromInt(9999))
+	if got := balance(t, s, "test:hoard", ledger.AsOf{}); got != full.StringFixed(2) {
+		t.Fatalf("hoard = %s, want %s", got, full.StringFixed(2))
+	}
+	count := func() (n int64) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM entries) + (SELECT count(*) FROM postings)`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count()
+
+	// Two more of the largest postings take the hoard to 10,001 of them:
+	// beyond 10^17.
+	more := ledger.NewEntry{IdempotencyKey: "two-more", EffectiveDate: day, Description: "two more", Lines: []ledger.Line{
+		{Account: "test:hoard", Amount: most}, {Account: "test:hoard", Amount: most},
+		{Account: "test:source", Amount: most.Neg()}, {Account: "test:source", Amount: most.Neg()}}}
+	_, err := s.Post(ctx, more)
+	var e *errs.Error
+	if !errors.As(err, &e) || e.Code != errs.Invalid || e.Field != "lines" || !strings.Contains(e.Message, "beyond 100000000000000000") {
+		t.Fatalf("post beyond the balance's range: err = %v, want invalid lines", err)
+	}
+	if _, err := s.PostBulk(ctx, bulk("too-much", "test:other", 10001)); !errors.As(err, &e) || e.Code != errs.Invalid || e.Field != "lines" {
+		t.Fatalf("bulk entry beyond the contra's range: err = %v, want invalid lines", err)
+	}
+	if n := count(); n != before {
+		t.Fatalf("refused entries wrote %d rows", n-before)
+	}
+	if got := balance(t, s, "test:hoard", ledger.AsOf{}); got != full.StringFixed(2) {
+		t.Fatalf("hoard = %s after refused entries, want %s", got, full.StringFixed(2))
+	}
+	if got := balance(t, s, "test:other", ledger.AsOf{}); got != "0.00" {
+		t.Fatalf("other = %s after a refused bulk entry, want 0.00", got)
+	}
+	mustVerify(t, s)
 }
 
 // TestPostBulkResumes interrupts a bulk entry after its second chunk and

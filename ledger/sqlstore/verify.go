@@ -17,6 +17,9 @@ import (
 // returns nil when there is nothing to seal. Sealers take turns on the
 // seal_head row.
 func (s *Store) Seal(ctx context.Context, reason string) (*ledger.Seal, error) {
+	if err := ledger.ValidateSealReason(reason); err != nil {
+		return nil, err
+	}
 	var out *ledger.Seal
 	err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
 		out = nil

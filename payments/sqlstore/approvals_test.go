@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -329,6 +330,15 @@ func TestApprovalReleaseAndStatusReports(t *testing.T) {
 	}
 	if _, err := e.ap.CorrectPayee(e.ctx, x.ID, paul, payments.Payee{Name: "Amina Diallo", IBAN: "FR76 3000 6000 0112 3456 7890 180"}, "typo"); errs.CodeOf(err) != errs.Invalid {
 		t.Errorf("correcting to an invalid IBAN: %v", err)
+	}
+	// A NUL is refused, not dropped with the other characters a SEPA name
+	// may not hold.
+	var fe *errs.Error
+	if _, err := e.ap.CorrectPayee(e.ctx, x.ID, paul, payments.Payee{Name: "Amina\x00 Diallo", IBAN: "FR14 2004 1010 0505 0001 3M02 606"}, "typo"); !errors.As(err, &fe) || fe.Code != errs.Invalid || fe.Field != "name" {
+		t.Errorf("correcting to a name with a NUL: %v", err)
+	}
+	if _, err := e.ap.CorrectPayee(e.ctx, x.ID, paul, payments.Payee{Name: "Amina Diallo", IBAN: "FR14 2004 1010 0505 0001 3M02 606"}, "typo\x00"); !errors.As(err, &fe) || fe.Code != errs.Invalid || fe.Field != "reason" {
+		t.Errorf("correcting with a reason holding a NUL: %v", err)
 	}
 	if _, err := e.ap.Reissue(e.ctx, paul, ""); errs.CodeOf(err) != errs.Conflict {
 		t.Errorf("reissue with nothing corrected: %v", err)

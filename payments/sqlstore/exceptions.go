@@ -15,6 +15,7 @@ import (
 	auditlog "github.com/ofii/allowances/internal/audit"
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/internal/mask"
+	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 	"github.com/ofii/allowances/payments/sepa"
 )
@@ -112,6 +113,9 @@ func (s *ApprovalStore) CorrectPayee(ctx context.Context, id uuid.UUID, by payme
 	}
 	reason, err := payments.CheckReason("reason", reason, true)
 	if err != nil {
+		return payments.PaymentException{}, err
+	}
+	if err := ledger.CheckText("name", p.Name); err != nil {
 		return payments.PaymentException{}, err
 	}
 	p.Name = sepa.Clean(p.Name, 70)

@@ -741,7 +741,7 @@ func decodeApplyReportRequest(_ context.Context, r *http.Request) (any, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/xml" && mt != "text/xml") {
-		return nil, errs.Field("Content-Type", "%q is not application/xml: the body is a pain.002 status report", ct)
+		return nil, unsupportedType("%q is not application/xml: the body is a pain.002 status report", ct)
 	}
 	content, err := io.ReadAll(r.Body)
 	if err != nil {

@@ -759,8 +759,8 @@ func TestApprovalsBadRequests(t *testing.T) {
 		wantStatus              int
 		wantField, wantMsg      string
 	}{
-		{"NotXML", "application/json", `{}`, 400, "Content-Type", `Content-Type: "application/json" is not application/xml`},
-		{"NoContentType", "", `<Document/>`, 400, "Content-Type", `Content-Type: "" is not application/xml`},
+		{"NotXML", "application/json", `{}`, 415, "Content-Type", `Content-Type: "application/json" is not application/xml`},
+		{"NoContentType", "", `<Document/>`, 415, "Content-Type", `Content-Type: "" is not application/xml`},
 		{"Empty", "application/xml", ``, 400, "body", "body: empty; a pain.002 status report is expected"},
 		{"Garbage", "application/xml", `<Document><nope/>`, 400, "report", "report: "},
 		{"TooLarge", "application/xml", `<Document>` + strings.Repeat("x", 2*testMaxBody) + `</Document>`, 413, "body", "body: larger than the limit"},

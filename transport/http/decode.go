@@ -6,12 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"mime"
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
@@ -20,12 +24,33 @@ import (
 	"github.com/ofii/allowances/ledger"
 )
 
-// decodeBody reads r's body, one JSON value, into v. It refuses fields v
-// does not have and anything after the value, and turns every failure into
-// an *errs.Error naming the field or the position at fault. The body's size
-// is capped by the observer's http.MaxBytesReader.
+// decodeBody reads r's body, one JSON value, into v. It refuses a body
+// declared as anything but JSON (415), or not declared at all; bytes that
+// are not UTF-8, which encoding/json would silently replace; fields v does
+// not have and anything after the value. Every failure is an *errs.Error
+// naming the field or the position at fault. The body's size is capped by
+// the observer's http.MaxBytesReader.
 func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	ct := r.Header.Get("Content-Type")
+	if ct != "" {
+		if err := checkJSONType(ct); err != nil {
+			return err
+		}
+	}
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return bodyError(err)
+	}
+	if ct == "" && len(bytes.TrimSpace(data)) > 0 {
+		return unsupportedType("is missing: the body is JSON, declared as application/json")
+	}
+	if !utf8.Valid(data) {
+		return errs.Field("body", "is not valid UTF-8 text: the byte at offset %d is not", invalidUTF8At(data))
+	}
+	if at := loneSurrogateAt(data); at >= 0 {
+		return errs.Field("body", "the escape at offset %d is half of a UTF-16 surrogate pair, not a character", at)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return bodyError(err)
@@ -38,6 +63,75 @@ func decodeBody(r *http.Request, v any) error {
 		return errs.Field("body", "unexpected data after the JSON value")
 	}
 	return nil
+}
+
+// checkJSONType refuses a Content-Type other than application/json, whose
+// only charset may be UTF-8.
+func checkJSONType(ct string) error {
+	mt, params, err := mime.ParseMediaType(ct)
+	switch {
+	case err != nil:
+		return unsupportedType("%q is not a media type: the body is JSON, declared as application/json", ct)
+	case mt != "application/json":
+		return unsupportedType("%q is not application/json: the body of this route is JSON", ct)
+	case params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8"):
+		return unsupportedType("charset %q: JSON bodies are UTF-8", params["charset"])
+	}
+	return nil
+}
+
+// unsupportedType is the error of a body of a type the route does not
+// take, which names the Content-Type header.
+func unsupportedType(format string, args ...any) error {
+	return &errs.Error{Code: errs.Unsupported, Field: "Content-Type", Message: fmt.Sprintf(format, args...)}
+}
+
+// invalidUTF8At is the offset of the first byte of b that does not start
+// a valid UTF-8 sequence, or -1.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// loneSurrogateAt is the offset of the first \uXXXX escape of the JSON
+// text b that is a UTF-16 surrogate without its other half, which
+// encoding/json would silently replace, or -1. Outside strings a valid
+// JSON text has no backslash, so every backslash starts an escape.
+func loneSurrogateAt(b []byte) int {
+	unit := func(i int) (rune, bool) { // the \uXXXX escape at i
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		r, ok := unit(i)
+		switch {
+		case !ok:
+			i++ // a one-character escape, such as \\ or \"
+		case r >= 0xD800 && r < 0xDC00:
+			if lo, ok := unit(i + 6); ok && lo >= 0xDC00 && lo < 0xE000 {
+				i += 11
+				continue
+			}
+			return i
+		case r >= 0xDC00 && r < 0xE000:
+			return i
+		default:
+			i += 5
+		}
+	}
+	return -1
 }
 
 // bodyError explains a decoding failure.
@@ -84,7 +178,7 @@ var (
 func typeMessage(e *json.UnmarshalTypeError) string {
 	switch e.Type {
 	case decimalType:
-		return "not a decimal number"
+		return e.Value + " is not an amount: digits with at most two decimals after a '.', such as \"125.40\""
 	case dateType:
 		return "not a date (YYYY-MM-DD)"
 	}
@@ -115,23 +209,24 @@ type fieldError struct {
 func (e *fieldError) Error() string { return e.path + ": " + e.msg }
 
 // jsonDecimal reads an amount given as a JSON string ("125.40") or number
-// (125.40). A failure is a *json.UnmarshalTypeError, to which encoding/json
-// adds the field's path.
+// (125.40) in the one form ledger.ParseAmount reads: no exponent ("1e3"),
+// at most two decimals. A failure is a *json.UnmarshalTypeError, to which
+// encoding/json adds the field's path.
 type jsonDecimal decimal.Decimal
 
 func (d *jsonDecimal) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
 	}
-	s := string(b)
+	s, shown := string(b), string(b)
 	if len(b) > 0 && b[0] == '"' {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return &json.UnmarshalTypeError{Value: "string", Type: decimalType}
 		}
 	}
-	v, err := decimal.NewFromString(strings.TrimSpace(s))
-	if err != nil || s != strings.TrimSpace(s) {
-		return &json.UnmarshalTypeError{Value: "string " + strconv.Quote(s), Type: decimalType}
+	v, err := ledger.ParseAmount("amount", s)
+	if err != nil {
+		return &json.UnmarshalTypeError{Value: shown, Type: decimalType}
 	}
 	*d = jsonDecimal(v)
 	return nil
@@ -227,6 +322,55 @@ type reversalBody struct {
 // sealBody is the body of POST /v1/seals.
 type sealBody struct {
 	Reason string `json:"reason"`
+}
+
+// textInURL refuses, before h sees the request, a path wildcard of pattern
+// or a query parameter whose text is not UTF-8 or holds a NUL, naming it:
+// what the stores would be asked to look up could not be text.
+func textInURL(pattern string, h http.Handler) http.Handler {
+	var wildcards []string
+	for rest := pattern; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			break
+		}
+		wildcards = append(wildcards, strings.TrimSuffix(rest[i+1:i+j], "..."))
+		rest = rest[i+j+1:]
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkURLText(r, wildcards); err != nil {
+			encodeError(r.Context(), err, w)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func checkURLText(r *http.Request, wildcards []string) error {
+	for _, name := range wildcards {
+		if err := ledger.CheckText(name, r.PathValue(name)); err != nil {
+			return err
+		}
+	}
+	v, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return errs.Field("query", "malformed query string")
+	}
+	for _, name := range slices.Sorted(maps.Keys(v)) {
+		if err := ledger.CheckText("query", name); err != nil {
+			return err
+		}
+		for _, s := range v[name] {
+			if err := ledger.CheckText(name, s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // query is a request's query string, checked against the parameters a route

@@ -23,6 +23,8 @@ func statusOf(code errs.Code) int {
 		return http.StatusConflict
 	case errs.TooLarge:
 		return http.StatusRequestEntityTooLarge
+	case errs.Unsupported:
+		return http.StatusUnsupportedMediaType
 	case errs.Unavailable:
 		return http.StatusServiceUnavailable
 	}

@@ -645,7 +645,7 @@ func decodeImportRequest(_ context.Context, r *http.Request) (any, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || !slices.Contains(statementTypes, mt) {
-		return nil, errs.Field("Content-Type", "%q is not a statement file's type: application/xml for camt.053 or camt.054, "+
+		return nil, unsupportedType("%q is not a statement file's type: application/xml for camt.053 or camt.054, "+
 			"text/plain or application/octet-stream for CFONB 120", ct)
 	}
 	// A file may be hundreds of megabytes: it waits on disk, not in

@@ -746,8 +746,8 @@ func TestReconciliationBadRequests(t *testing.T) {
 		wantField         string
 		wantMsg           string
 	}{
-		{"JSON", "application/json", []byte(`{}`), 400, "Content-Type", `Content-Type: "application/json" is not a statement file's type`},
-		{"NoContentType", "", doc, 400, "Content-Type", `Content-Type: "" is not`},
+		{"JSON", "application/json", []byte(`{}`), 415, "Content-Type", `Content-Type: "application/json" is not a statement file's type`},
+		{"NoContentType", "", doc, 415, "Content-Type", `Content-Type: "" is not`},
 		{"Empty", "application/xml", nil, 400, "body", "body: empty"},
 		{"TooLarge", "application/xml", bytes.Repeat([]byte(" "), testMaxStatement+1), 413, "body", "body: larger than the limit of 65536 bytes"},
 		{"NotAStatement", "application/xml", []byte(`<?xml version="1.0"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"/>`), 400, "", ""},

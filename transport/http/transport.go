@@ -141,7 +141,7 @@ func NewHandler(svc ledger.Service, opts Options) http.Handler {
 		maxBody = max(maxBody, rt.maxBody)
 	}
 	for _, rt := range routes {
-		h := rt.handler
+		h := textInURL(rt.pattern, rt.handler)
 		if limit := cmp.Or(rt.maxBody, opts.MaxBodyBytes); limit < maxBody {
 			h = limitBody(h, limit)
 		}

@@ -87,6 +87,9 @@ func (a *testAPI) do(t *testing.T, method, path, token, body string) response {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	res, err := a.srv.Client().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -251,9 +254,9 @@ func TestBadRequests(t *testing.T) {
 		{"UnknownLineField", "POST", "/v1/entries", `{"lines":[{"account":"bank:main","amount":"1.00"},{"acount":"x"}]}`,
 			400, "invalid", "lines[1].acount", "lines[1].acount: unknown field"},
 		{"BadAmount", "POST", "/v1/entries", `{"lines":[{"account":"bank:main","amount":"12,50"}]}`,
-			400, "invalid", "lines[0].amount", "lines[0].amount: not a decimal number"},
+			400, "invalid", "lines[0].amount", `lines[0].amount: "12,50" is not an amount: digits with at most two decimals after a '.', such as "125.40"`},
 		{"AmountNotScalar", "POST", "/v1/entries", `{"lines":[{"account":"bank:main","amount":1},{"account":"x","amount":{}}]}`,
-			400, "invalid", "lines[1].amount", "lines[1].amount: not a decimal number"},
+			400, "invalid", "lines[1].amount", `lines[1].amount: {} is not an amount: digits with at most two decimals after a '.', such as "125.40"`},
 		{"BadDate", "POST", "/v1/entries", `{"effective_date":"2026-02-30"}`,
 			400, "invalid", "effective_date", "effective_date: not a date (YYYY-MM-DD)"},
 		{"WrongType", "POST", "/v1/entries", `{"description":12}`,

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -725,4 +726,75 @@ func (s *memSink) deadLetterOf(value []byte) payments.Source {
 		}
 	}
 	return payments.Source{}
+}
+
+// After a restart, the lag the status shows is the broker's figure, not
+// zero: before its first measurement it is unknown (null), then it counts
+// the records that arrived while no consumer ran, and it reaches zero only
+// once they are applied.
+func TestLagAfterRestartIsMeasured(t *testing.T) {
+	b := startBroker(t)
+	const group = "lag"
+	cfg := testConfig(b.Addr(), group)
+	cfg.LagInterval = 100 * time.Millisecond
+
+	produce(t, b.Addr(), 0, 40, 7)
+	a := newConsumer(t, cfg, newMemSink(), nil)
+	stopA := run(t, a)
+	waitFor(t, 15*time.Second, "A to commit every record", func() bool {
+		return allCommitted(committed(t, b.Addr(), group), highWater(t, b.Addr()))
+	})
+	waitFor(t, 15*time.Second, "A's lag to be 0", func() bool { st := a.Status(); return st.Lag != nil && *st.Lag == 0 })
+	if err := stopA(); err != nil {
+		t.Fatal(err)
+	}
+
+	// 60 records arrive while no consumer runs.
+	produce(t, b.Addr(), 40, 60, 7)
+	com, hw := committed(t, b.Addr(), group), highWater(t, b.Addr())
+	var want int64
+	for p, h := range hw {
+		want += h - max(com[p], 0)
+	}
+	if want != 60 {
+		t.Fatalf("broker: %d records wait (committed %v, high-water marks %v), want 60", want, com, hw)
+	}
+
+	// B's first batch waits until the test has read B's status.
+	release := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	sinkB := newMemSink()
+	sinkB.before = func([]payments.Record) { <-release }
+	bc := newConsumer(t, cfg, sinkB, nil)
+	st := bc.Status()
+	if st.Lag != nil {
+		t.Fatalf("lag before any measurement = %d, want unknown", *st.Lag)
+	}
+	if j, _ := json.Marshal(st); !strings.Contains(string(j), `"lag":null`) {
+		t.Fatalf("status before any measurement: %s, want \"lag\":null", j)
+	}
+	stopB := run(t, bc)
+	t.Cleanup(open) // before stopB, which waits for the batch in hand
+	waitFor(t, 15*time.Second, "B to measure its lag", func() bool { return bc.Status().Lag != nil })
+	st = bc.Status()
+	if *st.Lag != want {
+		t.Fatalf("B's lag before it applied anything = %d, want %d", *st.Lag, want)
+	}
+	if st.LagAt == nil || st.LagAt.IsZero() {
+		t.Errorf("lag_at = %v, want the time of the measurement", st.LagAt)
+	}
+	if st.Applied != 0 {
+		t.Fatalf("B applied %d records before its first batch was released", st.Applied)
+	}
+
+	open()
+	waitFor(t, 15*time.Second, "B to apply the 60 records", func() bool { return sinkB.distinct() >= 60 })
+	waitFor(t, 15*time.Second, "B's lag to reach 0", func() bool { st := bc.Status(); return st.Lag != nil && *st.Lag == 0 })
+	if err := stopB(); err != nil {
+		t.Fatal(err)
+	}
+	if n := sinkB.distinct(); n != 60 {
+		t.Fatalf("B applied %d records, want the 60 that arrived while no consumer ran", n)
+	}
 }
