@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,17 +18,20 @@ import (
 )
 
 func auditCmd(a *app) *cobra.Command {
-	var object, actor, action, beneficiary, since, after string
+	var object, actor, action, kind, beneficiary, since, after string
 	var limit int
 	var all bool
 	cmd := &cobra.Command{
-		Use:   "audit [--object ID] [--actor NAME] [--action ACTION] [--beneficiary ID] [--since TIME] [--all]",
-		Short: "Read the audit trail of the batches, payment files and exceptions, oldest first",
+		Use:   "audit [--object ID] [--actor NAME] [--action ACTION] [--kind KIND] [--beneficiary ID] [--since TIME] [--all]",
+		Short: "Read the audit trail: who changed or read what, oldest first",
 		Long: `Read the audit trail, oldest first: who moved which batch, payment file or
-exception from which status to which, when, from where and why. One page is
-shown; the next is read with --after, or every page with --all. IBANs the
-trail records show masked. It calls ledgerd (LEDGER_URL) with the caller's
-token, which must be an auditor's or an administrator's.`,
+exception from which status to which, when, from where and why; and who read
+a beneficiary's file (action read: the timeline, days, payments), with the
+fields shown in full (IN FULL: iban). --beneficiary answers "who looked at
+this person's file". One page is shown; the next is read with --after, or
+every page with --all. IBANs the trail records show masked. It calls ledgerd
+(LEDGER_URL) with the caller's token, which must be an auditor's or an
+administrator's.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if since != "" {
@@ -42,7 +46,7 @@ token, which must be an auditor's or an administrator's.`,
 				limit = allPageSize
 			}
 			q := url.Values{}
-			for name, v := range map[string]string{"object_id": object, "actor": actor, "action": action, "beneficiary": beneficiary, "since": since} {
+			for name, v := range map[string]string{"object_id": object, "actor": actor, "action": action, "kind": kind, "beneficiary": beneficiary, "since": since} {
 				if v != "" {
 					q.Set(name, v)
 				}
@@ -50,7 +54,7 @@ token, which must be an auditor's or an administrator's.`,
 			if limit != 0 {
 				q.Set("limit", strconv.Itoa(limit))
 			}
-			flags := map[string]string{"object_id": "--object", "actor": "--actor", "action": "--action", "beneficiary": "--beneficiary",
+			flags := map[string]string{"object_id": "--object", "actor": "--actor", "action": "--action", "kind": "--kind", "beneficiary": "--beneficiary",
 				"since": "--since", "after": "--after", "limit": "--limit"}
 			ctx := cmd.Context()
 			progress := cli.NewProgress(a.stderr, -1, "reading audit trail", a.json() || !all)
@@ -90,7 +94,8 @@ token, which must be an auditor's or an administrator's.`,
 	f.StringVar(&object, "object", "", "only the events of this batch, payment file (MsgId) or exception")
 	f.StringVar(&actor, "actor", "", "only the events of this person (a token's name, or system)")
 	f.StringVar(&action, "action", "", "only events of this action: submit, approve, reject, cancel, release...")
-	f.StringVar(&beneficiary, "beneficiary", "", "only the events about this beneficiary (such as OFII-2026-000123)")
+	f.StringVar(&kind, "kind", "", "only the events about this kind of object: batch, exception, timeline, days, batch_lines...")
+	f.StringVar(&beneficiary, "beneficiary", "", "only the events about this beneficiary (such as OFII-2026-000123): who read or changed their file")
 	f.StringVar(&since, "since", "", "only events at or after this time (RFC 3339) or day (YYYY-MM-DD, UTC)")
 	f.StringVar(&after, "after", "", "read the page after the one that printed this cursor")
 	f.IntVar(&limit, "limit", 0, "events per page, at most 1000 (default 100, or 1000 with --all)")
@@ -104,9 +109,13 @@ func auditTable(w io.Writer, events []payments.AuditEvent, next string) error {
 	if len(events) == 0 {
 		fmt.Fprintln(w, "no audit events")
 	} else {
-		t := cli.NewTable(w, "AT", "ACTOR", "ADDRESS", "ACTION", "OBJECT", "ID", "FROM", "TO", "REASON")
+		t := cli.NewTable(w, "AT", "ACTOR", "ADDRESS", "ACTION", "OBJECT", "ID", "BENEFICIARY", "IN FULL", "FROM", "TO", "REASON")
 		for _, e := range events {
-			t.Row(e.At.Format(time.RFC3339), e.Actor, e.Address, e.Action, e.ObjectKind, e.ObjectID, e.From, e.To, e.Reason)
+			inFull := strings.Join(e.FieldsInFull, ",")
+			if inFull == "" && e.FieldsInFull != nil {
+				inFull = "-" // a read that showed everything masked
+			}
+			t.Row(e.At.Format(time.RFC3339), e.Actor, e.Address, e.Action, e.ObjectKind, e.ObjectID, e.BeneficiaryID, inFull, e.From, e.To, e.Reason)
 		}
 		if err := t.Flush(); err != nil {
 			return err

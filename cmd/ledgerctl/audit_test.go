@@ -9,6 +9,7 @@ import (
 	"github.com/ofii/allowances/internal/audit"
 	"github.com/ofii/allowances/internal/cli"
 	"github.com/ofii/allowances/payments"
+	paysql "github.com/ofii/allowances/payments/sqlstore"
 )
 
 // cliAuditPage is the JSON of 'ledgerctl audit'.
@@ -125,19 +126,51 @@ func TestAudit(t *testing.T) {
 		r.want(t, cli.ExitUsage)
 		wantStderr(t, r, "--since")
 	})
-	t.Run("Beneficiary", func(t *testing.T) {
-		// --beneficiary passes beneficiary= on to ledgerd. A ledgerd that
-		// does not filter by it refuses the parameter, named as the flag.
-		r := s.as(t, auditorTok, "", "-o", "json", "audit", "--beneficiary", "OFII-2026-000123")
-		if r.code == cli.ExitOK {
-			var p cliAuditPage
-			jsonOf(t, r, &p)
-			if len(p.Events) != 0 {
-				t.Errorf("events about a beneficiary no change concerned: %+v", p.Events)
-			}
-			return
+	t.Run("WhoReadWhat", func(t *testing.T) {
+		// A preparer reads a beneficiary's file with the IBAN in full, a
+		// controller reads it masked: the auditor finds both reads by the
+		// beneficiary, with what each saw in full, and nothing of others.
+		const who = "OFII-2026-000777"
+		openRights(t, paysql.New(pool), who)
+		s.as(t, marieToken, "", "beneficiaries", "show", who, "--show-iban").want(t, cli.ExitOK, runsIBAN)
+		if r := s.as(t, claireToken, "", "beneficiaries", "show", who, "--show-iban"); r.code != cli.ExitOK || strings.Contains(r.stdout, runsIBAN) {
+			t.Fatalf("the controller: %d, IBAN in full: %v\n%s", r.code, strings.Contains(r.stdout, runsIBAN), r.stderr)
 		}
-		r.want(t, cli.ExitUsage)
-		wantStderr(t, r, "--beneficiary: unknown query parameter")
+		p := read(t, "--beneficiary", who)
+		var reads []payments.AuditEvent
+		for _, e := range p.Events {
+			if e.BeneficiaryID != who {
+				t.Errorf("an event about %q in the trail of %s: %+v", e.BeneficiaryID, who, e)
+			}
+			if e.Action == "read" {
+				reads = append(reads, e)
+			}
+		}
+		if len(reads) < 2 {
+			t.Fatalf("reads of %s = %+v, want the preparer's and the controller's", who, p.Events)
+		}
+		var marie, claire int
+		for _, e := range reads {
+			switch {
+			case e.Actor == "marie" && strings.Join(e.FieldsInFull, ",") == "iban":
+				marie++
+			case e.Actor == "claire" && len(e.FieldsInFull) == 0:
+				claire++
+			default:
+				t.Errorf("unexpected read: %+v", e)
+			}
+		}
+		if marie == 0 || claire == 0 {
+			t.Errorf("reads by marie in full %d, by claire masked %d; want both: %+v", marie, claire, reads)
+		}
+		r := s.as(t, auditorTok, "", "audit", "--beneficiary", who, "--action", "read", "--kind", "timeline")
+		r.want(t, cli.ExitOK, "BENEFICIARY", "IN FULL", who, "marie", "iban", "claire")
+		if p := read(t, "--beneficiary", "OFII-2026-000000"); len(p.Events) != 0 {
+			t.Errorf("events about a beneficiary no one read: %+v", p.Events)
+		}
+		// Reading the trail is not a read of anyone's file.
+		if p2 := read(t, "--beneficiary", who); len(p2.Events) != len(p.Events) {
+			t.Errorf("reading the trail added events: %d then %d", len(p.Events), len(p2.Events))
+		}
 	})
 }
