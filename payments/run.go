@@ -375,8 +375,8 @@ type ADACase struct {
 	// RightsEnd is set when rights close within Period: its payment is the
 	// last, from which every debt is recovered up to the whole amount.
 	RightsEnd bool
-	// Earlier are the periods to compute again, reached by events applied
-	// since they were paid.
+	// Earlier are the periods already paid to compute again: those a fact
+	// covering one of their days reached after they were last computed.
 	Earlier []EarlierPeriod
 	// Debts are every overpayment of the beneficiary, with what remains of
 	// each once the approved deductions are taken off.
@@ -384,14 +384,16 @@ type ADACase struct {
 	Payee Payee
 }
 
-// FoundOverpayment is an overpayment a run establishes: a period paid more
-// than it now comes to.
+// FoundOverpayment is an overpayment a run finds: a period paid more than
+// it now comes to. It is established when the run's batch is approved.
 type FoundOverpayment struct {
 	ID            string          `json:"overpayment_id"`
 	BeneficiaryID string          `json:"beneficiary_id"`
 	Period        Period          `json:"period"`
 	Amount        decimal.Decimal `json:"amount"`
-	Why           string          `json:"why"`
+	// Basis is what had been paid for the period when it was found.
+	Basis decimal.Decimal `json:"basis"`
+	Why   string          `json:"why"`
 }
 
 // ADAOutcome is what a run does for one beneficiary: the lines it pays and
@@ -405,17 +407,19 @@ type ADAOutcome struct {
 //
 //   - each earlier period is computed again (ComputeADA) and compared with
 //     what was paid for it (Reassess): more due is an adjustment line of
-//     that period, less due an overpayment established at once;
+//     that period, less due an overpayment found;
 //   - the run's period pays what is due less what was paid for it: the
 //     whole amount as a monthly line when nothing was, the difference as an
 //     adjustment line when more is due, an overpayment when less is;
 //   - the line of the run's period withholds from its gross what Recover
-//     decides against the debts, the overpayments just established
-//     included, with the recovery cap of the schedule in force on the
+//     decides against the debts, the overpayments just found included,
+//     with the recovery cap of the schedule in force on the
 //     period's last day (the whole line when rights close within it);
 //   - a line of zero gross is left out.
 //
-// at stamps the overpayments established. The lines carry no batch id.
+// The overpayments found are established when the run's batch is approved;
+// at stamps them as the debts the run's own line recovers. The lines carry
+// no batch id.
 func ComputeADALines(run uuid.UUID, at time.Time, c ADACase, sch Schedules) (ADAOutcome, error) {
 	var out ADAOutcome
 	debts := append([]Debt(nil), c.Debts...)
@@ -423,10 +427,11 @@ func ComputeADALines(run uuid.UUID, at time.Time, c ADACase, sch Schedules) (ADA
 	for _, d := range debts {
 		taken[d.OverpaymentID] = true
 	}
-	establish := func(p Period, amount decimal.Decimal, why string) {
+	establish := func(p Period, amount, basis decimal.Decimal, why string) {
 		id := RetroOverpaymentID(c.BeneficiaryID, p, func(s string) bool { return taken[s] })
 		taken[id] = true
-		out.Overpayments = append(out.Overpayments, FoundOverpayment{ID: id, BeneficiaryID: c.BeneficiaryID, Period: p, Amount: amount, Why: why})
+		out.Overpayments = append(out.Overpayments, FoundOverpayment{ID: id, BeneficiaryID: c.BeneficiaryID, Period: p, Amount: amount,
+			Basis: basis, Why: why})
 		debts = append(debts, Debt{OverpaymentID: id, EstablishedAt: at, Remaining: amount})
 	}
 	line := func(p Period, kind LineKind, gross decimal.Decimal, res ADAResult, paid decimal.Decimal) BatchLine {
@@ -455,7 +460,7 @@ func ComputeADALines(run uuid.UUID, at time.Time, c ADACase, sch Schedules) (ADA
 		}
 		for _, r := range Reassess(history, due) {
 			if r.Overpayment.IsPositive() {
-				establish(r.Period, r.Overpayment, r.Why)
+				establish(r.Period, r.Overpayment, r.Paid, r.Why)
 				continue
 			}
 			l := line(r.Period, LineAdjustment, r.Adjustment, results[r.Period], r.Paid)
@@ -470,7 +475,7 @@ func ComputeADALines(run uuid.UUID, at time.Time, c ADACase, sch Schedules) (ADA
 	}
 	adjustment, overpayment := Difference(c.Paid, res.Gross)
 	if overpayment.IsPositive() {
-		establish(c.Period, overpayment, fmt.Sprintf("%s now due %s, paid %s: %s overpaid", c.Period, res.Gross.StringFixed(2),
+		establish(c.Period, overpayment, c.Paid, fmt.Sprintf("%s now due %s, paid %s: %s overpaid", c.Period, res.Gross.StringFixed(2),
 			c.Paid.StringFixed(2), overpayment.StringFixed(2)))
 	}
 	if adjustment.IsPositive() {
