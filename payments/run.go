@@ -316,10 +316,11 @@ type Runs interface {
 	// ids, after cursor (the last id of the previous page); the next cursor
 	// is set when the page is full.
 	BatchLines(ctx context.Context, id uuid.UUID, cursor string, limit int) ([]BatchLine, string, error)
-	// MarkBatchApproved records a draft batch as approved: its lines count
-	// as paid for their periods and its deductions as recovered. It is
-	// refused when a line was computed on what has since changed (another
-	// batch approved for the same period, or the same overpayment
+	// MarkBatchApproved records a draft batch as approved: the
+	// overpayments its run found are established, its lines count as paid
+	// for their periods and its deductions as recovered. It is refused when
+	// a line or an overpayment was computed on what has since changed
+	// (another batch approved for the same period, or the same overpayment
 	// recovered): the period must be run again.
 	MarkBatchApproved(ctx context.Context, id uuid.UUID) error
 	// LastADAPeriod returns the latest period of an ADA run that is done
@@ -343,10 +344,10 @@ func LineID(scheme Scheme, beneficiaryID string, p Period, run uuid.UUID, ref st
 	return uuid.NewSHA1(lineSpace, []byte(name)).String()[:LineIDLen]
 }
 
-// RetroPrefix starts the id of an overpayment established by a run.
+// RetroPrefix starts the id of an overpayment found by a run.
 const RetroPrefix = "RETRO-"
 
-// RetroOverpaymentID returns the id of the overpayment a run establishes
+// RetroOverpaymentID returns the id of the overpayment a run finds
 // for a beneficiary's period: RETRO-<beneficiary>-<period>, followed by -2,
 // -3... when the period had overpayments before. taken reports the ids in
 // use.
@@ -397,7 +398,7 @@ type FoundOverpayment struct {
 }
 
 // ADAOutcome is what a run does for one beneficiary: the lines it pays and
-// the overpayments it establishes.
+// the overpayments it finds.
 type ADAOutcome struct {
 	Lines        []BatchLine
 	Overpayments []FoundOverpayment

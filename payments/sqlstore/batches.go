@@ -366,8 +366,9 @@ func (s *RunStore) BatchLines(ctx context.Context, id uuid.UUID, cursor string, 
 }
 
 // MarkBatchApproved records a draft batch as approved, a chunk of lines at
-// a time: the batch is 'approving' meanwhile, and its lines already count
-// as paid, so that no other batch can pay the same days. Each chunk checks
+// a time, after establishing the overpayments its run found: the batch is
+// 'approving' meanwhile, and its lines already count as paid, so that no
+// other batch can pay the same days. Each chunk checks
 // that its lines were computed on what is paid now (basis), that no grant
 // is paid twice and that no deduction takes more than remains of its
 // overpayment; when one was not, what the approval recorded is taken back,

@@ -24,8 +24,9 @@ import (
 // A run works in chunks, each its own transaction through db.InTx: a chunk
 // reads what it needs of a thousand beneficiaries (their facts, what was
 // paid, their debts and payees), computes their lines with the pure code
-// of package payments, and writes the lines, the overpayments it
-// establishes and the run's heartbeat with a few multi-row statements.
+// of package payments, and writes the lines, the overpayments it finds
+// (established when the batch is approved), the periods it found unchanged
+// and the run's heartbeat with a few multi-row statements.
 // Memory stays bounded whatever the caseload.
 //
 // The lines go into a batch of status 'building' under the run's own id,
