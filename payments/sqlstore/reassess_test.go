@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"testing"
 
+	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 	"github.com/ofii/allowances/payments/sqlstore"
@@ -276,4 +277,72 @@ func TestOverpaymentFoundByADraftIsEstablishedOnApproval(t *testing.T) {
 		t.Errorf("%d overpayments after running November again, want 1", n)
 	}
 	e.verify()
+}
+
+// An approval refused part-way (a line computed on what has since been
+// paid) takes back the overpayments it had established: none is left
+// behind, and the next run finds it again, established once.
+func TestRefusedApprovalTakesBackItsOverpayments(t *testing.T) {
+	e := newRunEnv(t)
+	e.at("2026-09-25T09:00:00Z")
+	e.apply(
+		event(eid("ra-1"), payments.RightsOpened, "H1", ts("2026-09-25T09:00:00Z"), opened("2026-10-01", 1, 0, false)),
+		event(eid("ra-2"), payments.RightsOpened, "H2", ts("2026-09-25T09:00:00Z"), opened("2026-10-01", 1, 0, false)),
+	)
+	e.at("2026-11-05T07:00:00Z")
+	e.approve(e.runADA("2026-10").BatchID)
+
+	// H2 has a child from 2026-10-20 (12 × 3.40 more for October); October
+	// is run again, and the draft waits.
+	e.at("2026-11-10T09:00:00Z")
+	e.apply(event(eid("ra-2-child"), payments.HouseholdChanged, "H2", ts("2026-11-10T09:00:00Z"),
+		map[string]any{"from": "2026-10-20", "adults": 1, "children": 1}))
+	e.at("2026-11-12T07:00:00Z")
+	octAgain := e.runADA("2026-10")
+	amounts(t, e.line(e.lines(octAgain.BatchID), "H2", "2026-10"), "40.80", "0", "40.80")
+
+	// H1 accommodated from 2026-10-20: October comes to 351.40, 88.80 less.
+	e.at("2026-11-20T09:00:00Z")
+	e.apply(event(eid("ra-1-acc"), payments.AccommodationChanged, "H1", ts("2026-11-20T09:00:00Z"),
+		map[string]any{"from": "2026-10-20", "accommodated": true}))
+	e.at("2026-12-05T07:00:00Z")
+	nov := e.runADA("2026-11")
+	lines := e.lines(nov.BatchID)
+	amounts(t, e.line(lines, "H1", "2026-11"), "204.00", "61.20", "142.80")
+	amounts(t, e.line(lines, "H2", "2026-10"), "40.80", "0", "40.80")
+
+	// October's draft is approved first: November's line for H2's October
+	// is stale, and its approval is refused after establishing H1's
+	// overpayment, which it takes back.
+	e.approve(octAgain.BatchID)
+	err := e.runs.MarkBatchApproved(e.ctx, nov.BatchID)
+	wantCode(t, "approving November", err, errs.Conflict, "run the period again")
+	if b, err := e.runs.Batch(e.ctx, nov.BatchID); err != nil || b.Status != payments.BatchDraft {
+		t.Errorf("November after the refusal: %+v, %v", b, err)
+	}
+	if n := e.count(`SELECT count(*) FROM overpayments`); n != 0 {
+		t.Errorf("the refused approval left %d overpayments", n)
+	}
+	if n := e.count(`SELECT count(*) FROM period_payments WHERE gross < 0`); n != 0 {
+		t.Errorf("the refused approval left %d overpayments taken off what was paid", n)
+	}
+	if n := e.count(`SELECT count(*) FROM recoveries`); n != 0 {
+		t.Errorf("the refused approval left %d recoveries", n)
+	}
+
+	e.at("2026-12-05T08:00:00Z")
+	again := e.runADA("2026-11")
+	lines = e.lines(again.BatchID)
+	if len(lines) != 2 {
+		t.Errorf("November again: %d lines %+v, want H1's and H2's November", len(lines), lines)
+	}
+	amounts(t, e.line(lines, "H1", "2026-11"), "204.00", "61.20", "142.80")
+	amounts(t, e.line(lines, "H2", "2026-11"), "528.00", "0", "528.00")
+	e.approve(again.BatchID)
+	if n := e.count(`SELECT count(*) FROM overpayments WHERE overpayment_id = 'RETRO-H1-2026-10' AND amount = 88.80`); n != 1 {
+		t.Errorf("H1's overpayment established %d times, want once", n)
+	}
+	if n := e.count(`SELECT count(*) FROM recoveries WHERE overpayment_id = 'RETRO-H1-2026-10' AND amount = 61.20`); n != 1 {
+		t.Errorf("%d recoveries of 61.20", n)
+	}
 }
