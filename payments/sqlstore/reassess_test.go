@@ -346,3 +346,40 @@ func TestRefusedApprovalTakesBackItsOverpayments(t *testing.T) {
 		t.Errorf("%d recoveries of 61.20", n)
 	}
 }
+
+// Where no record of a computation holds (payments recorded before the
+// records were kept, or a beneficiary a paid period paid nothing), a fact
+// applied after the period's last approved run is caught all the same.
+func TestLateFactWithoutARecord(t *testing.T) {
+	e := newRunEnv(t)
+	e.at("2026-10-03T09:00:00Z")
+	e.apply(
+		event(eid("nr-1"), payments.RightsOpened, "H1", ts("2026-10-03T09:00:00Z"), opened("2026-10-03", 1, 0, false)),
+		event(eid("nr-2"), payments.RightsOpened, "H2", ts("2026-10-03T09:00:00Z"), opened("2026-10-03", 1, 0, false)),
+	)
+	e.at("2026-11-05T07:00:00Z")
+	e.approve(e.runADA("2026-10").BatchID)
+	if _, err := e.pool.Exec(e.ctx, `UPDATE period_payments SET due = NULL, facts_seen = NULL`); err != nil {
+		t.Fatal(err)
+	}
+
+	// H1 accommodated from 2026-10-20 (88.80 overpaid); H3's rights opened
+	// backwards from 2026-10-22 (10 × 14.20 for October, which paid it
+	// nothing).
+	e.at("2026-11-20T09:00:00Z")
+	e.apply(
+		event(eid("nr-1-acc"), payments.AccommodationChanged, "H1", ts("2026-11-20T09:00:00Z"),
+			map[string]any{"from": "2026-10-20", "accommodated": true}),
+		event(eid("nr-3"), payments.RightsOpened, "H3", ts("2026-11-20T09:00:00Z"), opened("2026-10-22", 1, 0, false)),
+	)
+	e.at("2026-12-05T07:00:00Z")
+	nov := e.runADA("2026-11")
+	lines := e.lines(nov.BatchID)
+	amounts(t, e.line(lines, "H1", "2026-11"), "204.00", "61.20", "142.80")
+	amounts(t, e.line(lines, "H2", "2026-11"), "426.00", "0", "426.00")
+	amounts(t, e.line(lines, "H3", "2026-10"), "142.00", "0", "142.00")
+	amounts(t, e.line(lines, "H3", "2026-11"), "426.00", "0", "426.00")
+	if len(lines) != 4 {
+		t.Errorf("November: %d lines %+v, want 4", len(lines), lines)
+	}
+}
