@@ -383,3 +383,26 @@ func TestLateFactWithoutARecord(t *testing.T) {
 		t.Errorf("November: %d lines %+v, want 4", len(lines), lines)
 	}
 }
+
+// A fact the period's run did not read is caught by the next run even when
+// it is stamped as applied well before that run started (its transaction
+// committed late): what a line was computed from is counted, not dated.
+func TestFactCommittedAfterTheRunReadItsBeneficiary(t *testing.T) {
+	e := newRunEnv(t)
+	e.at("2026-10-03T09:00:00Z")
+	e.apply(event(eid("cl-1"), payments.RightsOpened, "H1", ts("2026-10-03T09:00:00Z"), opened("2026-10-03", 1, 0, false)))
+	e.at("2026-11-05T07:00:00Z")
+	e.approve(e.runADA("2026-10").BatchID)
+
+	// Stamped on 2026-11-02, two days before the run, written after it.
+	e.at("2026-11-02T09:00:00Z")
+	e.apply(event(eid("cl-1-acc"), payments.AccommodationChanged, "H1", ts("2026-11-02T09:00:00Z"),
+		map[string]any{"from": "2026-10-20", "accommodated": true}))
+	e.at("2026-12-05T07:00:00Z")
+	nov := e.runADA("2026-11")
+	l := e.line(e.lines(nov.BatchID), "H1", "2026-11")
+	amounts(t, l, "204.00", "61.20", "142.80")
+	if len(l.Deductions) != 1 || l.Deductions[0].OverpaymentID != "RETRO-H1-2026-10" {
+		t.Errorf("deductions: %+v", l.Deductions)
+	}
+}

@@ -386,13 +386,13 @@ type adaState struct {
 	since map[payments.Period]time.Time
 	// oldest is the oldest period the run may reassess (two years).
 	oldest payments.Period
-	// paidPeriods are the periods from oldest, before the run's, with an
+	// paid are the periods from oldest, before the run's, with an
 	// approved ADA batch.
-	paidPeriods []payments.Period
+	paid map[payments.Period]bool
 }
 
 func (s *RunStore) adaRun(ctx context.Context, run *payments.Run) error {
-	st := adaState{oldest: payments.PeriodOf(run.Day), since: map[payments.Period]time.Time{}}
+	st := adaState{oldest: payments.PeriodOf(run.Day), since: map[payments.Period]time.Time{}, paid: map[payments.Period]bool{}}
 	for range payments.LimitationMonths {
 		st.oldest = st.oldest.Prev()
 	}
@@ -416,9 +416,12 @@ func (s *RunStore) adaRun(ctx context.Context, run *payments.Run) error {
 	if err != nil {
 		return fmt.Errorf("read the periods paid: %w", err)
 	}
-	st.paidPeriods, err = pgx.CollectRows(rows, scanPeriod)
+	paid, err := pgx.CollectRows(rows, scanPeriod)
 	if err != nil {
 		return fmt.Errorf("read the periods paid: %w", err)
+	}
+	for _, p := range paid {
+		st.paid[p] = true
 	}
 
 	return s.adaChunks(ctx, run, &st)
@@ -535,7 +538,7 @@ func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, s
 		return 0, fmt.Errorf("read what was paid: %w", err)
 	}
 	var lately map[string]map[payments.Period]bool
-	if len(st.since) > 0 && (len(st.paidPeriods) > 0 || len(paid) > 0) {
+	if len(st.since) > 0 && (len(st.paid) > 0 || len(paid) > 0) {
 		lately, err = readLateFacts(ctx, tx, ids, st.since)
 		if err != nil {
 			return 0, fmt.Errorf("read the facts applied since the periods were run: %w", err)
@@ -563,9 +566,10 @@ func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, s
 			Debts: debts[id], Payee: payees[id],
 		}
 		c.RightsEnd = payments.RightsEndIn(c.Days, fs.day(run.Period.Last().AddDays(1)))
-		for _, q := range earlierPeriods(st, paid[id], run.Period) {
-			if reassess(fs, paid[id][q], lately[id][q], q) {
-				c.Earlier = append(c.Earlier, payments.EarlierPeriod{Period: q, Days: daysOf(fs, q), Paid: paid[id][q].paid})
+		for q := st.oldest; q.Before(run.Period); q = q.Next() {
+			p, ok := paid[id][q]
+			if (ok || st.paid[q]) && reassess(fs, p, lately[id][q], q) {
+				c.Earlier = append(c.Earlier, payments.EarlierPeriod{Period: q, Days: daysOf(fs, q), Paid: p.paid})
 			}
 		}
 		if len(c.Earlier) == 0 && c.Paid.IsZero() && !anyCovered(c.Days) {
@@ -575,23 +579,20 @@ func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, s
 		if err != nil {
 			return 0, err
 		}
-		changed := map[payments.Period]bool{}
 		for _, l := range out.Lines {
 			l.BatchID = run.BatchID
 			if err := lines.add(l); err != nil {
 				return 0, err
 			}
 			lines.seen[len(lines.seen)-1] = fs.seen(l.Period)
-			changed[l.Period] = true
 		}
 		for _, o := range out.Overpayments {
 			if err := found.add(run.BatchID, o, fs.seen(o.Period)); err != nil {
 				return 0, err
 			}
-			changed[o.Period] = true
 		}
 		for _, e := range c.Earlier {
-			if !changed[e.Period] {
+			if unchanged(out, e.Period) {
 				checks.add(id, e.Period, fs.seen(e.Period), e.Paid)
 			}
 		}
@@ -604,30 +605,28 @@ func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, s
 	return lines.n(), nil
 }
 
-// earlierPeriods returns the periods a beneficiary may have to be
-// reassessed for: those from the oldest the run may reassess, before the
-// run's, that were paid to anyone or to the beneficiary, in order.
-func earlierPeriods(st *adaState, paid map[payments.Period]paidState, run payments.Period) []payments.Period {
-	set := map[payments.Period]bool{}
-	for _, q := range st.paidPeriods {
-		set[q] = true
-	}
-	for q := range paid {
-		set[q] = true
-	}
-	var out []payments.Period
-	for q := st.oldest; q.Before(run); q = q.Next() {
-		if set[q] {
-			out = append(out, q)
+// unchanged reports whether a beneficiary's outcome has neither a line nor
+// an overpayment for period q.
+func unchanged(out payments.ADAOutcome, q payments.Period) bool {
+	for _, l := range out.Lines {
+		if l.Period == q {
+			return false
 		}
 	}
-	return out
+	for _, o := range out.Overpayments {
+		if o.Period == q {
+			return false
+		}
+	}
+	return true
 }
 
-// reassess reports whether period q must be computed again for a
-// beneficiary with facts fs, of whom p is what was paid for q: when a fact
-// covering one of its days arrived since the record that holds was made,
-// or, when none holds, since the period's last approved run (lately).
+// reassess reports whether period q, from the oldest the run may reassess,
+// before the run's, and paid to anyone or to the beneficiary, must be
+// computed again for a beneficiary with facts fs, of whom p is what was
+// paid for q: when a fact covering one of its days arrived since the
+// record that holds was made, or, when none holds, since the period's last
+// approved run (lately).
 func reassess(fs *facts, p paidState, lately bool, q payments.Period) bool {
 	if p.holds {
 		return fs.seen(q) > p.seen
