@@ -209,8 +209,7 @@ func (s *ApprovalStore) Submit(ctx context.Context, id uuid.UUID, by payments.Ac
 // batch to 'approving', establishes the overpayments its run found, records
 // its lines as paid, books the overpayments and posts the accrual, then
 // makes it 'approved'. A batch left 'approving' by an interrupted approval
-// is finished by any approver who
-// approved it.
+// is finished by any approver who approved it.
 func (s *ApprovalStore) Approve(ctx context.Context, id uuid.UUID, by payments.Actor, note string) (payments.Batch, error) {
 	if err := by.Allow("approve a batch", payments.RoleApprover); err != nil {
 		return payments.Batch{}, err
