@@ -180,6 +180,17 @@ func TestUnchangedReassessmentIsRemembered(t *testing.T) {
 	}
 	e.approve(dec.BatchID)
 
+	// Run again, December computes Y's October no more: its record is the
+	// December run's.
+	e.at("2027-01-06T07:00:00Z")
+	if again := e.runADA("2026-12"); again.Lines != 0 {
+		t.Errorf("December again: %d lines", again.Lines)
+	}
+	if n := e.count(`SELECT count(*) FROM period_checks WHERE beneficiary_id = 'Y' AND period = '2026-10'
+		AND checked_at = '2027-01-05T07:00:00Z'`); n != 1 {
+		t.Errorf("Y's October was computed again although no fact came since")
+	}
+
 	// Y's second child from 2026-10-25 comes later: October is reassessed
 	// again, 7 × 3.40 more.
 	e.at("2027-01-20T09:00:00Z")
