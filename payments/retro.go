@@ -54,10 +54,10 @@ func Difference(paid, due decimal.Decimal) (adjustment, overpayment decimal.Deci
 // history says was paid for it, and returns the periods whose amount
 // changed, oldest first; periods that come to what was paid are left out.
 //
-// A run passes in due the earlier periods its events reach, each computed
-// again on the current timeline: every period from the earliest effective
-// date of the new events up to the last period paid. Periods of history that
-// are not in due are not reassessed. A period of due with no payment in
+// A run passes in due the earlier periods to reassess, each computed again
+// on the current timeline: every period already paid that a fact covering
+// one of its days reached after the period was last computed. Periods of
+// history that are not in due are not reassessed. A period of due with no payment in
 // history counts as paid nothing (rights opened backwards over a month
 // already run), so it must be a period that was run; several entries of
 // history for one period add up.

@@ -318,10 +318,11 @@ type Runs interface {
 	// ids, after cursor (the last id of the previous page); the next cursor
 	// is set when the page is full.
 	BatchLines(ctx context.Context, id uuid.UUID, cursor string, limit int) ([]BatchLine, string, error)
-	// MarkBatchApproved records a draft batch as approved: its lines count
-	// as paid for their periods and its deductions as recovered. It is
-	// refused when a line was computed on what has since changed (another
-	// batch approved for the same period, or the same overpayment
+	// MarkBatchApproved records a draft batch as approved: the
+	// overpayments its run found are established, its lines count as paid
+	// for their periods and its deductions as recovered. It is refused when
+	// a line or an overpayment was computed on what has since changed
+	// (another batch approved for the same period, or the same overpayment
 	// recovered): the period must be run again.
 	MarkBatchApproved(ctx context.Context, id uuid.UUID) error
 	// LastADAPeriod returns the latest period of an ADA run that is done
@@ -345,10 +346,10 @@ func LineID(scheme Scheme, beneficiaryID string, p Period, run uuid.UUID, ref st
 	return uuid.NewSHA1(lineSpace, []byte(name)).String()[:LineIDLen]
 }
 
-// RetroPrefix starts the id of an overpayment established by a run.
+// RetroPrefix starts the id of an overpayment found by a run.
 const RetroPrefix = "RETRO-"
 
-// RetroOverpaymentID returns the id of the overpayment a run establishes
+// RetroOverpaymentID returns the id of the overpayment a run finds
 // for a beneficiary's period: RETRO-<beneficiary>-<period>, followed by -2,
 // -3... when the period had overpayments before. taken reports the ids in
 // use.
@@ -377,8 +378,8 @@ type ADACase struct {
 	// RightsEnd is set when rights close within Period: its payment is the
 	// last, from which every debt is recovered up to the whole amount.
 	RightsEnd bool
-	// Earlier are the periods to compute again, reached by events applied
-	// since they were paid.
+	// Earlier are the periods already paid to compute again: those a fact
+	// covering one of their days reached after they were last computed.
 	Earlier []EarlierPeriod
 	// Debts are every overpayment of the beneficiary, with what remains of
 	// each once the approved deductions are taken off.
@@ -386,18 +387,20 @@ type ADACase struct {
 	Payee Payee
 }
 
-// FoundOverpayment is an overpayment a run establishes: a period paid more
-// than it now comes to.
+// FoundOverpayment is an overpayment a run finds: a period paid more than
+// it now comes to. It is established when the run's batch is approved.
 type FoundOverpayment struct {
 	ID            string          `json:"overpayment_id"`
 	BeneficiaryID string          `json:"beneficiary_id"`
 	Period        Period          `json:"period"`
 	Amount        decimal.Decimal `json:"amount"`
-	Why           string          `json:"why"`
+	// Basis is what had been paid for the period when it was found.
+	Basis decimal.Decimal `json:"basis"`
+	Why   string          `json:"why"`
 }
 
 // ADAOutcome is what a run does for one beneficiary: the lines it pays and
-// the overpayments it establishes.
+// the overpayments it finds.
 type ADAOutcome struct {
 	Lines        []BatchLine
 	Overpayments []FoundOverpayment
@@ -407,17 +410,19 @@ type ADAOutcome struct {
 //
 //   - each earlier period is computed again (ComputeADA) and compared with
 //     what was paid for it (Reassess): more due is an adjustment line of
-//     that period, less due an overpayment established at once;
+//     that period, less due an overpayment found;
 //   - the run's period pays what is due less what was paid for it: the
 //     whole amount as a monthly line when nothing was, the difference as an
 //     adjustment line when more is due, an overpayment when less is;
 //   - the line of the run's period withholds from its gross what Recover
-//     decides against the debts, the overpayments just established
-//     included, with the recovery cap of the schedule in force on the
+//     decides against the debts, the overpayments just found included,
+//     with the recovery cap of the schedule in force on the
 //     period's last day (the whole line when rights close within it);
 //   - a line of zero gross is left out.
 //
-// at stamps the overpayments established. The lines carry no batch id.
+// The overpayments found are established when the run's batch is approved;
+// at stamps them as the debts the run's own line recovers. The lines carry
+// no batch id.
 func ComputeADALines(run uuid.UUID, at time.Time, c ADACase, sch Schedules) (ADAOutcome, error) {
 	var out ADAOutcome
 	debts := append([]Debt(nil), c.Debts...)
@@ -425,10 +430,11 @@ func ComputeADALines(run uuid.UUID, at time.Time, c ADACase, sch Schedules) (ADA
 	for _, d := range debts {
 		taken[d.OverpaymentID] = true
 	}
-	establish := func(p Period, amount decimal.Decimal, why string) {
+	establish := func(p Period, amount, basis decimal.Decimal, why string) {
 		id := RetroOverpaymentID(c.BeneficiaryID, p, func(s string) bool { return taken[s] })
 		taken[id] = true
-		out.Overpayments = append(out.Overpayments, FoundOverpayment{ID: id, BeneficiaryID: c.BeneficiaryID, Period: p, Amount: amount, Why: why})
+		out.Overpayments = append(out.Overpayments, FoundOverpayment{ID: id, BeneficiaryID: c.BeneficiaryID, Period: p, Amount: amount,
+			Basis: basis, Why: why})
 		debts = append(debts, Debt{OverpaymentID: id, EstablishedAt: at, Remaining: amount})
 	}
 	line := func(p Period, kind LineKind, gross decimal.Decimal, res ADAResult, paid decimal.Decimal) BatchLine {
@@ -457,7 +463,7 @@ func ComputeADALines(run uuid.UUID, at time.Time, c ADACase, sch Schedules) (ADA
 		}
 		for _, r := range Reassess(history, due) {
 			if r.Overpayment.IsPositive() {
-				establish(r.Period, r.Overpayment, r.Why)
+				establish(r.Period, r.Overpayment, r.Paid, r.Why)
 				continue
 			}
 			l := line(r.Period, LineAdjustment, r.Adjustment, results[r.Period], r.Paid)
@@ -472,7 +478,7 @@ func ComputeADALines(run uuid.UUID, at time.Time, c ADACase, sch Schedules) (ADA
 	}
 	adjustment, overpayment := Difference(c.Paid, res.Gross)
 	if overpayment.IsPositive() {
-		establish(c.Period, overpayment, fmt.Sprintf("%s now due %s, paid %s: %s overpaid", c.Period, res.Gross.StringFixed(2),
+		establish(c.Period, overpayment, c.Paid, fmt.Sprintf("%s now due %s, paid %s: %s overpaid", c.Period, res.Gross.StringFixed(2),
 			c.Paid.StringFixed(2), overpayment.StringFixed(2)))
 	}
 	if adjustment.IsPositive() {

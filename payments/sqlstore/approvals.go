@@ -210,10 +210,10 @@ func (s *ApprovalStore) Submit(ctx context.Context, id uuid.UUID, by payments.Ac
 
 // Approve records one approval of a pending batch. Nobody approves a batch
 // they computed or prepared, nor twice; the last approval needed moves the
-// batch to 'approving', records its lines as paid, books the overpayments
-// and posts the accrual, then makes it 'approved'. A batch left
-// 'approving' by an interrupted approval is finished by any approver who
-// approved it.
+// batch to 'approving', establishes the overpayments its run found, records
+// its lines as paid, books the overpayments and posts the accrual, then
+// makes it 'approved'. A batch left 'approving' by an interrupted approval
+// is finished by any approver who approved it.
 func (s *ApprovalStore) Approve(ctx context.Context, id uuid.UUID, by payments.Actor, note string) (payments.Batch, error) {
 	if err := by.Allow("approve a batch", payments.RoleApprover); err != nil {
 		return payments.Batch{}, err
@@ -277,10 +277,11 @@ func (s *ApprovalStore) Approve(ctx context.Context, id uuid.UUID, by payments.A
 	return s.runs.Batch(ctx, id)
 }
 
-// finishApproval records an 'approving' batch's lines as paid, books the
-// overpayments, posts the accrual and makes the batch 'approved'. When a
-// line was computed on what has since changed, the approval is taken back
-// and the batch is a draft again.
+// finishApproval establishes the overpayments an 'approving' batch's run
+// found, records its lines as paid, books the overpayments, posts the
+// accrual and makes the batch 'approved'. When a line or an overpayment was
+// computed on what has since changed, the approval is taken back and the
+// batch is a draft again.
 func (s *ApprovalStore) finishApproval(ctx context.Context, id uuid.UUID, by payments.Actor) error {
 	done, err := s.runs.recordApproval(ctx, id)
 	if err != nil {

@@ -23,6 +23,9 @@ type lineRows struct {
 	batches, ids, schemes, kinds, bens, periods, refs      []string
 	gross, deduction, net, basis, deductions, names, ibans []string
 	bics, explanations                                     []string
+	// seen is, for an ADA line, how many of the beneficiary's facts
+	// covering its period the run read (see runs.go); -1 for the others.
+	seen []int64
 }
 
 func (r *lineRows) n() int { return len(r.ids) }
@@ -71,20 +74,21 @@ func (r *lineRows) add(l payments.BatchLine) error {
 	r.ibans = append(r.ibans, l.Payee.IBAN)
 	r.bics = append(r.bics, l.Payee.BIC)
 	r.explanations = append(r.explanations, string(ex))
+	r.seen = append(r.seen, -1)
 	return nil
 }
 
 func (r *lineRows) statement() statement {
 	return statement{what: "batch lines", n: len(r.ids), sql: `INSERT INTO batch_lines
 		(batch_id, id, scheme, kind, beneficiary_id, period, ref, gross, deduction, net, basis, deductions,
-		 payee_name, payee_iban, payee_bic, explanation)
+		 payee_name, payee_iban, payee_bic, explanation, facts_seen)
 		SELECT u.b, u.id, u.s, u.k, u.ben, u.p, u.r, u.g::DECIMAL(19,2), u.d::DECIMAL(19,2), u.n::DECIMAL(19,2),
-			u.ba::DECIMAL(19,2), u.ds::JSONB, u.pn, u.pi, u.pb, u.e::JSONB
+			u.ba::DECIMAL(19,2), u.ds::JSONB, u.pn, u.pi, u.pb, u.e::JSONB, NULLIF(u.fs, -1)
 		FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[],
-			$10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[], $15::TEXT[], $16::TEXT[])
-			AS u (b, id, s, k, ben, p, r, g, d, n, ba, ds, pn, pi, pb, e)`,
+			$10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[], $15::TEXT[], $16::TEXT[], $17::BIGINT[])
+			AS u (b, id, s, k, ben, p, r, g, d, n, ba, ds, pn, pi, pb, e, fs)`,
 		args: []any{r.batches, r.ids, r.schemes, r.kinds, r.bens, r.periods, r.refs, r.gross, r.deduction, r.net, r.basis,
-			r.deductions, r.names, r.ibans, r.bics, r.explanations}}
+			r.deductions, r.names, r.ibans, r.bics, r.explanations, r.seen}}
 }
 
 // totalRows are a batch's totals per scheme.
@@ -362,8 +366,9 @@ func (s *RunStore) BatchLines(ctx context.Context, id uuid.UUID, cursor string, 
 }
 
 // MarkBatchApproved records a draft batch as approved, a chunk of lines at
-// a time: the batch is 'approving' meanwhile, and its lines already count
-// as paid, so that no other batch can pay the same days. Each chunk checks
+// a time, after establishing the overpayments its run found: the batch is
+// 'approving' meanwhile, and its lines already count as paid, so that no
+// other batch can pay the same days. Each chunk checks
 // that its lines were computed on what is paid now (basis), that no grant
 // is paid twice and that no deduction takes more than remains of its
 // overpayment; when one was not, what the approval recorded is taken back,
@@ -426,32 +431,36 @@ func (s *RunStore) recordApproval(ctx context.Context, id uuid.UUID) (done bool,
 	if payments.RunKind(kind) == payments.RunReissue {
 		return false, nil
 	}
-	cursor := ""
-	for {
-		var n int
-		var last string
-		err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
-			var err error
-			n, last, err = s.approveChunk(ctx, tx, id, cursor)
-			return err
-		})
-		if errors.Is(err, errApprovedMeanwhile) {
-			return true, nil // another approval of the batch finished it
-		}
-		if err != nil {
-			if errs.Is(err, errs.Conflict) {
-				if uerr := s.unapprove(ctx, id); uerr != nil {
-					return false, fmt.Errorf("%w (and undoing the approval failed: %v; approve again to finish it)", err, uerr)
-				}
-				return false, err
+	// The overpayments first: the lines' deductions may recover them.
+	for _, chunk := range []func(context.Context, pgx.Tx, uuid.UUID, string) (int, string, error){s.establishChunk, s.approveChunk} {
+		cursor := ""
+		for {
+			var n int
+			var last string
+			err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
+				var err error
+				n, last, err = chunk(ctx, tx, id, cursor)
+				return err
+			})
+			if errors.Is(err, errApprovedMeanwhile) {
+				return true, nil // another approval of the batch finished it
 			}
-			return false, fmt.Errorf("approve batch %s: %w", id, err)
+			if err != nil {
+				if errs.Is(err, errs.Conflict) {
+					if uerr := s.unapprove(ctx, id); uerr != nil {
+						return false, fmt.Errorf("%w (and undoing the approval failed: %v; approve again to finish it)", err, uerr)
+					}
+					return false, err
+				}
+				return false, fmt.Errorf("approve batch %s: %w", id, err)
+			}
+			if n < s.chunk {
+				break
+			}
+			cursor = last
 		}
-		if n < s.chunk {
-			return false, nil
-		}
-		cursor = last
 	}
+	return false, nil
 }
 
 // completeApproval moves an 'approving' batch to 'approved'; then, in the
@@ -488,22 +497,128 @@ func (s *RunStore) completeApproval(ctx context.Context, id uuid.UUID, then func
 // one was recording it.
 var errApprovedMeanwhile = errors.New("approved meanwhile")
 
+// stillApproving fails when the batch is no longer being approved.
+func stillApproving(ctx context.Context, tx pgx.Tx, batch uuid.UUID) error {
+	var status string
+	if err := tx.QueryRow(ctx, `SELECT status FROM batches WHERE id = $1`, batch).Scan(&status); err != nil {
+		return err
+	}
+	switch payments.BatchStatus(status) {
+	case payments.BatchApproving:
+		return nil
+	case payments.BatchApproved:
+		return errApprovedMeanwhile
+	}
+	return errs.E(errs.Conflict, "batch %s is %s: its approval was undone", batch, status)
+}
+
+// establishChunk establishes the overpayments that the batch's run found,
+// after cursor: each becomes a debt of its beneficiary, taken off what its
+// period is taken to have been paid, with the record of the computation
+// that found it. One found on what is no longer paid for its period, or
+// whose id another overpayment holds, is a conflict. It returns how many
+// it took and the last one's id.
+func (s *RunStore) establishChunk(ctx context.Context, tx pgx.Tx, batch uuid.UUID, cursor string) (int, string, error) {
+	now := s.stamp()
+	if err := stillApproving(ctx, tx, batch); err != nil {
+		return 0, "", err
+	}
+	type found struct {
+		id, ben, period, reason, by string
+		amount, basis               decimal.Decimal
+		seen                        int64
+		exists                      bool
+	}
+	rows, err := tx.Query(ctx, `SELECT f.overpayment_id, f.beneficiary_id, f.period, f.reason, f.amount, f.basis, f.facts_seen,
+		o.overpayment_id IS NOT NULL, COALESCE(o.batch_id::TEXT, '')
+		FROM batch_overpayments f LEFT JOIN overpayments o ON o.overpayment_id = f.overpayment_id
+		WHERE f.batch_id = $1 AND f.overpayment_id > $2 ORDER BY f.overpayment_id LIMIT $3`, batch, cursor, s.chunk)
+	if err != nil {
+		return 0, "", err
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (found, error) {
+		var f found
+		err := r.Scan(&f.id, &f.ben, &f.period, &f.reason, &f.amount, &f.basis, &f.seen, &f.exists, &f.by)
+		return f, err
+	})
+	if err != nil || len(all) == 0 {
+		return 0, "", err
+	}
+	var todo []found
+	var bens, periods []string
+	for _, f := range all {
+		switch {
+		case f.exists && f.by == batch.String():
+			continue // established by an earlier attempt at this approval
+		case f.exists:
+			return 0, "", errs.E(errs.Conflict, "overpayment %s of %s, found by this batch, is established already: "+
+				"run the period again before approving", f.id, f.ben)
+		}
+		todo = append(todo, f)
+		bens, periods = append(bens, f.ben), append(periods, f.period)
+	}
+	if len(todo) > 0 {
+		type key struct{ ben, period string }
+		paid := map[key]decimal.Decimal{}
+		err = queryEach(ctx, tx, `SELECT beneficiary_id, period, sum(gross) FROM period_payments
+			WHERE beneficiary_id = ANY($1::TEXT[]) AND scheme = 'ada' AND period = ANY($2::TEXT[]) GROUP BY beneficiary_id, period`,
+			[]any{bens, periods}, func(r pgx.Rows) error {
+				var k key
+				var sum decimal.Decimal
+				err := r.Scan(&k.ben, &k.period, &sum)
+				paid[k] = sum
+				return err
+			})
+		if err != nil {
+			return 0, "", err
+		}
+		var o struct{ ids, events, bens, periods, amounts, negatives, dues, reasons []string }
+		var seen []int64
+		for _, f := range todo {
+			if now := paid[key{f.ben, f.period}]; !now.Equal(f.basis) {
+				return 0, "", errs.E(errs.Conflict, "overpayment %s (ADA %s of %s) was found on %s paid for the period, and %s is paid now: "+
+					"run the period again before approving", f.id, f.period, f.ben, f.basis.StringFixed(2), now.StringFixed(2))
+			}
+			o.ids = append(o.ids, f.id)
+			o.events = append(o.events, uuid.NewSHA1(retroSpace, []byte(f.id)).String())
+			o.bens = append(o.bens, f.ben)
+			o.periods = append(o.periods, f.period)
+			o.amounts = append(o.amounts, f.amount.StringFixed(2))
+			o.negatives = append(o.negatives, f.amount.Neg().StringFixed(2))
+			o.dues = append(o.dues, f.basis.Sub(f.amount).StringFixed(2))
+			o.reasons = append(o.reasons, f.reason)
+			seen = append(seen, f.seen)
+		}
+		for _, st := range []statement{
+			{what: "overpayments", n: len(o.ids), sql: `INSERT INTO overpayments
+				(overpayment_id, event_id, beneficiary_id, established_at, amount, reason, fraud, batch_id)
+				SELECT u.o, u.e, u.b, $5, u.a::DECIMAL(19,2), u.r, false, $7
+				FROM unnest($1::TEXT[], $2::UUID[], $3::TEXT[], $4::TEXT[], $6::TEXT[]) AS u (o, e, b, a, r)`,
+				args: []any{o.ids, o.events, o.bens, o.amounts, now, o.reasons, batch.String()}},
+			// Taken off what the period was paid, outside the batch's
+			// payments: cancelling the batch later leaves the debt.
+			{what: "overpaid periods", n: len(o.ids), sql: `INSERT INTO period_payments
+				(beneficiary_id, scheme, period, source_id, batch_id, ref, gross, recorded_at, due, facts_seen)
+				SELECT u.b, 'ada', u.p, u.o, NULL, '', u.g::DECIMAL(19,2), $5, u.d::DECIMAL(19,2), u.fs
+				FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $6::TEXT[], $7::BIGINT[]) AS u (b, p, o, g, d, fs)`,
+				args: []any{o.bens, o.periods, o.ids, o.negatives, now, o.dues, seen}},
+		} {
+			if err := execStatement(ctx, tx, st); err != nil {
+				return 0, "", err
+			}
+		}
+	}
+	return len(all), all[len(all)-1].id, nil
+}
+
 // approveChunk checks and records the lines of a batch after cursor; it
 // returns how many it took and the last one's id.
 func (s *RunStore) approveChunk(ctx context.Context, tx pgx.Tx, batch uuid.UUID, cursor string) (int, string, error) {
 	now := s.stamp()
-	var status string
-	if err := tx.QueryRow(ctx, `SELECT status FROM batches WHERE id = $1`, batch).Scan(&status); err != nil {
+	if err := stillApproving(ctx, tx, batch); err != nil {
 		return 0, "", err
 	}
-	switch payments.BatchStatus(status) {
-	case payments.BatchApproving:
-	case payments.BatchApproved:
-		return 0, "", errApprovedMeanwhile
-	default:
-		return 0, "", errs.E(errs.Conflict, "batch %s is %s: its approval was undone", batch, status)
-	}
-	rows, err := tx.Query(ctx, `SELECT id, scheme, beneficiary_id, period, ref, gross, basis, deductions FROM batch_lines
+	rows, err := tx.Query(ctx, `SELECT id, scheme, beneficiary_id, period, ref, gross, basis, deductions, facts_seen FROM batch_lines
 		WHERE batch_id = $1 AND id > $2 ORDER BY id LIMIT $3`, batch, cursor, s.chunk)
 	if err != nil {
 		return 0, "", err
@@ -512,11 +627,12 @@ func (s *RunStore) approveChunk(ctx context.Context, tx pgx.Tx, batch uuid.UUID,
 		id, scheme, ben, period, ref string
 		gross, basis                 decimal.Decimal
 		deductions                   []payments.Deduction
+		seen                         *int64
 	}
 	lines, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (line, error) {
 		var l line
 		var ds []byte
-		if err := r.Scan(&l.id, &l.scheme, &l.ben, &l.period, &l.ref, &l.gross, &l.basis, &ds); err != nil {
+		if err := r.Scan(&l.id, &l.scheme, &l.ben, &l.period, &l.ref, &l.gross, &l.basis, &ds, &l.seen); err != nil {
 			return l, err
 		}
 		return l, json.Unmarshal(ds, &l.deductions)
@@ -586,7 +702,8 @@ func (s *RunStore) approveChunk(ctx context.Context, tx pgx.Tx, batch uuid.UUID,
 		}
 	}
 
-	var pp struct{ bens, schemes, periods, ids, refs, gross []string }
+	var pp struct{ bens, schemes, periods, ids, refs, gross, dues []string }
+	var ppSeen []int64
 	var rec struct{ debts, ids, bens, amounts []string }
 	for _, l := range lines {
 		if l.scheme == string(payments.SchemeADA) {
@@ -615,14 +732,23 @@ func (s *RunStore) approveChunk(ctx context.Context, tx pgx.Tx, batch uuid.UUID,
 		pp.ids = append(pp.ids, l.id)
 		pp.refs = append(pp.refs, l.ref)
 		pp.gross = append(pp.gross, l.gross.StringFixed(2))
+		// An ADA line records what it was computed from and what its period
+		// then came to: what it was paid before (basis) and the line.
+		due, seen := "", int64(-1)
+		if l.scheme == string(payments.SchemeADA) && l.seen != nil {
+			due, seen = l.basis.Add(l.gross).StringFixed(2), *l.seen
+		}
+		pp.dues = append(pp.dues, due)
+		ppSeen = append(ppSeen, seen)
 	}
 	for _, st := range []statement{
 		{what: "paid periods", n: len(pp.ids), sql: `INSERT INTO period_payments
-			(beneficiary_id, scheme, period, source_id, batch_id, ref, gross, recorded_at)
-			SELECT u.b, u.s, u.p, u.id, $7, u.r, u.g::DECIMAL(19,2), $8
-			FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[]) AS u (b, s, p, id, r, g)
+			(beneficiary_id, scheme, period, source_id, batch_id, ref, gross, recorded_at, due, facts_seen)
+			SELECT u.b, u.s, u.p, u.id, $7, u.r, u.g::DECIMAL(19,2), $8, NULLIF(u.du, '')::DECIMAL(19,2), NULLIF(u.fs, -1)
+			FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $9::TEXT[], $10::BIGINT[])
+				AS u (b, s, p, id, r, g, du, fs)
 			ON CONFLICT DO NOTHING`,
-			args: []any{pp.bens, pp.schemes, pp.periods, pp.ids, pp.refs, pp.gross, batch.String(), now}},
+			args: []any{pp.bens, pp.schemes, pp.periods, pp.ids, pp.refs, pp.gross, batch.String(), now, pp.dues, ppSeen}},
 		{what: "recoveries", n: len(rec.ids), sql: `INSERT INTO recoveries (overpayment_id, line_id, beneficiary_id, batch_id, amount, recorded_at)
 			SELECT u.o, u.l, u.b, $5, u.a::DECIMAL(19,2), $6
 			FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS u (o, l, b, a)
@@ -664,6 +790,18 @@ func (s *RunStore) unapprove(ctx context.Context, id uuid.UUID) error {
 		return err
 	}
 	return db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
+		// The overpayments the approval established, unless the ledger
+		// has them already or a deduction recovered them.
+		const unbooked = `SELECT o.overpayment_id FROM overpayments o WHERE o.batch_id = $1
+			AND NOT EXISTS (SELECT 1 FROM overpayment_bookings k WHERE k.overpayment_id = o.overpayment_id)
+			AND NOT EXISTS (SELECT 1 FROM recoveries r WHERE r.overpayment_id = o.overpayment_id)`
+		if _, err := tx.Exec(ctx, `DELETE FROM period_payments WHERE scheme = 'ada' AND batch_id IS NULL
+			AND source_id IN (`+unbooked+`)`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM overpayments WHERE overpayment_id IN (`+unbooked+`)`, id); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `UPDATE batches b SET status = CASE WHEN EXISTS (SELECT 1 FROM batches d
 			WHERE d.kind = b.kind AND d.period = b.period AND d.status = 'draft') THEN 'replaced' ELSE 'draft' END,
 			approved_at = NULL, approvals_needed = 0
@@ -741,6 +879,11 @@ func (s *RunStore) removeBatch(ctx context.Context, id uuid.UUID) error {
 	}
 	err = s.deleteChunks(ctx, `DELETE FROM batch_lines WHERE batch_id = $1 AND id IN
 		(SELECT id FROM batch_lines WHERE batch_id = $1 ORDER BY id LIMIT $2)`, id)
+	if err != nil {
+		return err
+	}
+	err = s.deleteChunks(ctx, `DELETE FROM batch_overpayments WHERE batch_id = $1 AND overpayment_id IN
+		(SELECT overpayment_id FROM batch_overpayments WHERE batch_id = $1 ORDER BY overpayment_id LIMIT $2)`, id)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -23,8 +24,9 @@ import (
 // A run works in chunks, each its own transaction through db.InTx: a chunk
 // reads what it needs of a thousand beneficiaries (their facts, what was
 // paid, their debts and payees), computes their lines with the pure code
-// of package payments, and writes the lines, the overpayments it
-// establishes and the run's heartbeat with a few multi-row statements.
+// of package payments, and writes the lines, the overpayments it finds
+// (established when the batch is approved), the periods it found unchanged
+// and the run's heartbeat with a few multi-row statements.
 // Memory stays bounded whatever the caseload.
 //
 // The lines go into a batch of status 'building' under the run's own id,
@@ -116,7 +118,8 @@ func NewRunStore(pool *pgxpool.Pool, opts ...RunOption) *RunStore {
 func (s *RunStore) stamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // retroSpace derives the event id recorded with an overpayment a run
-// establishes (the overpayments table names the event of each).
+// finds, when its batch's approval establishes it (the overpayments table
+// names the event of each).
 var retroSpace = uuid.MustParse("5d0e8a43-9c1b-4e27-b6f2-71a3c84d9e05")
 
 // notPaid lists the statuses of batches whose lines do not count: the SQL
@@ -351,48 +354,74 @@ func (s *RunStore) report(run payments.Run) {
 	}
 }
 
-// sinceMargin reaches back before the start of the last approved ADA run
-// when looking for the events applied since: an event stamped just before
-// that run started may have been committed after the run read its
+// A period already paid is computed again for a beneficiary whenever a
+// fact covering one of its days arrived after the period was last computed
+// for them, whatever runs were started or approved in between. What a
+// computation read is recorded with what it made of the period: each line
+// (and each overpayment found) carries the number of the beneficiary's ADA
+// facts taking effect on or before the period's last day (facts are only
+// ever added, so a larger number means that a fact arrived since), and the
+// approval copies it into period_payments with what the period then came
+// to (due); a period computed again and found unchanged is recorded in
+// period_checks. Such a record holds while the period is taken to have
+// been paid its due: a later payment, an overpayment or a cancellation
+// changes that, and the next record or the fallback below decides.
+//
+// Where no record holds (rows from before the records, or a beneficiary
+// the period paid nothing), the period is computed again when one of the
+// beneficiary's facts covering it was applied after the start of the
+// latest approved run of that very period, less sinceMargin.
+
+// sinceMargin reaches back before the start of a period's last approved
+// ADA run when looking for the events applied since: an event stamped just
+// before that run started may have been committed after the run read its
 // beneficiary. Reassessing a period that did not change costs a little and
 // changes nothing.
 const sinceMargin = 24 * time.Hour
 
 // adaState is what every chunk of an ADA run shares.
 type adaState struct {
-	// since: events applied after it may reach periods already paid: the
-	// start of the latest ADA run whose batch was approved, less
-	// sinceMargin.
-	since time.Time
+	// since: per period from oldest, before the run's, that has an
+	// approved ADA run, the start of the latest one less sinceMargin.
+	since map[payments.Period]time.Time
 	// oldest is the oldest period the run may reassess (two years).
 	oldest payments.Period
-	// paidPeriods are the periods from oldest, before the run's, with an
+	// paid are the periods from oldest, before the run's, with an
 	// approved ADA batch.
-	paidPeriods []payments.Period
+	paid map[payments.Period]bool
 }
 
 func (s *RunStore) adaRun(ctx context.Context, run *payments.Run) error {
-	st := adaState{oldest: payments.PeriodOf(run.Day)}
+	st := adaState{oldest: payments.PeriodOf(run.Day), since: map[payments.Period]time.Time{}, paid: map[payments.Period]bool{}}
 	for range payments.LimitationMonths {
 		st.oldest = st.oldest.Prev()
 	}
-	var since *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT max(r.started_at) FROM runs r JOIN batches b ON b.id = r.batch_id
-		WHERE r.kind = 'ada' AND r.status = 'done' AND b.status NOT IN `+notPaid).Scan(&since)
+	err := queryEach(ctx, s.pool, `SELECT r.period, max(r.started_at) FROM runs r JOIN batches b ON b.id = r.batch_id
+		WHERE r.kind = 'ada' AND r.status = 'done' AND b.status NOT IN `+notPaid+` AND r.period >= $1 AND r.period < $2
+		GROUP BY r.period`, []any{st.oldest.String(), run.Period.String()}, func(r pgx.Rows) error {
+		var period string
+		var at time.Time
+		if err := r.Scan(&period, &at); err != nil {
+			return err
+		}
+		p, err := payments.ParsePeriod(period)
+		st.since[p] = at.Add(-sinceMargin)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("read the last approved ADA run: %w", err)
-	}
-	if since != nil {
-		st.since = since.Add(-sinceMargin)
+		return fmt.Errorf("read the last approved ADA runs: %w", err)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT DISTINCT period FROM batches WHERE kind = 'ada' AND status NOT IN `+notPaid+`
 		AND period >= $1 AND period < $2 ORDER BY period`, st.oldest.String(), run.Period.String())
 	if err != nil {
 		return fmt.Errorf("read the periods paid: %w", err)
 	}
-	st.paidPeriods, err = pgx.CollectRows(rows, scanPeriod)
+	paid, err := pgx.CollectRows(rows, scanPeriod)
 	if err != nil {
 		return fmt.Errorf("read the periods paid: %w", err)
+	}
+	for _, p := range paid {
+		st.paid[p] = true
 	}
 
 	return s.adaChunks(ctx, run, &st)
@@ -508,19 +537,11 @@ func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, s
 	if err != nil {
 		return 0, fmt.Errorf("read what was paid: %w", err)
 	}
-	changed := map[string]ledger.Date{}
-	if len(st.paidPeriods) > 0 || len(paid) > 0 {
-		err = queryEach(ctx, tx, `SELECT f.beneficiary_id, min(f.effective) FROM ada_facts f JOIN events e ON e.event_id = f.event_id
-			WHERE f.beneficiary_id = ANY($1::TEXT[]) AND e.applied_at > $2 GROUP BY f.beneficiary_id`,
-			[]any{ids, st.since}, func(r pgx.Rows) error {
-				var id string
-				var from ledger.Date
-				err := r.Scan(&id, &from)
-				changed[id] = from
-				return err
-			})
+	var lately map[string]map[payments.Period]bool
+	if len(st.since) > 0 && (len(st.paid) > 0 || len(paid) > 0) {
+		lately, err = readLateFacts(ctx, tx, ids, st.since)
 		if err != nil {
-			return 0, fmt.Errorf("read the changes since %s: %w", st.since.Format(time.RFC3339), err)
+			return 0, fmt.Errorf("read the facts applied since the periods were run: %w", err)
 		}
 	}
 	debts, err := readDebts(ctx, tx, ids)
@@ -534,19 +555,21 @@ func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, s
 
 	var lines lineRows
 	var found foundRows
+	var checks checkRows
 	for _, id := range ids {
 		fs := facts[id]
 		if fs == nil {
 			fs = newFacts(nil)
 		}
 		c := payments.ADACase{
-			BeneficiaryID: id, Period: run.Period, Days: daysOf(fs, run.Period), Paid: paid[id][run.Period],
+			BeneficiaryID: id, Period: run.Period, Days: daysOf(fs, run.Period), Paid: paid[id][run.Period].paid,
 			Debts: debts[id], Payee: payees[id],
 		}
 		c.RightsEnd = payments.RightsEndIn(c.Days, fs.day(run.Period.Last().AddDays(1)))
-		if from, ok := changed[id]; ok {
-			for _, q := range earlierPeriods(st, paid[id], payments.PeriodOf(from), run.Period) {
-				c.Earlier = append(c.Earlier, payments.EarlierPeriod{Period: q, Days: daysOf(fs, q), Paid: paid[id][q]})
+		for q := st.oldest; q.Before(run.Period); q = q.Next() {
+			p, ok := paid[id][q]
+			if (ok || st.paid[q]) && reassess(fs, p, lately[id][q], q) {
+				c.Earlier = append(c.Earlier, payments.EarlierPeriod{Period: q, Days: daysOf(fs, q), Paid: p.paid})
 			}
 		}
 		if len(c.Earlier) == 0 && c.Paid.IsZero() && !anyCovered(c.Days) {
@@ -561,14 +584,20 @@ func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, s
 			if err := lines.add(l); err != nil {
 				return 0, err
 			}
+			lines.seen[len(lines.seen)-1] = fs.seen(l.Period)
 		}
 		for _, o := range out.Overpayments {
-			if err := found.add(o); err != nil {
+			if err := found.add(run.BatchID, o, fs.seen(o.Period)); err != nil {
 				return 0, err
 			}
 		}
+		for _, e := range c.Earlier {
+			if unchanged(out, e.Period) {
+				checks.add(id, e.Period, fs.seen(e.Period), e.Paid)
+			}
+		}
 	}
-	for _, w := range []statement{lines.statement(), found.overpayments(now), found.periodPayments(now)} {
+	for _, w := range []statement{lines.statement(), found.statement(), checks.statement(now)} {
 		if err := execStatement(ctx, tx, w); err != nil {
 			return 0, err
 		}
@@ -576,28 +605,68 @@ func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, s
 	return lines.n(), nil
 }
 
-// earlierPeriods returns the periods to reassess for a beneficiary whose
-// timeline changed from period from on: those from it (and not older than
-// the limitation), before the run's, that were paid to anyone or to the
-// beneficiary, in order.
-func earlierPeriods(st *adaState, paid map[payments.Period]decimal.Decimal, from, run payments.Period) []payments.Period {
-	if from.Before(st.oldest) {
-		from = st.oldest
-	}
-	set := map[payments.Period]bool{}
-	for _, q := range st.paidPeriods {
-		set[q] = true
-	}
-	for q := range paid {
-		set[q] = true
-	}
-	var out []payments.Period
-	for q := from; q.Before(run); q = q.Next() {
-		if set[q] {
-			out = append(out, q)
+// unchanged reports whether a beneficiary's outcome has neither a line nor
+// an overpayment for period q.
+func unchanged(out payments.ADAOutcome, q payments.Period) bool {
+	for _, l := range out.Lines {
+		if l.Period == q {
+			return false
 		}
 	}
-	return out
+	for _, o := range out.Overpayments {
+		if o.Period == q {
+			return false
+		}
+	}
+	return true
+}
+
+// reassess reports whether period q, from the oldest the run may reassess,
+// before the run's, and paid to anyone or to the beneficiary, must be
+// computed again for a beneficiary with facts fs, of whom p is what was
+// paid for q: when a fact covering one of its days arrived since the
+// record that holds was made, or, when none holds, since the period's last
+// approved run (lately).
+func reassess(fs *facts, p paidState, lately bool, q payments.Period) bool {
+	if p.holds {
+		return fs.seen(q) > p.seen
+	}
+	return lately
+}
+
+// seen returns how many of the facts take effect on or before the last day
+// of period q: those that may cover one of its days.
+func (fs *facts) seen(q payments.Period) int64 {
+	last := q.Last()
+	return int64(sort.Search(len(fs.effective), func(i int) bool { return fs.effective[i].After(last) }))
+}
+
+// readLateFacts returns, per beneficiary of ids, the periods of since that
+// one of their facts covering a day of was applied after since[period].
+func readLateFacts(ctx context.Context, q querier, ids []string, since map[payments.Period]time.Time) (map[string]map[payments.Period]bool, error) {
+	var periods, lasts []string
+	var times []time.Time
+	for p, t := range since {
+		periods = append(periods, p.String())
+		lasts = append(lasts, p.Last().String())
+		times = append(times, t)
+	}
+	out := map[string]map[payments.Period]bool{}
+	err := queryEach(ctx, q, `SELECT DISTINCT f.beneficiary_id, s.p FROM ada_facts f JOIN events e ON e.event_id = f.event_id
+		JOIN unnest($2::TEXT[], $3::TEXT[], $4::TIMESTAMPTZ[]) AS s (p, l, t) ON f.effective <= s.l::DATE AND e.applied_at > s.t
+		WHERE f.beneficiary_id = ANY($1::TEXT[])`, []any{ids, periods, lasts, times}, func(r pgx.Rows) error {
+		var id, period string
+		if err := r.Scan(&id, &period); err != nil {
+			return err
+		}
+		p, err := payments.ParsePeriod(period)
+		if out[id] == nil {
+			out[id] = map[payments.Period]bool{}
+		}
+		out[id][p] = true
+		return err
+	})
+	return out, err
 }
 
 func anyCovered(days []payments.Day) bool {
@@ -663,16 +732,44 @@ func (s *Store) DaysOfPeriod(ctx context.Context, ids []string, p payments.Perio
 	return out, nil
 }
 
+// paidState is what was paid for a beneficiary's period, and the record
+// of its last computation when one holds.
+type paidState struct {
+	// paid is the gross of the approved lines less the overpayments
+	// established.
+	paid decimal.Decimal
+	// holds is set when a computation of the period came to paid: seen is
+	// then how many facts the latest such computation read.
+	holds bool
+	seen  int64
+}
+
 // readPaid returns, per beneficiary and period from oldest to last, what
-// was paid for ADA: approved lines less the overpayments established.
-func readPaid(ctx context.Context, q querier, ids []string, oldest, last payments.Period) (map[string]map[payments.Period]decimal.Decimal, error) {
-	out := map[string]map[payments.Period]decimal.Decimal{}
-	err := queryEach(ctx, q, `SELECT beneficiary_id, period, sum(gross) FROM period_payments
-		WHERE beneficiary_id = ANY($1::TEXT[]) AND scheme = 'ada' AND period >= $2 AND period <= $3
-		GROUP BY beneficiary_id, period`, []any{ids, oldest.String(), last.String()}, func(r pgx.Rows) error {
+// was paid for ADA, with the record of the period's last computation that
+// holds: that of an approved line or overpayment (period_payments), or of
+// a period found unchanged (period_checks), whose due is what was paid.
+func readPaid(ctx context.Context, q querier, ids []string, oldest, last payments.Period) (map[string]map[payments.Period]paidState, error) {
+	type record struct {
+		due  decimal.Decimal
+		seen int64
+	}
+	type key struct {
+		id string
+		p  payments.Period
+	}
+	records := map[key][]record{}
+	out := map[string]map[payments.Period]paidState{}
+	err := queryEach(ctx, q, `SELECT beneficiary_id, period, sum(gross), due, max(facts_seen) FROM (
+			SELECT beneficiary_id, period, gross, due, facts_seen FROM period_payments
+			WHERE beneficiary_id = ANY($1::TEXT[]) AND scheme = 'ada' AND period >= $2 AND period <= $3
+			UNION ALL
+			SELECT beneficiary_id, period, 0::DECIMAL(19,2), due, facts_seen FROM period_checks
+			WHERE beneficiary_id = ANY($1::TEXT[]) AND period >= $2 AND period <= $3
+		) AS x GROUP BY beneficiary_id, period, due`, []any{ids, oldest.String(), last.String()}, func(r pgx.Rows) error {
 		var id, period string
-		var sum decimal.Decimal
-		if err := r.Scan(&id, &period, &sum); err != nil {
+		var sum, due decimal.NullDecimal
+		var seen *int64
+		if err := r.Scan(&id, &period, &sum, &due, &seen); err != nil {
 			return err
 		}
 		p, err := payments.ParsePeriod(period)
@@ -680,11 +777,28 @@ func readPaid(ctx context.Context, q querier, ids []string, oldest, last payment
 			return err
 		}
 		if out[id] == nil {
-			out[id] = map[payments.Period]decimal.Decimal{}
+			out[id] = map[payments.Period]paidState{}
 		}
-		out[id][p] = sum
+		st := out[id][p]
+		if sum.Valid {
+			st.paid = st.paid.Add(sum.Decimal)
+		}
+		out[id][p] = st
+		if due.Valid && seen != nil {
+			k := key{id, p}
+			records[k] = append(records[k], record{due.Decimal, *seen})
+		}
 		return nil
 	})
+	for k, rs := range records {
+		st := out[k.id][k.p]
+		for _, r := range rs {
+			if r.due.Equal(st.paid) && (!st.holds || r.seen > st.seen) {
+				st.holds, st.seen = true, r.seen
+			}
+		}
+		out[k.id][k.p] = st
+	}
 	return out, err
 }
 
@@ -748,40 +862,60 @@ func execStatement(ctx context.Context, tx pgx.Tx, st statement) error {
 	return nil
 }
 
-// foundRows are the overpayments a chunk establishes.
+// foundRows are the overpayments a chunk finds, kept with the run's batch
+// until its approval establishes them.
 type foundRows struct {
-	ids, events, bens, periods, amounts, negatives, reasons []string
+	batches, ids, bens, periods, amounts, bases, reasons []string
+	seen                                                 []int64
 }
 
-func (f *foundRows) add(o payments.FoundOverpayment) error {
+func (f *foundRows) add(batch uuid.UUID, o payments.FoundOverpayment, seen int64) error {
 	if err := cents("overpayment "+o.ID, o.Amount); err != nil {
 		return err
 	}
+	if err := cents("overpayment "+o.ID+" basis", o.Basis); err != nil {
+		return err
+	}
+	f.batches = append(f.batches, batch.String())
 	f.ids = append(f.ids, o.ID)
-	f.events = append(f.events, uuid.NewSHA1(retroSpace, []byte(o.ID)).String())
 	f.bens = append(f.bens, o.BeneficiaryID)
 	f.periods = append(f.periods, o.Period.String())
 	f.amounts = append(f.amounts, o.Amount.StringFixed(2))
-	f.negatives = append(f.negatives, o.Amount.Neg().StringFixed(2))
+	f.bases = append(f.bases, o.Basis.StringFixed(2))
 	f.reasons = append(f.reasons, "ADA "+o.Why)
+	f.seen = append(f.seen, seen)
 	return nil
 }
 
-func (f *foundRows) overpayments(now time.Time) statement {
-	return statement{what: "overpayments", n: len(f.ids), sql: `INSERT INTO overpayments
-		(overpayment_id, event_id, beneficiary_id, established_at, amount, reason, fraud)
-		SELECT u.o, u.e, u.b, $5, u.a::DECIMAL(19,2), u.r, false
-		FROM unnest($1::TEXT[], $2::UUID[], $3::TEXT[], $4::TEXT[], $6::TEXT[]) AS u (o, e, b, a, r)`,
-		args: []any{f.ids, f.events, f.bens, f.amounts, now, f.reasons}}
+func (f *foundRows) statement() statement {
+	return statement{what: "overpayments found", n: len(f.ids), sql: `INSERT INTO batch_overpayments
+		(batch_id, overpayment_id, beneficiary_id, period, amount, basis, facts_seen, reason)
+		SELECT u.b, u.o, u.ben, u.p, u.a::DECIMAL(19,2), u.ba::DECIMAL(19,2), u.fs, u.r
+		FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::BIGINT[], $8::TEXT[])
+			AS u (b, o, ben, p, a, ba, fs, r)`,
+		args: []any{f.batches, f.ids, f.bens, f.periods, f.amounts, f.bases, f.seen, f.reasons}}
 }
 
-// periodPayments takes each overpayment off what its period was paid.
-func (f *foundRows) periodPayments(now time.Time) statement {
-	return statement{what: "overpaid periods", n: len(f.ids), sql: `INSERT INTO period_payments
-		(beneficiary_id, scheme, period, source_id, batch_id, ref, gross, recorded_at)
-		SELECT u.b, 'ada', u.p, u.o, NULL, '', u.g::DECIMAL(19,2), $5
-		FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS u (b, p, o, g)`,
-		args: []any{f.bens, f.periods, f.ids, f.negatives, now}}
+// checkRows are the periods a chunk computed again and found unchanged.
+type checkRows struct {
+	bens, periods, dues []string
+	seen                []int64
+}
+
+func (c *checkRows) add(ben string, p payments.Period, seen int64, due decimal.Decimal) {
+	c.bens = append(c.bens, ben)
+	c.periods = append(c.periods, p.String())
+	c.seen = append(c.seen, seen)
+	c.dues = append(c.dues, due.StringFixed(2))
+}
+
+func (c *checkRows) statement(now time.Time) statement {
+	return statement{what: "periods found unchanged", n: len(c.bens), sql: `INSERT INTO period_checks
+		(beneficiary_id, period, facts_seen, due, checked_at)
+		SELECT u.b, u.p, u.fs, u.d::DECIMAL(19,2), $5 FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[]) AS u (b, p, fs, d)
+		ON CONFLICT (beneficiary_id, period) DO UPDATE SET facts_seen = excluded.facts_seen, due = excluded.due,
+			checked_at = excluded.checked_at`,
+		args: []any{c.bens, c.periods, c.seen, c.dues, now}}
 }
 
 // cents checks that an amount is whole cents, as DECIMAL(19,2) keeps it.

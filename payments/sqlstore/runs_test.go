@@ -322,6 +322,17 @@ func TestADARunRetroactive(t *testing.T) {
 	}
 	segments(t, l, seg{"2026-11-01", "2026-11-30", 30, "6.80"})
 
+	// The draft found the overpayment; its approval establishes it.
+	if n := e.count(`SELECT count(*) FROM overpayments`); n != 0 {
+		t.Errorf("%d overpayments established by a draft", n)
+	}
+
+	// Run again while a draft: the same, and the overpayment is not
+	// established twice.
+	again := e.runADA("2026-11")
+	l2 := e.line(e.lines(again.BatchID), "H1", "2026-11")
+	amounts(t, l2, "204.00", "61.20", "142.80")
+	e.approve(again.BatchID)
 	ben, err := e.events.Beneficiary(e.ctx, "H1")
 	if err != nil {
 		t.Fatal(err)
@@ -330,16 +341,6 @@ func TestADARunRetroactive(t *testing.T) {
 		ben.Overpayments[0].Fraud || !strings.Contains(ben.Overpayments[0].Reason, "323.00") {
 		t.Fatalf("overpayments: %+v", ben.Overpayments)
 	}
-
-	// Run again while a draft: the same, and the overpayment is not
-	// established twice.
-	again := e.runADA("2026-11")
-	l2 := e.line(e.lines(again.BatchID), "H1", "2026-11")
-	amounts(t, l2, "204.00", "61.20", "142.80")
-	if n := e.count(`SELECT count(*) FROM overpayments`); n != 1 {
-		t.Errorf("%d overpayments", n)
-	}
-	e.approve(again.BatchID)
 	if n := e.count(`SELECT count(*) FROM recoveries WHERE overpayment_id = $1 AND amount = 61.20`, retro); n != 1 {
 		t.Errorf("%d recoveries", n)
 	}

@@ -54,12 +54,15 @@ func (f *fact) before(g *fact) bool {
 // and it ends a suspension.
 type facts struct {
 	opened, closed, household, accommodation, suspension []*fact
+	// effective are the days every fact takes effect, in order.
+	effective []ledger.Date
 }
 
 func newFacts(all []fact) *facts {
-	fs := &facts{}
+	fs := &facts{effective: make([]ledger.Date, 0, len(all))}
 	for i := range all {
 		f := &all[i]
+		fs.effective = append(fs.effective, f.effective)
 		switch f.kind {
 		case kindOpened:
 			fs.opened = append(fs.opened, f)
@@ -76,6 +79,7 @@ func newFacts(all []fact) *facts {
 			fs.suspension = append(fs.suspension, f)
 		}
 	}
+	sort.Slice(fs.effective, func(a, b int) bool { return fs.effective[a].Before(fs.effective[b]) })
 	for _, g := range [][]*fact{fs.opened, fs.closed, fs.household, fs.accommodation, fs.suspension} {
 		sort.Slice(g, func(a, b int) bool { return g[a].before(g[b]) })
 	}
