@@ -12,19 +12,21 @@
 -- have been paid is that due. Rows written before this migration have
 -- neither, and fall back on the time of the period's approved run.
 
+-- +goose NO TRANSACTION
+-- Each statement commits on its own and may run again (see 00001).
 -- +goose Up
-ALTER TABLE batch_lines ADD COLUMN facts_seen BIGINT;
-ALTER TABLE period_payments ADD COLUMN facts_seen BIGINT;
-ALTER TABLE period_payments ADD COLUMN due DECIMAL(19, 2);
+ALTER TABLE batch_lines ADD COLUMN IF NOT EXISTS facts_seen BIGINT;
+ALTER TABLE period_payments ADD COLUMN IF NOT EXISTS facts_seen BIGINT;
+ALTER TABLE period_payments ADD COLUMN IF NOT EXISTS due DECIMAL(19, 2);
 
 -- The batch whose approval established an overpayment a run found (null for
 -- the overpayments of the eligibility topic).
-ALTER TABLE overpayments ADD COLUMN batch_id UUID;
+ALTER TABLE overpayments ADD COLUMN IF NOT EXISTS batch_id UUID;
 
 -- The overpayments a run found, established when its batch is approved.
 -- basis is what had been paid for the period when it was found: the
 -- approval refuses an overpayment whose basis is no longer what is paid.
-CREATE TABLE batch_overpayments (
+CREATE TABLE IF NOT EXISTS batch_overpayments (
     batch_id       UUID NOT NULL,
     overpayment_id TEXT NOT NULL,
     beneficiary_id TEXT NOT NULL,
@@ -38,7 +40,7 @@ CREATE TABLE batch_overpayments (
 
 -- A period computed again and found to come to what was paid for it: the
 -- latest such computation per beneficiary and period.
-CREATE TABLE period_checks (
+CREATE TABLE IF NOT EXISTS period_checks (
     beneficiary_id TEXT NOT NULL,
     period         TEXT NOT NULL CHECK (length(period) = 7),
     facts_seen     BIGINT NOT NULL,
@@ -48,9 +50,9 @@ CREATE TABLE period_checks (
 );
 
 -- +goose Down
-DROP TABLE period_checks;
-DROP TABLE batch_overpayments;
-ALTER TABLE overpayments DROP COLUMN batch_id;
-ALTER TABLE period_payments DROP COLUMN due;
-ALTER TABLE period_payments DROP COLUMN facts_seen;
-ALTER TABLE batch_lines DROP COLUMN facts_seen;
+DROP TABLE IF EXISTS period_checks;
+DROP TABLE IF EXISTS batch_overpayments;
+ALTER TABLE overpayments DROP COLUMN IF EXISTS batch_id;
+ALTER TABLE period_payments DROP COLUMN IF EXISTS due;
+ALTER TABLE period_payments DROP COLUMN IF EXISTS facts_seen;
+ALTER TABLE batch_lines DROP COLUMN IF EXISTS facts_seen;
