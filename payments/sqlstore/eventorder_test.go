@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/ofii/allowances/internal/dbtest"
@@ -316,7 +317,23 @@ func TestUnopenedList(t *testing.T) {
 	if got, _ := list(payments.UnopenedQuery{}); len(got) != 0 {
 		t.Errorf("after 7 days less a second: %s, want none", ids(got))
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(sqlstore.UnopenedGauge(s))
+	gauge := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil || len(mfs) != 1 || mfs[0].GetName() != "ledger_beneficiaries_unopened" || len(mfs[0].GetMetric()) != 1 {
+			t.Fatalf("gather: %v, %v", mfs, err)
+		}
+		return mfs[0].GetMetric()[0].GetGauge().GetValue()
+	}
+	if v := gauge(); v != 0 {
+		t.Errorf("gauge after 7 days less a second: %v, want 0", v)
+	}
 	now = t0.Add(7 * 24 * time.Hour)
+	if v := gauge(); v != 2 {
+		t.Errorf("gauge after 7 days: %v, want 2", v)
+	}
 	got, next := list(payments.UnopenedQuery{})
 	if ids(got) != "U-1,U-2" || next != "" {
 		t.Fatalf("after 7 days: %s (next %q), want U-1,U-2", ids(got), next)
@@ -357,6 +374,9 @@ func TestUnopenedList(t *testing.T) {
 	apply(event(eid("u1-open"), payments.RightsOpened, "U-1", ts("2026-10-28T09:00:00Z"), opened("2026-11-01", 1, 0, false)))
 	if got, _ := list(payments.UnopenedQuery{}); ids(got) != "U-2" {
 		t.Errorf("after U-1's opening: %s, want U-2", ids(got))
+	}
+	if v := gauge(); v != 1 {
+		t.Errorf("gauge after U-1's opening: %v, want 1", v)
 	}
 	if d, err := s.Days(ctx, "U-1", date("2026-11-09"), date("2026-11-10")); err != nil ||
 		!d[0].Covered() || d[0].Adults != 1 || !d[1].Covered() || d[1].Adults != 2 {

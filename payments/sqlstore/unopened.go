@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/payments"
@@ -105,4 +107,35 @@ func (s *Store) Unopened(ctx context.Context, q payments.UnopenedQuery) ([]payme
 		next = unopenedCursor{At: last.Since, ID: last.ID}.encode()
 	}
 	return out, next, nil
+}
+
+// UnopenedGauge returns the gauge ledger_beneficiaries_unopened: how many
+// beneficiaries have facts that have waited for a rights opening for the
+// store's days or more, counted at each scrape (NaN when the database does
+// not answer within five seconds).
+func UnopenedGauge(s *Store) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ledger_beneficiaries_unopened",
+		Help: "Beneficiaries whose facts have waited for a rights opening for ORPHAN_FACTS_DAYS days or more.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n, err := s.unopenedCount(ctx)
+		if err != nil {
+			return math.NaN()
+		}
+		return float64(n)
+	})
+}
+
+// unopenedCount counts the beneficiaries Unopened lists with the store's
+// days.
+func (s *Store) unopenedCount(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM beneficiaries WHERE unopened_since IS NOT NULL AND unopened_since <= $1`,
+		s.stamp().AddDate(0, 0, -s.unopenedDays)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count the beneficiaries without a rights opening: %w", err)
+	}
+	return n, nil
 }
