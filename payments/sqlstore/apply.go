@@ -122,7 +122,7 @@ type beneficiaryState struct {
 	firstSeen time.Time
 	opened    bool       // has a rights opening
 	unopened  *time.Time // when its first fact waiting for an opening was applied, while it has none
-	write     bool       // new, seen earlier than stored, or opened or waiting since this batch
+	write     bool       // new, seen earlier than stored, or unopened changed in this batch
 }
 
 type grantState struct {
@@ -295,9 +295,11 @@ func (k *known) note(ev payments.Event, now time.Time) {
 		b.firstSeen, b.write = at, true
 	}
 	switch {
-	case ev.Type == payments.RightsOpened && !b.opened:
-		b.opened, b.write = true, true
-		b.unopened = nil
+	case ev.Type == payments.RightsOpened:
+		b.opened = true
+		if b.unopened != nil {
+			b.unopened, b.write = nil, true
+		}
 	case waitsForOpening(ev.Type) && !b.opened && b.unopened == nil:
 		b.unopened, b.write = &now, true
 	}
