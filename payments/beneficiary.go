@@ -121,6 +121,30 @@ type Beneficiaries interface {
 	PayeeAt(ctx context.Context, id string, t time.Time) (Payee, error)
 	// DeadLetters lists the dead letters, newest first.
 	DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLetter, string, error)
+	// Unopened lists the beneficiaries whose facts have waited for a rights
+	// opening for at least the query's days, longest waiting first.
+	Unopened(ctx context.Context, q UnopenedQuery) ([]Unopened, string, error)
+}
+
+// Unopened is a beneficiary with facts that wait for a rights opening: a
+// change, a payee or an overpayment that arrived before the opening it
+// follows, or whose opening never came. Its facts take effect once the
+// opening is applied; until then nothing is paid to it.
+type Unopened struct {
+	ID string `json:"id"`
+	// Since is when its first fact waiting for an opening was applied.
+	Since     time.Time `json:"unopened_since"`
+	FirstSeen time.Time `json:"first_seen"`
+	Events    int       `json:"events"`
+}
+
+// UnopenedQuery selects the beneficiaries waiting for an opening.
+type UnopenedQuery struct {
+	// Days is how long the facts have waited at least; 0: the store's
+	// setting (ORPHAN_FACTS_DAYS).
+	Days   int
+	Cursor string
+	Limit  int
 }
 
 // MaskIBANs hides every IBAN of the timeline but its country, check digits

@@ -218,7 +218,7 @@ var invalidExampleWants = map[string]struct{ field, msg string }{
 	"amount has three decimals":                        {"data.amount", `"10.005" has more than two decimals`},
 	"reinsertion tranches do not add up to the amount": {"data.tranches", "add up to 300.00, not the decided 400.00"},
 	"return aid refused for an EU national":            {"data.country", "nationals of DE (EU) are not eligible for return aid"},
-	"event for an unknown beneficiary":                 {}, // the store's check, not the parser's
+	"tranche released for an unknown grant":            {}, // the store's check, not the parser's
 }
 
 func TestParseInvalidExamples(t *testing.T) {

@@ -277,9 +277,10 @@ func demoEvents(n int) demoStream {
 	add("reinsertion.grant_decided", "OFII-2026-R00002", "2026-10-30T10:00:00Z", `{"grant_id":"REI-2026-0001","level":"business_creation","amount":"4500.00",`+
 		`"tranches":[{"tranche_id":"T1","amount":"2000.00"},{"tranche_id":"T2","amount":"2500.00"}],"payee":`+payee(900002)+`}`)
 	add("reinsertion.tranche_released", "OFII-2026-R00002", "2026-11-10T10:00:00Z", `{"grant_id":"REI-2026-0001","tranche_id":"T1","released_on":"2026-11-10"}`)
-	// Two invalid events: a mistyped IBAN and an unknown beneficiary.
+	// Two invalid events: a mistyped IBAN and the release of an unknown
+	// grant's tranche.
 	add("ada.rights_opened", "OFII-2026-X00001", "2026-10-05T09:00:00Z", `{"from":"2026-10-05","adults":1,"children":0,"accommodated":false,"payee":{"name":"Typo","iban":"FR7630006000011234567890188"}}`)
-	add("ada.household_changed", "OFII-2026-X00002", "2026-10-06T09:00:00Z", `{"from":"2026-10-06","adults":2,"children":0}`)
+	add("reinsertion.tranche_released", "OFII-2026-X00002", "2026-10-06T09:00:00Z", `{"grant_id":"REI-2026-X404","tranche_id":"T1","released_on":"2026-10-06"}`)
 	return demoStream{lines: b.Bytes(), count: count}
 }
 

@@ -87,7 +87,66 @@ ledgerd (LEDGER_URL) with the caller's token.`,
 	}
 	show.Flags().BoolVar(&showIBAN, "show-iban", false, "show IBANs in full, when ledgerd shows them to the caller (the staff who pay)")
 	show.Flags().StringVar(&days, "days", "", "also list what applied on each day FROM:TO")
-	cmd.AddCommand(show)
+	cmd.AddCommand(show, beneficiariesUnopenedCmd(a))
+	return cmd
+}
+
+func beneficiariesUnopenedCmd(a *app) *cobra.Command {
+	var days, limit int
+	var cursor string
+	cmd := &cobra.Command{
+		Use:   "unopened [--days N]",
+		Short: "List the beneficiaries whose facts have waited for a rights opening for days",
+		Long: `List the beneficiaries whose facts (a change of household, a payee, a
+suspension...) have waited for their ADA rights opening for --days days or
+more (default: ledgerd's ORPHAN_FACTS_DAYS), longest waiting first: an
+opening lost upstream or a wrong beneficiary id, to look into. Such facts
+are kept and take effect once the opening arrives. It calls ledgerd
+(LEDGER_URL) with the caller's token.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if days < 0 {
+				return cli.Usage(errs.Field("--days", "must be 0 (ledgerd's setting) or more"))
+			}
+			q := url.Values{}
+			if days > 0 {
+				q.Set("days", strconv.Itoa(days))
+			}
+			if limit > 0 {
+				q.Set("limit", strconv.Itoa(limit))
+			}
+			if cursor != "" {
+				q.Set("cursor", cursor)
+			}
+			var out struct {
+				Beneficiaries []payments.Unopened `json:"beneficiaries"`
+				NextCursor    string              `json:"next_cursor,omitempty"`
+			}
+			if err := a.apiGet(cmd.Context(), "/v1/beneficiaries/unopened", q, &out,
+				map[string]string{"days": "--days", "limit": "--limit", "cursor": "--cursor"}); err != nil {
+				return err
+			}
+			if out.Beneficiaries == nil {
+				out.Beneficiaries = []payments.Unopened{}
+			}
+			return a.write(out, func(w io.Writer) error {
+				t := cli.NewTable(w, "BENEFICIARY", "WAITING SINCE", "FIRST SEEN", "EVENTS")
+				for _, u := range out.Beneficiaries {
+					t.Row(u.ID, u.Since.Format(time.RFC3339), u.FirstSeen.Format(time.RFC3339), strconv.Itoa(u.Events))
+				}
+				if err := t.Flush(); err != nil {
+					return err
+				}
+				if out.NextCursor != "" {
+					fmt.Fprintf(w, "\nmore: --cursor %s\n", out.NextCursor)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().IntVar(&days, "days", 0, "waiting for at least this many days (default: ledgerd's ORPHAN_FACTS_DAYS)")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many beneficiaries (default 100)")
+	cmd.Flags().StringVar(&cursor, "cursor", "", "continue after a previous page")
 	return cmd
 }
 

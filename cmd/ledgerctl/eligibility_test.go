@@ -168,3 +168,48 @@ func TestBeneficiariesAndDeadLetters(t *testing.T) {
 		s.as(t, auditorTok, "", "events", "dead-letters", "--since", "yesterday").want(t, cli.ExitUsage)
 	})
 }
+
+// TestBeneficiariesUnopened: a beneficiary whose facts wait for an opening
+// longer than ORPHAN_FACTS_DAYS is listed for staff, and leaves the list
+// once the opening arrives.
+func TestBeneficiariesUnopened(t *testing.T) {
+	atRunDay(t)
+	s := startLedgerd(t, map[string]string{"ORPHAN_FACTS_DAYS": "3"})
+	pool := openDB(t, s.DSN)
+	store := paysql.New(pool)
+	const who = "OFII-2026-000555"
+	v := `{"event_id":"7c0f2a2e-8c0e-4f4b-9a53-0c1e7d9b1a07","type":"ada.suspended","schema_version":1,"occurred_at":"2026-10-10T09:00:00Z",` +
+		`"beneficiary_id":"` + who + `","data":{"from":"2026-10-10","reason":"no show"}}`
+	res, err := store.Apply(context.Background(), []payments.Record{{Source: payments.Source{Topic: "eligibility.v1"}, Key: []byte(who), Value: []byte(v)}})
+	if err != nil || len(res) != 1 || res[0].Outcome != payments.OutcomeApplied {
+		t.Fatalf("a suspension before its opening: %+v %v", res, err)
+	}
+	var out struct {
+		Beneficiaries []payments.Unopened `json:"beneficiaries"`
+	}
+	decodeJSON(t, s.as(t, claireToken, "", "-o", "json", "beneficiaries", "unopened"), &out)
+	if len(out.Beneficiaries) != 0 {
+		t.Fatalf("a fact applied just now is listed: %+v", out.Beneficiaries)
+	}
+	// Four days later (the facts are dated back, as time would).
+	if _, err := pool.Exec(context.Background(), `UPDATE beneficiaries SET unopened_since = unopened_since - INTERVAL '4 days' WHERE id = $1`, who); err != nil {
+		t.Fatal(err)
+	}
+	decodeJSON(t, s.as(t, claireToken, "", "-o", "json", "beneficiaries", "unopened"), &out)
+	if len(out.Beneficiaries) != 1 || out.Beneficiaries[0].ID != who || out.Beneficiaries[0].Events != 1 {
+		t.Fatalf("unopened = %+v, want %s with 1 event", out.Beneficiaries, who)
+	}
+	s.as(t, claireToken, "", "beneficiaries", "unopened").want(t, cli.ExitOK, "BENEFICIARY", "WAITING SINCE", who)
+	decodeJSON(t, s.as(t, claireToken, "", "-o", "json", "beneficiaries", "unopened", "--days", "5"), &out)
+	if len(out.Beneficiaries) != 0 {
+		t.Errorf("--days 5 lists a beneficiary waiting 4 days: %+v", out.Beneficiaries)
+	}
+	if r := s.as(t, claireToken, "", "beneficiaries", "unopened", "--days", "-1"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "--days") {
+		t.Errorf("--days -1: %d %s", r.code, r.stderr)
+	}
+	openRights(t, store, who)
+	decodeJSON(t, s.as(t, claireToken, "", "-o", "json", "beneficiaries", "unopened"), &out)
+	if len(out.Beneficiaries) != 0 {
+		t.Errorf("listed after its opening: %+v", out.Beneficiaries)
+	}
+}

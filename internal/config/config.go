@@ -71,6 +71,7 @@ var Settings = []Setting{
 	{"PAYMENT_FILE_MAX_TX", "10000", "most payments in one payment file: a larger batch is split into several files"},
 	{"RECON_SUGGESTION_DAYS", "3", "window, in business days, within which a statement line of a payment's amount and payee account is suggested for it"},
 	{"RECON_IN_TRANSIT_DAYS", "5", "business days after its execution date a payment may stay off the statements before it is an exception"},
+	{"ORPHAN_FACTS_DAYS", "7", "days a beneficiary may have facts (changes, payees, overpayments) and no rights opening before it shows in `GET /v1/beneficiaries/unopened`"},
 }
 
 // Secret reports whether the setting's value must never be shown, in logs or
@@ -139,6 +140,7 @@ type Config struct {
 	PaymentFileMaxTx    int
 	ReconSuggestionDays int
 	ReconInTransitDays  int
+	OrphanFactsDays     int
 }
 
 // Load reads the settings from the environment through getenv (os.Getenv
@@ -253,7 +255,8 @@ func loadBank(get func(string) string, c *Config) error {
 		name string
 		to   *int
 	}{{"BANK_RETRIES", &c.BankRetries}, {"BANK_BREAKER_FAILURES", &c.BankBreakerFailures}, {"PAYMENT_FILE_MAX_TX", &c.PaymentFileMaxTx},
-		{"RECON_SUGGESTION_DAYS", &c.ReconSuggestionDays}, {"RECON_IN_TRANSIT_DAYS", &c.ReconInTransitDays}} {
+		{"RECON_SUGGESTION_DAYS", &c.ReconSuggestionDays}, {"RECON_IN_TRANSIT_DAYS", &c.ReconInTransitDays},
+		{"ORPHAN_FACTS_DAYS", &c.OrphanFactsDays}} {
 		if *n.to, err = positiveInt(get, n.name); err != nil {
 			return err
 		}

@@ -14,7 +14,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !c.AutoMigrate || c.HTTPAddr != "127.0.0.1:8080" || c.TxMaxAttempts != 30 || c.HTTPMaxBodyBytes != 1<<20 ||
-		c.SecondApprovalAbove.String() != "100000" || c.BankURL != "" || c.BankTimeout.Seconds() != 10 || c.PaymentFileMaxTx != 10000 {
+		c.SecondApprovalAbove.String() != "100000" || c.BankURL != "" || c.BankTimeout.Seconds() != 10 || c.PaymentFileMaxTx != 10000 ||
+		c.OrphanFactsDays != 7 {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -38,6 +39,7 @@ func TestBadSettings(t *testing.T) {
 		{"PAYMENT_FILE_MAX_TX", "100001", "PAYMENT_FILE_MAX_TX"},
 		{"RECON_SUGGESTION_DAYS", "0", "RECON_SUGGESTION_DAYS"},
 		{"RECON_IN_TRANSIT_DAYS", "soon", "RECON_IN_TRANSIT_DAYS"},
+		{"ORPHAN_FACTS_DAYS", "0", "ORPHAN_FACTS_DAYS"},
 	} {
 		_, err := config.Load(func(k string) string {
 			if k == tt.name {

@@ -105,7 +105,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	if err := ledger.SetUpChart(ctx, store); err != nil {
 		return err
 	}
-	events := paysql.New(pool, paysql.WithRetryPolicy(policy))
+	events := paysql.New(pool, paysql.WithRetryPolicy(policy), paysql.WithUnopenedDays(cfg.OrphanFactsDays))
 	schedules := payments.DefaultSchedules()
 	if cfg.RateScheduleFile != "" {
 		if schedules, err = payments.LoadScheduleFile(cfg.RateScheduleFile); err != nil {
@@ -119,7 +119,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		return fmt.Errorf("AUTH_TOKENS: %w", err)
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		paysql.UnopenedGauge(events))
 
 	embedded := ""
 	if len(cfg.KafkaBrokers) == 0 {

@@ -67,10 +67,12 @@ func parseAll(records []payments.Record) []parsed {
 
 // Apply parses every record, then in one transaction sorts them, in order,
 // into duplicates (their event id was applied before, in the database or
-// earlier in the batch), dead letters (they fail to parse, or refer to a
-// beneficiary, grant or tranche that does not exist, or reuse a grant or
-// overpayment id) and applied events, and writes the applied events and
-// their effects and the dead letters with a few multi-row statements.
+// earlier in the batch), dead letters (they fail to parse, or release a
+// tranche of a grant that does not exist, or reuse a grant or overpayment
+// id) and applied events, and writes the applied events and their effects
+// and the dead letters with a few multi-row statements. A beneficiary's
+// change that arrives before its rights opening is applied all the same:
+// it takes effect once the opening is there (Unopened lists those waiting).
 // An invalid event's id is not recorded, so a later valid copy can still
 // apply. It returns one Result per record; an error means that nothing was
 // written.
@@ -118,7 +120,9 @@ type known struct {
 
 type beneficiaryState struct {
 	firstSeen time.Time
-	write     bool // new, or seen earlier than stored
+	opened    bool       // has a rights opening
+	unopened  *time.Time // when its first fact waiting for an opening was applied, while it has none
+	write     bool       // new, seen earlier than stored, or unopened changed in this batch
 }
 
 type grantState struct {
@@ -166,10 +170,12 @@ func readKnown(ctx context.Context, tx pgx.Tx, in []parsed) (*known, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read known events: %w", err)
 	}
-	err = each(ctx, tx, `SELECT id, first_seen FROM beneficiaries WHERE id = ANY($1::TEXT[])`, bens, func(r pgx.Rows) error {
+	err = each(ctx, tx, `SELECT b.id, b.first_seen, b.unopened_since,
+		EXISTS (SELECT 1 FROM ada_facts f WHERE f.beneficiary_id = b.id AND f.kind = 'opened')
+		FROM beneficiaries b WHERE b.id = ANY($1::TEXT[])`, bens, func(r pgx.Rows) error {
 		var id string
 		var b beneficiaryState
-		err := r.Scan(&id, &b.firstSeen)
+		err := r.Scan(&id, &b.firstSeen, &b.unopened, &b.opened)
 		k.beneficiary[id] = &b
 		return err
 	})
@@ -228,18 +234,24 @@ func each(ctx context.Context, tx pgx.Tx, sql string, arg []string, fn func(pgx.
 	return queryEach(ctx, tx, sql, []any{arg}, fn)
 }
 
-// creates reports whether an event of type t may name a beneficiary not
-// seen before.
-func creates(t payments.EventType) bool {
-	return t == payments.RightsOpened || t == payments.ReturnGrantDecided || t == payments.ReinsertionDecided
+// waitsForOpening reports whether an event of type t states a fact that has
+// no effect until the beneficiary's rights are opened.
+func waitsForOpening(t payments.EventType) bool {
+	switch t {
+	case payments.HouseholdChanged, payments.AccommodationChanged, payments.Suspended, payments.Resumed,
+		payments.RightsClosed, payments.PayeeChanged, payments.OverpaymentEstablished:
+		return true
+	}
+	return false
 }
 
 // check returns why ev cannot be applied on top of what is known, as an
-// Invalid error naming the field, or nil.
+// Invalid error naming the field, or nil. Any event may name a beneficiary
+// not seen before: a change, a payee or an overpayment may arrive before
+// the rights opening it follows (a replay, a partition moved), and is kept
+// to take effect once the opening is there. Only a tranche's release needs
+// what it refers to, its grant, to be known.
 func (k *known) check(ev payments.Event) error {
-	if k.beneficiary[ev.BeneficiaryID] == nil && !creates(ev.Type) {
-		return errs.Field("beneficiary_id", "%s is not a known beneficiary", ev.BeneficiaryID)
-	}
 	switch ev.Type {
 	case payments.ReturnGrantDecided:
 		if id := ev.ReturnGrant.GrantID; k.returnGrants[id] {
@@ -270,15 +282,26 @@ func (k *known) check(ev payments.Event) error {
 	return nil
 }
 
-// note adds an applied event to what is known.
-func (k *known) note(ev payments.Event) {
+// note adds an event applied at now to what is known.
+func (k *known) note(ev payments.Event, now time.Time) {
 	k.events[ev.ID] = true
 	at := ev.OccurredAt.UTC().Truncate(time.Microsecond)
-	switch b := k.beneficiary[ev.BeneficiaryID]; {
+	b := k.beneficiary[ev.BeneficiaryID]
+	switch {
 	case b == nil:
-		k.beneficiary[ev.BeneficiaryID] = &beneficiaryState{firstSeen: at, write: true}
+		b = &beneficiaryState{firstSeen: at, write: true}
+		k.beneficiary[ev.BeneficiaryID] = b
 	case at.Before(b.firstSeen):
 		b.firstSeen, b.write = at, true
+	}
+	switch {
+	case ev.Type == payments.RightsOpened:
+		b.opened = true
+		if b.unopened != nil {
+			b.unopened, b.write = nil, true
+		}
+	case waitsForOpening(ev.Type) && !b.opened && b.unopened == nil:
+		b.unopened, b.write = &now, true
 	}
 	switch ev.Type {
 	case payments.ReturnGrantDecided:
@@ -318,13 +341,13 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, records []payments.Record
 			p.deadLetter(i, r, ev, err, true)
 			continue
 		}
-		k.note(ev)
+		k.note(ev, p.now)
 		p.apply(r, ev)
 		p.results[i] = payments.Result{Outcome: payments.OutcomeApplied, Type: ev.Type}
 	}
 	for id, b := range k.beneficiary {
 		if b.write {
-			p.beneficiaries.add(id, b.firstSeen)
+			p.beneficiaries.add(id, b.firstSeen, b.unopened)
 		}
 	}
 	return p, nil

@@ -221,7 +221,7 @@ func TestApplyInvalidExamples(t *testing.T) {
 		"amount has three decimals":                        "data.amount: ",
 		"reinsertion tranches do not add up to the amount": "data.tranches: ",
 		"return aid refused for an EU national":            "data.country: ",
-		"event for an unknown beneficiary":                 "beneficiary_id: OFII-2099-999999 is not a known beneficiary",
+		"tranche released for an unknown grant":            "data.grant_id: REI-2099-0404 is not a known reinsertion grant",
 	}
 	var whys []string
 	var values [][]byte
@@ -273,8 +273,8 @@ func TestApplyInvalidExamples(t *testing.T) {
 		}
 	}
 	got, _, err := s.DeadLetters(ctx, payments.DeadLetterQuery{Beneficiary: "OFII-2099-999999"})
-	if err != nil || len(got) != 1 || got[0].Error != "beneficiary_id: OFII-2099-999999 is not a known beneficiary" ||
-		got[0].Type != "ada.suspended" || got[0].EventID == nil || got[0].EventID.String() != "0145c09b-e0c6-59fb-8611-e78fa514f56c" {
+	if err != nil || len(got) != 1 || got[0].Error != "data.grant_id: REI-2099-0404 is not a known reinsertion grant" ||
+		got[0].Type != "reinsertion.tranche_released" || got[0].EventID == nil || got[0].EventID.String() != "9b7e4a21-3c5d-5f60-8a1b-2c3d4e5f6a7b" {
 		t.Errorf("dead letters of OFII-2099-999999: %+v, %v", got, err)
 	}
 	got, _, err = s.DeadLetters(ctx, payments.DeadLetterQuery{Type: "ada.rights_opened"})
@@ -354,7 +354,7 @@ func TestApplyReferences(t *testing.T) {
 	}
 	susp := event(eid("susp-B"), payments.Suspended, "B", at.Add(time.Hour), map[string]any{"from": "2026-11-05"})
 	first := mustApply(t, s, records(0,
-		susp, // B unknown yet
+		susp, // B unknown yet: kept until its opening arrives
 		event(eid("open-A"), payments.RightsOpened, "A", at, opened("2026-11-01", 1, 0, false)),
 		event(eid("hh-A"), payments.HouseholdChanged, "A", at.Add(time.Hour), map[string]any{"from": "2026-11-10", "adults": 2, "children": 0}),
 		rei("rei-A", "A", "REI-1"),
@@ -365,13 +365,13 @@ func TestApplyReferences(t *testing.T) {
 		rei("rei-B", "B", "REI-1"), // creates B, but the grant id is taken
 		over("over-A", "A", "IND-1"),
 		over("over-A2", "A", "IND-1"),
-		susp, // B exists now
+		susp, // the same event again
 	))
 	want := []struct {
 		outcome payments.Outcome
 		error   string
 	}{
-		{payments.OutcomeDeadLetter, "beneficiary_id: B is not a known beneficiary"},
+		{payments.OutcomeApplied, ""},
 		{payments.OutcomeApplied, ""},
 		{payments.OutcomeApplied, ""},
 		{payments.OutcomeApplied, ""},
@@ -382,15 +382,16 @@ func TestApplyReferences(t *testing.T) {
 		{payments.OutcomeDeadLetter, "data.grant_id: REI-1 was already decided by another event"},
 		{payments.OutcomeApplied, ""},
 		{payments.OutcomeDeadLetter, "data.overpayment_id: IND-1 was already established by another event"},
-		{payments.OutcomeDeadLetter, "beneficiary_id: B is not a known beneficiary"},
+		{payments.OutcomeDuplicate, ""},
 	}
 	for i, w := range want {
 		if first[i].Outcome != w.outcome || first[i].Error != w.error {
 			t.Errorf("record %d: %+v, want %s %q", i, first[i], w.outcome, w.error)
 		}
 	}
-	// The same checks against the database, in a later batch; the first
-	// copy of susp was a dead letter, so this valid copy applies.
+	// The same checks against the database, in a later batch; B's
+	// suspension, kept before its opening, is a duplicate now, and takes
+	// effect with the opening.
 	second := mustApply(t, s, records(100,
 		event(eid("open-B"), payments.RightsOpened, "B", at, opened("2026-11-01", 1, 0, false)),
 		susp,
@@ -405,7 +406,7 @@ func TestApplyReferences(t *testing.T) {
 		error   string
 	}{
 		{payments.OutcomeApplied, ""},
-		{payments.OutcomeApplied, ""},
+		{payments.OutcomeDuplicate, ""},
 		{payments.OutcomeDeadLetter, "data.tranche_id: T1 of grant REI-1 was already released on 2026-11-02"},
 		{payments.OutcomeDeadLetter, "data.grant_id: REI-1 is a grant of another beneficiary"},
 		{payments.OutcomeApplied, ""},
@@ -425,8 +426,8 @@ func TestApplyReferences(t *testing.T) {
 	if len(b.Reinsertion) != 1 || b.Reinsertion[0].Released[0].ReleasedOn != date("2026-11-02") || b.Reinsertion[0].Released[1].ReleasedOn != date("2026-11-02") {
 		t.Errorf("reinsertion of A: %+v", b.Reinsertion)
 	}
-	if c := counts(t, pool); c["events"] != 8 || c["dead_letters"] != 10 {
-		t.Errorf("counts = %v, want 8 events and 10 dead letters", c)
+	if c := counts(t, pool); c["events"] != 8 || c["dead_letters"] != 8 {
+		t.Errorf("counts = %v, want 8 events and 8 dead letters", c)
 	}
 }
 

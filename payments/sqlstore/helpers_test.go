@@ -145,7 +145,7 @@ func counts(t testing.TB, pool *pgxpool.Pool) map[string]int64 {
 func dump(t testing.TB, pool *pgxpool.Pool) map[string][]string {
 	t.Helper()
 	drop := map[string][]string{
-		"beneficiaries": {"created_at"},
+		"beneficiaries": {"created_at", "unopened_since"},
 		"events":        {"applied_at", "src_partition", "src_offset"},
 		"dead_letters":  {"id", "received_at", "src_partition", "src_offset", "published_at"},
 	}

@@ -163,7 +163,7 @@ func TestExamplesThroughKafka(t *testing.T) {
 		"data.children is negative": "data.children", "data.payee.iban fails its check digits": "data.payee.iban",
 		"beneficiary_id has forbidden characters": "beneficiary_id", "amount has three decimals": "data.amount",
 		"reinsertion tranches do not add up to the amount": "data.tranches", "return aid refused for an EU national": "data.country",
-		"event for an unknown beneficiary": "beneficiary_id",
+		"tranche released for an unknown grant": "data.grant_id",
 	}
 	for i, v := range invalid {
 		m, ok := got[string(v)]

@@ -124,10 +124,11 @@ func generate(seed uint64, n int) stream {
 				}
 			}
 		}
-		// Invalid in any order: an unknown beneficiary, an unknown
+		// Invalid in any order: a release of an unknown grant, an unknown
 		// tranche, a value that is not JSON.
 		if i%25 == 0 {
-			add(fmt.Sprint("GHOST-", i), payments.Suspended, map[string]any{"from": from()}, true)
+			add(fmt.Sprint("GHOST-", i), payments.TrancheReleased, map[string]any{"grant_id": fmt.Sprint("REI-GHOST-", i),
+				"tranche_id": "T1", "released_on": cur.String()}, true)
 			if len(grants) > 0 {
 				add(ben, payments.TrancheReleased, map[string]any{"grant_id": grants[0], "tranche_id": "T9", "released_on": cur.String()}, true)
 			}

@@ -28,9 +28,10 @@ import (
 // Store implements payments.EventSink and payments.Beneficiaries on a pgx
 // pool.
 type Store struct {
-	pool  *pgxpool.Pool
-	retry db.RetryPolicy
-	now   func() time.Time
+	pool         *pgxpool.Pool
+	retry        db.RetryPolicy
+	now          func() time.Time
+	unopenedDays int
 }
 
 var (
@@ -44,12 +45,13 @@ type Option func(*Store)
 // WithRetryPolicy sets the retry policy of write transactions.
 func WithRetryPolicy(p db.RetryPolicy) Option { return func(s *Store) { s.retry = p } }
 
-// WithClock sets the clock that stamps applied_at and received_at (tests).
+// WithClock sets the clock that stamps applied_at and received_at, and
+// that Unopened counts the days with (tests).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool, opts ...Option) *Store {
-	s := &Store{pool: pool, retry: db.DefaultRetryPolicy, now: time.Now}
+	s := &Store{pool: pool, retry: db.DefaultRetryPolicy, now: time.Now, unopenedDays: DefaultUnopenedDays}
 	for _, o := range opts {
 		o(s)
 	}

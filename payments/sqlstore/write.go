@@ -142,20 +142,25 @@ func (e *eventRows) statement(now time.Time) statement {
 type beneficiaryRows struct {
 	ids       []string
 	firstSeen []time.Time
+	unopened  []*time.Time
 }
 
-func (b *beneficiaryRows) add(id string, firstSeen time.Time) {
+func (b *beneficiaryRows) add(id string, firstSeen time.Time, unopened *time.Time) {
 	b.ids = append(b.ids, id)
 	b.firstSeen = append(b.firstSeen, firstSeen)
+	b.unopened = append(b.unopened, unopened)
 }
 
 // The update keeps the earliest first_seen should a concurrent batch have
-// written the row after this one read it.
+// written the row after this one read it; unopened_since is what this
+// batch decided from the row it read (a concurrent change of it is a
+// serialization conflict, and the batch is retried).
 func (b *beneficiaryRows) statement(now time.Time) statement {
-	return statement{what: "beneficiaries", n: len(b.ids), sql: `INSERT INTO beneficiaries (id, first_seen, created_at)
-		SELECT u.id, u.f, $3 FROM unnest($1::TEXT[], $2::TIMESTAMPTZ[]) AS u (id, f)
-		ON CONFLICT (id) DO UPDATE SET first_seen = least(beneficiaries.first_seen, excluded.first_seen)`,
-		args: []any{b.ids, b.firstSeen, now}}
+	return statement{what: "beneficiaries", n: len(b.ids), sql: `INSERT INTO beneficiaries (id, first_seen, created_at, unopened_since)
+		SELECT u.id, u.f, $4, u.w FROM unnest($1::TEXT[], $2::TIMESTAMPTZ[], $3::TIMESTAMPTZ[]) AS u (id, f, w)
+		ON CONFLICT (id) DO UPDATE SET first_seen = least(beneficiaries.first_seen, excluded.first_seen),
+			unopened_since = excluded.unopened_since`,
+		args: []any{b.ids, b.firstSeen, b.unopened, now}}
 }
 
 type factRows struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
@@ -139,6 +140,30 @@ func makeListDeadLettersEndpoint(svc payments.Beneficiaries) endpoint.Endpoint {
 	}
 }
 
+type listUnopenedRequest struct{ Query payments.UnopenedQuery }
+
+type listUnopenedResponse struct {
+	Beneficiaries []payments.Unopened `json:"beneficiaries"`
+	NextCursor    string              `json:"next_cursor,omitempty"`
+	Err           error               `json:"-"`
+}
+
+func (r listUnopenedResponse) Failed() error { return r.Err }
+
+func makeListUnopenedEndpoint(svc payments.Beneficiaries) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(listUnopenedRequest)
+		list, next, err := svc.Unopened(ctx, req.Query)
+		if err != nil {
+			return listUnopenedResponse{Err: fmt.Errorf("list the beneficiaries without a rights opening: %w", err)}, nil
+		}
+		if list == nil {
+			list = []payments.Unopened{}
+		}
+		return listUnopenedResponse{Beneficiaries: list, NextCursor: next}, nil
+	}
+}
+
 func decodeGetBeneficiaryRequest(_ context.Context, r *http.Request) (any, error) {
 	if _, err := parseQuery(r); err != nil {
 		return nil, err
@@ -192,11 +217,34 @@ func decodeListDeadLettersRequest(_ context.Context, r *http.Request) (any, erro
 	return req, nil
 }
 
+func decodeListUnopenedRequest(_ context.Context, r *http.Request) (any, error) {
+	q, err := parseQuery(r, "days", "cursor", "limit")
+	if err != nil {
+		return nil, err
+	}
+	req := listUnopenedRequest{Query: payments.UnopenedQuery{Cursor: q.str("cursor")}}
+	if req.Query.Limit, err = q.limit(defaultLimit); err != nil {
+		return nil, err
+	}
+	if s := q.str("days"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxUnopenedDays {
+			return nil, errs.Field("days", "must be a whole number between 1 and %d", maxUnopenedDays)
+		}
+		req.Query.Days = n
+	}
+	return req, nil
+}
+
+// maxUnopenedDays bounds the days of GET /v1/beneficiaries/unopened.
+const maxUnopenedDays = 3650
+
 // eligibilityRoutes are the routes over the beneficiaries' state, readable
 // by every role.
 func (a *api) eligibilityRoutes(svc payments.Beneficiaries) []route {
 	read := AllRoles()
 	return []route{
+		{pattern: "GET /v1/beneficiaries/unopened", allow: read, handler: a.server(makeListUnopenedEndpoint(svc), decodeListUnopenedRequest)},
 		{pattern: "GET /v1/beneficiaries/{id}", allow: read, handler: a.server(makeGetBeneficiaryEndpoint(svc), decodeGetBeneficiaryRequest)},
 		{pattern: "GET /v1/beneficiaries/{id}/days", allow: read, handler: a.server(makeBeneficiaryDaysEndpoint(svc), decodeBeneficiaryDaysRequest)},
 		{pattern: "GET /v1/dead-letters", allow: read, handler: a.server(makeListDeadLettersEndpoint(svc), decodeListDeadLettersRequest)},
