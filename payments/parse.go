@@ -19,6 +19,7 @@ import (
 
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments/sepa"
 )
 
 // Territories lists the territories an ADA household may live in; an event
@@ -464,7 +465,14 @@ func (o jsonObject) payee(key string) Payee {
 		case n > maxPayeeNameLength:
 			po.fail("name", "is longer than %d characters (%d)", maxPayeeNameLength, n)
 		default:
-			p.Name = name
+			// A name the bank cannot take would stop its batch at release:
+			// it is refused here, before it reaches a batch.
+			var e *errs.Error
+			if err := sepa.CheckName("name", name); errors.As(err, &e) {
+				po.fail("name", "%s", e.Message)
+			} else {
+				p.Name = name
+			}
 		}
 	}
 	if s, ok := po.str("iban", true); ok {

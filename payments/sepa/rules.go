@@ -100,6 +100,35 @@ func Clean(s string, max int) string {
 	return out
 }
 
+// CheckName checks that a person's name can be written in the SEPA
+// character set without losing any of it: Latin letters, with or without
+// diacritics, digits, spaces and the signs Clean transliterates. A letter of
+// another script (Arabic, Cyrillic, Chinese...), an emoji or any other sign
+// Clean would drop is refused, naming the character and its position, as is
+// a name with no letter left. The error names field.
+func CheckName(field, s string) error {
+	pos := 0
+	for _, r := range s {
+		pos++
+		if r == ' ' || unicode.IsSpace(r) || unicode.Is(unicode.Zs, r) {
+			continue
+		}
+		for _, d := range norm.NFKD.String(string(r)) {
+			if _, ok := translit[d]; ok || isSEPA(d) || unicode.Is(unicode.Mn, d) || d == ' ' {
+				continue
+			}
+			if unicode.IsLetter(r) {
+				return errs.Field(field, "has the letter %q at position %d, which is not of the Latin script: a payee's name is written in Latin letters, as on the person's documents (letters with diacritics are fine)", r, pos)
+			}
+			return errs.Field(field, "has the character %q at position %d, which a bank cannot take in a name", r, pos)
+		}
+	}
+	if !strings.ContainsFunc(Clean(s, 0), func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }) {
+		return errs.Field(field, "has no letter: a payee's name is written in Latin letters")
+	}
+	return nil
+}
+
 // CheckID checks an identifier (MsgId, PmtInfId, EndToEndId): 1 to 35
 // characters of the SEPA set, no space at either end, not starting or
 // ending with "/" and without "//". The error names field.

@@ -372,3 +372,28 @@ func TestAdvance(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckName(t *testing.T) {
+	for _, c := range []struct{ name, want string }{
+		{"Amina Diallo", ""},
+		{"Élodie Œuvray-N’Guessan", ""},
+		{"Łukasz Straße Ørsted Æbelø", ""},
+		{"Jean-Paul O'Brien & fils", ""},
+		{"أمينة ديالو", `name: has the letter 'أ' at position 1, which is not of the Latin script`},
+		{"Иван Петров", `name: has the letter 'И' at position 1, which is not of the Latin script`},
+		{"王伟", `name: has the letter '王' at position 1`},
+		{"Amina Диалло", `name: has the letter 'Д' at position 7`},
+		{"Amina ☺", `name: has the character '☺' at position 7, which a bank cannot take in a name`},
+		{"12 34", "name: has no letter"},
+		{"   ", "name: has no letter"},
+	} {
+		err := CheckName("name", c.name)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if c.want == "" && got != "" || c.want != "" && !strings.HasPrefix(got, c.want) {
+			t.Errorf("CheckName(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+}

@@ -118,6 +118,11 @@ func (s *ApprovalStore) CorrectPayee(ctx context.Context, id uuid.UUID, by payme
 	if err := ledger.CheckText("name", p.Name); err != nil {
 		return payments.PaymentException{}, err
 	}
+	if strings.TrimSpace(p.Name) != "" {
+		if err := sepa.CheckName("name", p.Name); err != nil {
+			return payments.PaymentException{}, err
+		}
+	}
 	p.Name = sepa.Clean(p.Name, 70)
 	if p.Name == "" {
 		return payments.PaymentException{}, errs.Field("name", "is required (letters, digits and spaces)")
