@@ -236,9 +236,9 @@ func checkStatus(field string, s Status, tx bool) error {
 	case s == "":
 		return nil
 	case !s.Valid():
-		return errs.Field(field, "%q is not a pain.002 status (RCVD, PDNG, ACTC, ACCP, ACSP, ACWC, ACSC, PART or RJCT)", truncate(string(s), 40))
-	case tx && s == StatusPART:
-		return errs.Field(field, "PART is the status of a group or a payment information block, not of a transaction")
+		return errs.Field(field, "%q is not a pain.002 status of the external code list (RCVD, PDNG, PRES, BLCK, ACTC, ACCP, ACFC, ACSP, ACPD, ACWC, ACWP, ACSC, ACIS, ACCC, CPUC, PART, PATC, RJCT or CANC)", truncate(string(s), 40))
+	case tx && s.Partial():
+		return errs.Field(field, "%s is the status of a group or a payment information block, not of a transaction", s)
 	}
 	return nil
 }

@@ -286,6 +286,7 @@ func TestReadStatusReportRejects(t *testing.T) {
 		{"ErrUnknownGroupStatus", strings.Replace(good, "<OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId>", "<OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId><GrpSts>OK</GrpSts>", 1), grp + "/GrpSts", "not a pain.002 status", errs.Invalid},
 		{"ErrUnknownBlockStatus", strings.Replace(good, "<PmtInfSts>ACCP</PmtInfSts>", "<PmtInfSts>accp</PmtInfSts>", 1), root + "/OrgnlPmtInfAndSts[1]/PmtInfSts", "not a pain.002 status", errs.Invalid},
 		{"ErrTxPART", strings.Replace(good, "<TxSts>RJCT</TxSts>", "<TxSts>PART</TxSts>", 1), tx1 + "/TxSts", "PART", errs.Invalid},
+		{"ErrTxPATC", strings.Replace(good, "<TxSts>RJCT</TxSts>", "<TxSts>PATC</TxSts>", 1), tx1 + "/TxSts", "PATC is the status of a group", errs.Invalid},
 		{"ErrLongReason", strings.Replace(good, "<Cd>AM04</Cd>", "<Cd>AM044</Cd>", 1), root + "/OrgnlPmtInfAndSts[1]/TxInfAndSts[2]/StsRsnInf[1]/Rsn/Cd", "1 to 4", errs.Invalid},
 		{"ErrReasonCharacters", strings.Replace(good, "<Cd>AC04</Cd>", "<Cd>a-4</Cd>", 1), tx1 + "/StsRsnInf[1]/Rsn/Cd", "capital letters and digits", errs.Invalid},
 		{"ErrNoEndToEndID", strings.Replace(good, "<OrgnlEndToEndId>ADA-2026-03-000002</OrgnlEndToEndId>", "", 1), tx1 + "/OrgnlEndToEndId", "is missing", errs.Invalid},
@@ -355,4 +356,44 @@ func ExampleStatusReport_StatusOf() {
 	// Output:
 	// E-1 ACCP  review
 	// E-2 RJCT AC04: the account is closed fix_payee
+}
+
+// TestReadStatusReportEveryCode: a report with a status of the external
+// code list beyond the nine of the schema's own list (ACCC on the block, a
+// cancellation, a partial group) is read whole, its rejections included;
+// the statuses say what became of each payment.
+func TestReadStatusReportEveryCode(t *testing.T) {
+	good := string(readTestdata(t, "pain002_tx_rejects.xml"))
+	doc := strings.Replace(good, "<PmtInfSts>ACCP</PmtInfSts>", "<PmtInfSts>ACCC</PmtInfSts>", 1)
+	doc = strings.Replace(doc, "<OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId>", "<OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId><GrpSts>PATC</GrpSts>", 1)
+	rep, err := ReadStatusReport(strings.NewReader(doc))
+	if err != nil {
+		t.Fatalf("a report with ACCC and PATC: %v", err)
+	}
+	if rep.GroupStatus != StatusPATC || len(rep.PaymentInfos) != 1 || rep.PaymentInfos[0].Status != StatusACCC {
+		t.Fatalf("group %s, blocks %+v", rep.GroupStatus, rep.PaymentInfos)
+	}
+	var rejected int
+	for _, tx := range rep.Transactions {
+		st, _ := rep.StatusOf(tx.OriginalPmtInfID, tx.OriginalEndToEndID)
+		if !st.Rejected() {
+			t.Errorf("%s: %s, want its own rejection", tx.OriginalEndToEndID, st)
+		}
+		rejected++
+	}
+	if rejected != 2 {
+		t.Errorf("%d rejections read, want 2", rejected)
+	}
+	// A payment of the block not listed is settled.
+	if st, _ := rep.StatusOf(rep.PaymentInfos[0].OriginalPmtInfID, "ADA-2026-03-000001"); st != StatusACCC || !st.Final() || !st.Accepted() {
+		t.Errorf("an unlisted payment of the ACCC block: %s", st)
+	}
+	cancelled := strings.Replace(good, "<TxSts>RJCT</TxSts>", "<TxSts>CANC</TxSts>", 1)
+	rep, err = ReadStatusReport(strings.NewReader(cancelled))
+	if err != nil {
+		t.Fatalf("a report with CANC: %v", err)
+	}
+	if st := rep.Transactions[0].Status; st != StatusCANC || !st.Rejected() {
+		t.Errorf("a cancelled payment: %s", st)
+	}
 }

@@ -447,31 +447,55 @@ func ReasonAction(code string) Action {
 }
 
 // rank orders the statuses a transaction passes through; a status absent
-// from it (PART, or an unknown code) has rank 0.
+// from it (PART and PATC, or an unknown code) has rank 0.
 var rank = map[Status]int{
 	StatusRCVD: 1, // received by the bank
 	StatusPDNG: 2, // pending further checks
+	StatusPRES: 2,
+	StatusBLCK: 2,
 	StatusACTC: 3, // technical validation passed
 	StatusACCP: 4, // customer profile checks passed
-	StatusACSP: 5, // settlement in process
-	StatusACWC: 6, // accepted with a change
-	StatusACSC: 7, // settled on the debtor account
-	StatusRJCT: 8, // rejected: final
+	StatusACFC: 5,
+	StatusACSP: 6, // settlement in process
+	StatusACPD: 7,
+	StatusACWC: 8, // accepted with a change
+	StatusACWP: 8,
+	StatusACSC: 9, // settled on the debtor account: final
+	StatusACIS: 9,
+	StatusACCC: 10, // settled on the creditor's account: final
+	StatusCPUC: 10,
+	StatusRJCT: 11, // rejected: final
+	StatusCANC: 11,
 }
 
-// Valid reports whether s is one of the nine pain.002 statuses.
-func (s Status) Valid() bool { return s == StatusPART || rank[s] > 0 }
+// Valid reports whether s is a status of the external code list.
+func (s Status) Valid() bool { return s.Partial() || rank[s] > 0 }
 
-// Final reports whether nothing can follow s: RJCT (rejected) and ACSC
-// (settled on the debtor account, the money has left). ACCP is not final: a
-// payment accepted by the customer profile checks can still be rejected
-// before settlement.
-func (s Status) Final() bool { return s == StatusRJCT || s == StatusACSC }
+// Partial reports whether s says only that some payments of a group or a
+// block were accepted (PART, PATC): the transactions carry their own.
+func (s Status) Partial() bool { return s == StatusPART || s == StatusPATC }
+
+// Final reports whether nothing can follow s: rejected (RJCT, CANC) or
+// settled (ACSC on the debtor account, ACCC on the creditor's, ACIS,
+// CPUC), the money gone. ACCP is not final: a payment accepted by the
+// customer profile checks can still be rejected before settlement.
+func (s Status) Final() bool { return s.Rejected() || rank[s] >= rank[StatusACSC] }
+
+// Rejected reports whether s says the payment was not made: RJCT, or CANC
+// (cancelled at our request), which the workflow treats alike.
+func (s Status) Rejected() bool { return s == StatusRJCT || s == StatusCANC }
+
+// Accepted reports whether s says the bank accepted the payment for
+// settlement (ACCP or beyond, not rejected): it stays in transit until the
+// statement books it. The statuses before it (RCVD, PDNG, PRES, BLCK,
+// ACTC) wait.
+func (s Status) Accepted() bool { return !s.Rejected() && rank[s] >= rank[StatusACCP] }
 
 // Rank orders the statuses a payment moves through, so that they only move
-// forward: RCVD < PDNG < ACTC < ACCP < ACSP < ACWC < ACSC < RJCT, rejection
-// ranking highest because it is final whenever it comes. PART, a status of a
-// group or a payment information block only, and unknown statuses rank 0.
+// forward: received, pending, technically valid, accepted, settling,
+// settled, then rejected, ranking highest because it is final whenever it
+// comes. PART and PATC, statuses of a group or a payment information block
+// only, and unknown statuses rank 0.
 func (s Status) Rank() int { return rank[s] }
 
 // Advance returns the status of a payment at cur once a report says next,

@@ -317,28 +317,54 @@ func TestReasons(t *testing.T) {
 }
 
 func TestStatusOrder(t *testing.T) {
-	order := []Status{StatusRCVD, StatusPDNG, StatusACTC, StatusACCP, StatusACSP, StatusACWC, StatusACSC, StatusRJCT}
+	order := []Status{StatusRCVD, StatusPDNG, StatusACTC, StatusACCP, StatusACFC, StatusACSP, StatusACPD, StatusACWC, StatusACSC, StatusACCC, StatusRJCT}
 	for i := 1; i < len(order); i++ {
 		if order[i-1].Rank() >= order[i].Rank() {
 			t.Errorf("%s ranks %d, not below %s (%d)", order[i-1], order[i-1].Rank(), order[i], order[i].Rank())
 		}
 	}
-	for _, s := range append(order, StatusPART) {
+	all := append(order, StatusPRES, StatusBLCK, StatusACWP, StatusACIS, StatusCPUC, StatusCANC)
+	for _, s := range append(all, StatusPART, StatusPATC) {
 		if !s.Valid() {
 			t.Errorf("%s is not valid", s)
 		}
 	}
-	for _, s := range []Status{"", "ACCC", "rjct", "X"} {
+	for _, s := range []Status{"", "ACXX", "rjct", "X"} {
 		if s.Valid() || s.Rank() != 0 {
 			t.Errorf("%q is valid", s)
 		}
 	}
-	if StatusPART.Rank() != 0 {
-		t.Errorf("PART ranks %d", StatusPART.Rank())
+	for _, s := range []Status{StatusPART, StatusPATC} {
+		if s.Rank() != 0 || !s.Partial() || s.Accepted() || s.Rejected() {
+			t.Errorf("%s ranks %d, partial %v, accepted %v, rejected %v", s, s.Rank(), s.Partial(), s.Accepted(), s.Rejected())
+		}
 	}
-	for _, s := range order {
-		if s.Final() != (s == StatusRJCT || s == StatusACSC) {
-			t.Errorf("%s.Final() = %v", s, s.Final())
+	// What each status means for a payment: it waits, it is accepted (in
+	// transit until the statement books it), it is settled, or it was not
+	// paid.
+	for _, c := range []struct {
+		s                         Status
+		accepted, rejected, final bool
+	}{
+		{StatusRCVD, false, false, false}, {StatusPDNG, false, false, false}, {StatusPRES, false, false, false},
+		{StatusBLCK, false, false, false}, {StatusACTC, false, false, false},
+		{StatusACCP, true, false, false}, {StatusACFC, true, false, false}, {StatusACSP, true, false, false},
+		{StatusACPD, true, false, false}, {StatusACWC, true, false, false}, {StatusACWP, true, false, false},
+		{StatusACSC, true, false, true}, {StatusACIS, true, false, true}, {StatusACCC, true, false, true}, {StatusCPUC, true, false, true},
+		{StatusRJCT, false, true, true}, {StatusCANC, false, true, true},
+	} {
+		if c.s.Accepted() != c.accepted || c.s.Rejected() != c.rejected || c.s.Final() != c.final {
+			t.Errorf("%s: accepted %v rejected %v final %v; want %v %v %v", c.s, c.s.Accepted(), c.s.Rejected(), c.s.Final(), c.accepted, c.rejected, c.final)
+		}
+	}
+	// ACCC settles: nothing after it changes the payment, and a payment
+	// pending (PDNG) or settling (ACSP) moves on to it.
+	if _, changed := Advance(StatusACCC, StatusRJCT); changed {
+		t.Error("a rejection after ACCC changed the payment")
+	}
+	for _, from := range []Status{"", StatusPDNG, StatusACSP, StatusACSC} {
+		if got, changed := Advance(from, StatusACCC); from != StatusACSC && (!changed || got != StatusACCC) {
+			t.Errorf("Advance(%q, ACCC) = %s, %v", from, got, changed)
 		}
 	}
 }

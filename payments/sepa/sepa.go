@@ -57,17 +57,28 @@ type Message struct {
 // transaction in a pain.002 report.
 type Status string
 
-// The statuses of pain.002.
+// The statuses of pain.002: the codes of ISO 20022's external code list
+// ExternalPaymentTransactionStatus1Code, the same in .001.03 and .001.10.
 const (
-	StatusRCVD Status = "RCVD"
-	StatusACTC Status = "ACTC"
-	StatusACCP Status = "ACCP"
-	StatusACSP Status = "ACSP"
-	StatusACSC Status = "ACSC"
-	StatusACWC Status = "ACWC"
-	StatusPART Status = "PART"
-	StatusPDNG Status = "PDNG"
-	StatusRJCT Status = "RJCT"
+	StatusRCVD Status = "RCVD" // received
+	StatusPDNG Status = "PDNG" // pending
+	StatusPRES Status = "PRES" // presented
+	StatusBLCK Status = "BLCK" // blocked (a sanction screening, say): waits
+	StatusACTC Status = "ACTC" // accepted, technical validation
+	StatusACCP Status = "ACCP" // accepted, customer profile
+	StatusACFC Status = "ACFC" // accepted, funds checked
+	StatusACSP Status = "ACSP" // accepted, settlement in process
+	StatusACPD Status = "ACPD" // accepted, clearing processed
+	StatusACWC Status = "ACWC" // accepted with change
+	StatusACWP Status = "ACWP" // accepted without posting
+	StatusACSC Status = "ACSC" // accepted, settlement completed (debtor)
+	StatusACIS Status = "ACIS" // accepted and cheque issued
+	StatusACCC Status = "ACCC" // accepted, settlement completed (creditor)
+	StatusCPUC Status = "CPUC" // cash picked up
+	StatusPART Status = "PART" // partially accepted: a group's or a block's
+	StatusPATC Status = "PATC" // partially accepted, technically correct: likewise
+	StatusRJCT Status = "RJCT" // rejected
+	StatusCANC Status = "CANC" // cancelled: not paid, as rejected
 )
 
 // TxStatus is the status of one transaction in a report.

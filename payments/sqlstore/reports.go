@@ -24,13 +24,7 @@ var exceptionSpace = uuid.MustParse("0c3d6a2e-41f7-4b8e-9a55-d2b7e1c09f44")
 
 // accepted reports whether a payment at st is accepted by the bank: it
 // stays in transit until the statement books it.
-func accepted(st sepa.Status) bool {
-	switch st {
-	case sepa.StatusACCP, sepa.StatusACSP, sepa.StatusACWC, sepa.StatusACSC:
-		return true
-	}
-	return false
-}
+func accepted(st sepa.Status) bool { return st.Accepted() }
 
 // FetchReports reads the status reports of the files sent and not yet
 // answered for every payment, and applies those not applied yet. It also
@@ -183,13 +177,16 @@ func (s *ApprovalStore) ApplyReport(ctx context.Context, content []byte, by paym
 			}
 			st, reason := rep.StatusOf(l.pmtInf, l.id)
 			next, changed := sepa.Advance(cur, st)
-			if next == sepa.StatusRJCT || accepted(next) {
+			if next.Rejected() || accepted(next) {
 				final++
+			}
+			if next == sepa.StatusCANC && reason == "" {
+				reason = string(sepa.StatusCANC) // cancelled: the code is the reason
 			}
 			switch {
 			case !changed:
 				res.Unchanged++
-			case next == sepa.StatusRJCT:
+			case next.Rejected():
 				res.Rejected++
 				rejIDs, rejReasons = append(rejIDs, l.id), append(rejReasons, reason)
 			default:
