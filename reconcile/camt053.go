@@ -94,7 +94,9 @@ func newCamtReader(r io.Reader, opts Options, spec camtSpec) *camtReader {
 	src := newSource(r, opts.MaxBytes)
 	// The decoder reads bytes from a buffer; without CharsetReader it
 	// refuses any declared encoding but UTF-8, which ISO 20022 requires.
-	dec := xml.NewDecoder(bufio.NewReaderSize(src, 16<<10))
+	br := bufio.NewReaderSize(src, 16<<10)
+	skipBOM(br)
+	dec := xml.NewDecoder(br)
 	return &camtReader{spec: spec, opts: opts, src: src, dec: dec, stack: make([]xmlElem, 0, 16), ids: map[string]bool{}}
 }
 

@@ -330,3 +330,24 @@ func checkStreaming(t *testing.T, n int, write func(io.Writer, int) error, open 
 func TestCamt053Streaming(t *testing.T) {
 	checkStreaming(t, 200_000, camtStream, NewCamt053Reader)
 }
+
+// TestCamtBOM: a camt file that starts with a byte-order mark reads as the
+// same file without it.
+func TestCamtBOM(t *testing.T) {
+	for _, s := range camtSamples {
+		t.Run(s.file, func(t *testing.T) {
+			orig := readTestdata(t, s.file)
+			want, err := readAll(s.open(bytes.NewReader(orig), Options{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := readAll(s.open(bytes.NewReader(append([]byte("\ufeff"), orig...)), Options{}))
+			if err != nil {
+				t.Fatalf("with a BOM: %v", err)
+			}
+			if !sameStatements(want, got) {
+				t.Errorf("with a BOM it reads otherwise:\n%+v\nwant\n%+v", got, want)
+			}
+		})
+	}
+}

@@ -38,7 +38,9 @@ const cfonbRecordLen = 120
 func NewCFONBReader(r io.Reader, opts Options) Reader {
 	opts = opts.withDefaults()
 	src := newSource(r, opts.MaxBytes)
-	return &cfonbReader{opts: opts, src: src, br: bufio.NewReaderSize(src, 16<<10), ids: map[string]int{}}
+	br := bufio.NewReaderSize(src, 16<<10)
+	skipBOM(br)
+	return &cfonbReader{opts: opts, src: src, br: br, ids: map[string]int{}}
 }
 
 type cfonbReader struct {
@@ -298,6 +300,18 @@ func (c *cfonbReader) read() (cfonbRecord, error) {
 		return c.heldRec, c.heldErr
 	}
 	var rec cfonbRecord
+	// Blank lines between records, which some banks' exports leave, are
+	// skipped; they count as lines for the messages.
+	for c.ends >= 0 {
+		b, err := c.br.Peek(1)
+		if err != nil || (b[0] != '\n' && b[0] != '\r') {
+			break
+		}
+		if b[0] == '\n' {
+			c.recs++
+		}
+		c.br.Discard(1)
+	}
 	n, err := io.ReadFull(c.br, rec.b[:])
 	if err == io.EOF {
 		return rec, io.EOF

@@ -3,8 +3,10 @@ package reconcile
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -40,16 +42,21 @@ func TestCFONBGolden(t *testing.T) {
 }
 
 func sameStatements(a, b parsed) bool {
-	strip := func(p parsed) string {
+	strip := func(p parsed) parsed {
 		p.Summary.Bytes, p.Summary.FileSHA256 = 0, ""
 		sts := append([]Statement{}, p.Summary.Statements...)
 		for i := range sts {
 			sts[i].FileSHA256 = ""
 		}
 		p.Summary.Statements = sts
-		return fmt.Sprintf("%+v", p)
+		ps := append([]parsedStatement{}, p.Statements...)
+		for i := range ps {
+			ps[i].Header.FileSHA256 = ""
+		}
+		p.Statements = ps
+		return p
 	}
-	return strip(a) == strip(b)
+	return reflect.DeepEqual(strip(a), strip(b))
 }
 
 func TestCFONBLines(t *testing.T) {
@@ -201,4 +208,43 @@ func cfonbAmount(cents int64) string {
 
 func TestCFONBStreaming(t *testing.T) {
 	checkStreaming(t, 200_000, cfonbStream, NewCFONBReader)
+}
+
+// TestCFONBTolerated: a byte-order mark at the start and blank lines
+// between records, as some banks' exports have, read as the same
+// statements; a record of another length is still refused, on its line.
+func TestCFONBTolerated(t *testing.T) {
+	orig := readTestdata(t, "cfonb_multi.txt")
+	want, err := readAll(NewCFONBReader(bytes.NewReader(orig), Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlf := bytes.ReplaceAll(orig, []byte("\n"), []byte("\r\n"))
+	for name, file := range map[string][]byte{
+		"BOM":              append([]byte("\ufeff"), orig...),
+		"BlankLines":       bytes.ReplaceAll(orig, []byte("\n"), []byte("\n\n")),
+		"BlankCRLFLines":   bytes.ReplaceAll(crlf, []byte("\r\n"), []byte("\r\n\r\n")),
+		"BOMAndBlankFirst": append([]byte("\ufeff\n\n"), orig...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := readAll(NewCFONBReader(bytes.NewReader(file), Options{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameStatements(want, got) {
+				t.Errorf("does not read as cfonb_multi.txt:\n%+v\nwant\n%+v", got.Summary, want.Summary)
+			}
+		})
+	}
+	// A short record after two blank lines is named by its line.
+	lines := bytes.SplitAfter(orig, []byte("\n"))
+	bad := append([]byte{}, lines[0]...)
+	bad = append(bad, '\n', '\n')
+	bad = append(bad, []byte("0415589")...)
+	bad = append(bad, '\n')
+	_, err = readAll(NewCFONBReader(bytes.NewReader(bad), Options{}))
+	var fe *FormatError
+	if !errors.As(err, &fe) || fe.Line != 4 {
+		t.Errorf("a short record on line 4: %v", err)
+	}
 }

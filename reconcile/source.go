@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
@@ -48,3 +49,11 @@ func (s *source) Read(p []byte) (int, error) {
 
 // sum returns the hex SHA-256 of the bytes read so far.
 func (s *source) sum() string { return hex.EncodeToString(s.h.Sum(nil)) }
+
+// skipBOM drops a UTF-8 byte-order mark at the start of br, which some
+// banks' exports begin with.
+func skipBOM(br *bufio.Reader) {
+	if b, err := br.Peek(3); err == nil && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		_, _ = br.Discard(3)
+	}
+}
