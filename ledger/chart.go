@@ -17,6 +17,10 @@ const (
 	StateFunding            = "equity:state-funding"
 )
 
+// Currency is the currency of the service's books: every account of the
+// chart is kept in it, and a bank statement in another is refused.
+const Currency = "EUR"
+
 // HotShards is the number of balance rows of an account that every payment
 // touches, so that concurrent writers rarely wait for one another.
 const HotShards = 16

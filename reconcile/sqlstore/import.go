@@ -129,6 +129,11 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 		if !s.sameAccount(st.Account) {
 			return res, errs.Field("file", "statement %s is of account %s, not of %s", st.ID, st.Account, s.cfg.Account)
 		}
+		// The ledger books euros: a statement in another currency would
+		// be posted as if its amounts were euros.
+		if st.Currency != ledger.Currency {
+			return res, errs.Field("file", "statement %s of account %s is in %s: the ledger books only %s, and nothing of the file is imported", st.ID, st.Account, st.Currency, ledger.Currency)
+		}
 	}
 	var status string
 	err = s.pool.QueryRow(ctx, `SELECT status FROM statement_files WHERE sha256 = $1`, res.FileSHA256).Scan(&status)

@@ -462,6 +462,9 @@ func TestBadStatementsImportNothing(t *testing.T) {
 		{"balances do not add up", []byte(strings.Replace(string(good), "99990.00", "99991.00", 1)), errs.Invalid, "closing"},
 		{"truncated", good[:len(good)/2], errs.Invalid, "file"},
 		{"another account", []byte(strings.Replace(string(good), account, "FR7610107001011234567890129", 1)), errs.Invalid, "not of"},
+		// The ledger books euros: a statement in Swiss francs is not
+		// posted as if its amounts were euros.
+		{"another currency", []byte(strings.ReplaceAll(strings.ReplaceAll(string(good), `Ccy="EUR"`, `Ccy="CHF"`), "<Ccy>EUR</Ccy>", "<Ccy>CHF</Ccy>")), errs.Invalid, "is in CHF: the ledger books only EUR"},
 		{"empty", []byte("  "), errs.Invalid, "empty"},
 		{"not a statement", []byte(`<?xml version="1.0"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"/>`), errs.Invalid, "neither"},
 	} {
