@@ -191,6 +191,10 @@ func (b AgeBucket) MarshalJSON() ([]byte, error) {
 	}{b.Ages, b.Count.Count, b.Sum.StringFixed(2)})
 }
 
+// MaxReportExceptions is how many open exceptions a report lists; its
+// OpenTotal counts them all.
+const MaxReportExceptions = 1000
+
 // Report is the reconciliation of one account on one day.
 type Report struct {
 	Account string      `json:"account"`
@@ -210,8 +214,12 @@ type Report struct {
 	Lines         int             `json:"lines"`
 	Matched       map[Rule]Count  `json:"matched"`
 	Unmatched     Count           `json:"unmatched"`
-	// OpenExceptions are every exception still open, whatever its day.
+	// OpenExceptions are the exceptions still open, whatever their day,
+	// oldest first: at most MaxReportExceptions of them; OpenTotal counts
+	// and sums every one.
 	OpenExceptions []Exception `json:"open_exceptions"`
+	// OpenTotal is the exact count and sum of the open exceptions.
+	OpenTotal Count `json:"open_exceptions_total"`
 	InTransit      []AgeBucket `json:"in_transit"`
 	InTransitTotal Count       `json:"in_transit_total"`
 	Verdict        string      `json:"verdict"` // the report in one sentence

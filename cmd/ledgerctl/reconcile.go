@@ -389,7 +389,11 @@ func reportTable(w io.Writer, r reconcile.Report) error {
 	t.Row("lines", strconv.Itoa(r.Lines))
 	t.Row("unmatched", plural(r.Unmatched.Count, "line")+", "+cli.Amount(r.Unmatched.Sum))
 	t.Row("in transit", plural(r.InTransitTotal.Count, "payment")+", "+cli.Amount(r.InTransitTotal.Sum))
-	t.Row("open exceptions", strconv.Itoa(len(r.OpenExceptions)))
+	open := strconv.Itoa(r.OpenTotal.Count)
+	if r.OpenTotal.Count > len(r.OpenExceptions) {
+		open += fmt.Sprintf(" (the %d oldest listed below)", len(r.OpenExceptions))
+	}
+	t.Row("open exceptions", open)
 	if r.Verdict != "" {
 		t.Row("verdict", r.Verdict)
 	}

@@ -68,9 +68,15 @@ func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (re
 	if err != nil {
 		return r, fmt.Errorf("report: lines: %w", err)
 	}
-	if r.OpenExceptions, err = s.Exceptions(ctx, reconcile.ExceptionFilter{Status: reconcile.ExceptionOpen, Limit: 1000}); err != nil {
+	if r.OpenExceptions, err = s.Exceptions(ctx, reconcile.ExceptionFilter{Status: reconcile.ExceptionOpen, Limit: reconcile.MaxReportExceptions}); err != nil {
 		return r, err
 	}
+	var openCount int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(amount), 0) FROM recon_exceptions WHERE status = 'open'`).
+		Scan(&openCount, &r.OpenTotal.Sum); err != nil {
+		return r, fmt.Errorf("report: count the open exceptions: %w", err)
+	}
+	r.OpenTotal.Count = int(openCount)
 	if r.InTransit, r.InTransitTotal, err = s.inTransit(ctx, day); err != nil {
 		return r, err
 	}
@@ -88,7 +94,7 @@ func verdict(r reconcile.Report) string {
 		matched += c.Count
 	}
 	tail := fmt.Sprintf("%d statement lines, %d matched, %d unmatched; %d open exceptions; %d payments in transit (%s).",
-		r.Lines, matched, r.Unmatched.Count, len(r.OpenExceptions), r.InTransitTotal.Count, r.InTransitTotal.Sum.StringFixed(2))
+		r.Lines, matched, r.Unmatched.Count, r.OpenTotal.Count, r.InTransitTotal.Count, r.InTransitTotal.Sum.StringFixed(2))
 	if r.StatementSimulated {
 		tail += " The statement came from the bank simulator of dev mode, not from a bank: nobody was paid."
 	}

@@ -671,3 +671,26 @@ func TestImportByInsert(t *testing.T) {
 	}
 	e.verify()
 }
+
+// TestReportCountsEveryOpenException: the report lists the oldest open
+// exceptions, at most MaxReportExceptions of them, and counts and sums
+// every one: its sentence never says 1000 when there are more.
+func TestReportCountsEveryOpenException(t *testing.T) {
+	e := newEnv(t, banksim.Config{}, 1)
+	const n = reconcile.MaxReportExceptions + 5
+	if _, err := e.pool.Exec(e.ctx, `INSERT INTO recon_exceptions (id, kind, payment_line, amount, reason, status, created_at, updated_at)
+		SELECT gen_random_uuid(), 'in_transit_too_long', 'LINE-' || g::TEXT, 1.25, 'test', 'open', now(), now()
+		FROM generate_series(1, $1::INT) AS g`, n); err != nil {
+		t.Fatal(err)
+	}
+	r := e.report(ledger.NewDate(2026, 11, 6))
+	if r.OpenTotal.Count != n || !r.OpenTotal.Sum.Equal(decimal.RequireFromString("1256.25")) {
+		t.Errorf("open total = %d, %s; want %d, 1256.25", r.OpenTotal.Count, r.OpenTotal.Sum, n)
+	}
+	if len(r.OpenExceptions) != reconcile.MaxReportExceptions {
+		t.Errorf("%d open exceptions listed, want %d", len(r.OpenExceptions), reconcile.MaxReportExceptions)
+	}
+	if want := fmt.Sprintf("%d open exceptions", n); !strings.Contains(r.Verdict, want) {
+		t.Errorf("verdict %q lacks %q", r.Verdict, want)
+	}
+}

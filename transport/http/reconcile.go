@@ -349,11 +349,7 @@ func WriteReportCSV(w io.Writer, r reconcile.Report) error {
 		counted("in_transit", b.Ages, b.Count)
 	}
 	counted("in_transit", "total", r.InTransitTotal)
-	open := reconcile.Count{Count: len(r.OpenExceptions), Sum: decimal.Zero}
-	for _, x := range r.OpenExceptions {
-		open.Sum = open.Sum.Add(x.Amount)
-	}
-	counted("exceptions", "open", open)
+	counted("exceptions", "open", r.OpenTotal)
 
 	balance := func(item string, d decimal.Decimal, found bool) {
 		amount := ""
