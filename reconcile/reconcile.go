@@ -219,7 +219,7 @@ type Report struct {
 	// and sums every one.
 	OpenExceptions []Exception `json:"open_exceptions"`
 	// OpenTotal is the exact count and sum of the open exceptions.
-	OpenTotal Count `json:"open_exceptions_total"`
+	OpenTotal      Count       `json:"open_exceptions_total"`
 	InTransit      []AgeBucket `json:"in_transit"`
 	InTransitTotal Count       `json:"in_transit_total"`
 	Verdict        string      `json:"verdict"` // the report in one sentence
