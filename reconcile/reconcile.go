@@ -134,7 +134,20 @@ type ImportResult struct {
 	FileSHA256 string            `json:"file_sha256"`
 	Replayed   bool              `json:"replayed"` // the same file was imported before
 	Statements []StatementResult `json:"statements"`
-	Match      MatchResult       `json:"match"`
+	// Skipped are the statements of the file that are of other accounts
+	// than the service's: a bank sends one file per customer contract,
+	// with every account in it. They are neither stored nor refused.
+	Skipped []SkippedStatement `json:"skipped,omitempty"`
+	Match   MatchResult        `json:"match"`
+}
+
+// SkippedStatement is a statement of a file left out of its import.
+type SkippedStatement struct {
+	StmtID  string      `json:"stmt_id"`
+	Account string      `json:"account"`
+	Date    ledger.Date `json:"date"`
+	Lines   int         `json:"lines"`
+	Reason  string      `json:"reason"`
 }
 
 // MatchResult counts what a pass of the cascade did.

@@ -183,6 +183,9 @@ func importTable(w io.Writer, files []importedFile) error {
 			}
 			t.Row(f.File, f.Format, st.StmtID, st.Date.String(), strconv.FormatInt(st.Sequence, 10), strconv.Itoa(st.Lines), status)
 		}
+		for _, sk := range f.Skipped {
+			t.Row(f.File, f.Format, sk.StmtID, sk.Date.String(), "", strconv.Itoa(sk.Lines), "skipped: "+sk.Reason)
+		}
 		for rule, c := range f.Match.Matched {
 			m := matched[rule]
 			m.Count += c.Count

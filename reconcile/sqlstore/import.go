@@ -125,15 +125,24 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 		return res, formatError(err)
 	}
 	res.Format, res.FileSHA256 = summary.Format, summary.FileSHA256
+	// A bank sends one file per customer contract, with every account in
+	// it: the statements of other accounts are skipped, and listed.
+	others := map[string]bool{}
 	for _, st := range summary.Statements {
 		if !s.sameAccount(st.Account) {
-			return res, errs.Field("file", "statement %s is of account %s, not of %s", st.ID, st.Account, s.cfg.Account)
+			others[st.ID] = true
+			res.Skipped = append(res.Skipped, reconcile.SkippedStatement{StmtID: st.ID, Account: st.Account, Date: st.Date, Lines: st.Entries,
+				Reason: fmt.Sprintf("account %s is not the service's (%s)", st.Account, s.cfg.Account)})
+			continue
 		}
 		// The ledger books euros: a statement in another currency would
 		// be posted as if its amounts were euros.
 		if st.Currency != ledger.Currency {
 			return res, errs.Field("file", "statement %s of account %s is in %s: the ledger books only %s, and nothing of the file is imported", st.ID, st.Account, st.Currency, ledger.Currency)
 		}
+	}
+	if len(summary.Statements) > 0 && len(others) == len(summary.Statements) {
+		return res, errs.Field("file", "holds no statement of the service's account %s (%d of other accounts, such as %s)", s.cfg.Account, len(others), summary.Statements[0].Account)
 	}
 	var status string
 	err = s.pool.QueryRow(ctx, `SELECT status FROM statement_files WHERE sha256 = $1`, res.FileSHA256).Scan(&status)
@@ -179,6 +188,10 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 	}
 	for _, st := range summary.Statements {
 		id := statementID(st)
+		if others[st.ID] {
+			skip[id] = true
+			continue
+		}
 		var status string
 		stored := simulated // a statement stored before keeps its mark
 		err := s.pool.QueryRow(ctx, `SELECT status, simulated FROM statements WHERE id = $1`, id).Scan(&status, &stored)
@@ -235,7 +248,7 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 		now := s.now()
 		for _, st := range summary.Statements {
 			id := index[st.ID]
-			if skip[id] {
+			if skip[id] || others[st.ID] {
 				continue
 			}
 			tag, err := tx.Exec(ctx, `UPDATE statements SET status = 'imported', stmt_date = $2, closing = $3, entries = $4

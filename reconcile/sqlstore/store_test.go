@@ -461,7 +461,7 @@ func TestBadStatementsImportNothing(t *testing.T) {
 	}{
 		{"balances do not add up", []byte(strings.Replace(string(good), "99990.00", "99991.00", 1)), errs.Invalid, "closing"},
 		{"truncated", good[:len(good)/2], errs.Invalid, "file"},
-		{"another account", []byte(strings.Replace(string(good), account, "FR7610107001011234567890129", 1)), errs.Invalid, "not of"},
+		{"another account", []byte(strings.Replace(string(good), account, "FR7610107001011234567890129", 1)), errs.Invalid, "holds no statement of the service's account"},
 		// The ledger books euros: a statement in Swiss francs is not
 		// posted as if its amounts were euros.
 		{"another currency", []byte(strings.ReplaceAll(strings.ReplaceAll(string(good), `Ccy="EUR"`, `Ccy="CHF"`), "<Ccy>EUR</Ccy>", "<Ccy>CHF</Ccy>")), errs.Invalid, "is in CHF: the ledger books only EUR"},
@@ -693,4 +693,41 @@ func TestReportCountsEveryOpenException(t *testing.T) {
 	if want := fmt.Sprintf("%d open exceptions", n); !strings.Contains(r.Verdict, want) {
 		t.Errorf("verdict %q lacks %q", r.Verdict, want)
 	}
+}
+
+// TestMultiAccountFile: a bank's file holds the statements of every
+// account of the contract; those of the service's account are imported,
+// the others skipped and listed, not refused.
+func TestMultiAccountFile(t *testing.T) {
+	e := newEnv(t, banksim.Config{}, 1)
+	day := ledger.NewDate(2026, 11, 6)
+	doc := string(camt("MULTI-1", day, funding, "DBIT 10.00 -", "DBIT 2.00 -"))
+	i, j := strings.Index(doc, "<Stmt>"), strings.Index(doc, "</Stmt>")+len("</Stmt>")
+	const other = "FR7610107001011234567890129"
+	second := strings.Replace(strings.Replace(doc[i:j], account, other, 1), "<Id>MULTI-1</Id>", "<Id>MULTI-2</Id>", 1)
+	doc = doc[:j] + second + doc[j:]
+	res, err := e.rec.Import(e.ctx, []byte(doc), controller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Statements) != 1 || res.Statements[0].StmtID != "MULTI-1" || res.Statements[0].Lines != 2 {
+		t.Errorf("imported %+v, want MULTI-1 with its 2 lines", res.Statements)
+	}
+	if len(res.Skipped) != 1 || res.Skipped[0].StmtID != "MULTI-2" || res.Skipped[0].Account != other || res.Skipped[0].Lines != 2 ||
+		!strings.Contains(res.Skipped[0].Reason, "not the service's") {
+		t.Errorf("skipped %+v, want MULTI-2 of %s", res.Skipped, other)
+	}
+	var lines int
+	if err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM statement_lines`).Scan(&lines); err != nil || lines != 2 {
+		t.Errorf("%d statement lines stored (%v), want 2: the other account's are not", lines, err)
+	}
+	if r := e.report(day); !r.StatementFound || r.Lines != 2 {
+		t.Errorf("report: found %v, %d lines", r.StatementFound, r.Lines)
+	}
+	// Imported again: the same answer, nothing stored twice.
+	again, err := e.rec.Import(e.ctx, []byte(doc), controller)
+	if err != nil || !again.Replayed || len(again.Skipped) != 1 {
+		t.Errorf("again: %+v %v", again, err)
+	}
+	e.verify()
 }
