@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -174,16 +173,6 @@ func get(ctx context.Context, tx pgx.Tx, name string) (Info, error) {
 		return in, errs.E(errs.NotFound, "no lease %s is held", name)
 	}
 	return in, err
-}
-
-// Held is a lease kept while a job works: Run renews it every third of its
-// time until the job ends, and cancels the job's context the moment the
-// lease is lost, so that a job never goes on without it.
-type Held struct {
-	Lease
-	store *Store
-	ttl   time.Duration
-	mu    sync.Mutex
 }
 
 // Run takes the lease name for ttl and runs job with a context that ends

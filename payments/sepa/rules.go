@@ -509,6 +509,10 @@ func Advance(cur, next Status) (Status, bool) {
 	return next, true
 }
 
+// NameReason reports whether code says the payee's name was at fault, not
+// their account: the name is to be corrected, the IBAN may stay.
+func NameReason(code string) bool { return code == "RR03" || code == "BE01" }
+
 // CodesFor returns the reason codes that call for one of actions, sorted.
 func CodesFor(actions ...Action) []string {
 	var out []string

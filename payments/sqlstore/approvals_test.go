@@ -547,25 +547,35 @@ func TestInterruptedReleaseResumes(t *testing.T) {
 	if _, err := e.ap.Approve(e.ctx, nov.ID, ana, ""); err != nil {
 		t.Fatal(err)
 	}
-	// A payee that cannot be paid stops the release at the second file.
+	// The release is cut off when it writes its second file (a fault
+	// injected in the database, as a crash would): the first file is
+	// written and posted, but none is queued for the bank.
 	lines := e.lines(nov.ID)
-	bad := lines[3]
-	if _, err := e.pool.Exec(e.ctx, `UPDATE batch_lines SET payee_iban = 'FR7630006000011234567890180' WHERE id = $1`, bad.ID); err != nil {
+	if len(lines) != 6 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	if _, err := e.pool.Exec(e.ctx, `CREATE FUNCTION cut_off_second_file() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.part > 1 THEN RAISE EXCEPTION 'cut off'; END IF;
+			RETURN NEW;
+		END $$`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(e.ctx, `CREATE TRIGGER cut_off BEFORE INSERT ON payment_files FOR EACH ROW EXECUTE FUNCTION cut_off_second_file()`); err != nil {
 		t.Fatal(err)
 	}
 	_, err := e.ap.Release(e.ctx, nov.ID, ana)
 	if err == nil || !strings.Contains(err.Error(), "release again") {
-		t.Fatalf("release with a bad IBAN: %v", err)
+		t.Fatalf("release cut off: %v", err)
 	}
 	b := e.batch(nov.ID)
 	files, _ := e.ap.Files(e.ctx, nov.ID)
-	if b.Status != payments.BatchReleasing || len(files) != 1 || files[0].Status != payments.FileQueued {
-		t.Fatalf("after the interruption: %s %+v", b.Status, files)
+	if b.Status != payments.BatchReleasing || len(files) != 1 || files[0].Status != payments.FileBuilding {
+		t.Fatalf("after the interruption: %s %+v (want one file written, none queued)", b.Status, files)
 	}
 	_, first, _ := e.ap.FileContent(e.ctx, files[0].MsgID)
 	wantAmount(t, "in transit after one file", e.balance(ledger.PaymentsInTransit), files[0].Total.StringFixed(2))
-
-	if _, err := e.pool.Exec(e.ctx, `UPDATE batch_lines SET payee_iban = $2 WHERE id = $1`, bad.ID, bad.Payee.IBAN); err != nil {
+	if _, err := e.pool.Exec(e.ctx, `DROP TRIGGER cut_off ON payment_files`); err != nil {
 		t.Fatal(err)
 	}
 	e.at("2026-12-08T09:00:00Z") // resumed days later: same execution date, same files
@@ -693,5 +703,100 @@ func TestRejectedAccountIsHeldUntilCorrected(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantAmount(t, "payable of H1 after the reissue", e.balance(ledger.SubAccount(ledger.Payable, "H1")), "0")
+	e.verify()
+}
+
+// TestUnpayableLinesAreHeldAtRelease: a line the bank could not take (a
+// name in another script, kept from before names were checked, or an
+// account whose check digits are wrong) is held as a payment exception
+// before the first file is written; the rest of the batch is released in
+// its files; correcting the payee and reissuing pays it.
+func TestUnpayableLinesAreHeldAtRelease(t *testing.T) {
+	e := newApprovalEnv(t, sqlstore.ApprovalConfig{MaxFileTransactions: 2})
+	nov := e.november()
+	lines := e.lines(nov.ID)
+	cyrillic, badIBAN := lines[1], lines[4]
+	if _, err := e.pool.Exec(e.ctx, `UPDATE batch_lines SET payee_name = 'Иван Петров' WHERE id = $1`, cyrillic.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(e.ctx, `UPDATE batch_lines SET payee_iban = 'FR7630006000011234567890180' WHERE id = $1`, badIBAN.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ap.Submit(e.ctx, nov.ID, paul, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ap.Approve(e.ctx, nov.ID, ana, ""); err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.ap.Release(e.ctx, nov.ID, ana)
+	if err != nil || b.Status != payments.BatchReleased {
+		t.Fatalf("release: %v, %s", err, b.Status)
+	}
+	files, _ := e.ap.Files(e.ctx, nov.ID)
+	if len(files) != 2 || files[0].Transactions+files[1].Transactions != 4 {
+		t.Fatalf("files %+v, want 2 of the 4 payable lines", files)
+	}
+	for _, f := range files {
+		if f.Status != payments.FileQueued {
+			t.Errorf("file %s is %s, want queued", f.MsgID, f.Status)
+		}
+		_, xml, _ := e.ap.FileContent(e.ctx, f.MsgID)
+		if bytes.Contains(xml, []byte(cyrillic.ID)) || bytes.Contains(xml, []byte(badIBAN.ID)) {
+			t.Errorf("file %s pays a held line", f.MsgID)
+		}
+	}
+	held := cyrillic.Net.Add(badIBAN.Net)
+	wantAmount(t, "in transit", e.balance(ledger.PaymentsInTransit), decimal.RequireFromString("2557.40").Sub(held).StringFixed(2))
+	wantAmount(t, "payables", e.payables(), held.StringFixed(2))
+	for _, c := range []struct {
+		line payments.BatchLine
+		code string
+		note string
+	}{{cyrillic, "RR03", "creditor.name: has the letter 'И' at position 1"}, {badIBAN, "AC01", "creditor.iban"}} {
+		var code, note string
+		if err := e.pool.QueryRow(e.ctx, `SELECT reason_code, note FROM payment_exceptions WHERE line_id = $1 AND status = 'open'`, c.line.ID).
+			Scan(&code, &note); err != nil {
+			t.Fatalf("exception of line %s: %v", c.line.ID, err)
+		}
+		if code != c.code || !strings.Contains(note, c.note) || strings.Contains(note, "1234567890180") {
+			t.Errorf("line %s held with %s %q, want %s with %q, the IBAN masked", c.line.ID, code, note, c.code, c.note)
+		}
+	}
+	if n := e.count(`SELECT count(*) FROM audit_events WHERE object_id = $1 AND action = 'hold'`, nov.ID.String()); n != 1 {
+		t.Errorf("%d hold events, want 1", n)
+	}
+	// The name is written in Latin letters, the account corrected; a
+	// reissue pays both held lines.
+	var nameExc, ibanExc uuid.UUID
+	if err := e.pool.QueryRow(e.ctx, `SELECT id FROM payment_exceptions WHERE line_id = $1`, cyrillic.ID).Scan(&nameExc); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.pool.QueryRow(e.ctx, `SELECT id FROM payment_exceptions WHERE line_id = $1`, badIBAN.ID).Scan(&ibanExc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ap.CorrectPayee(e.ctx, nameExc, paul, payments.Payee{Name: "Ivan Petrov", IBAN: cyrillic.Payee.IBAN}, "name as on the passport"); err != nil {
+		t.Fatalf("correcting the name, the account kept: %v", err)
+	}
+	if _, err := e.ap.CorrectPayee(e.ctx, ibanExc, paul, payments.Payee{Name: badIBAN.Payee.Name, IBAN: "FR7630006000011234567890180"}, "same"); errs.CodeOf(err) != errs.Invalid {
+		t.Errorf("correcting to the same wrong account: %v", err)
+	}
+	if _, err := e.ap.CorrectPayee(e.ctx, ibanExc, paul, payments.Payee{Name: badIBAN.Payee.Name, IBAN: badIBAN.Payee.IBAN}, "check digits"); err != nil {
+		t.Fatalf("correcting the account: %v", err)
+	}
+	re, err := e.ap.Reissue(e.ctx, paul, "")
+	if err != nil || re.Lines != 2 || !re.Total.Net.Equal(held) {
+		t.Fatalf("reissue: %v %+v", err, re)
+	}
+	if _, err := e.ap.Submit(e.ctx, re.ID, paul, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ap.Approve(e.ctx, re.ID, ana, ""); err != nil {
+		t.Fatal(err)
+	}
+	if re, err = e.ap.Release(e.ctx, re.ID, ana); err != nil || re.Status != payments.BatchReleased {
+		t.Fatalf("reissue released: %v %+v", err, re)
+	}
+	wantAmount(t, "in transit after the reissue", e.balance(ledger.PaymentsInTransit), "2557.40")
+	wantAmount(t, "payables after the reissue", e.payables(), "0")
 	e.verify()
 }

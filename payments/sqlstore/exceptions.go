@@ -143,7 +143,12 @@ func (s *ApprovalStore) CorrectPayee(ctx context.Context, id uuid.UUID, by payme
 		if e.Status != payments.ExceptionOpen && e.Status != payments.ExceptionCorrected {
 			return errs.E(errs.Conflict, "payment exception %s is %s: only an open or corrected one can be corrected", id, e.Status)
 		}
-		if p.IBAN == e.Payee.IBAN && sepa.ReasonAction(e.ReasonCode) == sepa.ActionFixPayee {
+		switch {
+		case sepa.NameReason(e.ReasonCode):
+			if p.IBAN == e.Payee.IBAN && p.Name == sepa.Clean(e.Payee.Name, 70) {
+				return errs.Field("name", "is the name the bank could not take (%s): give it as the bank should read it", e.ReasonCode)
+			}
+		case p.IBAN == e.Payee.IBAN && sepa.ReasonAction(e.ReasonCode) == sepa.ActionFixPayee:
 			return errs.Field("iban", "is the account the bank rejected (%s): give the corrected one", e.ReasonCode)
 		}
 		now := s.now()

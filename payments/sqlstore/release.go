@@ -113,6 +113,14 @@ func (s *ApprovalStore) finishRelease(ctx context.Context, id uuid.UUID) error {
 	if b.Status != payments.BatchReleasing {
 		return nil
 	}
+	// Every line is checked before the first file is written: a line the
+	// bank could not take is held, not left to stop the release half-way.
+	if err := s.holdUnpayable(ctx, b); err != nil {
+		return err
+	}
+	// Every file is written and posted before any is queued: the bank gets
+	// none of a release until all of it is written.
+	var written []payments.PaymentFile
 	for part := 1; ; part++ {
 		f, ok, err := s.writeFile(ctx, b, part)
 		if err != nil {
@@ -127,7 +135,10 @@ func (s *ApprovalStore) finishRelease(ctx context.Context, id uuid.UUID) error {
 		if err := s.postRelease(ctx, b, f); err != nil {
 			return fmt.Errorf("file %s: post its release: %v", f.MsgID, err)
 		}
-		err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		written = append(written, f)
+	}
+	for _, f := range written {
+		err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 			tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'queued' WHERE msg_id = $1 AND status = 'building'`, f.MsgID)
 			if err != nil || tag.RowsAffected() == 0 {
 				return err
@@ -157,6 +168,81 @@ func (s *ApprovalStore) finishRelease(ctx context.Context, id uuid.UUID) error {
 		return audit(ctx, tx, s.now(), payments.System, "released", "batch", id.String(), string(payments.BatchReleasing),
 			string(to), "", map[string]any{"files": files})
 	})
+}
+
+// unpayableChunk is how many lines holdUnpayable checks per transaction.
+const unpayableChunk = 10000
+
+// holdUnpayable checks every line of a releasing batch not yet in a file
+// as its payment file would carry it (sepa.CheckPayment), and holds those
+// the bank could not take: each becomes a payment exception (RR03 for a
+// name, AC01 for an account, RC01 for a BIC, MS03 otherwise) with what is
+// wrong in words, its amount stays in the payee's payable account, and the
+// rest of the batch is released. Staff correct the payee and reissue it.
+func (s *ApprovalStore) holdUnpayable(ctx context.Context, b payments.Batch) error {
+	cursor := ""
+	for {
+		var n int
+		var next string // set by the transaction; cursor moves once it commits
+		err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT `+lineCols+` FROM batch_lines l WHERE batch_id = $1 AND net > 0 AND id > $2
+				AND NOT EXISTS (SELECT 1 FROM payment_exceptions x WHERE x.line_id = l.id)
+				AND NOT EXISTS (SELECT 1 FROM line_payments p WHERE p.line_id = l.id) ORDER BY id LIMIT $3`, b.ID, cursor, unpayableChunk)
+			if err != nil {
+				return err
+			}
+			lines, err := pgx.CollectRows(rows, scanLine)
+			if err != nil {
+				return err
+			}
+			n = len(lines)
+			var ids, codes, notes []string
+			for _, l := range lines {
+				err := sepa.CheckPayment(sepa.Payment{EndToEndID: l.ID, Amount: l.Net,
+					Creditor: sepa.Party{Name: l.Payee.Name, IBAN: l.Payee.IBAN, BIC: l.Payee.BIC}, Remittance: remittance(l)}, s.cfg.Format)
+				var e *errs.Error
+				if !errors.As(err, &e) {
+					continue
+				}
+				code := "MS03"
+				switch e.Field {
+				case "creditor.name":
+					code = "RR03"
+				case "creditor.iban":
+					code = "AC01"
+				case "creditor.bic":
+					code = "RC01"
+				}
+				ids, codes = append(ids, l.ID), append(codes, code)
+				notes = append(notes, "held at release: the bank could not take this payment: "+mask.MaskIBANsIn(e.Error()))
+			}
+			if n > 0 {
+				next = lines[n-1].ID
+			}
+			if len(ids) == 0 {
+				return nil
+			}
+			now := s.now()
+			_, err = tx.Exec(ctx, `INSERT INTO payment_exceptions (id, line_id, batch_id, msg_id, beneficiary_id, scheme, period, amount,
+				reason_code, status, payee_name, payee_iban, payee_bic, note, created_at, updated_at)
+				SELECT gen_random_uuid(), l.id, l.batch_id, '', l.beneficiary_id, l.scheme, l.period, l.net, u.code, 'open',
+					l.payee_name, l.payee_iban, l.payee_bic, u.note, $5, $5
+				FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[]) AS u (id, code, note) JOIN batch_lines l ON l.id = u.id AND l.batch_id = $1
+				ON CONFLICT (line_id) DO NOTHING`, b.ID, ids, codes, notes, now)
+			if err != nil {
+				return fmt.Errorf("hold the lines the bank could not take: %w", err)
+			}
+			return audit(ctx, tx, now, payments.System, "hold", "batch", b.ID.String(), string(b.Status), string(b.Status), "",
+				map[string]any{"lines": ids, "reasons": codes})
+		})
+		if err != nil {
+			return fmt.Errorf("check the lines before the files: %w", err)
+		}
+		if n < unpayableChunk {
+			return nil
+		}
+		cursor = next
+	}
 }
 
 // remittance is the text the payee reads on their statement:
