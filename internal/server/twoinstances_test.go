@@ -1,0 +1,423 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/shopspring/decimal"
+
+	"github.com/ofii/allowances/internal/config"
+	"github.com/ofii/allowances/internal/dbtest"
+	"github.com/ofii/allowances/internal/server"
+	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/payments/bank/banksim"
+	"github.com/ofii/allowances/payments/sepa"
+	httptransport "github.com/ofii/allowances/transport/http"
+	"github.com/ofii/allowances/transport/kafka"
+)
+
+// instance is a ledgerd run in the test process, which the test may stop
+// before it ends.
+type instance struct {
+	addrs server.Addrs
+	api   client
+	stop  func()
+}
+
+// startInstance runs the server of cfg until stop is called or the test
+// ends.
+func startInstance(t *testing.T, cfg config.Config, opts ...server.Option) *instance {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan server.Addrs, 1)
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	go func() { done <- server.Run(ctx, cfg, log, ready, opts...) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("shutdown: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("the server did not stop")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	select {
+	case a := <-ready:
+		return &instance{addrs: a, api: client{t: t, base: "http://" + a.HTTP}, stop: stop}
+	case err := <-done:
+		t.Fatalf("the server stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server did not start")
+	}
+	return nil
+}
+
+// sharedEnv is the settings of ledgerd instances sharing the database of
+// url, the broker and the bank, outside dev mode.
+func sharedEnv(url, broker, bank string) map[string]string {
+	return map[string]string{
+		"DATABASE_URL": url,
+		"HTTP_ADDR":    "127.0.0.1:0",
+		"AUTH_TOKENS": "ops:admin:" + httptransport.HashToken(adminToken) + ";pay:preparer:" + httptransport.HashToken(payToken) +
+			";appr:approver:" + httptransport.HashToken(approveToken),
+		"KAFKA_BROKERS":      broker,
+		"BANK_URL":           bank,
+		"ADA_RUN_DAY":        "0",
+		"BANK_POLL_INTERVAL": "100ms",
+	}
+}
+
+func loadConfig(t *testing.T, env map[string]string) config.Config {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// testIBAN returns a French IBAN with valid check digits for account i.
+func testIBAN(i int) string {
+	bban := fmt.Sprintf("3000600001%011d00", i)
+	n, _ := new(big.Int).SetString(bban+"152700", 10) // "FR00" moved to the end, letters as numbers
+	return fmt.Sprintf("FR%02d%s", 98-new(big.Int).Mod(n, big.NewInt(97)).Int64(), bban)
+}
+
+// eligibility is the status of the eligibility consumer in /readyz.
+type eligibility struct {
+	Applied    int64 `json:"applied"`
+	Duplicates int64 `json:"duplicates"`
+	Partitions []struct {
+		Partition int `json:"partition"`
+	} `json:"partitions"`
+}
+
+func (c client) eligibility() eligibility {
+	c.t.Helper()
+	var r struct {
+		Detail struct {
+			Eligibility eligibility `json:"eligibility"`
+		} `json:"detail"`
+	}
+	c.do("GET", "/readyz", "", "", "", 200, &r)
+	return r.Detail.Eligibility
+}
+
+// batchStatus is the status of a batch through the API.
+func (c client) batchStatus(id string) string {
+	c.t.Helper()
+	var b struct {
+		Status string `json:"status"`
+	}
+	c.do("GET", "/v1/batches/"+id, adminToken, "", "", 200, &b)
+	return b.Status
+}
+
+// payMonth runs October through the API of c: the run, its approval and
+// its release. It returns the batch.
+func (c client) payMonth() string {
+	c.t.Helper()
+	var run struct {
+		BatchID string `json:"batch_id"`
+	}
+	c.do("POST", "/v1/runs", payToken, "application/json", `{"kind":"ada","period":"2026-10"}`, 201, &run)
+	c.do("POST", "/v1/batches/"+run.BatchID+"/submit", payToken, "application/json", `{}`, 200, nil)
+	c.do("POST", "/v1/batches/"+run.BatchID+"/approve", approveToken, "application/json", `{}`, 200, nil)
+	c.do("POST", "/v1/batches/"+run.BatchID+"/release", approveToken, "application/json", `{}`, 200, nil)
+	return run.BatchID
+}
+
+// count runs a query of one integer.
+func count(t *testing.T, pool *pgxpool.Pool, query string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// verified checks the ledger through the API of c.
+func (c client) verified() {
+	c.t.Helper()
+	var rep ledger.VerifyReport
+	c.do("GET", "/v1/verify", adminToken, "", "", 200, &rep)
+	if !rep.OK || len(rep.Problems) > 0 {
+		c.t.Errorf("verify: ok %v, problems %v", rep.OK, rep.Problems)
+	}
+}
+
+// TestTwoInstances runs two ledgerd on one database, one Kafka broker and
+// one bank, polling the bank every 100 ms, the bank slow enough for their
+// passes to overlap: the consumer group shares the partitions and applies
+// every event once; the month run, approved and released through one
+// instance is sent to the bank file by file, once each; each status report
+// is applied once, the rejections it brings are one exception each; each
+// day's statement is imported once and books each payment once; the ledger
+// verifies.
+func TestTwoInstances(t *testing.T) {
+	pool, url := dbtest.MustOpen(t)
+	broker, err := kafka.StartEmbedded(0, 4, "eligibility.v1", "eligibility.v1.dlq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	const households = 40
+	rejected := map[string]bool{testIBAN(3): true, testIBAN(17): true}
+	bank := banksim.New(banksim.Config{Account: banksim.DefaultAccount, OpeningBalance: decimal.RequireFromString("10000000.00"),
+		RejectIBANs: rejected})
+	bank.SetFaults(banksim.Faults{Latency: 30 * time.Millisecond})
+	bankSrv := httptest.NewServer(bank)
+	t.Cleanup(bankSrv.Close)
+	env := sharedEnv(url, broker.Addr(), bankSrv.URL)
+	env["PAYMENT_FILE_MAX_TX"] = "10"
+	cfg := loadConfig(t, env)
+	var days atomic.Int64
+	now := func() time.Time { return time.Now().AddDate(0, 0, int(days.Load())) }
+	a := startInstance(t, cfg, server.WithClock(now))
+	b := startInstance(t, cfg, server.WithClock(now))
+
+	// Both consumers join the group and get partitions of their own
+	// before the events come.
+	kc := &kafkago.Client{Addr: kafkago.TCP(broker.Addr()), Timeout: 5 * time.Second}
+	assigned := map[int]int{} // partition: how many members have it
+	waitFor(t, "both consumers to share the partitions", func() bool {
+		res, err := kc.DescribeGroups(context.Background(), &kafkago.DescribeGroupsRequest{GroupIDs: []string{cfg.KafkaGroup}})
+		if err != nil || len(res.Groups) != 1 || res.Groups[0].GroupState != "Stable" || len(res.Groups[0].Members) != 2 {
+			return false
+		}
+		clear(assigned)
+		for _, m := range res.Groups[0].Members {
+			n := 0
+			for _, tp := range m.MemberAssignments.Topics {
+				for _, p := range tp.Partitions {
+					assigned[p]++
+					n++
+				}
+			}
+			if n == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if len(assigned) != 4 {
+		t.Fatalf("partitions assigned: %v, want the 4, each to one member", assigned)
+	}
+	for p, n := range assigned {
+		if n != 1 {
+			t.Errorf("partition %d is assigned to %d members", p, n)
+		}
+	}
+
+	// October: each household's rights open, half of them change later.
+	var msgs []kafkago.Message
+	for i := range households {
+		ben := fmt.Sprintf("OFII-2026-%06d", 500+i)
+		v := fmt.Sprintf(`{"event_id":%q,"type":"ada.rights_opened","schema_version":1,"occurred_at":"2026-10-01T08:00:00Z","beneficiary_id":%q,`+
+			`"data":{"from":"2026-10-01","adults":%d,"children":%d,"accommodated":false,"territory":"metropole",`+
+			`"payee":{"name":"Household %d","iban":%q}}}`, uuid.NewString(), ben, 1+i%2, i%3, i, testIBAN(i))
+		msgs = append(msgs, kafkago.Message{Key: kafka.KeyOf([]byte(v)), Value: []byte(v)})
+		if i%2 == 0 {
+			v := fmt.Sprintf(`{"event_id":%q,"type":"ada.household_changed","schema_version":1,"occurred_at":"2026-10-20T08:00:00Z",`+
+				`"beneficiary_id":%q,"data":{"from":"2026-10-15","adults":2,"children":%d}}`, uuid.NewString(), ben, 1+i%3)
+			msgs = append(msgs, kafkago.Message{Key: kafka.KeyOf([]byte(v)), Value: []byte(v)})
+		}
+	}
+	w := &kafkago.Writer{Addr: kafkago.TCP(broker.Addr()), Topic: "eligibility.v1", Balancer: &kafkago.Murmur2Balancer{}, BatchTimeout: time.Millisecond}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	waitFor(t, "every event to be applied", func() bool {
+		return count(t, pool, `SELECT count(*) FROM events`) == int64(len(msgs))
+	})
+	time.Sleep(300 * time.Millisecond) // a second delivery would show by now
+	ea, eb := a.api.eligibility(), b.api.eligibility()
+	if ea.Applied+eb.Applied != int64(len(msgs)) || ea.Duplicates+eb.Duplicates != 0 {
+		t.Errorf("applied %d + %d, duplicates %d + %d: want the %d events applied once between them",
+			ea.Applied, eb.Applied, ea.Duplicates, eb.Duplicates, len(msgs))
+	}
+	if ea.Applied == 0 || eb.Applied == 0 {
+		t.Errorf("applied %d and %d: the group does not share the work", ea.Applied, eb.Applied)
+	}
+	mine := map[int]bool{}
+	for _, p := range ea.Partitions {
+		mine[p.Partition] = true
+	}
+	for _, p := range eb.Partitions {
+		if mine[p.Partition] {
+			t.Errorf("partition %d was read by both instances", p.Partition)
+		}
+	}
+
+	// The month, paid through a: 40 payments in 4 files, 2 of them rejected.
+	batch := a.api.payMonth()
+	waitFor(t, "the bank to answer every file", func() bool {
+		return b.api.batchStatus(batch) == string(payments.BatchPartlyRejected)
+	})
+	time.Sleep(500 * time.Millisecond) // more passes of both: nothing changes
+	got := bank.Received()
+	if len(got) != 4 {
+		t.Fatalf("the bank received %d files, want 4", len(got))
+	}
+	bankRejected := 0
+	for _, f := range got {
+		if f.Attempts != 1 || f.Duplicates != 0 {
+			t.Errorf("file %s reached the bank %d times (%d duplicates), want once", f.MsgID, f.Attempts, f.Duplicates)
+		}
+		for _, tx := range f.Transactions {
+			if !tx.Accepted {
+				bankRejected++
+			}
+		}
+	}
+	if bankRejected != 2 {
+		t.Errorf("the bank rejected %d payments, want 2", bankRejected)
+	}
+	for _, c := range []struct {
+		what  string
+		query string
+		want  int64
+	}{
+		{"files", `SELECT count(*) FROM payment_files WHERE batch_id = $1 AND status IN ('accepted', 'partly_rejected')`, 4},
+		{"sendings recorded", `SELECT count(*) FROM audit_events WHERE action = 'send' AND object_kind = 'file'
+			AND object_id IN (SELECT msg_id FROM payment_files WHERE batch_id = $1)`, 4},
+		{"status reports", `SELECT count(*) FROM status_reports WHERE status = 'applied'
+			AND original_msg_id IN (SELECT msg_id FROM payment_files WHERE batch_id = $1)`, 4},
+		{"reports applied", `SELECT count(*) FROM audit_events WHERE action = 'status_report'
+			AND object_id IN (SELECT msg_id FROM payment_files WHERE batch_id = $1)`, 4},
+		{"payment exceptions", `SELECT count(*) FROM payment_exceptions WHERE batch_id = $1`, 2},
+		{"rejections posted", `SELECT count(*) FROM status_reports WHERE rejected > 0
+			AND original_msg_id IN (SELECT msg_id FROM payment_files WHERE batch_id = $1)`, 2},
+	} {
+		if n := count(t, pool, c.query, batch); n != c.want {
+			t.Errorf("%s: %d, want %d", c.what, n, c.want)
+		}
+	}
+
+	// Two business days after the execution date, the statements of the
+	// two days before are due: each is imported once, each payment booked
+	// once.
+	var exec ledger.Date
+	if err := pool.QueryRow(context.Background(), `SELECT min(execution_date) FROM payment_files`).Scan(&exec); err != nil {
+		t.Fatal(err)
+	}
+	today := sepa.AddBusinessDays(exec, 2)
+	bank.SetToday(today)
+	days.Store(int64(today.Time().Sub(payments.LegalDay(time.Now()).Time()).Hours() / 24))
+	waitFor(t, "the statements to book the payments", func() bool {
+		return count(t, pool, `SELECT count(*) FROM payment_bookings`) == households-2
+	})
+	time.Sleep(500 * time.Millisecond)
+	stmts := count(t, pool, `SELECT count(*) FROM statements`)
+	if d := count(t, pool, `SELECT count(DISTINCT stmt_date) FROM statements WHERE status = 'imported'`); stmts != d || stmts < 2 {
+		t.Errorf("%d statements of %d days, want one a day of the 2 due", stmts, d)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM audit_events WHERE action = 'import' AND object_kind = 'statement'`); n != stmts {
+		t.Errorf("%d statement imports recorded, want %d", n, stmts)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM payment_bookings`); n != households-2 {
+		t.Errorf("%d payments booked, want %d", n, households-2)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM recon_exceptions`); n != 0 {
+		t.Errorf("%d reconciliation exceptions, want none", n)
+	}
+	var inTransit struct {
+		Balance string `json:"balance"`
+	}
+	a.api.do("GET", "/v1/accounts/"+ledger.PaymentsInTransit+"/balance", adminToken, "", "", 200, &inTransit)
+	if inTransit.Balance != "0.00" {
+		t.Errorf("payments in transit: %s, want 0.00 once every payment is booked or rejected", inTransit.Balance)
+	}
+	a.api.verified()
+}
+
+// TestInstanceStoppedMidSend: an instance stops while the bank holds a
+// file it took and has not answered yet, so that the file is at the bank
+// and still queued in the database. Another instance finishes: it sends
+// the file again, the bank answers DU01, and the file is recorded as sent
+// (a duplicate) and accepted, without being paid twice.
+func TestInstanceStoppedMidSend(t *testing.T) {
+	pool, url := dbtest.MustOpen(t)
+	broker, err := kafka.StartEmbedded(0, 1, "eligibility.v1", "eligibility.v1.dlq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	bank := banksim.New(banksim.Config{Account: banksim.DefaultAccount, OpeningBalance: decimal.RequireFromString("10000000.00")})
+	taken := make(chan string, 1)
+	var first atomic.Bool
+	bankSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/files" && first.CompareAndSwap(false, true) {
+			// The bank takes the first file; its answer never leaves.
+			bank.ServeHTTP(httptest.NewRecorder(), r)
+			taken <- r.Header.Get("X-Msg-Id")
+			<-r.Context().Done()
+			return
+		}
+		bank.ServeHTTP(w, r)
+	}))
+	t.Cleanup(bankSrv.Close)
+	cfg := loadConfig(t, sharedEnv(url, broker.Addr(), bankSrv.URL))
+
+	a := startInstance(t, cfg)
+	publishExamples(t, broker.Addr())
+	waitFor(t, "the events to be applied", func() bool {
+		return a.api.status("/v1/beneficiaries/OFII-2026-000123") == 200
+	})
+	batch := a.api.payMonth()
+	var msgID string
+	select {
+	case msgID = <-taken:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no file reached the bank")
+	}
+	a.stop()
+	if n := len(bank.Received()); n != 1 {
+		t.Fatalf("the bank has %d files, want 1", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM payment_files WHERE msg_id = $1 AND status = 'queued'`, msgID); n != 1 {
+		t.Fatalf("file %s is not queued any more after the stop", msgID)
+	}
+
+	b := startInstance(t, cfg)
+	waitFor(t, "the other instance to finish", func() bool {
+		return b.api.batchStatus(batch) == string(payments.BatchSettled)
+	})
+	got := bank.Received()
+	if len(got) != 1 || got[0].MsgID != msgID || got[0].Attempts != 2 || got[0].Duplicates != 1 {
+		t.Fatalf("the bank received %+v, want %s once and its resend refused as a duplicate", got, msgID)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM payment_files WHERE msg_id = $1 AND status = 'accepted' AND attempts = 1`, msgID); n != 1 {
+		t.Errorf("file %s is not accepted after one recorded attempt", msgID)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM audit_events WHERE action = 'send' AND object_id = $1
+		AND details->>'duplicate' = 'true'`, msgID); n != 1 {
+		t.Errorf("%d sendings of %s recorded as the bank's duplicate, want 1", n, msgID)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM status_reports WHERE original_msg_id = $1 AND status = 'applied'`, msgID); n != 1 {
+		t.Errorf("%d status reports of %s applied, want 1", n, msgID)
+	}
+	b.api.verified()
+}
