@@ -5,11 +5,17 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -420,4 +426,147 @@ func TestInstanceStoppedMidSend(t *testing.T) {
 		t.Errorf("%d status reports of %s applied, want 1", n, msgID)
 	}
 	b.api.verified()
+}
+
+// TestLedgerdKilledMidSend runs two ledgerd processes, built from
+// cmd/ledgerd, on one database, broker and bank, and kills the one sending
+// (SIGKILL) once the bank has taken the file and before its answer comes
+// back: the file is at the bank and queued in the database, and the dead
+// process holds the lease of the sender. The other takes the lease over
+// once it expires, sends the file again, meets DU01 and finishes: the file
+// is accepted, at the bank once, and the ledger verifies.
+func TestLedgerdKilledMidSend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds ledgerd and waits for a lease to expire")
+	}
+	bin := filepath.Join(t.TempDir(), "ledgerd")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ofii/allowances/cmd/ledgerd").CombinedOutput(); err != nil {
+		t.Fatalf("build ledgerd: %v\n%s", err, out)
+	}
+	pool, url := dbtest.MustOpen(t)
+	broker, err := kafka.StartEmbedded(0, 1, "eligibility.v1", "eligibility.v1.dlq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	bank := banksim.New(banksim.Config{Account: banksim.DefaultAccount, OpeningBalance: decimal.RequireFromString("10000000.00")})
+	taken := make(chan string, 1)
+	var first atomic.Bool
+	bankSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/files" && first.CompareAndSwap(false, true) {
+			// The bank takes the first file; its answer waits for the
+			// sender's death.
+			bank.ServeHTTP(httptest.NewRecorder(), r)
+			taken <- r.Header.Get("X-Msg-Id")
+			<-r.Context().Done()
+			return
+		}
+		bank.ServeHTTP(w, r)
+	}))
+	t.Cleanup(bankSrv.Close)
+
+	procs := map[int]*exec.Cmd{}
+	apis := map[int]client{}
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		env := sharedEnv(url, broker.Addr(), bankSrv.URL)
+		env["HTTP_ADDR"], env["LOG_LEVEL"] = addr, "error"
+		cmd := exec.Command(bin)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+		})
+		api := client{t: t, base: "http://" + addr}
+		waitForUntil(t, "ledgerd to start", 60*time.Second, func() bool {
+			resp, err := http.Get(api.base + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
+		procs[cmd.Process.Pid], apis[cmd.Process.Pid] = cmd, api
+	}
+	var some client
+	for _, api := range apis {
+		some = api
+	}
+	publishExamples(t, broker.Addr())
+	waitFor(t, "the events to be applied", func() bool {
+		return some.status("/v1/beneficiaries/OFII-2026-000123") == 200
+	})
+	batch := some.payMonth()
+	var msgID string
+	select {
+	case msgID = <-taken:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no file reached the bank")
+	}
+
+	// The sender is the holder of its lease: host:pid:random.
+	var holder string
+	if err := pool.QueryRow(context.Background(), `SELECT holder FROM leases WHERE name = $1`, server.LeaseBankSend).Scan(&holder); err != nil {
+		t.Fatalf("the lease %s: %v", server.LeaseBankSend, err)
+	}
+	parts := strings.Split(holder, ":")
+	pid, _ := strconv.Atoi(parts[len(parts)-2])
+	sender := procs[pid]
+	if sender == nil {
+		t.Fatalf("the lease %s is held by %s, not by one of the two ledgerd", server.LeaseBankSend, holder)
+	}
+	if err := sender.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = sender.Wait()
+	delete(apis, pid)
+	var survivor client
+	for _, api := range apis {
+		survivor = api
+	}
+	if n := count(t, pool, `SELECT count(*) FROM payment_files WHERE msg_id = $1 AND status = 'queued'`, msgID); n != 1 {
+		t.Fatalf("file %s is not queued after the sender's death", msgID)
+	}
+
+	waitForUntil(t, "the survivor to finish", 90*time.Second, func() bool {
+		return survivor.batchStatus(batch) == string(payments.BatchSettled)
+	})
+	got := bank.Received()
+	if len(got) != 1 || got[0].MsgID != msgID || got[0].Attempts != 2 || got[0].Duplicates != 1 {
+		t.Fatalf("the bank received %+v, want %s once and its resend refused as a duplicate", got, msgID)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM payment_files WHERE msg_id = $1 AND status = 'accepted' AND attempts = 1`, msgID); n != 1 {
+		t.Errorf("file %s is not accepted after one recorded attempt", msgID)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM audit_events WHERE action = 'send' AND object_id = $1
+		AND details->>'duplicate' = 'true'`, msgID); n != 1 {
+		t.Errorf("%d sendings of %s recorded as the bank's duplicate, want 1", n, msgID)
+	}
+	survivor.verified()
+}
+
+// waitForUntil is waitFor with a limit of its own.
+func waitForUntil(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", limit, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
