@@ -26,6 +26,7 @@ import (
 
 	"github.com/ofii/allowances/internal/config"
 	"github.com/ofii/allowances/internal/dbtest"
+	"github.com/ofii/allowances/internal/lease"
 	"github.com/ofii/allowances/internal/server"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
@@ -314,11 +315,27 @@ func TestTwoInstances(t *testing.T) {
 		{"reports applied", `SELECT count(*) FROM audit_events WHERE action = 'status_report'
 			AND object_id IN (SELECT msg_id FROM payment_files WHERE batch_id = $1)`, 4},
 		{"payment exceptions", `SELECT count(*) FROM payment_exceptions WHERE batch_id = $1`, 2},
-		{"rejections posted", `SELECT count(*) FROM status_reports WHERE rejected > 0
-			AND original_msg_id IN (SELECT msg_id FROM payment_files WHERE batch_id = $1)`, 2},
+		{"rejections reported", `SELECT COALESCE(sum(rejected), 0)::INT8 FROM status_reports
+			WHERE original_msg_id IN (SELECT msg_id FROM payment_files WHERE batch_id = $1)`, 2},
 	} {
 		if n := count(t, pool, c.query, batch); n != c.want {
 			t.Errorf("%s: %d, want %d", c.what, n, c.want)
+		}
+	}
+	// Each rejected payment went back to its payee's payable account once.
+	for _, i := range []int{3, 17} {
+		ben := fmt.Sprintf("OFII-2026-%06d", 500+i)
+		var net decimal.Decimal
+		if err := pool.QueryRow(context.Background(), `SELECT net FROM batch_lines WHERE batch_id = $1 AND beneficiary_id = $2`,
+			batch, ben).Scan(&net); err != nil {
+			t.Fatal(err)
+		}
+		var payable struct {
+			Balance string `json:"balance"`
+		}
+		a.api.do("GET", "/v1/accounts/"+ledger.SubAccount(ledger.Payable, ben)+"/balance", adminToken, "", "", 200, &payable)
+		if !net.IsPositive() || payable.Balance != net.Neg().StringFixed(2) { // a credit: owed to the payee
+			t.Errorf("%s: payable %s after the rejection of its payment of %s, want the payment back once", ben, payable.Balance, net.StringFixed(2))
 		}
 	}
 
@@ -357,6 +374,35 @@ func TestTwoInstances(t *testing.T) {
 		t.Errorf("payments in transit: %s, want 0.00 once every payment is booked or rejected", inTransit.Balance)
 	}
 	a.api.verified()
+
+	// A pass asked for through the API while another holder has its lease
+	// is a conflict naming the holder, and does nothing.
+	leases := lease.New(pool, "elsewhere:4242:test")
+	for _, c := range []struct{ lease, path, body string }{
+		{server.LeaseBankSend, "/v1/bank/send", `{}`},
+		{server.LeaseBankReports, "/v1/bank/poll", `{}`},
+		{server.LeaseBankStatements, "/v1/statements/fetch", `{"date":"` + exec.String() + `"}`},
+	} {
+		l, ok, _, err := leases.TryAcquire(context.Background(), c.lease, time.Minute)
+		if err != nil || !ok {
+			t.Fatalf("take the lease %s: %v %v", c.lease, ok, err)
+		}
+		var problem struct {
+			Error struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		b.api.do("POST", c.path, adminToken, "application/json", c.body, 409, &problem)
+		if msg := problem.Error.Message; !strings.Contains(msg, "elsewhere:4242:test") || !strings.Contains(msg, c.lease) {
+			t.Errorf("POST %s while %s is held elsewhere: %q, want the holder named", c.path, c.lease, msg)
+		}
+		if err := leases.Release(context.Background(), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, pool, `SELECT count(*) FROM statements`); n != stmts {
+		t.Errorf("%d statements after the refused fetch, want %d", n, stmts)
+	}
 }
 
 // TestInstanceStoppedMidSend: an instance stops while the bank holds a
