@@ -36,6 +36,11 @@ const (
 // another (a file then sent twice is answered DU01, never paid twice).
 const bankLeaseTTL = 30 * time.Second
 
+// requestLeaseWait is how long a pass asked for through the API waits for
+// its lease while another holder has it (a pass of the poller's, mostly
+// short) before it is refused as a conflict; the poller does not wait.
+const requestLeaseWait = 5 * time.Second
+
 // errBusy marks the error of a pass that another process is doing.
 var errBusy = errors.New("another process is at it")
 
@@ -44,22 +49,32 @@ var errBusy = errors.New("another process is at it")
 type bankPasses struct {
 	pool db.Beginner
 	ttl  time.Duration
+	// wait is how long a pass waits for its lease held elsewhere.
+	wait time.Duration
 }
 
-// run runs job under the lease name, or returns a conflict wrapping errBusy
-// when another holds it. Each call takes the lease in a name of its own
-// (host:pid:random), so that two calls of one process exclude each other
-// too: the poller's and a request's.
+// run runs job under the lease name, waiting for it at most p.wait, or
+// returns a conflict wrapping errBusy when another still holds it. Each
+// call takes the lease in a name of its own (host:pid:random), so that two
+// calls of one process exclude each other too: the poller's and a
+// request's.
 func (p bankPasses) run(ctx context.Context, name, what string, job func(context.Context) error) error {
-	ok, held, err := lease.New(p.pool, "").Run(ctx, name, p.ttl, job)
-	if err != nil {
-		return err
+	deadline := time.Now().Add(p.wait)
+	for {
+		ok, held, err := lease.New(p.pool, "").Run(ctx, name, p.ttl, job)
+		if err != nil || ok {
+			return err
+		}
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("%w: %w", errBusy, errs.E(errs.Conflict, "%s: %s holds the lease %s until %s at the latest; try again later",
+				what, held.Holder, name, held.ExpiresAt.UTC().Format(time.RFC3339)))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	if !ok {
-		return fmt.Errorf("%w: %w", errBusy, errs.E(errs.Conflict, "%s: %s holds the lease %s until %s at the latest; try again later",
-			what, held.Holder, name, held.ExpiresAt.UTC().Format(time.RFC3339)))
-	}
-	return nil
 }
 
 // leasedApprovals is the approval workflow whose bank passes hold their

@@ -180,14 +180,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		return fmt.Errorf("reconciliation: %w", err)
 	}
 	// Two ledgerd may share the database: each bank pass, the poller's or
-	// a request's, holds its lease while it works.
-	passes := bankPasses{pool: pool, ttl: bankLeaseTTL}
-	leasedAp := leasedApprovals{Approvals: approvals, passes: passes}
-	leasedRec := leasedReconcile{Store: rec, passes: passes}
+	// a request's, holds its lease while it works; the poller skips a pass
+	// another holds, a request waits a little for it.
+	polled := bankPasses{pool: pool, ttl: bankLeaseTTL}
+	asked := bankPasses{pool: pool, ttl: bankLeaseTTL, wait: requestLeaseWait}
+	leasedAp := leasedApprovals{Approvals: approvals, passes: asked}
+	leasedRec := leasedReconcile{Store: rec, passes: asked}
 	banked := make(chan struct{})
 	go func() {
 		defer close(banked)
-		runBank(cctx, leasedAp, leasedRec, cfg.BankPollInterval, o.now, log)
+		runBank(cctx, leasedApprovals{Approvals: approvals, passes: polled}, leasedReconcile{Store: rec, passes: polled},
+			cfg.BankPollInterval, o.now, log)
 	}()
 	defer func() {
 		stopConsumer()

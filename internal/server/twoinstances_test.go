@@ -375,33 +375,47 @@ func TestTwoInstances(t *testing.T) {
 	}
 	a.api.verified()
 
-	// A pass asked for through the API while another holder has its lease
-	// is a conflict naming the holder, and does nothing.
+	// A pass asked for through the API waits for its lease held by
+	// another holder, then runs; while the other keeps it, it is a conflict
+	// naming the holder, and does nothing.
 	leases := lease.New(pool, "elsewhere:4242:test")
+	hold := func(name string) lease.Lease {
+		l, ok, _, err := leases.TryAcquire(context.Background(), name, time.Minute)
+		if err != nil || !ok {
+			t.Fatalf("take the lease %s: %v %v", name, ok, err)
+		}
+		return l
+	}
 	for _, c := range []struct{ lease, path, body string }{
-		{server.LeaseBankSend, "/v1/bank/send", `{}`},
 		{server.LeaseBankReports, "/v1/bank/poll", `{}`},
 		{server.LeaseBankStatements, "/v1/statements/fetch", `{"date":"` + exec.String() + `"}`},
 	} {
-		l, ok, _, err := leases.TryAcquire(context.Background(), c.lease, time.Minute)
-		if err != nil || !ok {
-			t.Fatalf("take the lease %s: %v %v", c.lease, ok, err)
-		}
-		var problem struct {
-			Error struct {
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		b.api.do("POST", c.path, adminToken, "application/json", c.body, 409, &problem)
-		if msg := problem.Error.Message; !strings.Contains(msg, "elsewhere:4242:test") || !strings.Contains(msg, c.lease) {
-			t.Errorf("POST %s while %s is held elsewhere: %q, want the holder named", c.path, c.lease, msg)
-		}
-		if err := leases.Release(context.Background(), l); err != nil {
-			t.Fatal(err)
+		l := hold(c.lease)
+		time.AfterFunc(time.Second, func() { _ = leases.Release(context.Background(), l) })
+		began := time.Now()
+		b.api.do("POST", c.path, adminToken, "application/json", c.body, 200, nil)
+		if time.Since(began) < time.Second {
+			t.Errorf("POST %s ran while %s was held elsewhere", c.path, c.lease)
 		}
 	}
+	l := hold(server.LeaseBankSend)
+	var problem struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	b.api.do("POST", "/v1/bank/send", adminToken, "application/json", `{}`, 409, &problem)
+	if msg := problem.Error.Message; !strings.Contains(msg, "elsewhere:4242:test") || !strings.Contains(msg, server.LeaseBankSend) {
+		t.Errorf("POST /v1/bank/send while %s is held elsewhere: %q, want the holder named", server.LeaseBankSend, msg)
+	}
+	if err := leases.Release(context.Background(), l); err != nil {
+		t.Fatal(err)
+	}
 	if n := count(t, pool, `SELECT count(*) FROM statements`); n != stmts {
-		t.Errorf("%d statements after the refused fetch, want %d", n, stmts)
+		t.Errorf("%d statements after the fetch again, want %d", n, stmts)
+	}
+	if got := bank.Received(); len(got) != 4 || got[0].Attempts != 1 {
+		t.Errorf("the bank has %d files after the passes asked for, want the 4 once", len(got))
 	}
 }
 
