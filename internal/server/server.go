@@ -33,6 +33,7 @@ import (
 	"github.com/ofii/allowances/ledger/sqlstore"
 	"github.com/ofii/allowances/payments"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
+	"github.com/ofii/allowances/reconcile"
 	reconsql "github.com/ofii/allowances/reconcile/sqlstore"
 	httptransport "github.com/ofii/allowances/transport/http"
 	"github.com/ofii/allowances/transport/kafka"
@@ -178,10 +179,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	if err != nil {
 		return fmt.Errorf("reconciliation: %w", err)
 	}
+	// Two ledgerd may share the database: each bank pass, the poller's or
+	// a request's, holds its lease while it works; the poller skips a pass
+	// another holds, a request waits a little for it.
+	polled := bankPasses{pool: pool, ttl: bankLeaseTTL}
+	asked := bankPasses{pool: pool, ttl: bankLeaseTTL, wait: requestLeaseWait}
+	leasedAp := leasedApprovals{Approvals: approvals, passes: asked}
+	leasedRec := leasedReconcile{Store: rec, passes: asked}
 	banked := make(chan struct{})
 	go func() {
 		defer close(banked)
-		runBank(cctx, approvals, rec, cfg.BankPollInterval, o.now, log)
+		runBank(cctx, leasedApprovals{Approvals: approvals, passes: polled}, leasedReconcile{Store: rec, passes: polled},
+			cfg.BankPollInterval, o.now, log)
 	}()
 	defer func() {
 		stopConsumer()
@@ -197,8 +206,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		},
 		Beneficiaries: events,
 		Runs:          runs,
-		Approvals:     approvals,
-		Reconcile:     rec,
+		Approvals:     leasedAp,
+		Reconcile:     leasedRec,
 		BankAccount:   cfg.DebtorIBAN,
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
@@ -308,36 +317,52 @@ func runMonthly(ctx context.Context, runs payments.Runs, s payments.Scheduler, n
 	}
 }
 
+// statements is what the bank poller does with the statements.
+type statements interface {
+	FetchDue(ctx context.Context, today ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error)
+	Sweep(ctx context.Context, today ledger.Date) (int, error)
+}
+
 // runBank sends the queued payment files, applies the bank's status
 // reports, imports and reconciles the end-of-day statements not imported
 // yet (of the days before now's) and sweeps the payments in transit for too
 // long, every interval until ctx is done. A bank that is down leaves the
 // files queued: they go out on a later pass, once its breaker lets requests
-// through again.
-func runBank(ctx context.Context, ap payments.Approvals, rec *reconsql.Store, every time.Duration, now func() time.Time, log *slog.Logger) {
+// through again. A pass another process is doing (errBusy) is skipped: it
+// is that process's.
+func runBank(ctx context.Context, ap payments.Approvals, rec statements, every time.Duration, now func() time.Time, log *slog.Logger) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	failed := func(err error) bool {
+		if errors.Is(err, errBusy) {
+			log.Debug("bank pass skipped", "error", err.Error())
+			return false
+		}
+		return err != nil && ctx.Err() == nil
+	}
 	for {
 		sent, err := ap.SendQueued(ctx)
-		if err != nil && ctx.Err() == nil {
+		if failed(err) {
 			log.Error("sending the payment files failed", "error", err.Error())
-		} else if sent.Sent+sent.Failed > 0 {
+		} else if err == nil && sent.Sent+sent.Failed > 0 {
 			log.Info("payment files sent", "sent", sent.Sent, "failed", sent.Failed)
 		}
 		got, err := ap.FetchReports(ctx)
-		if err != nil && ctx.Err() == nil {
+		if failed(err) {
 			log.Warn("fetching the status reports failed", "error", err.Error())
-		} else if got.Reports > 0 {
+		} else if err == nil && got.Reports > 0 {
 			log.Info("status reports applied", "reports", got.Reports, "accepted", got.Accepted, "rejected", got.Rejected)
 		}
 		today := payments.LegalDay(now())
 		imported, err := rec.FetchDue(ctx, today, payments.System)
-		if err != nil && ctx.Err() == nil {
+		if failed(err) {
 			log.Warn("fetching the statements failed", "error", err.Error())
 		}
 		for _, r := range imported {
 			log.Info("statement imported", "statements", len(r.Statements), "unmatched", r.Match.Unmatched, "exceptions", r.Match.Exceptions)
 		}
+		// Sweep is one transaction whose exceptions are unique by payment:
+		// two processes sweeping at once open each exception once.
 		if n, err := rec.Sweep(ctx, today); err != nil && ctx.Err() == nil {
 			log.Warn("sweeping the payments in transit failed", "error", err.Error())
 		} else if n > 0 {
