@@ -18,6 +18,7 @@ import (
 	"github.com/ofii/allowances/internal/cli"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
+	httptransport "github.com/ofii/allowances/transport/http"
 	"github.com/ofii/allowances/transport/kafka"
 )
 
@@ -61,7 +62,15 @@ ledgerd.`,
 			if err := d.run(cmd.Context()); err != nil {
 				return err
 			}
-			fmt.Fprintf(d.w, "\nexplore it: DATABASE_URL='%s' go run ./cmd/ledgerctl beneficiaries show OFII-2026-000007\n", dsn)
+			// The staff commands call a ledgerd: a token for this month only.
+			tok, err := httptransport.NewToken()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(d.w, "\nexplore it: start ledgerd on the demonstration's database, in dev mode, with a token for the staff of the demo\n"+
+				"  DATABASE_URL='%s' LEDGER_DEV=true AUTH_TOKENS='demo-staff:preparer+auditor+controller:%s' go run ./cmd/ledgerd\n"+
+				"then, from another shell:\n"+
+				"  LEDGER_TOKEN='%s' go run ./cmd/ledgerctl beneficiaries show OFII-2026-000007\n", dsn, httptransport.HashToken(tok), tok)
 			return nil
 		},
 	}
