@@ -77,6 +77,20 @@ func CheckText(field, s string) error {
 	return nil
 }
 
+// InvalidUTF8At is the offset of the first byte of b that does not start a
+// valid UTF-8 sequence, or -1 when b is UTF-8 text: for messages that point
+// at the byte at fault.
+func InvalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
 // textProblem says what makes s unfit to be stored as text, or "".
 func textProblem(s string) string {
 	switch {

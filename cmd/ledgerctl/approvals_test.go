@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -615,26 +611,7 @@ func TestBankCLI(t *testing.T) {
 // was sent, ledgerd may have done what was asked; the command says so and
 // how to find out, and fails.
 func TestApprovalsCLILostAnswer(t *testing.T) {
-	// A peer that reads each request whole, then hangs up without an
-	// answer.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if req, err := http.ReadRequest(bufio.NewReader(conn)); err == nil {
-				_, _ = io.Copy(io.Discard, req.Body)
-			}
-			conn.Close()
-		}
-	}()
-	env := map[string]string{"LEDGER_URL": "http://" + ln.Addr().String(), "LEDGER_TOKEN": paulToken, "XDG_CONFIG_HOME": t.TempDir()}
+	env := map[string]string{"LEDGER_URL": hangUpServer(t), "LEDGER_TOKEN": paulToken, "XDG_CONFIG_HOME": t.TempDir()}
 	id := "0b0e7b39-4e0a-4a3f-9d3c-1d2a5e8f7a61"
 	for _, tt := range []struct {
 		args []string

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"io/fs"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,24 +207,7 @@ func TestTokenFile(t *testing.T) {
 // request and hangs up without answering: the request may have been
 // carried out, and the error says so and what to run.
 func TestWriteLostAnswer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if req, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-				_, _ = io.Copy(io.Discard, req.Body)
-			}
-			c.Close()
-		}
-	}()
-	env := map[string]string{"LEDGER_URL": "http://" + ln.Addr().String(), "LEDGER_TOKEN": opsToken, "XDG_CONFIG_HOME": t.TempDir()}
+	env := map[string]string{"LEDGER_URL": hangUpServer(t), "LEDGER_TOKEN": opsToken, "XDG_CONFIG_HOME": t.TempDir()}
 	for _, tc := range []struct {
 		args []string
 		hint string

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/ledger"
 )
 
 // DecodeStrict decodes data, which must hold exactly one JSON value, into
@@ -24,7 +25,7 @@ import (
 // an error too.
 func DecodeStrict(data []byte, v any) error {
 	if !utf8.Valid(data) {
-		line, col := position(data, int64(invalidUTF8At(data)))
+		line, col := position(data, int64(ledger.InvalidUTF8At(data)))
 		return errs.E(errs.Invalid, "the input is not UTF-8 text: the byte at line %d, column %d is not", line, col)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -59,19 +60,6 @@ func DecodeStrict(data []byte, v any) error {
 		return errs.E(errs.Invalid, "unexpected data after the JSON value at line %d, column %d", line, col)
 	}
 	return nil
-}
-
-// invalidUTF8At is the offset of the first byte of b that does not start
-// a valid UTF-8 sequence, or len(b).
-func invalidUTF8At(b []byte) int {
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n <= 1 {
-			return i
-		}
-		i += n
-	}
-	return len(b)
 }
 
 // position returns the line and column, both from 1, of the byte at offset.

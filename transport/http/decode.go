@@ -45,7 +45,7 @@ func decodeBody(r *http.Request, v any) error {
 		return unsupportedType("is missing: the body is JSON, declared as application/json")
 	}
 	if !utf8.Valid(data) {
-		return errs.Field("body", "is not valid UTF-8 text: the byte at offset %d is not", invalidUTF8At(data))
+		return errs.Field("body", "is not valid UTF-8 text: the byte at offset %d is not", ledger.InvalidUTF8At(data))
 	}
 	if at := loneSurrogateAt(data); at >= 0 {
 		return errs.Field("body", "the escape at offset %d is half of a UTF-16 surrogate pair, not a character", at)
@@ -84,19 +84,6 @@ func checkJSONType(ct string) error {
 // take, which names the Content-Type header.
 func unsupportedType(format string, args ...any) error {
 	return &errs.Error{Code: errs.Unsupported, Field: "Content-Type", Message: fmt.Sprintf(format, args...)}
-}
-
-// invalidUTF8At is the offset of the first byte of b that does not start
-// a valid UTF-8 sequence, or -1.
-func invalidUTF8At(b []byte) int {
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n <= 1 {
-			return i
-		}
-		i += n
-	}
-	return -1
 }
 
 // loneSurrogateAt is the offset of the first \uXXXX escape of the JSON
