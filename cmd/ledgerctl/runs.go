@@ -40,7 +40,8 @@ func (a *app) runStore(cmd *cobra.Command, progress func(payments.Run)) (*paysql
 	}
 	policy := db.DefaultRetryPolicy
 	policy.MaxAttempts = a.cfg.TxMaxAttempts
-	opts := []paysql.RunOption{paysql.WithSchedules(sch), paysql.WithRunRetryPolicy(policy), paysql.WithRunClock(runClock)}
+	opts := []paysql.RunOption{paysql.WithSchedules(sch), paysql.WithRunRetryPolicy(policy), paysql.WithRunClock(runClock),
+		paysql.WithRunLease(a.cfg.LeaseTTL)}
 	if progress != nil {
 		opts = append(opts, paysql.WithProgress(progress))
 	}
