@@ -43,6 +43,9 @@ const (
 	RunRunning RunStatus = "running"
 	RunDone    RunStatus = "done"   // its batch is complete
 	RunFailed  RunStatus = "failed" // stopped before the end: its lines were discarded
+	// RunCancelled: left running by a process that stopped, and abandoned
+	// by staff (CancelRun); its lines were discarded.
+	RunCancelled RunStatus = "cancelled"
 )
 
 // Trigger says who started a run.
@@ -325,9 +328,18 @@ type Runs interface {
 	// (another batch approved for the same period, or the same overpayment
 	// recovered): the period must be run again.
 	MarkBatchApproved(ctx context.Context, id uuid.UUID) error
-	// LastADAPeriod returns the latest period of an ADA run that is done
-	// or running, and false when there is none.
+	// LastADAPeriod returns the latest period of an ADA run that is done,
+	// or cancelled by staff, and false when there is none: a period whose
+	// run failed or is still running (or was left running by a process
+	// that stopped) does not count.
 	LastADAPeriod(ctx context.Context) (Period, bool, error)
+	// CancelRun abandons a run left running by a process that stopped (its
+	// lease expired, or it holds none): the run becomes cancelled, with
+	// the reason, its building batch is discarded, and the audit trail
+	// records who did it and why. A run whose lease is still renewed is
+	// alive, and is refused as a conflict naming its holder; so is a run
+	// that is not running. Preparers and administrators may cancel.
+	CancelRun(ctx context.Context, id uuid.UUID, by Actor, reason string) (Run, error)
 }
 
 // lineSpace is the namespace of the line ids.

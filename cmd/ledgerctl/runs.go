@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -39,7 +40,8 @@ func (a *app) runStore(cmd *cobra.Command, progress func(payments.Run)) (*paysql
 	}
 	policy := db.DefaultRetryPolicy
 	policy.MaxAttempts = a.cfg.TxMaxAttempts
-	opts := []paysql.RunOption{paysql.WithSchedules(sch), paysql.WithRunRetryPolicy(policy), paysql.WithRunClock(runClock)}
+	opts := []paysql.RunOption{paysql.WithSchedules(sch), paysql.WithRunRetryPolicy(policy), paysql.WithRunClock(runClock),
+		paysql.WithRunLease(a.cfg.LeaseTTL)}
 	if progress != nil {
 		opts = append(opts, paysql.WithProgress(progress))
 	}
@@ -57,10 +59,10 @@ func flagError(flag string, err error) error {
 }
 
 func runsCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "runs", Short: "Start the ADA and grants runs, and list the runs (through ledgerd)"}
+	cmd := &cobra.Command{Use: "runs", Short: "Start the ADA and grants runs, list them, and cancel one left by a stopped process (through ledgerd)"}
 	start := &cobra.Command{Use: "start", Short: "Compute a draft batch: the ADA of a month, or the grants due"}
 	start.AddCommand(runStartADACmd(a), runStartGrantsCmd(a))
-	cmd.AddCommand(start, runsListCmd(a))
+	cmd.AddCommand(start, runsListCmd(a), runsCancelCmd(a))
 	return cmd
 }
 
@@ -243,7 +245,7 @@ func (a *app) lostRun(cmd *cobra.Command, kind payments.RunKind, period payments
 		fmt.Fprintf(a.stderr, "note: the connection was lost, but %s finished: run %s, draft batch %s ('ledgerctl batches show %s')\n", what, r.ID, r.BatchID, r.BatchID)
 		return nil
 	case r.Status == payments.RunRunning:
-		return fmt.Errorf("%w\n%s (run %s) is still being computed by ledgerd, or was stopped with it: 'ledgerctl runs list' shows when it is done; if it shows failed, start it again with '%s'", cause, what, r.ID, again)
+		return fmt.Errorf("%w\n%s (run %s) is still being computed by ledgerd, or was stopped with it: 'ledgerctl runs list' shows when it is done; if it shows failed, or ledgerd stopped, start it again with '%s' (a run whose process stopped is taken over once its lease expires, LEASE_TTL)", cause, what, r.ID, again)
 	default:
 		return fmt.Errorf("%w\n%s (run %s) was cut short (%s) and left the previous draft as it was: start it again with '%s'", cause, what, r.ID, r.Status, again)
 	}
@@ -293,6 +295,49 @@ func runsListCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "at most this many runs")
+	return cmd
+}
+
+func runsCancelCmd(a *app) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "cancel ID --reason TEXT",
+		Short: "Abandon a run left running by a process that stopped",
+		Long: `Abandon a run that a stopped process left running (its lease expired, or it
+holds none), saying why: the run becomes cancelled, its unfinished batch is
+discarded and the audit trail records who cancelled it and why. A run still
+alive (its lease renewed) is refused, naming the process that holds it. The
+scheduler does not start again a month whose run was cancelled: start it with
+'ledgerctl runs start ada' when it is to be paid (ledger_ada_run_overdue
+shows it meanwhile). ledgerd does it (POST /v1/runs/ID/cancel), as the holder
+of the token: a preparer or an administrator.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID("ID", args[0], "run")
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(reason) == "" {
+				return cli.Usage(errs.Field("--reason", "is required: say why the run is abandoned"))
+			}
+			c, err := a.api()
+			if err != nil {
+				return err
+			}
+			var run payments.Run
+			if err := c.Post(cmd.Context(), "/v1/runs/"+id.String()+"/cancel", nil, map[string]string{"reason": reason}, &run); err != nil {
+				err = maybeDone(err, "'ledgerctl runs list' shows whether it was cancelled")
+				return flagNames(err, "id", "reason")
+			}
+			return a.write(run, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "%s run %s for %s: %s (%s); its batch %s was discarded\n", run.Kind, run.ID, run.Period, run.Status,
+					run.Error, run.BatchID)
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why the run is abandoned (required)")
+	_ = cmd.MarkFlagRequired("reason")
 	return cmd
 }
 

@@ -41,6 +41,7 @@ var Settings = []Setting{
 	{"LOG_FORMAT", "json", "json or text"},
 	{"RATE_SCHEDULE_FILE", "", "rate schedule file (JSON) replacing the default one shipped with the service"},
 	{"ADA_RUN_DAY", "5", "day of the month on which ledgerd runs the previous month's ADA by itself, once per period (1 to 28; 0: never)"},
+	{"LEASE_TTL", "30s", "lease time of a long job (an ADA or grants run, the writing of a release's files): its holder renews it every third of it while the job works; once it expires (the holder stopped or lost the database), another ledgerd or ledgerctl takes the job over (1s to 1h)"},
 	{"KAFKA_BROKERS", "", "Kafka brokers, `host:port` separated by `,`; ledgerd does not start without them, except in dev mode, where it runs an embedded broker instead (and the TLS and SASL settings are not used)"},
 	{"KAFKA_EMBEDDED_ADDR", "127.0.0.1:9092", "address of the embedded broker of dev mode (loopback only; port 0 picks a free one)"},
 	{"KAFKA_EMBEDDED_PARTITIONS", "4", "partitions of each topic of the embedded broker"},
@@ -106,6 +107,7 @@ type Config struct {
 	LogFormat        string
 	RateScheduleFile string // empty: the default schedule
 	ADARunDay        int    // 0: no automatic run
+	LeaseTTL         time.Duration
 	ShutdownTimeout  time.Duration
 
 	KafkaBrokers            []string // empty: run the embedded broker
@@ -250,6 +252,9 @@ func loadBank(get func(string) string, c *Config) error {
 		if *d.to, err = time.ParseDuration(v); err != nil || *d.to <= 0 {
 			return fmt.Errorf("%s: %q is not a positive duration (such as 10s or 1m)", d.name, v)
 		}
+	}
+	if c.LeaseTTL, err = time.ParseDuration(get("LEASE_TTL")); err != nil || c.LeaseTTL < time.Second || c.LeaseTTL > time.Hour {
+		return fmt.Errorf("LEASE_TTL: %q is not a duration between 1s and 1h (such as 30s)", get("LEASE_TTL"))
 	}
 	for _, n := range []struct {
 		name string

@@ -205,9 +205,15 @@ func (s *Store) Run(ctx context.Context, name string, ttl time.Duration, job fun
 			}
 		}
 	}()
+	// A job that panics stops the renewals as it unwinds, as a process that
+	// dies would: the lease then expires and the next holder takes over.
+	stopRenewing := sync.OnceFunc(func() {
+		close(stop)
+		<-renewed
+	})
+	defer stopRenewing()
 	err = job(jctx)
-	close(stop)
-	<-renewed
+	stopRenewing()
 	if cause := context.Cause(jctx); cause != nil && errors.Is(cause, ErrLost) {
 		return true, Info{}, fmt.Errorf("%s: %w", name, cause)
 	}

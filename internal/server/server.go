@@ -28,6 +28,7 @@ import (
 	"github.com/ofii/allowances/internal/banking"
 	"github.com/ofii/allowances/internal/config"
 	"github.com/ofii/allowances/internal/db"
+	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/internal/migrations"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/ledger/sqlstore"
@@ -152,9 +153,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		<-consumed
 	}()
 
-	runs := paysql.NewRunStore(pool, paysql.WithSchedules(schedules), paysql.WithRunRetryPolicy(policy), paysql.WithRunClock(o.now))
+	runs := paysql.NewRunStore(pool, paysql.WithSchedules(schedules), paysql.WithRunRetryPolicy(policy), paysql.WithRunClock(o.now),
+		paysql.WithRunLease(cfg.LeaseTTL))
 	if cfg.ADARunDay > 0 {
-		go runMonthly(cctx, runs, payments.Scheduler{Day: cfg.ADARunDay}, o.now, log)
+		sch := payments.Scheduler{Day: cfg.ADARunDay}
+		reg.MustRegister(paysql.ADAOverdueGauge(runs, sch, o.now))
+		go runMonthly(cctx, runs, sch, min(time.Minute, cfg.LeaseTTL), o.now, log)
 	}
 	bk, err := banking.Open(cfg, log, reg, o.sim...)
 	if err != nil {
@@ -288,21 +292,35 @@ func ModeOf(cfg config.Config, sim bool) Mode {
 }
 
 // runMonthly starts the previous month's ADA run once the run day has come,
-// checking every minute until ctx is done. It never runs a period twice by
-// itself: the scheduler offers a period only when no run of it or of a later
-// one exists.
-func runMonthly(ctx context.Context, runs payments.Runs, s payments.Scheduler, now func() time.Time, log *slog.Logger) {
-	tick := time.NewTicker(time.Minute)
+// checking every interval until ctx is done. A period counts as run only
+// once a run of it is done (or staff cancelled one): a run that failed is
+// started again at the next check, and one left running by a process that
+// stopped is taken over as soon as its lease expires, so that no month
+// goes unpaid silently. While another process's run of it is alive, the
+// start is refused and tried again at the next check. After a failure the
+// next attempt waits a minute, then twice as long after each failure in a
+// row, up to an hour, so that a run failing on bad data does not read
+// every beneficiary again and again.
+func runMonthly(ctx context.Context, runs payments.Runs, s payments.Scheduler, every time.Duration, now func() time.Time, log *slog.Logger) {
+	tick := time.NewTicker(every)
 	defer tick.Stop()
+	var retryAt time.Time
+	backoff := time.Minute
 	for {
 		last, _, err := runs.LastADAPeriod(ctx)
 		if err == nil {
-			if p, due := s.Due(now(), last); due {
+			if p, due := s.Due(now(), last); due && !time.Now().Before(retryAt) {
 				log.Info("starting the monthly ADA run", "period", p.String())
 				run, err := runs.StartADARun(ctx, p, payments.TriggerSchedule, "scheduler")
-				if err != nil {
-					log.Error("monthly ADA run failed", "period", p.String(), "error", err.Error())
-				} else {
+				switch {
+				case errs.Is(err, errs.Conflict):
+					log.Info("monthly ADA run: another run is alive, checking again later", "period", p.String(), "error", err.Error())
+				case err != nil:
+					retryAt = time.Now().Add(backoff)
+					log.Error("monthly ADA run failed", "period", p.String(), "error", err.Error(), "retry_in", backoff.String())
+					backoff = min(2*backoff, time.Hour)
+				default:
+					retryAt, backoff = time.Time{}, time.Minute
 					log.Info("monthly ADA run done", "period", p.String(), "run", run.ID.String(), "batch", run.BatchID.String())
 				}
 			}

@@ -578,6 +578,22 @@ func TestInterruptedReleaseResumes(t *testing.T) {
 	if _, err := e.pool.Exec(e.ctx, `DROP TRIGGER cut_off ON payment_files`); err != nil {
 		t.Fatal(err)
 	}
+	// While another process finishes the release (it holds the lease),
+	// a release is refused, naming it; once its lease expired (the process
+	// stopped), the next release finishes the batch.
+	if _, err := e.pool.Exec(e.ctx, `INSERT INTO leases (name, holder, token, taken_at, renewed_at, expires_at)
+		VALUES ($1, 'ledgerd-b:42:0a1b2c3d', gen_random_uuid(), now(), now(), now() + INTERVAL '1 minute')`,
+		sqlstore.ReleaseLeaseName(nov.ID)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.ap.Release(e.ctx, nov.ID, bob)
+	wantCode(t, "release while another process holds its lease", err, errs.Conflict, "ledgerd-b:42:0a1b2c3d")
+	if b := e.batch(nov.ID); b.Status != payments.BatchReleasing {
+		t.Fatalf("after the refused release: %s", b.Status)
+	}
+	if _, err := e.pool.Exec(e.ctx, `UPDATE leases SET expires_at = now() - INTERVAL '1 second'`); err != nil {
+		t.Fatal(err)
+	}
 	e.at("2026-12-08T09:00:00Z") // resumed days later: same execution date, same files
 	b, err = e.ap.Release(e.ctx, nov.ID, bob)
 	if err != nil || b.Status != payments.BatchReleased || b.Workflow.ReleasedBy != ana.Name || b.Workflow.ExecutionDate.String() != "2026-12-07" {

@@ -31,6 +31,12 @@ import (
 // paying an account the bank rejected and staff have not corrected yet
 // (holdLines). The requested execution date is the next TARGET2 business
 // day after the release.
+//
+// The files are written, posted and queued under the lease of the batch's
+// release (ReleaseLeaseName), renewed while it works: a release asked for
+// while another process finishes the same batch is refused as a conflict
+// naming that process, and a release left 'releasing' by a process that
+// stopped is finished by the next Release once its lease has expired.
 func (s *ApprovalStore) Release(ctx context.Context, id uuid.UUID, by payments.Actor) (payments.Batch, error) {
 	if err := by.Allow("release a batch", payments.RoleApprover); err != nil {
 		return payments.Batch{}, err
@@ -64,11 +70,22 @@ func (s *ApprovalStore) Release(ctx context.Context, id uuid.UUID, by payments.A
 	if err != nil {
 		return payments.Batch{}, errs.Wrap(err, "release batch %s", id)
 	}
-	if err := s.finishRelease(ctx, id); err != nil {
+	ok, held, err := s.runs.leaseStore().Run(ctx, ReleaseLeaseName(id), s.runs.lease, func(ctx context.Context) error {
+		return s.finishRelease(ctx, id)
+	})
+	if err == nil && !ok {
+		return payments.Batch{}, errs.E(errs.Conflict, "batch %s is being released by %s (its lease is renewed until %s): wait for it to finish",
+			id, held.Holder, held.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if err != nil {
 		return payments.Batch{}, fmt.Errorf("release batch %s (release again to finish): %w", id, err)
 	}
 	return s.runs.Batch(ctx, id)
 }
+
+// ReleaseLeaseName is the name of the lease held while the files of batch
+// id are written, posted and queued.
+func ReleaseLeaseName(id uuid.UUID) string { return "release:" + id.String() }
 
 // holdCodes are the reasons of a rejection after which a payee's account is
 // not paid again until staff correct it: the account is wrong or closed,

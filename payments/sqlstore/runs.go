@@ -17,6 +17,7 @@ import (
 
 	"github.com/ofii/allowances/internal/db"
 	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/internal/lease"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 )
@@ -37,16 +38,24 @@ import (
 // previous draft as it was; started again, it ends with exactly one
 // complete draft.
 //
-// One run of a kind runs at a time (a unique partial index on runs). A
-// running run moves heartbeat_at with each chunk; one whose heartbeat is
-// older than the lease is taken for dead (its process stopped) and marked
-// failed by the next run of its kind, and a chunk of a run no longer
-// running fails, so that two processes never write the same batch.
+// One run of a kind runs at a time: a run holds the lease "run:<kind>"
+// (package lease) from before it is recorded until it ends, renewing it
+// every third of the lease time, and a run of the kind asked for meanwhile
+// is refused as a conflict naming the holder. A process that dies (killed,
+// its machine lost) stops renewing: once its lease expires, the next run of
+// the kind, started by the scheduler or by staff, takes the lease, marks
+// the run it finds still running failed ("interrupted"), discards that
+// run's building batch and computes the period again from the start, at
+// once. A run that lost its lease is stopped (its context is cancelled),
+// and a chunk of a run no longer running fails, so that two processes never
+// write the same batch. A run left running by a dead process can also be
+// abandoned by staff (CancelRun).
 
 // Defaults of a RunStore.
 const (
 	DefaultChunkSize = 1000
-	DefaultRunLease  = 10 * time.Minute
+	// DefaultRunLease is the lease time of a run (LEASE_TTL).
+	DefaultRunLease = 30 * time.Second
 	// MaxByLen bounds the name of who started a run.
 	MaxByLen = 200
 )
@@ -59,6 +68,7 @@ type RunStore struct {
 	sch      payments.Schedules
 	chunk    int
 	lease    time.Duration
+	holder   string
 	progress func(payments.Run)
 }
 
@@ -88,12 +98,24 @@ func WithChunkSize(n int) RunOption {
 	}
 }
 
-// WithRunLease sets how long a running run may go without progress before
-// the next run of its kind takes it for dead (default DefaultRunLease).
+// WithRunLease sets the lease time of the runs (default DefaultRunLease):
+// a run renews its lease every third of it, and a run whose process stopped
+// is taken over once it has passed since the last renewal.
 func WithRunLease(d time.Duration) RunOption {
 	return func(s *RunStore) {
 		if d > 0 {
 			s.lease = d
+		}
+	}
+}
+
+// WithRunHolder names the process in the leases its runs take (default
+// lease.DefaultHolder(): host:pid:random); each run adds its own suffix, so
+// that two runs of one process never share a lease.
+func WithRunHolder(name string) RunOption {
+	return func(s *RunStore) {
+		if name != "" {
+			s.holder = name
 		}
 	}
 }
@@ -107,6 +129,9 @@ func NewRunStore(pool *pgxpool.Pool, opts ...RunOption) *RunStore {
 	s := &RunStore{pool: pool, retry: db.DefaultRetryPolicy, now: time.Now, chunk: DefaultChunkSize, lease: DefaultRunLease}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.holder == "" {
+		s.holder = lease.DefaultHolder()
 	}
 	if s.sch == nil {
 		s.sch = payments.DefaultSchedules()
@@ -150,12 +175,14 @@ func (s *RunStore) StartADARun(ctx context.Context, p payments.Period, trigger p
 	if err := payments.ValidateRunPeriod(p, today); err != nil {
 		return payments.Run{}, err
 	}
-	run, err := s.begin(ctx, payments.RunADA, p, today, trigger, strings.TrimSpace(by))
-	if err != nil {
-		return payments.Run{}, err
-	}
-	s.collect(ctx)
-	return s.end(ctx, run, s.adaRun(ctx, &run))
+	return s.leased(ctx, payments.RunADA, func(ctx context.Context) (payments.Run, error) {
+		run, err := s.begin(ctx, payments.RunADA, p, today, trigger, strings.TrimSpace(by))
+		if err != nil {
+			return payments.Run{}, err
+		}
+		s.collect(ctx)
+		return s.end(ctx, run, s.adaRun(ctx, &run))
+	})
 }
 
 // StartGrantsRun batches the grants due on day: see payments.Runs.
@@ -174,17 +201,64 @@ func (s *RunStore) StartGrantsRun(ctx context.Context, day ledger.Date, trigger 
 	if _, err := payments.ParsePeriod(p.String()); err != nil {
 		return payments.Run{}, errs.Field("day", "%s is out of range", day)
 	}
-	run, err := s.begin(ctx, payments.RunGrants, p, day, trigger, strings.TrimSpace(by))
-	if err != nil {
-		return payments.Run{}, err
-	}
-	s.collect(ctx)
-	return s.end(ctx, run, s.grantsRun(ctx, &run))
+	return s.leased(ctx, payments.RunGrants, func(ctx context.Context) (payments.Run, error) {
+		run, err := s.begin(ctx, payments.RunGrants, p, day, trigger, strings.TrimSpace(by))
+		if err != nil {
+			return payments.Run{}, err
+		}
+		s.collect(ctx)
+		return s.end(ctx, run, s.grantsRun(ctx, &run))
+	})
 }
 
-// begin records a new run and its building batch, after marking failed the
-// runs of the kind whose lease expired. A live run of the kind is a
-// conflict.
+// LeaseName is the name of the lease a run of kind holds while it works.
+func LeaseName(kind payments.RunKind) string { return "run:" + string(kind) }
+
+// leaseStore returns the leases of one taking: the process's holder name
+// with a suffix of its own, so that a second run (or a cancellation) in the
+// same process never takes over a lease the first still renews.
+func (s *RunStore) leaseStore() *lease.Store {
+	return lease.New(s.pool, s.holder+"/"+uuid.NewString()[:8])
+}
+
+// leased runs job under the lease of kind, renewed while it works. When
+// another holds the lease, job is not run and the answer is a conflict
+// naming the holder and the run it works on.
+func (s *RunStore) leased(ctx context.Context, kind payments.RunKind, job func(ctx context.Context) (payments.Run, error)) (payments.Run, error) {
+	var run payments.Run
+	ok, held, err := s.leaseStore().Run(ctx, LeaseName(kind), s.lease, func(ctx context.Context) error {
+		var err error
+		run, err = job(ctx)
+		return err
+	})
+	if !ok && err == nil {
+		return payments.Run{}, s.busy(ctx, kind, held)
+	}
+	if errors.Is(err, lease.ErrLost) {
+		return run, fmt.Errorf("%s run %s stopped: another process took its lease over: %w", kind, run.ID, err)
+	}
+	return run, err
+}
+
+// busy is the conflict of a run asked for while the lease of its kind is
+// held by held.
+func (s *RunStore) busy(ctx context.Context, kind payments.RunKind, held lease.Info) error {
+	var id uuid.UUID
+	var by string
+	var at time.Time
+	err := s.pool.QueryRow(ctx, `SELECT id, started_by, started_at FROM runs WHERE kind = $1 AND status = 'running'`, string(kind)).
+		Scan(&id, &by, &at)
+	what := fmt.Sprintf("a %s run is starting", kind)
+	if err == nil {
+		what = fmt.Sprintf("%s run %s, started by %s at %s, is still running", kind, id, by, at.UTC().Format(time.RFC3339))
+	}
+	return errs.E(errs.Conflict, "%s in %s (its lease is renewed until %s): one %s run at a time", what, held.Holder,
+		held.ExpiresAt.UTC().Format(time.RFC3339), kind)
+}
+
+// begin records a new run and its building batch, under the lease of its
+// kind: a run of the kind still marked running was left by a process that
+// stopped (else it would hold the lease), and is marked failed first.
 func (s *RunStore) begin(ctx context.Context, kind payments.RunKind, p payments.Period, day ledger.Date,
 	trigger payments.Trigger, by string) (payments.Run, error) {
 	run := payments.Run{ID: uuid.New(), Kind: kind, Period: p, Day: day, Status: payments.RunRunning, Trigger: trigger, By: by,
@@ -192,23 +266,12 @@ func (s *RunStore) begin(ctx context.Context, kind payments.RunKind, p payments.
 	err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
 		now := s.stamp()
 		run.StartedAt = now
-		_, err := tx.Exec(ctx, `UPDATE runs SET status = 'failed', finished_at = $3,
-			error = 'interrupted: no progress since ' || heartbeat_at::TEXT
-			WHERE kind = $1 AND status = 'running' AND heartbeat_at < $2`, string(kind), now.Add(-s.lease), now)
+		_, err := tx.Exec(ctx, `UPDATE runs SET status = 'failed', finished_at = $2,
+			error = 'interrupted: its process stopped (its lease expired) after its last progress at ' || heartbeat_at::TEXT ||
+				'; taken over by run ' || $3::TEXT
+			WHERE kind = $1 AND status = 'running'`, string(kind), now, run.ID.String())
 		if err != nil {
 			return fmt.Errorf("fail interrupted runs: %w", err)
-		}
-		var other uuid.UUID
-		var otherBy string
-		var otherAt time.Time
-		err = tx.QueryRow(ctx, `SELECT id, started_by, started_at FROM runs WHERE kind = $1 AND status = 'running'`, string(kind)).
-			Scan(&other, &otherBy, &otherAt)
-		if err == nil {
-			return errs.E(errs.Conflict, "%s run %s, started by %s at %s, is still running: one %s run at a time", kind, other,
-				otherBy, otherAt.UTC().Format(time.RFC3339), kind)
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO runs (id, kind, period, run_day, status, trigger, started_by, started_at, heartbeat_at, batch_id)
 			VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $7, $8)`,
@@ -1164,10 +1227,11 @@ func (s *RunStore) Run(ctx context.Context, id uuid.UUID) (payments.Run, error) 
 	return run, nil
 }
 
-// LastADAPeriod returns the latest period of an ADA run done or running.
+// LastADAPeriod returns the latest period of an ADA run done, or
+// cancelled by staff: a run still running, or failed, does not count.
 func (s *RunStore) LastADAPeriod(ctx context.Context) (payments.Period, bool, error) {
 	var period *string
-	err := s.pool.QueryRow(ctx, `SELECT max(period) FROM runs WHERE kind = 'ada' AND status IN ('running', 'done')`).Scan(&period)
+	err := s.pool.QueryRow(ctx, `SELECT max(period) FROM runs WHERE kind = 'ada' AND status IN ('done', 'cancelled')`).Scan(&period)
 	if err != nil {
 		return payments.Period{}, false, fmt.Errorf("read the last ADA period run: %w", err)
 	}

@@ -560,43 +560,6 @@ func TestInterruptedRunThenRestart(t *testing.T) {
 	}
 }
 
-// A run whose process died holds its kind until its lease expires; the
-// next run then marks it failed and removes its lines.
-func TestDeadRunIsTakenOverAfterItsLease(t *testing.T) {
-	e := newRunEnv(t, sqlstore.WithChunkSize(2), sqlstore.WithRunLease(10*time.Minute))
-	households(e, 5)
-	e.at("2026-12-05T07:00:00Z")
-	e.setHook(func(payments.Run) { panic("process killed") })
-	func() {
-		defer func() { _ = recover() }()
-		_, _ = e.runs.StartADARun(e.ctx, mustPeriod(t, "2026-11"), payments.TriggerStaff, "marie.curie")
-	}()
-	e.setHook(nil)
-	// Chunks are written two at a time while the progress is recorded:
-	// the crash, at the first chunk's progress, finds at least that chunk
-	// written, and maybe more.
-	if n := e.count(`SELECT count(*) FROM batch_lines`); n < 2 {
-		t.Fatalf("%d lines written before the crash, want at least the first chunk's 2", n)
-	}
-	e.at("2026-12-05T07:05:00Z")
-	_, err := e.runs.StartADARun(e.ctx, mustPeriod(t, "2026-11"), payments.TriggerStaff, "marie.curie")
-	if !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "still running") {
-		t.Fatalf("run during the lease: %v, want a conflict", err)
-	}
-	e.at("2026-12-05T07:11:00Z")
-	run := e.runADA("2026-11")
-	runs, err := e.runs.Runs(e.ctx, 10)
-	if err != nil || len(runs) != 2 || runs[1].Status != payments.RunFailed || !strings.Contains(runs[1].Error, "interrupted") {
-		t.Fatalf("runs: %+v, %v", runs, err)
-	}
-	if n := e.count(`SELECT count(*) FROM batch_lines`); n != 5 || run.Lines != 5 {
-		t.Errorf("%d lines, run says %d, want 5", n, run.Lines)
-	}
-	if n := e.count(`SELECT count(*) FROM batches`); n != 1 {
-		t.Errorf("%d batches", n)
-	}
-}
-
 func TestGrantsRun(t *testing.T) {
 	e := newRunEnv(t)
 	e.at("2026-11-25T16:00:00Z")

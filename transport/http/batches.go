@@ -92,6 +92,35 @@ func makeStartRunEndpoint(svc payments.Runs) endpoint.Endpoint {
 	}
 }
 
+// cancelRunRequest abandons the run ID, for Reason.
+type cancelRunRequest struct {
+	ID     uuid.UUID
+	Reason string
+}
+
+// runResponse is a run, as it stands after a change.
+type runResponse struct {
+	payments.Run
+	Err error `json:"-"`
+}
+
+func (r runResponse) Failed() error { return r.Err }
+
+func makeCancelRunEndpoint(svc payments.Runs) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(cancelRunRequest)
+		by, err := actorFrom(ctx)
+		if err != nil {
+			return runResponse{Err: err}, nil
+		}
+		run, err := svc.CancelRun(ctx, req.ID, by, req.Reason)
+		if err != nil {
+			return runResponse{Err: fmt.Errorf("cancel run %s: %w", req.ID, err)}, nil
+		}
+		return runResponse{Run: run}, nil
+	}
+}
+
 type listBatchesRequest struct{ Filter payments.BatchFilter }
 
 type listBatchesResponse struct {
@@ -227,6 +256,27 @@ func decodeStartRunRequest(_ context.Context, r *http.Request) (any, error) {
 	return req, nil
 }
 
+// decodeCancelRunRequest reads the {id} and the body {"reason"}, which is
+// required.
+func decodeCancelRunRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	s := r.PathValue("id")
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return nil, errs.Field("id", "%q is not a run id (a UUID)", s)
+	}
+	var b reasonBody
+	if err := decodeOptionalBody(r, &b); err != nil {
+		return nil, err
+	}
+	if err := required("reason", b.Reason, "say why the run is abandoned, for the audit trail"); err != nil {
+		return nil, err
+	}
+	return cancelRunRequest{ID: id, Reason: b.Reason}, nil
+}
+
 func decodeListBatchesRequest(_ context.Context, r *http.Request) (any, error) {
 	q, err := parseQuery(r, "kind", "period", "status", "limit")
 	if err != nil {
@@ -293,12 +343,14 @@ func decodeBatchLinesRequest(_ context.Context, r *http.Request) (any, error) {
 // batchRoutes are the routes of the runs and their batches: every role
 // reads them; preparers and administrators start runs. A run is computed
 // within the request, which answers once it is done: a request cut short
-// fails the run, and starting it again is safe.
+// fails the run, and starting it again is safe. The same roles cancel a
+// run left running by a process that stopped.
 func (a *api) batchRoutes(svc payments.Runs) []route {
 	read := AllRoles()
 	return []route{
 		{pattern: "GET /v1/runs", allow: read, handler: a.server(makeListRunsEndpoint(svc), decodeListRunsRequest)},
 		{pattern: "POST /v1/runs", allow: RunStarters, handler: a.server(makeStartRunEndpoint(svc), decodeStartRunRequest)},
+		{pattern: "POST /v1/runs/{id}/cancel", allow: RunStarters, handler: a.server(makeCancelRunEndpoint(svc), decodeCancelRunRequest)},
 		{pattern: "GET /v1/batches", allow: read, handler: a.server(makeListBatchesEndpoint(svc), decodeListBatchesRequest)},
 		{pattern: "GET /v1/batches/{id}", allow: read, handler: a.server(makeGetBatchEndpoint(svc), decodeGetBatchRequest)},
 		{pattern: "GET /v1/batches/{id}/lines", allow: read, handler: a.server(makeBatchLinesEndpoint(svc), decodeBatchLinesRequest)},
