@@ -41,7 +41,7 @@ var Settings = []Setting{
 	{"LOG_FORMAT", "json", "json or text"},
 	{"RATE_SCHEDULE_FILE", "", "rate schedule file (JSON) replacing the default one shipped with the service"},
 	{"ADA_RUN_DAY", "5", "day of the month on which ledgerd runs the previous month's ADA by itself, once per period (1 to 28; 0: never)"},
-	{"LEASE_TTL", "30s", "lease time of a long job (an ADA or grants run, the writing of a release's files): its holder renews it every third of it while the job works; once it expires (the holder stopped or lost the database), another ledgerd or ledgerctl takes the job over (1s to 1h)"},
+	{"LEASE_TTL", "30s", "lease time of a long job (an ADA or grants run, the writing of a release's files, a pass of the bank sender or fetchers): its holder renews it every third of it while the job works; once it expires (the holder stopped or lost the database), another ledgerd or ledgerctl takes the job over (1s to 1h)"},
 	{"KAFKA_BROKERS", "", "Kafka brokers, `host:port` separated by `,`; ledgerd does not start without them, except in dev mode, where it runs an embedded broker instead (and the TLS and SASL settings are not used)"},
 	{"KAFKA_EMBEDDED_ADDR", "127.0.0.1:9092", "address of the embedded broker of dev mode (loopback only; port 0 picks a free one)"},
 	{"KAFKA_EMBEDDED_PARTITIONS", "4", "partitions of each topic of the embedded broker"},

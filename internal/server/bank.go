@@ -29,13 +29,6 @@ const (
 	LeaseBankStatements = "bank:statements"
 )
 
-// bankLeaseTTL is how long a bank pass's lease lasts unless its holder
-// renews it, which it does every third of that while it works: a process
-// that dies in the middle of a pass holds the others off for at most this
-// long, and one whose database stalls longer than this loses the pass to
-// another (a file then sent twice is answered DU01, never paid twice).
-const bankLeaseTTL = 30 * time.Second
-
 // requestLeaseWait is how long a pass asked for through the API waits for
 // its lease while another holder has it (a pass of the poller's, mostly
 // short) before it is refused as a conflict; the poller does not wait.

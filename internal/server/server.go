@@ -186,8 +186,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	// Two ledgerd may share the database: each bank pass, the poller's or
 	// a request's, holds its lease while it works; the poller skips a pass
 	// another holds, a request waits a little for it.
-	polled := bankPasses{pool: pool, ttl: bankLeaseTTL}
-	asked := bankPasses{pool: pool, ttl: bankLeaseTTL, wait: requestLeaseWait}
+	polled := bankPasses{pool: pool, ttl: cfg.LeaseTTL}
+	asked := bankPasses{pool: pool, ttl: cfg.LeaseTTL, wait: requestLeaseWait}
 	leasedAp := leasedApprovals{Approvals: approvals, passes: asked}
 	leasedRec := leasedReconcile{Store: rec, passes: asked}
 	banked := make(chan struct{})

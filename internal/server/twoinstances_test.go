@@ -91,6 +91,8 @@ func sharedEnv(url, broker, bank string) map[string]string {
 		"BANK_URL":           bank,
 		"ADA_RUN_DAY":        "0",
 		"BANK_POLL_INTERVAL": "100ms",
+		// A killed instance's passes are taken over this long after.
+		"LEASE_TTL": "3s",
 	}
 }
 
