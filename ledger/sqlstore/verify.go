@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -127,12 +128,14 @@ func (s *Store) sealChunk(ctx context.Context, reason string) (*ledger.Seal, err
 // Verify proves from the postings alone that the ledger holds together. It
 // reads in pages (see WithVerifyPage), each a short read-only transaction at
 // one snapshot, run again when the engine asks for it (db.InReadTx): pages
-// of entries by id, with their chunks and postings; pages of accounts by
-// code, with their balance rows and postings; pages of seals by number,
-// with the entries they cover. Each check holds within a page whatever is
-// posted meanwhile, since an entry, a chunk of a bulk entry and a seal are
-// each written whole in one transaction; seals made after Verify started
-// are left for the next one.
+// of entries by id, with their chunks and postings (an entry of more lines
+// than a page alone, its chunks a page's worth at a time); pages of
+// accounts by code, with their balance rows and postings; pages of seals by
+// number, with the entries they cover. Each check holds within a page
+// whatever is posted meanwhile, since an entry, a chunk of a bulk entry and
+// a seal are each written whole in one transaction, and the trial balance
+// adds pages that each balance; seals made after Verify started are left
+// for the next one. Each query reads a page's rows as a set.
 func (s *Store) Verify(ctx context.Context) (ledger.VerifyReport, error) {
 	start := time.Now()
 	v := &verifier{pool: s.pool, page: s.verifyPage, retry: db.ReadRetryPolicy, trial: map[string]decimal.Decimal{}}
@@ -212,10 +215,11 @@ type verifier struct {
 	maxSeal  int64
 }
 
-// keyRange is the keys of one page: above lo and up to hi, a nil bound
-// being none.
+// keyRange is the keys of one page: above lo and up to hi (below hi when
+// hiOpen), a nil bound being none.
 type keyRange struct {
 	lo, hi any
+	hiOpen bool
 }
 
 // cond returns the condition on col that keeps the range, appending its
@@ -228,7 +232,11 @@ func (r keyRange) cond(col string, args *[]any) string {
 	}
 	if r.hi != nil {
 		*args = append(*args, r.hi)
-		parts = append(parts, fmt.Sprintf("%s <= $%d", col, len(*args)))
+		op := "<="
+		if r.hiOpen {
+			op = "<"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s $%d", col, op, len(*args)))
 	}
 	if len(parts) == 0 {
 		return "true"
@@ -245,18 +253,27 @@ type pageOut struct {
 	trial                             map[string]decimal.Decimal
 	next                              keyRange // the next page's lower bound in lo
 	done                              bool
+	big                               *bigEntry // an entry checked over several pages, which this one starts
 }
+
+func newPageOut() pageOut { return pageOut{trial: map[string]decimal.Decimal{}} }
 
 // read runs one page in its own read-only transaction.
 func (v *verifier) read(ctx context.Context, rep *ledger.VerifyReport, fn func(context.Context, pgx.Tx, *pageOut) error) (pageOut, error) {
 	var out pageOut
 	err := db.InReadTx(ctx, v.pool, v.retry, func(ctx context.Context, tx pgx.Tx) error {
-		out = pageOut{trial: map[string]decimal.Decimal{}}
+		out = newPageOut()
 		return fn(ctx, tx, &out)
 	})
 	if err != nil {
 		return out, err
 	}
+	v.merge(rep, &out)
+	return out, nil
+}
+
+// merge adds what a page found to the report.
+func (v *verifier) merge(rep *ledger.VerifyReport, out *pageOut) {
 	v.found.merge(&out.found)
 	rep.Entries += out.entries
 	rep.Postings += out.postings
@@ -265,7 +282,6 @@ func (v *verifier) read(ctx context.Context, rep *ledger.VerifyReport, fn func(c
 	for cur, sum := range out.trial {
 		v.trial[cur] = v.trial[cur].Add(sum)
 	}
-	return out, nil
 }
 
 // sealBound reads the seal head and how many seals there are: the seals
@@ -277,12 +293,13 @@ func (v *verifier) sealBound(ctx context.Context, rep *ledger.VerifyReport) erro
 	})
 }
 
-// entryPages checks the entries page by page.
+// entryPages checks the entries page by page. An entry of more lines than
+// a page is checked alone, its chunks a page's worth at a time.
 func (v *verifier) entryPages(ctx context.Context, rep *ledger.VerifyReport) error {
 	var lo any
 	for {
 		out, err := v.read(ctx, rep, func(ctx context.Context, tx pgx.Tx, out *pageOut) error {
-			r, err := v.entryRange(ctx, tx, lo)
+			r, big, err := v.entryRange(ctx, tx, lo)
 			if err != nil {
 				return err
 			}
@@ -292,10 +309,18 @@ func (v *verifier) entryPages(ctx context.Context, rep *ledger.VerifyReport) err
 					return err
 				}
 			}
-			return nil
+			if big {
+				out.big, err = startBigEntry(ctx, tx, r.hi.(uuid.UUID))
+			}
+			return err
 		})
 		if err != nil {
 			return fmt.Errorf("entries after %v: %w", lo, err)
+		}
+		if out.big != nil {
+			if err := v.finishBigEntry(ctx, rep, out.big); err != nil {
+				return fmt.Errorf("entry %s: %w", out.big.check.e.id, err)
+			}
 		}
 		if out.done {
 			return nil
@@ -306,15 +331,21 @@ func (v *verifier) entryPages(ctx context.Context, rep *ledger.VerifyReport) err
 
 // entryRange returns the range of the page of entries after lo: at most
 // v.page entries, fewer when they hold more than v.page postings, and
-// open-ended when it reaches the last entry.
-func (v *verifier) entryRange(ctx context.Context, tx pgx.Tx, lo any) (keyRange, error) {
+// open-ended when it reaches the last entry. When the first entry alone
+// holds more than v.page postings in chunks, the range stops just below
+// it, and big is true: the entry is hi, checked chunks at a time.
+func (v *verifier) entryRange(ctx context.Context, tx pgx.Tx, lo any) (r keyRange, big bool, err error) {
 	args := []any{}
-	cond := keyRange{lo: lo}.cond("id", &args)
+	cond := keyRange{lo: lo}.cond("e.id", &args)
 	args = append(args, v.page)
-	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT id, line_count FROM entries WHERE %s ORDER BY id LIMIT $%d`, cond, len(args)), args...)
+	// An open entry's line count is not known until it is posted: its
+	// chunks say how many lines it holds so far.
+	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT e.id, e.line_count, (SELECT COALESCE(sum(c.line_count), 0) FROM entry_chunks c WHERE c.entry_id = e.id)
+		FROM entries e WHERE %s ORDER BY e.id LIMIT $%d`, cond, len(args)), args...)
 	if err != nil {
-		return keyRange{}, err
+		return keyRange{}, false, err
 	}
+	defer rows.Close()
 	var (
 		n     int
 		lines int64
@@ -323,30 +354,31 @@ func (v *verifier) entryRange(ctx context.Context, tx pgx.Tx, lo any) (keyRange,
 	)
 	for rows.Next() {
 		var id uuid.UUID
-		var lc int64
-		if err := rows.Scan(&id, &lc); err != nil {
-			rows.Close()
-			return keyRange{}, err
+		var lc, chunked int64
+		if err := rows.Scan(&id, &lc, &chunked); err != nil {
+			return keyRange{}, false, err
 		}
 		n++
+		if n == 1 && chunked > int64(v.page) {
+			return keyRange{lo: lo, hi: id, hiOpen: true}, true, nil
+		}
 		if cut {
 			continue
 		}
-		if n > 1 && lines+lc > int64(v.page) {
+		if n > 1 && lines+max(lc, chunked) > int64(v.page) {
 			cut = true
 			continue
 		}
-		lines += lc
+		lines += max(lc, chunked)
 		hi = id
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return keyRange{}, err
+		return keyRange{}, false, err
 	}
 	if !cut && n < v.page {
-		return keyRange{lo: lo}, nil
+		return keyRange{lo: lo}, false, nil
 	}
-	return keyRange{lo: lo, hi: hi}, nil
+	return keyRange{lo: lo, hi: hi}, false, nil
 }
 
 // accountPages checks the accounts page by page.
@@ -539,42 +571,158 @@ type entryRow struct {
 	lines    int64
 }
 
-// verifyHashes recomputes every entry's header, chunk, content and entry
-// hash from its rows, streaming the page's postings in entry order.
+const verifiedEntryCols = `id, idempotency_key, kind, status, effective_date, posted_at, description, source_ref, metadata,
+	reverses, contra, header_hash, content_hash, entry_hash, line_count`
+
+func scanEntry(r pgx.Row, e *entryRow) error {
+	return r.Scan(&e.id, &e.key, &e.kind, &e.status, &e.date, &e.postedAt, &e.desc, &e.source, &e.meta,
+		&e.reverses, &e.contra, &e.header, &e.content, &e.entry, &e.lines)
+}
+
+// chunkRow is a chunk of an entry as stored.
+type chunkRow struct {
+	no, first, count int64
+	hash             []byte
+}
+
+// postingRow is a posting as the hash check reads it.
+type postingRow struct {
+	line      int64
+	acct      string
+	amt       decimal.Decimal
+	cur, memo string
+	date, at  time.Time
+}
+
+const hashedCols = `line, account_code, amount, currency, memo, effective_date, posted_at`
+
+func (p *postingRow) dest() []any {
+	return []any{&p.line, &p.acct, &p.amt, &p.cur, &p.memo, &p.date, &p.at}
+}
+
+// within returns the postings of ps, sorted by line, whose lines are from
+// lo up to hi (excluded).
+func within(ps []postingRow, lo, hi int64) []postingRow {
+	i := sort.Search(len(ps), func(i int) bool { return ps[i].line >= lo })
+	j := sort.Search(len(ps), func(j int) bool { return ps[j].line >= hi })
+	return ps[i:max(i, j)]
+}
+
+// entryCheck recomputes an entry's chunk, content and entry hashes, chunk
+// by chunk: the chunks may be read in several pages, each chunk whole in
+// one. It keeps the first problem found.
+type entryCheck struct {
+	e      entryRow
+	chunks []chunkRow
+	lines  int64 // the chunks hold lines 0 to lines-1
+	hashes [][]byte
+	n      int64 // postings hashed
+	bad    string
+}
+
+func newEntryCheck(e entryRow, cs []chunkRow) *entryCheck {
+	if len(cs) == 0 && e.kind == ledger.KindStandard {
+		// A standard entry is one chunk without a row of its own; the
+		// content hash covers it.
+		cs = []chunkRow{{no: 0, first: 0, count: e.lines}}
+	}
+	c := &entryCheck{e: e, chunks: cs}
+	for _, ch := range cs {
+		if ch.first != c.lines {
+			c.fail(fmt.Sprintf("chunk %d does not follow the chunk before it", ch.no))
+		}
+		c.lines += ch.count
+	}
+	return c
+}
+
+func (c *entryCheck) fail(detail string) {
+	if c.bad == "" {
+		c.bad = detail
+	}
+}
+
+// chunk hashes the chunk ch from ps, the entry's postings within it in
+// line order.
+func (c *entryCheck) chunk(ch chunkRow, ps []postingRow) {
+	h := ledger.NewChunkHasher(ch.no, ch.first)
+	for i := int64(0); i < ch.count; i++ {
+		line := ch.first + i
+		if i >= int64(len(ps)) || ps[i].line != line {
+			c.fail(fmt.Sprintf("posting line %d is missing", line))
+			break
+		}
+		p := ps[i]
+		if !ledger.DateOf(p.date).Time().Equal(ledger.DateOf(c.e.date).Time()) || !p.at.Equal(c.e.postedAt) {
+			c.fail(fmt.Sprintf("posting line %d has another date or posting time than its entry", line))
+		}
+		h.Add(p.line, p.acct, p.amt.StringFixed(2), p.cur, p.memo)
+		c.n++
+	}
+	sum := h.Sum()
+	if ch.hash != nil && string(sum) != string(ch.hash) {
+		c.fail(fmt.Sprintf("the postings of chunk %d differ from when they were posted", ch.no))
+	}
+	c.hashes = append(c.hashes, sum)
+}
+
+// outside notes the first of the entry's postings that no chunk holds.
+func (c *entryCheck) outside(ps []postingRow) {
+	for _, p := range ps {
+		if p.line < 0 || p.line >= c.lines {
+			c.fail(fmt.Sprintf("posting line %d is not part of any chunk", p.line))
+			return
+		}
+	}
+}
+
+// report adds the entry's problems: its header, and for a posted entry
+// its postings, content and entry hash.
+func (c *entryCheck) report(add problemFn) {
+	e := c.e
+	header := ledger.HeaderHash(e.key, e.kind, ledger.DateOf(e.date), e.desc, e.source, e.meta, e.reverses, e.contra)
+	if string(header) != string(e.header) {
+		add(ledger.Problem{Kind: "content_hash", EntryID: e.id.String(), Detail: "the entry's header differs from when it was posted"})
+	}
+	if e.status != string(ledger.StatusPosted) {
+		return
+	}
+	content := ledger.ContentHash(header, c.hashes)
+	switch {
+	case c.bad != "":
+		add(ledger.Problem{Kind: "content_hash", EntryID: e.id.String(), Detail: c.bad})
+	case c.n != e.lines:
+		add(ledger.Problem{Kind: "content_hash", EntryID: e.id.String(), Detail: fmt.Sprintf("has %d postings, %d when posted", c.n, e.lines)})
+	case string(content) != string(e.content):
+		add(ledger.Problem{Kind: "content_hash", EntryID: e.id.String(), Detail: "the entry's content differs from when it was posted"})
+	case string(ledger.EntryHash(e.id, e.postedAt, content)) != string(e.entry):
+		add(ledger.Problem{Kind: "content_hash", EntryID: e.id.String(), Detail: "the entry's id or posting time differs from when it was posted"})
+	}
+}
+
+type problemFn = func(ledger.Problem)
+
+// verifyHashes recomputes the header, chunk, content and entry hashes of
+// the page's entries from their rows, streaming the page's postings in
+// entry order.
 func verifyHashes(ctx context.Context, tx pgx.Tx, r keyRange, out *pageOut) error {
 	add := func(p ledger.Problem) { out.found.add(checkHashes, p) }
 	args := []any{}
-	entries, err := tx.Query(ctx, `SELECT id, idempotency_key, kind, status, effective_date, posted_at, description, source_ref, metadata,
-		reverses, contra, header_hash, content_hash, entry_hash, line_count FROM entries WHERE `+r.cond("id", &args)+` ORDER BY id`, args...)
+	rows, err := tx.Query(ctx, `SELECT `+verifiedEntryCols+` FROM entries WHERE `+r.cond("id", &args)+` ORDER BY id`, args...)
 	if err != nil {
 		return err
 	}
-	var list []entryRow
-	for entries.Next() {
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (entryRow, error) {
 		var e entryRow
-		if err := entries.Scan(&e.id, &e.key, &e.kind, &e.status, &e.date, &e.postedAt, &e.desc, &e.source, &e.meta,
-			&e.reverses, &e.contra, &e.header, &e.content, &e.entry, &e.lines); err != nil {
-			entries.Close()
-			return err
-		}
-		list = append(list, e)
-		out.entries++
-		if e.status == string(ledger.StatusOpen) {
-			out.open++
-		}
-	}
-	entries.Close()
-	if err := entries.Err(); err != nil {
+		return e, scanEntry(r, &e)
+	})
+	if err != nil {
 		return err
 	}
 	args = args[:0]
 	chunks, err := tx.Query(ctx, `SELECT entry_id, chunk, first_line, line_count, hash FROM entry_chunks WHERE `+r.cond("entry_id", &args)+` ORDER BY entry_id, chunk`, args...)
 	if err != nil {
 		return err
-	}
-	type chunkRow struct {
-		no, first, count int64
-		hash             []byte
 	}
 	byEntry := map[uuid.UUID][]chunkRow{}
 	for chunks.Next() {
@@ -591,8 +739,7 @@ func verifyHashes(ctx context.Context, tx pgx.Tx, r keyRange, out *pageOut) erro
 		return err
 	}
 	args = args[:0]
-	posts, err := tx.Query(ctx, `SELECT entry_id, line, account_code, amount, currency, memo, effective_date, posted_at FROM postings WHERE `+r.cond("entry_id", &args)+`
-		ORDER BY entry_id, line`, args...)
+	posts, err := tx.Query(ctx, `SELECT entry_id, `+hashedCols+` FROM postings WHERE `+r.cond("entry_id", &args)+` ORDER BY entry_id, line`, args...)
 	if err != nil {
 		return err
 	}
@@ -600,87 +747,209 @@ func verifyHashes(ctx context.Context, tx pgx.Tx, r keyRange, out *pageOut) erro
 	var (
 		pending bool
 		pid     uuid.UUID
-		pline   int64
-		pacct   string
-		pamt    decimal.Decimal
-		pcur    string
-		pmemo   string
-		pdate   time.Time
-		pat     time.Time
+		p       postingRow
 	)
+	dest := append([]any{&pid}, p.dest()...)
 	next := func() (bool, error) {
 		if !posts.Next() {
 			return false, posts.Err()
 		}
-		return true, posts.Scan(&pid, &pline, &pacct, &pamt, &pcur, &pmemo, &pdate, &pat)
+		return true, posts.Scan(dest...)
 	}
 	if pending, err = next(); err != nil {
 		return err
 	}
+	var ps []postingRow
 	for _, e := range list {
-		header := ledger.HeaderHash(e.key, e.kind, ledger.DateOf(e.date), e.desc, e.source, e.meta, e.reverses, e.contra)
-		if string(header) != string(e.header) {
-			add(ledger.Problem{Kind: "content_hash", EntryID: e.id.String(), Detail: "the entry's header differs from when it was posted"})
+		out.entries++
+		if e.status == string(ledger.StatusOpen) {
+			out.open++
 		}
-		var hashes [][]byte
-		var n int64
-		bad := ""
-		cs := byEntry[e.id]
-		if len(cs) == 0 && e.kind == ledger.KindStandard {
-			// A standard entry is one chunk without a row of its own; the
-			// content hash covers it.
-			cs = []chunkRow{{no: 0, first: 0, count: e.lines}}
-		}
-		for _, c := range cs {
-			h := ledger.NewChunkHasher(c.no, c.first)
-			for i := int64(0); i < c.count; i++ {
-				// Postings of entries that sort before this one belong to no
-				// entry; the balance check reports them.
-				for pending && pid.String() < e.id.String() {
-					if pending, err = next(); err != nil {
-						return err
-					}
-				}
-				if !pending || pid != e.id || pline != c.first+i {
-					bad = fmt.Sprintf("posting line %d is missing", c.first+i)
-					break
-				}
-				if !ledger.DateOf(pdate).Time().Equal(ledger.DateOf(e.date).Time()) || !pat.Equal(e.postedAt) {
-					bad = fmt.Sprintf("posting line %d has another date or posting time than its entry", pline)
-				}
-				h.Add(pline, pacct, pamt.StringFixed(2), pcur, pmemo)
-				n++
-				if pending, err = next(); err != nil {
-					return err
-				}
-			}
-			sum := h.Sum()
-			if bad == "" && c.hash != nil && string(sum) != string(c.hash) {
-				bad = fmt.Sprintf("the postings of chunk %d differ from when they were posted", c.no)
-			}
-			hashes = append(hashes, sum)
-		}
-		for pending && pid == e.id {
-			bad = fmt.Sprintf("posting line %d is not part of any chunk", pline)
+		// Postings of entries that sort before this one belong to no
+		// entry; the balance check reports them.
+		for pending && bytes.Compare(pid[:], e.id[:]) < 0 {
 			if pending, err = next(); err != nil {
 				return err
 			}
 		}
-		if e.status != string(ledger.StatusPosted) {
-			continue
+		ps = ps[:0]
+		for pending && pid == e.id {
+			ps = append(ps, p)
+			if pending, err = next(); err != nil {
+				return err
+			}
 		}
-		content := ledger.ContentHash(header, hashes)
-		switch {
-		case bad != "":
-			add(ledger.Problem{Kind: "content_hash", EntryID: e.id.String(), Detail: bad})
-		case n != e.lines:
-			add(ledger.Problem{Kind: "content_hash", EntryID: e.id.String(), Detail: fmt.Sprintf("has %d postings, %d when posted", n, e.lines)})
-		case string(content) != string(e.content):
-			add(ledger.Problem{Kind: "content_hash", EntryID: e.id.String(), Detail: "the entry's content differs from when it was posted"})
-		case string(ledger.EntryHash(e.id, e.postedAt, content)) != string(e.entry):
-			add(ledger.Problem{Kind: "content_hash", EntryID: e.id.String(), Detail: "the entry's id or posting time differs from when it was posted"})
+		c := newEntryCheck(e, byEntry[e.id])
+		for _, ch := range c.chunks {
+			c.chunk(ch, within(ps, ch.first, ch.first+ch.count))
+		}
+		c.outside(ps)
+		c.report(add)
+	}
+	return nil
+}
+
+// bigEntry is an entry of more lines than a page, checked over several.
+type bigEntry struct {
+	check *entryCheck
+	out   pageOut          // what its pages found
+	above []ledger.Problem // bad postings numbered past the chunks, reported last
+}
+
+// startBigEntry reads the entry id, its chunks and the postings that no
+// chunk holds.
+func startBigEntry(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*bigEntry, error) {
+	var e entryRow
+	if err := scanEntry(tx.QueryRow(ctx, `SELECT `+verifiedEntryCols+` FROM entries WHERE id = $1`, id), &e); err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `SELECT chunk, first_line, line_count, hash FROM entry_chunks WHERE entry_id = $1 ORDER BY chunk`, id)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chunkRow, error) {
+		var c chunkRow
+		return c, r.Scan(&c.no, &c.first, &c.count, &c.hash)
+	})
+	if err != nil {
+		return nil, err
+	}
+	b := &bigEntry{check: newEntryCheck(e, cs), out: newPageOut()}
+	b.out.entries = 1
+	if e.status == string(ledger.StatusOpen) {
+		b.out.open = 1
+	}
+	outside := func(p string) string { return p + "entry_id = $1 AND (" + p + "line < 0 OR " + p + "line >= $2)" }
+	ps, err := b.postings(ctx, tx, outside(""), id, b.check.lines)
+	if err != nil {
+		return nil, err
+	}
+	b.check.outside(ps)
+	bad, err := b.badPostings(ctx, tx, outside("p."), id, b.check.lines)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range bad {
+		if p.line < 0 {
+			b.out.found.add(checkBadPosting, p.Problem)
+		} else {
+			b.above = append(b.above, p.Problem)
 		}
 	}
+	return b, nil
+}
+
+// postings reads the entry's postings that cond keeps, in line order,
+// adding them to the page's sums.
+func (b *bigEntry) postings(ctx context.Context, tx pgx.Tx, cond string, args ...any) ([]postingRow, error) {
+	rows, err := tx.Query(ctx, `SELECT `+hashedCols+` FROM postings WHERE `+cond+` ORDER BY line`, args...)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (postingRow, error) {
+		var p postingRow
+		return p, r.Scan(p.dest()...)
+	})
+	for _, p := range ps {
+		b.out.trial[p.cur] = b.out.trial[p.cur].Add(p.amt)
+		b.out.postings++
+	}
+	return ps, err
+}
+
+type linedProblem struct {
+	ledger.Problem
+	line int64
+}
+
+// badPostings returns the entry's postings that cond (on p) keeps and that name an
+// account that does not exist or is kept in another currency.
+func (b *bigEntry) badPostings(ctx context.Context, tx pgx.Tx, cond string, args ...any) ([]linedProblem, error) {
+	rows, err := tx.Query(ctx, `SELECT p.line, p.account_code, COALESCE(a.currency, ''), p.currency
+		FROM postings p LEFT JOIN accounts a ON a.code = p.account_code
+		WHERE (a.code IS NULL OR a.currency <> p.currency) AND `+cond+`
+		ORDER BY p.line LIMIT `+fmt.Sprint(maxProblems), args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (linedProblem, error) {
+		var p linedProblem
+		var acur, pcur string
+		if err := r.Scan(&p.line, &p.Account, &acur, &pcur); err != nil {
+			return p, err
+		}
+		p.Kind, p.EntryID = "bad_posting", b.check.e.id.String()
+		if acur == "" {
+			p.Detail = fmt.Sprintf("line %d: account %q does not exist", p.line, p.Account)
+		} else {
+			p.Detail = fmt.Sprintf("line %d: posted in %s to account %s kept in %s", p.line, pcur, p.Account, acur)
+		}
+		return p, nil
+	})
+}
+
+// finishBigEntry checks the entry's chunks, as many as hold at most a
+// page of lines (one at least) in each transaction, then reports on it.
+func (v *verifier) finishBigEntry(ctx context.Context, rep *ledger.VerifyReport, b *bigEntry) error {
+	cs := b.check.chunks
+	for len(cs) > 0 {
+		n, lines := 1, cs[0].count
+		for n < len(cs) && lines+cs[n].count <= int64(v.page) {
+			lines += cs[n].count
+			n++
+		}
+		group := cs[:n]
+		lo, hi := group[0].first, group[n-1].first+group[n-1].count
+		// The attempt works on copies, so that one run again counts
+		// nothing twice.
+		var try bigEntry
+		err := db.InReadTx(ctx, v.pool, v.retry, func(ctx context.Context, tx pgx.Tx) error {
+			check := *b.check
+			check.hashes = append([][]byte(nil), b.check.hashes...)
+			try = bigEntry{check: &check, out: newPageOut()}
+			span := func(p string) string { return p + "entry_id = $1 AND " + p + "line >= $2 AND " + p + "line < $3" }
+			ps, err := try.postings(ctx, tx, span(""), check.e.id, lo, hi)
+			if err != nil {
+				return err
+			}
+			for _, ch := range group {
+				check.chunk(ch, within(ps, ch.first, ch.first+ch.count))
+			}
+			bad, err := try.badPostings(ctx, tx, span("p."), check.e.id, lo, hi)
+			for _, p := range bad {
+				try.out.found.add(checkBadPosting, p.Problem)
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("lines %d to %d: %w", lo, hi-1, err)
+		}
+		b.check = try.check
+		b.out.found.merge(&try.out.found)
+		b.out.postings += try.out.postings
+		for cur, sum := range try.out.trial {
+			b.out.trial[cur] = b.out.trial[cur].Add(sum)
+		}
+		cs = cs[n:]
+	}
+	for _, p := range b.above {
+		b.out.found.add(checkBadPosting, p)
+	}
+	// Every chunk is balanced when written: the entry balances unless its
+	// postings were changed.
+	currencies := make([]string, 0, len(b.out.trial))
+	for cur := range b.out.trial {
+		currencies = append(currencies, cur)
+	}
+	sort.Strings(currencies)
+	for _, cur := range currencies {
+		if sum := b.out.trial[cur]; !sum.IsZero() {
+			b.out.found.add(checkUnbalanced, ledger.Problem{Kind: "unbalanced_entry", EntryID: b.check.e.id.String(),
+				Detail: fmt.Sprintf("postings in %s sum to %s", cur, sum.StringFixed(2))})
+		}
+	}
+	b.check.report(func(p ledger.Problem) { b.out.found.add(checkHashes, p) })
+	v.merge(rep, &b.out)
 	return nil
 }
 

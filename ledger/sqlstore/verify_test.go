@@ -348,7 +348,7 @@ func TestVerifyPagesGiveOneReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	amended, deleted := byID[1777], byID[301]
+	amended, deleted, orphan := byID[1777], byID[301], uuid.New()
 	for _, sql := range []struct {
 		q    string
 		args []any
@@ -356,7 +356,10 @@ func TestVerifyPagesGiveOneReport(t *testing.T) {
 		{`UPDATE postings SET amount = amount + 1 WHERE entry_id = $1 AND line = 0`, []any{amended}},
 		{`DELETE FROM postings WHERE entry_id = $1 AND line = 1`, []any{deleted}},
 		{`UPDATE postings SET memo = 'changed' WHERE entry_id = $1 AND line = 777`, []any{bulk.ID}},
+		{`DELETE FROM postings WHERE entry_id = $1 AND line = 100`, []any{bulk.ID}},
 		{`UPDATE seals SET hash = '\x00' WHERE seq = $1`, []any{seals / 2}},
+		{`INSERT INTO postings (entry_id, line, account_code, amount, currency, effective_date, posted_at)
+			VALUES ($1, 0, $2, 9.99, 'EUR', '2026-11-05', now())`, []any{orphan, ledger.BankMain}},
 	} {
 		if _, err := pool.Exec(ctx, sql.q, sql.args...); err != nil {
 			t.Fatal(err)
@@ -364,16 +367,20 @@ func TestVerifyPagesGiveOneReport(t *testing.T) {
 	}
 	rep = reports()
 	want := map[string]bool{
-		"unbalanced_entry " + amended.String():    false,
-		"unbalanced_entry " + deleted.String():    false,
-		"content_hash " + amended.String():        false,
-		"content_hash " + deleted.String():        false,
-		"content_hash " + bulk.ID.String():        false,
-		"balance_mismatch " + ledger.BankMain:     false,
-		"balance_mismatch " + ledger.StateFunding: false,
-		"trial_balance ":                          false,
-		fmt.Sprintf("seal %d", seals/2):           false,
-		fmt.Sprintf("seal %d", seals/2+1):         false,
+		"unbalanced_entry " + amended.String():             false,
+		"unbalanced_entry " + deleted.String():             false,
+		"content_hash " + amended.String():                 false,
+		"content_hash " + deleted.String():                 false,
+		"content_hash " + bulk.ID.String():                 false,
+		"unbalanced_entry " + bulk.ID.String():             false,
+		"balance_mismatch payable:B000100":                 false,
+		"unbalanced_entry " + orphan.String():              false,
+		"bad_posting " + orphan.String() + ledger.BankMain: false,
+		"balance_mismatch " + ledger.BankMain:              false,
+		"balance_mismatch " + ledger.StateFunding:          false,
+		"trial_balance ":                                   false,
+		fmt.Sprintf("seal %d", seals/2):                    false,
+		fmt.Sprintf("seal %d", seals/2+1):                  false,
 	}
 	for _, p := range rep.Problems {
 		k := p.Kind + " " + p.EntryID + p.Account
