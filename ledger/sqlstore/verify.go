@@ -610,14 +610,17 @@ func within(ps []postingRow, lo, hi int64) []postingRow {
 
 // entryCheck recomputes an entry's chunk, content and entry hashes, chunk
 // by chunk: the chunks may be read in several pages, each chunk whole in
-// one. It keeps the first problem found.
+// one. It keeps the first problem its chunks show, and the first line that
+// no chunk holds.
 type entryCheck struct {
 	e      entryRow
 	chunks []chunkRow
-	lines  int64 // the chunks hold lines 0 to lines-1
+	spans  [][2]int64 // the lines of each chunk, from first to end (excluded), by first line
+	end    int64      // the end of the last chunk's lines
 	hashes [][]byte
 	n      int64 // postings hashed
 	bad    string
+	stray  *int64 // the first posting line outside every chunk
 }
 
 func newEntryCheck(e entryRow, cs []chunkRow) *entryCheck {
@@ -627,13 +630,34 @@ func newEntryCheck(e entryRow, cs []chunkRow) *entryCheck {
 		cs = []chunkRow{{no: 0, first: 0, count: e.lines}}
 	}
 	c := &entryCheck{e: e, chunks: cs}
+	var next int64
 	for _, ch := range cs {
-		if ch.first != c.lines {
+		if ch.first != next {
 			c.fail(fmt.Sprintf("chunk %d does not follow the chunk before it", ch.no))
 		}
-		c.lines += ch.count
+		next = ch.first + ch.count
+		c.spans = append(c.spans, [2]int64{ch.first, next})
+		c.end = max(c.end, next)
 	}
+	sort.Slice(c.spans, func(i, j int) bool { return c.spans[i][0] < c.spans[j][0] })
 	return c
+}
+
+// strays notes the first of ps, postings of the entry in line order, that
+// no chunk holds.
+func (c *entryCheck) strays(ps []postingRow) {
+	for _, p := range ps {
+		// The last span that starts at or before the line.
+		i := sort.Search(len(c.spans), func(i int) bool { return c.spans[i][0] > p.line }) - 1
+		if i >= 0 && p.line < c.spans[i][1] {
+			continue
+		}
+		if c.stray == nil || p.line < *c.stray {
+			line := p.line
+			c.stray = &line
+		}
+		return
+	}
 }
 
 func (c *entryCheck) fail(detail string) {
@@ -666,16 +690,6 @@ func (c *entryCheck) chunk(ch chunkRow, ps []postingRow) {
 	c.hashes = append(c.hashes, sum)
 }
 
-// outside notes the first of the entry's postings that no chunk holds.
-func (c *entryCheck) outside(ps []postingRow) {
-	for _, p := range ps {
-		if p.line < 0 || p.line >= c.lines {
-			c.fail(fmt.Sprintf("posting line %d is not part of any chunk", p.line))
-			return
-		}
-	}
-}
-
 // report adds the entry's problems: its header, and for a posted entry
 // its postings, content and entry hash.
 func (c *entryCheck) report(add problemFn) {
@@ -686,6 +700,9 @@ func (c *entryCheck) report(add problemFn) {
 	}
 	if e.status != string(ledger.StatusPosted) {
 		return
+	}
+	if c.stray != nil {
+		c.fail(fmt.Sprintf("posting line %d is not part of any chunk", *c.stray))
 	}
 	content := ledger.ContentHash(header, c.hashes)
 	switch {
@@ -783,7 +800,7 @@ func verifyHashes(ctx context.Context, tx pgx.Tx, r keyRange, out *pageOut) erro
 		for _, ch := range c.chunks {
 			c.chunk(ch, within(ps, ch.first, ch.first+ch.count))
 		}
-		c.outside(ps)
+		c.strays(ps)
 		c.report(add)
 	}
 	return nil
@@ -820,12 +837,12 @@ func startBigEntry(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*bigEntry, err
 		b.out.open = 1
 	}
 	outside := func(p string) string { return p + "entry_id = $1 AND (" + p + "line < 0 OR " + p + "line >= $2)" }
-	ps, err := b.postings(ctx, tx, outside(""), id, b.check.lines)
+	ps, err := b.postings(ctx, tx, outside(""), id, b.check.end)
 	if err != nil {
 		return nil, err
 	}
-	b.check.outside(ps)
-	bad, err := b.badPostings(ctx, tx, outside("p."), id, b.check.lines)
+	b.check.strays(ps)
+	bad, err := b.badPostings(ctx, tx, outside("p."), id, b.check.end)
 	if err != nil {
 		return nil, err
 	}
@@ -890,8 +907,12 @@ func (b *bigEntry) badPostings(ctx context.Context, tx pgx.Tx, cond string, args
 
 // finishBigEntry checks the entry's chunks, as many as hold at most a
 // page of lines (one at least) in each transaction, then reports on it.
+// The transactions read the lines from 0 to the end of the last chunk,
+// each line once, whatever lies between the chunks: a chunk of an open
+// entry written meanwhile falls whole in one of them.
 func (v *verifier) finishBigEntry(ctx context.Context, rep *ledger.VerifyReport, b *bigEntry) error {
 	cs := b.check.chunks
+	var hi int64
 	for len(cs) > 0 {
 		n, lines := 1, cs[0].count
 		for n < len(cs) && lines+cs[n].count <= int64(v.page) {
@@ -899,7 +920,11 @@ func (v *verifier) finishBigEntry(ctx context.Context, rep *ledger.VerifyReport,
 			n++
 		}
 		group := cs[:n]
-		lo, hi := group[0].first, group[n-1].first+group[n-1].count
+		lo := hi
+		hi = max(lo, group[n-1].first+group[n-1].count)
+		if n == len(cs) {
+			hi = b.check.end
+		}
 		// The attempt works on copies, so that one run again counts
 		// nothing twice.
 		var try bigEntry
@@ -915,6 +940,7 @@ func (v *verifier) finishBigEntry(ctx context.Context, rep *ledger.VerifyReport,
 			for _, ch := range group {
 				check.chunk(ch, within(ps, ch.first, ch.first+ch.count))
 			}
+			check.strays(ps)
 			bad, err := try.badPostings(ctx, tx, span("p."), check.e.id, lo, hi)
 			for _, p := range bad {
 				try.out.found.add(checkBadPosting, p.Problem)

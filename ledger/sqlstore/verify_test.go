@@ -418,11 +418,26 @@ func TestVerifyWhilePosting(t *testing.T) {
 			}
 		}()
 	}
+	// One verify runs while the first bulk entry is half written, its
+	// chunks read a few at a time.
+	var (
+		mid    ledger.VerifyReport
+		midErr error
+		once   sync.Once
+	)
 	posting.Add(1)
 	go func() {
 		defer posting.Done()
 		for i := range 2 {
-			if _, err := s.PostBulk(ctx, bulkFor(fmt.Sprintf("run-%d", i), fmt.Sprintf("V%d-", i), 600, 60)); err != nil {
+			b := bulkFor(fmt.Sprintf("run-%d", i), fmt.Sprintf("V%d-", i), 600, 60)
+			if i == 0 {
+				b.Progress = func(n int64) {
+					if n >= 180 {
+						once.Do(func() { mid, midErr = s.Verify(ctx) })
+					}
+				}
+			}
+			if _, err := s.PostBulk(ctx, b); err != nil {
 				t.Errorf("bulk entry: %v", err)
 				return
 			}
@@ -465,6 +480,9 @@ func TestVerifyWhilePosting(t *testing.T) {
 	posting.Wait()
 	close(done)
 	background.Wait()
+	if midErr != nil || !mid.OK || mid.Open < 1 {
+		t.Fatalf("verify with a bulk entry half written: %+v, %v; want no problem and the entry open", mid, midErr)
+	}
 	if runs.Load() < 2 {
 		t.Fatalf("verify ran %d times while posting, want several", runs.Load())
 	}
