@@ -467,9 +467,11 @@ func (s *Store) PostBulk(ctx context.Context, b ledger.BulkEntry) (ledger.Entry,
 	if err := s.finishEntry(ctx, o, hashes, total); err != nil {
 		return fail(err)
 	}
-	if _, err := s.Seal(ctx, "bulk entry "+o.id.String()); err != nil {
-		return fail(err)
-	}
+	// The entry is posted: sealing it now is a courtesy. A seal that fails
+	// (it lost its turn to concurrent sealers too often, say) leaves the
+	// entry to the next seal, which takes every posted entry not yet
+	// sealed, and must not report the posting as failed.
+	_, _ = s.Seal(ctx, "bulk entry "+o.id.String())
 	return s.Entry(ctx, o.id)
 }
 

@@ -22,6 +22,9 @@ type Store struct {
 	now   func() time.Time
 	bulk  BulkMethod
 
+	sealSize   int // entries per seal
+	verifyPage int // rows per page of Verify
+
 	accounts accountCache
 }
 
@@ -87,7 +90,7 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool, opts ...Option) *Store {
-	s := &Store{pool: pool, retry: db.DefaultRetryPolicy, now: time.Now}
+	s := &Store{pool: pool, retry: db.DefaultRetryPolicy, now: time.Now, sealSize: DefaultSealChunk, verifyPage: DefaultVerifyPage}
 	for _, o := range opts {
 		o(s)
 	}
