@@ -155,6 +155,10 @@ type MatchResult struct {
 	Matched    map[Rule]Count `json:"matched"`
 	Exceptions int            `json:"exceptions"` // opened by this pass
 	Unmatched  int            `json:"unmatched"`  // lines left without a match
+	// Examined counts the stored lines the pass read to match them again:
+	// an import's own, or the unmatched lines a new payment may explain;
+	// never the whole backlog of unmatched lines.
+	Examined int `json:"examined"`
 }
 
 // Match is what explains a statement line.

@@ -339,12 +339,14 @@ func runMonthly(ctx context.Context, runs payments.Runs, s payments.Scheduler, e
 type statements interface {
 	FetchDue(ctx context.Context, today ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error)
 	Sweep(ctx context.Context, today ledger.Date) (int, error)
+	FinishPending(ctx context.Context) (reconcile.MatchResult, error)
 }
 
 // runBank sends the queued payment files, applies the bank's status
 // reports, imports and reconciles the end-of-day statements not imported
-// yet (of the days before now's) and sweeps the payments in transit for too
-// long, every interval until ctx is done. A bank that is down leaves the
+// yet (of the days before now's), finishes the matching left undone,
+// matches the unmatched lines against the new payments and sweeps the
+// payments in transit for too long, every interval until ctx is done. A bank that is down leaves the
 // files queued: they go out on a later pass, once its breaker lets requests
 // through again. A pass another process is doing (errBusy) is skipped: it
 // is that process's.
@@ -378,6 +380,11 @@ func runBank(ctx context.Context, ap payments.Approvals, rec statements, every t
 		}
 		for _, r := range imported {
 			log.Info("statement imported", "statements", len(r.Statements), "unmatched", r.Match.Unmatched, "exceptions", r.Match.Exceptions)
+		}
+		// Statements whose matching stopped part-way are finished, and
+		// the unmatched lines are matched against the payments new since.
+		if _, err := rec.FinishPending(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("matching the statements failed", "error", err.Error())
 		}
 		// Sweep is one transaction whose exceptions are unique by payment:
 		// two processes sweeping at once open each exception once.

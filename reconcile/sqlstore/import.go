@@ -148,9 +148,22 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 	err = s.pool.QueryRow(ctx, `SELECT status FROM statement_files WHERE sha256 = $1`, res.FileSHA256).Scan(&status)
 	switch {
 	case err == nil && status == "imported":
+		// Imported before: its statements whose matching or postings were
+		// interrupted are finished now, and nothing else changes.
 		res.Replayed = true
-		res.Statements, err = s.fileStatements(ctx, res.FileSHA256, true)
-		res.Match = reconcile.MatchResult{Matched: map[reconcile.Rule]reconcile.Count{}}
+		res.Match = emptyResult()
+		if res.Statements, err = s.fileStatements(ctx, res.FileSHA256, true); err != nil {
+			return res, err
+		}
+		ids := make([]uuid.UUID, len(res.Statements))
+		for i, st := range res.Statements {
+			ids[i] = st.ID
+		}
+		pending, err := s.pendingOf(ctx, ids)
+		if err != nil {
+			return res, err
+		}
+		res.Match, err = s.finish(context.WithoutCancel(ctx), pending)
 		return res, err
 	case err != nil && !errors.Is(err, pgx.ErrNoRows):
 		return res, fmt.Errorf("import: %w", err)
@@ -205,7 +218,7 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 		}
 		err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `INSERT INTO statements (id, account, stmt_id, sequence, file_sha256, format, currency, stmt_date, opening,
-				closing, entries, status, imported_at, simulated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'importing', $12, $13)
+				closing, entries, status, imported_at, simulated, match_pending) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'importing', $12, $13, true)
 				ON CONFLICT (id) DO NOTHING`, id, st.Account, stmtKey(st), st.Sequence, res.FileSHA256, st.Format, st.Currency, st.Date,
 				st.Opening.Amount, st.Closing.Amount, int64(st.Entries), s.now(), simulated)
 			return err
@@ -244,6 +257,10 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 		return res, fmt.Errorf("import (import the file again to finish): %w", formatError(err))
 	}
 	// The statements are whole: they become visible, with their postings.
+	// From here on a client that hangs up changes nothing: the matching
+	// and the postings go on, and what a stopped process leaves undone is
+	// finished by FinishPending or by importing the file again.
+	ctx = context.WithoutCancel(ctx)
 	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		now := s.now()
 		for _, st := range summary.Statements {
@@ -271,15 +288,25 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 	if err != nil {
 		return res, fmt.Errorf("import: %w", err)
 	}
-	if err := s.postPending(ctx); err != nil {
+	// The rest of the cascade runs on the file's own lines: the lines of
+	// earlier statements wait for new payments (FinishPending).
+	ids := make([]uuid.UUID, 0, len(index))
+	for _, st := range summary.Statements {
+		if !others[st.ID] {
+			ids = append(ids, index[st.ID])
+		}
+	}
+	pending, err := s.pendingOf(ctx, ids)
+	if err != nil {
 		return res, err
 	}
-	rest, err := s.Match(ctx)
+	rest, err := s.finish(ctx, pending)
 	if err != nil {
 		return res, err
 	}
 	total.result.Exceptions += rest.Exceptions
 	total.result.Unmatched = rest.Unmatched
+	total.result.Examined = rest.Examined
 	for r, c := range rest.Matched {
 		t := total.result.Matched[r]
 		t.Count += c.Count

@@ -320,8 +320,24 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, e *effects, now time.Time)
 }
 
 // Match runs the whole cascade over every statement line not yet matched,
-// a chunk at a time, then posts what it owes the ledger.
+// a chunk at a time, then posts what it owes the ledger. Imports and the
+// bank pass match only the lines that may have changed (FinishPending);
+// this is the pass staff ask for, over the whole backlog.
 func (s *Store) Match(ctx context.Context) (reconcile.MatchResult, error) {
+	total, err := s.matchLines(ctx, "TRUE")
+	if err != nil {
+		return total, err
+	}
+	if err := s.postPending(ctx); err != nil {
+		return total, err
+	}
+	return total, nil
+}
+
+// matchLines runs the whole cascade over the statement lines not yet
+// matched that scope selects (an SQL condition on l, the line, whose
+// arguments are args, from $4 on), a chunk at a time. It posts nothing.
+func (s *Store) matchLines(ctx context.Context, scope string, args ...any) (reconcile.MatchResult, error) {
 	total := reconcile.MatchResult{Matched: map[reconcile.Rule]reconcile.Count{}}
 	var after struct {
 		stmt uuid.UUID
@@ -335,8 +351,8 @@ func (s *Store) Match(ctx context.Context) (reconcile.MatchResult, error) {
 		err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, `SELECT `+lineCols+` FROM statement_lines l JOIN statements st ON st.id = l.statement_id
 				WHERE st.status = 'imported' AND l.match_status = 'unmatched' AND l.rule <> '`+ruleUndone+`'
-				AND (l.statement_id, l.idx) > ($1, $2)
-				ORDER BY l.statement_id, l.idx LIMIT $3`, after.stmt, after.idx, s.cfg.ChunkSize)
+				AND (l.statement_id, l.idx) > ($1, $2) AND (`+scope+`)
+				ORDER BY l.statement_id, l.idx LIMIT $3`, append([]any{after.stmt, after.idx, s.cfg.ChunkSize}, args...)...)
 			if err != nil {
 				return err
 			}
@@ -358,6 +374,9 @@ func (s *Store) Match(ctx context.Context) (reconcile.MatchResult, error) {
 				return err
 			}
 			e.aggregated(last.stmt)
+			if err := resolveMatched(ctx, tx, lines, now); err != nil {
+				return err
+			}
 			if err := s.write(ctx, tx, e, now); err != nil {
 				return err
 			}
@@ -365,6 +384,7 @@ func (s *Store) Match(ctx context.Context) (reconcile.MatchResult, error) {
 				return err
 			}
 			res = e.result
+			res.Examined = n
 			return nil
 		})
 		if err != nil {
@@ -378,15 +398,36 @@ func (s *Store) Match(ctx context.Context) (reconcile.MatchResult, error) {
 		}
 		total.Exceptions += res.Exceptions
 		total.Unmatched += res.Unmatched
+		total.Examined += res.Examined
 		if n < s.cfg.ChunkSize {
 			break
 		}
 		after.stmt, after.idx = last.stmt, int64(last.idx)
 	}
-	if err := s.postPending(ctx); err != nil {
-		return total, err
-	}
 	return total, nil
+}
+
+// resolveMatched resolves the exceptions still open on lines a pass has
+// just matched (raised by an earlier pass, before the payment that
+// explains them was written): the line is explained now.
+func resolveMatched(ctx context.Context, tx pgx.Tx, lines []*stLine, now time.Time) error {
+	var stmts []string
+	var idxs []int64
+	for _, l := range lines {
+		if l.matchStatus == "matched" {
+			stmts, idxs = append(stmts, l.stmt.String()), append(idxs, int64(l.idx))
+		}
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `UPDATE recon_exceptions x SET status = 'resolved', resolution = 'matched by the cascade', resolved_by = 'system',
+		updated_at = $3 FROM unnest($1::UUID[], $2::BIGINT[]) AS u (s, i)
+		WHERE x.statement_id = u.s AND x.idx = u.i AND x.status = 'open' AND x.kind <> 'returned'`, stmts, idxs, now)
+	if err != nil {
+		return fmt.Errorf("resolve the exceptions of the lines matched: %w", err)
+	}
+	return nil
 }
 
 // cascadeRest runs the rules after the first over the lines decide left

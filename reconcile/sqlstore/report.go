@@ -31,6 +31,12 @@ func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (re
 	if day.IsZero() {
 		return r, errs.Field("date", "is required")
 	}
+	// A statement whose matching or postings were interrupted is finished
+	// first: the report never shows a difference that is only postings
+	// not yet made.
+	if _, err := s.finishPending(context.WithoutCancel(ctx)); err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
 	var simulated *bool
 	err := s.pool.QueryRow(ctx, `SELECT
 			(SELECT opening FROM statements WHERE stmt_date = $1 AND status = 'imported' AND format NOT LIKE 'camt.054%'

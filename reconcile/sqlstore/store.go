@@ -71,6 +71,10 @@ type Store struct {
 	ledger ledger.Service
 	cfg    Config
 	log    *slog.Logger
+	// beforePostings, when set, runs after a statement's lines are
+	// matched and before its postings are made: the tests stop an import
+	// there, as a process that dies would.
+	beforePostings func(context.Context) error
 }
 
 var _ reconcile.Service = (*Store)(nil)
