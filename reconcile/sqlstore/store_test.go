@@ -70,6 +70,7 @@ type env struct {
 	gw     *bank.HTTPGateway
 	rec    *sqlstore.Store
 	pool   *pgxpool.Pool
+	batch  uuid.UUID
 }
 
 func (e *env) clock() time.Time {
@@ -90,11 +91,10 @@ func (e *env) at(s string) {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// newEnv is a database with six households paid for October 2026 through
-// the bank simulator, the payments sent and accepted, and the ledger funded
-// with the bank's opening balance. The household with closed == i has its
-// payment returned.
-func newEnv(t *testing.T, simCfg banksim.Config, households int) *env {
+// newEnvApproved is a database with households to be paid for October
+// 2026 through the bank simulator, their batch approved, and the ledger
+// funded with the bank's opening balance.
+func newEnvApproved(t *testing.T, simCfg banksim.Config, households int) *env {
 	t.Helper()
 	pool, _ := dbtest.MustOpen(t)
 	e := &env{t: t, ctx: context.Background(), pool: pool}
@@ -143,22 +143,39 @@ func newEnv(t *testing.T, simCfg banksim.Config, households int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.batch = run.BatchID
 	for _, step := range []func() (payments.Batch, error){
 		func() (payments.Batch, error) { return e.ap.Submit(e.ctx, run.BatchID, preparer, "") },
 		func() (payments.Batch, error) { return e.ap.Approve(e.ctx, run.BatchID, approver, "") },
-		func() (payments.Batch, error) { return e.ap.Release(e.ctx, run.BatchID, approver) },
 	} {
 		if _, err := step(); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return e
+}
+
+// newEnv is newEnvApproved with the batch released, sent and accepted.
+func newEnv(t *testing.T, simCfg banksim.Config, households int) *env {
+	t.Helper()
+	e := newEnvApproved(t, simCfg, households)
+	e.release()
+	return e
+}
+
+// release releases the batch, sends its files and applies the bank's
+// status reports.
+func (e *env) release() {
+	e.t.Helper()
+	if _, err := e.ap.Release(e.ctx, e.batch, approver); err != nil {
+		e.t.Fatal(err)
+	}
 	if _, err := e.ap.SendQueued(e.ctx); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	if _, err := e.ap.FetchReports(e.ctx); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	return e
 }
 
 func (e *env) balance(account string) decimal.Decimal {
