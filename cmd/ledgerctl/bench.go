@@ -111,6 +111,7 @@ and not in the rates. Progress goes to standard error on a terminal.`,
 	f.IntVar(&opts.Events, "events", opts.Events, "eligibility events of steps f and g (negative: skip them)")
 	f.Var((*householdsFlag)(&opts.Households), "households", "household counts of the ADA runs of step h (negative or empty: skip it)")
 	f.Var((*householdsFlag)(&opts.Statements), "statements", "line counts of the statements imported and matched in step i (negative or empty: skip it)")
+	f.IntVar(&opts.Backlog, "backlog", 0, "unmatched statement lines beside which step m imports a statement of 2 lines (0: 400000, negative: skip it)")
 	f.BoolVar(&quick, "quick", false, "smoke run: sizes 10000,100000, 3s steps, 20000 events, households and statements 10000,100000 (explicit flags win)")
 	return cmd
 }

@@ -79,6 +79,10 @@ type Options struct {
 	// statement each; nil means the default, an empty list or a negative
 	// count skips the step.
 	Statements []int `json:"statements"`
+	// Backlog is the number of unmatched statement lines beside which the
+	// incremental matching step imports a statement of two lines; 0 means
+	// DefaultBacklog, negative skips the step.
+	Backlog int `json:"backlog"`
 	// TxMaxAttempts bounds the store's attempts of a write transaction that
 	// loses a serialization conflict; 0 is db.DefaultRetryPolicy's.
 	TxMaxAttempts int `json:"tx_max_attempts,omitempty"`
@@ -211,7 +215,8 @@ type Result struct {
 	// Step is the measurement's letter: a COPY floor, b bulk posting,
 	// c cold transfers, d hot transfers, e TPC-B reference, f eligibility
 	// events applied, g bare kafka-go read of the same records, h monthly
-	// ADA run, i statement import and match.
+	// ADA run, i statement import and match, m statement import beside an
+	// unmatched backlog.
 	Step    string  `json:"step"`
 	Name    string  `json:"name"`
 	N       int64   `json:"n"` // lines or transactions done
@@ -387,6 +392,9 @@ func Run(ctx context.Context, opts Options, progress Progress) (rep Report, err 
 		if err := add(e.reconcileStep(ctx, n)); err != nil {
 			return rep, err
 		}
+	}
+	if err := e.incremental(ctx, &rep); err != nil {
+		return rep, err
 	}
 	rep.Ratios = ratios(rep.Results)
 	rep.Took = time.Since(rep.Started).Seconds()
