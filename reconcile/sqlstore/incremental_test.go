@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -133,10 +134,24 @@ func TestAReleaseMatchesTheBacklog(t *testing.T) {
 		t.Fatalf("report: %+v", r)
 	}
 	wantAmount(t, "statement closing", r.StatementClosing, funding.Sub(sum))
-	// The next pass finds the same payments again (the watermark's
-	// overlap) but no line left for them.
+	// The next pass finds the same payments again (the watermark stays
+	// behind the clock) but no line left for them.
 	if res, err := e.rec.FinishPending(e.ctx); err != nil || res.Examined != 0 || len(res.Matched) != 0 {
 		t.Fatalf("pass after: %v %+v", err, res)
+	}
+	// Once the clock is well past them, the watermark moves past the
+	// payments: later passes no longer read them.
+	var last time.Time
+	if err := e.pool.QueryRow(e.ctx, `SELECT max(updated_at) FROM line_payments`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	e.at(last.Add(time.Hour).Format(time.RFC3339))
+	if _, err := e.rec.FinishPending(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var mark time.Time
+	if err := e.pool.QueryRow(e.ctx, `SELECT at FROM recon_watermarks WHERE name = 'payments'`).Scan(&mark); err != nil || !mark.Equal(last) {
+		t.Errorf("watermark %s, want %s (%v)", mark, last, err)
 	}
 	e.verify()
 }

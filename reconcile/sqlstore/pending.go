@@ -12,10 +12,10 @@ import (
 	"github.com/ofii/allowances/reconcile"
 )
 
-// watermarkOverlap is how far before the watermark the payments pass looks
-// again: a release whose transaction took its timestamp before the last
-// pass but committed after it is still seen. Matching a line twice changes
-// nothing.
+// watermarkOverlap is how long the watermark stays behind the clock: a
+// release whose transaction took its timestamp before a pass but committed
+// after it is still seen by the next passes. The payments of the last
+// minutes are so looked at again; matching a line twice changes nothing.
 const watermarkOverlap = 10 * time.Minute
 
 // FinishPending finishes what the imports left undone, then matches the
@@ -124,7 +124,7 @@ func (s *Store) matchNewPayments(ctx context.Context) (reconcile.MatchResult, er
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return total, fmt.Errorf("read the watermark of the payments matched: %w", err)
 	}
-	from := mark.Add(-watermarkOverlap)
+	from := mark
 	after, afterID := from, ""
 	for {
 		type pay struct {
@@ -169,15 +169,19 @@ func (s *Store) matchNewPayments(ctx context.Context) (reconcile.MatchResult, er
 		}
 		last := page[len(page)-1]
 		after, afterID = last.at, last.id
-		if last.at.After(mark) {
+		next := last.at
+		if limit := s.now().Add(-watermarkOverlap); next.After(limit) {
+			next = limit
+		}
+		if next.After(mark) {
 			if err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 				_, err := tx.Exec(ctx, `INSERT INTO recon_watermarks (name, at) VALUES ('payments', $1)
-					ON CONFLICT (name) DO UPDATE SET at = greatest(recon_watermarks.at, excluded.at)`, last.at)
+					ON CONFLICT (name) DO UPDATE SET at = greatest(recon_watermarks.at, excluded.at)`, next)
 				return err
 			}); err != nil {
 				return total, fmt.Errorf("move the watermark of the payments matched: %w", err)
 			}
-			mark = last.at
+			mark = next
 		}
 		if len(page) < s.cfg.ChunkSize {
 			break
