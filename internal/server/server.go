@@ -346,10 +346,10 @@ type statements interface {
 // reports, imports and reconciles the end-of-day statements not imported
 // yet (of the days before now's), finishes the matching left undone,
 // matches the unmatched lines against the new payments and sweeps the
-// payments in transit for too long, every interval until ctx is done. A bank that is down leaves the
-// files queued: they go out on a later pass, once its breaker lets requests
-// through again. A pass another process is doing (errBusy) is skipped: it
-// is that process's.
+// payments in transit for too long, every interval until ctx is done. A
+// bank that is down leaves the files queued: they go out on a later pass,
+// once its breaker lets requests through again. A pass another process is
+// doing (errBusy) is skipped: it is that process's.
 func runBank(ctx context.Context, ap payments.Approvals, rec statements, every time.Duration, now func() time.Time, log *slog.Logger) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
