@@ -27,6 +27,9 @@ const (
 	// LeaseBankStatements is held while the statements are fetched and
 	// imported.
 	LeaseBankStatements = "bank:statements"
+	// LeaseBankMatching is held while the statements left unfinished are
+	// finished and the unmatched lines matched against the new payments.
+	LeaseBankMatching = "bank:matching"
 )
 
 // requestLeaseWait is how long a pass asked for through the API waits for
@@ -128,6 +131,18 @@ func (r leasedReconcile) FetchDue(ctx context.Context, today ledger.Date, by pay
 	err := r.passes.run(ctx, LeaseBankStatements, "fetch the statements due", func(ctx context.Context) error {
 		var err error
 		out, err = r.Store.FetchDue(ctx, today, by)
+		return err
+	})
+	return out, err
+}
+
+// FinishPending finishes the statements left unfinished and matches the
+// unmatched lines against the new payments under LeaseBankMatching.
+func (r leasedReconcile) FinishPending(ctx context.Context) (reconcile.MatchResult, error) {
+	var out reconcile.MatchResult
+	err := r.passes.run(ctx, LeaseBankMatching, "finish the matching", func(ctx context.Context) error {
+		var err error
+		out, err = r.Store.FinishPending(ctx)
 		return err
 	})
 	return out, err

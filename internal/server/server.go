@@ -383,7 +383,7 @@ func runBank(ctx context.Context, ap payments.Approvals, rec statements, every t
 		}
 		// Statements whose matching stopped part-way are finished, and
 		// the unmatched lines are matched against the payments new since.
-		if _, err := rec.FinishPending(ctx); err != nil && ctx.Err() == nil {
+		if _, err := rec.FinishPending(ctx); failed(err) {
 			log.Warn("matching the statements failed", "error", err.Error())
 		}
 		// Sweep is one transaction whose exceptions are unique by payment:
