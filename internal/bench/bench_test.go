@@ -57,13 +57,13 @@ func TestRunTiny(t *testing.T) {
 		DatabaseURL: base, Database: name, Keep: true,
 		Sizes: []int{n, households}, ChunkSize: 64, Clients: 2, Duration: 300 * time.Millisecond,
 		ColdAccounts: 20, Branches: 2, TellersPerBranch: 2, AccountsPerBranch: 100, Events: 400,
-		Households: []int{households}, Statements: []int{n},
+		Households: []int{households}, Statements: []int{n}, Backlog: 2000,
 	}
 	rep, err := bench.Run(ctx, opts, nil)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	for _, step := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i"} {
+	for _, step := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "m"} {
 		r, ok := rep.Find(step, 0)
 		if !ok {
 			t.Errorf("no result for step %s: %+v", step, rep.Results)
