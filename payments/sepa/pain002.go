@@ -89,12 +89,9 @@ func ReadStatusReport(r io.Reader) (StatusReport, error) {
 }
 
 func read002(r io.Reader) (StatusReport, error) {
-	b, err := readAll(r)
-	if err != nil {
-		return StatusReport{}, err
-	}
+	var err error
 	var doc p002Document
-	if err := decode(b, &doc); err != nil {
+	if err := decode(r, MaxElements002, &doc); err != nil {
 		return StatusReport{}, err
 	}
 	switch ns := doc.XMLName.Space; {
