@@ -55,6 +55,9 @@ type cfonbReader struct {
 	heldRec cfonbRecord
 	heldErr error
 
+	// opens counts the 01 records read, which MaxReports bounds.
+	opens int
+
 	cur *cfonbGroup // the statement being read, nil between statements
 	ids map[string]int
 	sum Summary
@@ -352,6 +355,12 @@ func (c *cfonbReader) read() (cfonbRecord, error) {
 	// out of its own.
 	if i := bytes.IndexByte(rec.b[:], 0); i >= 0 {
 		return rec, rec.errorf("", "byte 0x00 (NUL) at column %d: not a character", i+1)
+	}
+	// Each statement is kept in the summary: their number is bounded.
+	if rec.code() == "01" {
+		if c.opens++; c.opens > MaxReports {
+			return rec, rec.errorf("", "statement number %d: a file holds at most %d", c.opens, MaxReports)
+		}
 	}
 	switch rec.code() {
 	case "01", "04", "05", "07":

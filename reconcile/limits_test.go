@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -19,6 +20,23 @@ func (r *repeat) Read(p []byte) (int, error) {
 		r.n++
 	}
 	return len(p), nil
+}
+
+// generated is an endless reader of the strings next(0), next(1)...
+type generated struct {
+	next func(int) string
+	i    int
+	buf  string
+}
+
+func (g *generated) Read(p []byte) (int, error) {
+	if g.buf == "" {
+		g.buf = g.next(g.i)
+		g.i++
+	}
+	n := copy(p, g.buf)
+	g.buf = g.buf[n:]
+	return n, nil
 }
 
 // counting counts the bytes read from r.
@@ -105,5 +123,45 @@ func TestCamtValueAtLimit(t *testing.T) {
 	}
 	if got := p.Statements[0].Lines[0].Label; got != label {
 		t.Fatalf("label of %d bytes, want %d", len(got), len(label))
+	}
+}
+
+// TestCFONBLimits feeds endless hostile CFONB files: a line that never
+// ends, and statements without end. Each is refused at its record after
+// reading little more than the limit.
+func TestCFONBLimits(t *testing.T) {
+	multi := strings.SplitAfter(string(readTestdata(t, "cfonb_multi.txt")), "\n")
+	open := multi[0]
+	close := "07" + open[2:] // the same balance, no entries
+	for _, c := range []struct {
+		name     string
+		prefix   string
+		unit     string
+		line     int
+		reason   string
+		maxBytes int64
+	}{
+		{"EndlessLine", open + open[:120], "A", 2, "record longer than 120 characters", 0},
+		{"ManyStatements", "", "", 2*MaxReports + 1, "statement number 100001: a file holds at most 100000", 2 * MaxReports * 121},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var r io.Reader = &repeat{s: c.unit}
+			if c.unit == "" {
+				// Statements of accounts 1, 2, 3...: each a new one.
+				r = &generated{next: func(i int) string {
+					acct := fmt.Sprintf("%011d", i+1)
+					return open[:21] + acct + open[32:] + close[:21] + acct + close[32:]
+				}}
+			}
+			in := &counting{r: io.MultiReader(strings.NewReader(c.prefix), r)}
+			_, err := readAll(NewCFONBReader(in, Options{}))
+			var fe *FormatError
+			if !errors.As(err, &fe) || fe.Line != c.line || !strings.Contains(fe.Reason, c.reason) {
+				t.Fatalf("read = %v, want line %d, reason %q", err, c.line, c.reason)
+			}
+			if limit := c.maxBytes + readAhead; in.n > limit {
+				t.Errorf("read %d bytes before refusing, want at most %d", in.n, limit)
+			}
+		})
 	}
 }
