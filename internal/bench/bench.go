@@ -388,6 +388,7 @@ func Run(ctx context.Context, opts Options, progress Progress) (rep Report, err 
 			return rep, err
 		}
 	}
+	rep.Results = append(rep.Results, e.hostile()...)
 	rep.Ratios = ratios(rep.Results)
 	rep.Took = time.Since(rep.Started).Seconds()
 	return rep, nil
