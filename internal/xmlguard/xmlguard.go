@@ -6,7 +6,9 @@
 // gigabytes. A Reader stands between the decoder and the input and fails
 // as soon as more than a set number of bytes have been read since the last
 // token boundary, so that no token can grow past that limit before the
-// caller sees the error.
+// caller sees the error. The decoder hands over the text it has read when
+// the Reader fails within a text node, as a last CharData of at most the
+// limit, and returns the error on the next call.
 package xmlguard
 
 import (

@@ -128,9 +128,8 @@ type boundedTokens struct {
 	maxElements int
 	elements    int
 	stack       []frame // the open elements, from the root down
-	rootIndex   map[string]int
-	text        int  // bytes of text of the innermost open element
-	content     bool // whether anything but white space has been read
+	text        int     // bytes of text of the innermost open element
+	content     bool    // whether anything but white space has been read
 	fault       error
 }
 
