@@ -338,7 +338,7 @@ func TestReadStatusReportRejects(t *testing.T) {
 }
 
 func TestReadStatusReportTooLarge(t *testing.T) {
-	_, err := ReadStatusReport(io.LimitReader(io.MultiReader(strings.NewReader("<Document>"), &comments{}), MaxFileSize+1))
+	_, err := ReadStatusReport(io.LimitReader(io.MultiReader(strings.NewReader(head002), &comments{}), MaxFileSize+1))
 	if !errs.Is(err, errs.TooLarge) {
 		t.Fatalf("ReadStatusReport of %d bytes = %v, want a too_large error", MaxFileSize+1, err)
 	}
