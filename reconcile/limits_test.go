@@ -142,6 +142,7 @@ func TestCFONBLimits(t *testing.T) {
 		maxBytes int64
 	}{
 		{"EndlessLine", open + open[:120], "A", 2, "record longer than 120 characters", 0},
+		{"ManyComplements", strings.Join(multi[:2], ""), multi[5], 3 + MaxComplements, "more than 64 05 complements in a row", 0},
 		{"ManyStatements", "", "", 2*MaxReports + 1, "statement number 100001: a file holds at most 100000", 2 * MaxReports * 121},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -234,7 +234,7 @@ const (
 	DefaultMaxDepth = 64
 )
 
-// Fixed limits of the camt readers, far above what the messages allow
+// Fixed limits of the statement readers, far above what the messages allow
 // (140 characters for a remittance line, 500 for additional information, a
 // few thousand transactions in a batch entry), so that no file, whatever
 // its size, makes a reader hold more than a few megabytes at once. A file
@@ -254,8 +254,11 @@ const (
 	// entry.
 	MaxEntryDetails = 100_000
 	// MaxReports is the most statements (Stmt) or notifications (Ntfctn)
-	// of one file.
+	// of one file, or statements (01 records) of a CFONB 120 file.
 	MaxReports = 100_000
+	// MaxComplements is the most 05 records after one CFONB 04 movement;
+	// their LIB texts make one label, of at most about 4 KiB.
+	MaxComplements = 64
 )
 
 func (o Options) withDefaults() Options {
