@@ -44,6 +44,22 @@ const (
 	maxEventYear         = 2199
 )
 
+// Limits on the shape of an event value, far above what the contract needs
+// (its deepest field is at level 3, its longest text 200 characters), so
+// that no value within MaxEventBytes makes the parser hold much more than
+// the value itself.
+const (
+	// MaxEventDepth is the deepest nesting of objects and arrays, the
+	// envelope counting as 1.
+	MaxEventDepth = 16
+	// MaxEventString is the longest string, key or value, in bytes as
+	// written (escapes included).
+	MaxEventString = 4 << 10
+	// MaxEventValues is the most values (strings, numbers, literals,
+	// objects, arrays) of one event.
+	MaxEventValues = 4096
+)
+
 var (
 	contractIDRE      = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 	contractDateRE    = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
@@ -82,6 +98,9 @@ func ParseEvent(value []byte) (Event, error) {
 	if !utf8.Valid(value) {
 		return Event{}, errs.Field("body", "is not valid UTF-8")
 	}
+	if err := checkEventShape(value); err != nil {
+		return Event{}, err
+	}
 	raw, err := oneJSONObject(value)
 	if err != nil {
 		return Event{}, err
@@ -92,6 +111,93 @@ func ParseEvent(value []byte) (Event, error) {
 		return Event{}, p.err
 	}
 	return ev, nil
+}
+
+// checkEventShape refuses a value nested deeper than MaxEventDepth, with a
+// string longer than MaxEventString or more than MaxEventValues values,
+// naming the field where the limit is passed. It reads the bytes once and
+// holds only the path; what is not JSON is left to the decoder to refuse.
+func checkEventShape(value []byte) error {
+	type frame struct {
+		object bool
+		key    string // the current key of an object
+		index  int    // the current index of an array
+	}
+	var (
+		stack  []frame
+		values int
+	)
+	path := func() string {
+		var b strings.Builder
+		for _, f := range stack {
+			switch {
+			case f.object && f.key != "":
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			case !f.object:
+				fmt.Fprintf(&b, "[%d]", f.index)
+			}
+		}
+		if b.Len() == 0 {
+			return "body"
+		}
+		return b.String()
+	}
+	fail := func(format string, args ...any) error { return errs.Field(path(), format, args...) }
+	expectKey := false
+	for i := 0; i < len(value); i++ {
+		switch c := value[i]; c {
+		case '"':
+			start := i + 1
+			for i++; i < len(value) && value[i] != '"'; i++ {
+				if value[i] == '\\' {
+					i++
+				}
+				if i-start >= MaxEventString {
+					return fail("has a string longer than %d bytes", MaxEventString)
+				}
+			}
+			if expectKey && len(stack) > 0 {
+				key := value[start:min(i, len(value))]
+				if len(key) > 40 {
+					key = append(key[:40:40], "..."...)
+				}
+				stack[len(stack)-1].key = string(key)
+				expectKey = false
+				continue
+			}
+			values++
+		case '{', '[':
+			if values++; len(stack) == MaxEventDepth {
+				return fail("nests objects and arrays deeper than %d levels", MaxEventDepth)
+			}
+			stack = append(stack, frame{object: c == '{'})
+			expectKey = c == '{'
+		case '}', ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+			expectKey = false
+		case ',':
+			if len(stack) > 0 {
+				top := &stack[len(stack)-1]
+				top.index++
+				expectKey = top.object
+			}
+		case ' ', '\t', '\r', '\n', ':':
+		default:
+			// A number or a literal: count it once, at its first byte.
+			if i == 0 || strings.IndexByte(" \t\r\n:,[", value[i-1]) >= 0 {
+				values++
+			}
+		}
+		if values > MaxEventValues {
+			return fail("is value number %d: an event holds at most %d", values, MaxEventValues)
+		}
+	}
+	return nil
 }
 
 // oneJSONObject returns the JSON object that value holds, refusing anything

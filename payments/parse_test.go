@@ -431,6 +431,15 @@ func TestParseEventBody(t *testing.T) {
 		rawCase("duplicate data field", strings.Replace(goodEventText, `{"from": "2026-12-20"}`, `{"from": "2026-12-20", "from": "2026-12-21"}`, 1),
 			"data.from", "is given more than once"),
 		rawCase("field names are case-sensitive", strings.Replace(goodEventText, `"from"`, `"From"`, 1), "data.from", "is required"),
+		rawCase("string too long", strings.Replace(goodEventText, `"type"`, `"note": "`+strings.Repeat("x", MaxEventString+1)+`", "type"`, 1),
+			"note", "has a string longer than 4096 bytes"),
+		rawCase("string at the limit", strings.Replace(goodEventText, `"type"`, `"note": "`+strings.Repeat("x", MaxEventString)+`", "type"`, 1), "", ""),
+		rawCase("key too long", `{"`+strings.Repeat("k", MaxEventString+1)+`": 1}`, "body", "has a string longer than 4096 bytes"),
+		rawCase("too deep", `{"data": {"x": `+strings.Repeat("[", MaxEventDepth)+strings.Repeat("]", MaxEventDepth)+`}}`,
+			"data.x[0][0][0][0][0][0][0][0][0][0][0][0][0][0]", "nests objects and arrays deeper than 16 levels"),
+		rawCase("deep within the limit", strings.Replace(goodEventText, `"type"`, `"x": `+strings.Repeat("[", MaxEventDepth-1)+strings.Repeat("]", MaxEventDepth-1)+`, "type"`, 1), "", ""),
+		rawCase("too many values", `{"data": {"tranches": [`+strings.Repeat("0,", MaxEventValues)+`0]}}`,
+			"data.tranches[4093]", "is value number 4097: an event holds at most 4096"),
 		rawCase("escaped field name", strings.Replace(goodEventText, `"from"`, `"\u0066rom"`, 1), "", ""),
 	})
 }
@@ -463,7 +472,7 @@ func TestParseEventEnvelope(t *testing.T) {
 		badCase("type empty", setPath(resumedDoc(), "type", ""), "type", `"" is not a known event type`),
 		badCase("type upper case", setPath(resumedDoc(), "type", "ADA.RESUMED"), "type", "is not a known event type"),
 		badCase("type number", setPath(resumedDoc(), "type", 3), "type", "must be a string, got a number"),
-		badCase("type long is cut in the message", setPath(resumedDoc(), "type", strings.Repeat("a", 5000)), "type", `"`+strings.Repeat("a", 40)+`"… is not a known event type`),
+		badCase("type long is cut in the message", setPath(resumedDoc(), "type", strings.Repeat("a", 3000)), "type", `"`+strings.Repeat("a", 40)+`"… is not a known event type`),
 
 		badCase("schema_version missing", setPath(resumedDoc(), "schema_version", removeField), "schema_version", "is required"),
 		badCase("schema_version 2", setPath(resumedDoc(), "schema_version", 2), "schema_version", "2 is not supported (this service reads 1)"),

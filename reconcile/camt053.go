@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ofii/allowances/internal/xmlguard"
 	"github.com/ofii/allowances/ledger"
 )
 
@@ -56,6 +57,7 @@ type camtReader struct {
 	spec    camtSpec
 	opts    Options
 	src     *source
+	guard   *xmlguard.Reader
 	dec     *xml.Decoder
 	stack   []xmlElem // the open elements, from Document down
 	started bool      // whether the document element has been read
@@ -96,8 +98,9 @@ func newCamtReader(r io.Reader, opts Options, spec camtSpec) *camtReader {
 	// refuses any declared encoding but UTF-8, which ISO 20022 requires.
 	br := bufio.NewReaderSize(src, 16<<10)
 	skipBOM(br)
-	dec := xml.NewDecoder(br)
-	return &camtReader{spec: spec, opts: opts, src: src, dec: dec, stack: make([]xmlElem, 0, 16), ids: map[string]bool{}}
+	guard := xmlguard.NewReader(br, MaxTokenBytes)
+	dec := xml.NewDecoder(guard)
+	return &camtReader{spec: spec, opts: opts, src: src, guard: guard, dec: dec, stack: make([]xmlElem, 0, 16), ids: map[string]bool{}}
 }
 
 // Summary describes the file; complete once NextStatement returned io.EOF.
@@ -327,6 +330,9 @@ func (c *camtReader) readGrpHdr() error {
 func (c *camtReader) readHeader() (Statement, error) {
 	c.reports++
 	c.top().idx = c.reports
+	if c.reports > MaxReports {
+		return Statement{}, c.errorf("", "report number %d: a file holds at most %d", c.reports, MaxReports)
+	}
 	r := &camtReport{path: c.path()}
 	r.st.Format = c.sum.Format
 	for !r.atNtry && !r.ended {

@@ -109,6 +109,9 @@ func (c *camtReader) readNtryDtls(r *camtReport, l *Line) error {
 			l.Batch, err = c.readBtch(r)
 			return err
 		case "TxDtls":
+			if len(l.Details) >= MaxEntryDetails {
+				return c.errorf("Details", "more than %d TxDtls in an entry", MaxEntryDetails)
+			}
 			d, err := c.readTxDtls(r, l)
 			l.Details = append(l.Details, d)
 			return err
@@ -181,6 +184,7 @@ func (c *camtReader) readTxDtls(r *camtReport, l *Line) (TxDetail, error) {
 		hasAmt          bool
 		altAmt, instAmt TxDetail // AmtDtls/TxAmt and InstdAmt, when there is no Amt
 		remittance      []string
+		rmtLen          int // the bytes of remittance, with the spaces joining them
 	)
 	err := c.children(func(s xml.StartElement) error {
 		var err error
@@ -234,6 +238,9 @@ func (c *camtReader) readTxDtls(r *camtReport, l *Line) (TxDetail, error) {
 				v, err := c.text()
 				if v != "" {
 					remittance = append(remittance, v)
+					if rmtLen += len(v) + 1; rmtLen > MaxValueBytes {
+						return c.leafErr(s, "Details.Remittance", "the remittance lines of the transaction are longer than %d bytes together", MaxValueBytes)
+					}
 				}
 				return err
 			})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/ofii/allowances/internal/xmlguard"
 	"github.com/ofii/allowances/ledger"
 )
 
@@ -88,6 +89,9 @@ func (c *camtReader) status(s xml.StartElement) (string, error) {
 	err := c.content(func(t xml.Token) error {
 		switch t := t.(type) {
 		case xml.CharData:
+			if len(bare)+len(t) > MaxValueBytes {
+				return c.errorf("", "a text longer than %d bytes", MaxValueBytes)
+			}
 			bare = append(bare, t...)
 		case xml.StartElement:
 			if t.Name.Local == "Cd" || t.Name.Local == "Prtry" {
@@ -159,6 +163,7 @@ func (c *camtReader) dateTime(s xml.StartElement) (ledger.Date, error) {
 // returns io.EOF only at the end of the file outside any element.
 func (c *camtReader) token() (xml.Token, error) {
 	t, err := c.dec.Token()
+	c.guard.Mark()
 	if err != nil {
 		if err == io.EOF && len(c.stack) == 0 {
 			return nil, io.EOF
@@ -167,7 +172,7 @@ func (c *camtReader) token() (xml.Token, error) {
 	}
 	switch t := t.(type) {
 	case xml.StartElement:
-		c.stack = append(c.stack, xmlElem{name: t.Name.Local})
+		c.stack = append(c.stack, xmlElem{name: clipName(t.Name.Local)})
 		if len(c.stack) > c.opts.MaxDepth {
 			return nil, c.errorf("", "elements nested deeper than %d levels", c.opts.MaxDepth)
 		}
@@ -186,6 +191,9 @@ func (c *camtReader) readErr(err error) error {
 	case errors.Is(err, ErrTooLarge):
 		return &FormatError{Line: c.line(), Element: c.path(),
 			Reason: fmt.Sprintf("file larger than the limit of %d bytes", c.opts.MaxBytes), Err: err}
+	case errors.Is(err, xmlguard.ErrTokenTooLong):
+		return &FormatError{Line: c.line(), Element: c.path(),
+			Reason: fmt.Sprintf("a tag, text or comment longer than %d bytes", MaxTokenBytes), Err: err}
 	case errors.As(err, &se):
 		return &FormatError{Line: se.Line, Element: c.path(), Reason: "XML syntax error: " + se.Msg, Err: err}
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
@@ -253,6 +261,9 @@ func (c *camtReader) text() (string, error) {
 		}
 		switch t := t.(type) {
 		case xml.CharData:
+			if len(buf)+len(t) > MaxValueBytes {
+				return "", c.errorf("", "a text longer than %d bytes", MaxValueBytes)
+			}
 			buf = append(buf, t...)
 		case xml.StartElement:
 			return "", c.errorf("", "unexpected element in a text element")
@@ -343,4 +354,13 @@ func quote(s string) string {
 		return strconv.Quote(s[:max]) + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// clipName cuts an element name to 40 bytes, for paths in errors: a name
+// may be as long as a token.
+func clipName(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
 }

@@ -55,6 +55,11 @@ type cfonbReader struct {
 	heldRec cfonbRecord
 	heldErr error
 
+	// opens counts the 01 records read, which MaxReports bounds; run05
+	// the 05 records read since the last other one, which
+	// MaxComplements bounds.
+	opens, run05 int
+
 	cur *cfonbGroup // the statement being read, nil between statements
 	ids map[string]int
 	sum Summary
@@ -352,6 +357,21 @@ func (c *cfonbReader) read() (cfonbRecord, error) {
 	// out of its own.
 	if i := bytes.IndexByte(rec.b[:], 0); i >= 0 {
 		return rec, rec.errorf("", "byte 0x00 (NUL) at column %d: not a character", i+1)
+	}
+	// Each statement is kept in the summary, and a movement's complements
+	// make one label: their numbers are bounded.
+	switch rec.code() {
+	case "01":
+		if c.opens++; c.opens > MaxReports {
+			return rec, rec.errorf("", "statement number %d: a file holds at most %d", c.opens, MaxReports)
+		}
+	case "05":
+		if c.run05++; c.run05 > MaxComplements {
+			return rec, rec.errorf("", "more than %d 05 complements in a row", MaxComplements)
+		}
+	}
+	if rec.code() != "05" {
+		c.run05 = 0
 	}
 	switch rec.code() {
 	case "01", "04", "05", "07":

@@ -234,6 +234,33 @@ const (
 	DefaultMaxDepth = 64
 )
 
+// Fixed limits of the statement readers, far above what the messages allow
+// (140 characters for a remittance line, 500 for additional information, a
+// few thousand transactions in a batch entry), so that no file, whatever
+// its size, makes a reader hold more than a few megabytes at once. A file
+// beyond one is refused with the line and element at fault as soon as the
+// limit is passed, before the rest of the value is read.
+const (
+	// MaxValueBytes is the longest text of an element the reader keeps
+	// (an identifier, a label, one remittance line), white space
+	// included; the remittance lines of one transaction together have the
+	// same limit.
+	MaxValueBytes = 4 << 10
+	// MaxTokenBytes is the longest run of bytes the XML decoder holds at
+	// once: a tag with its attributes, a comment, the text between two
+	// tags, of an element read or skipped.
+	MaxTokenBytes = 64 << 10
+	// MaxEntryDetails is the most transaction details (TxDtls) of one
+	// entry.
+	MaxEntryDetails = 100_000
+	// MaxReports is the most statements (Stmt) or notifications (Ntfctn)
+	// of one file, or statements (01 records) of a CFONB 120 file.
+	MaxReports = 100_000
+	// MaxComplements is the most 05 records after one CFONB 04 movement;
+	// their LIB texts make one label, of at most about 4 KiB.
+	MaxComplements = 64
+)
+
 func (o Options) withDefaults() Options {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes

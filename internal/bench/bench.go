@@ -215,8 +215,8 @@ type Result struct {
 	// Step is the measurement's letter: a COPY floor, b bulk posting,
 	// c cold transfers, d hot transfers, e TPC-B reference, f eligibility
 	// events applied, g bare kafka-go read of the same records, h monthly
-	// ADA run, i statement import and match, m statement import beside an
-	// unmatched backlog.
+	// ADA run, i statement import and match, k hostile files refused with
+	// bounded memory, m statement import beside an unmatched backlog.
 	Step    string  `json:"step"`
 	Name    string  `json:"name"`
 	N       int64   `json:"n"` // lines or transactions done
@@ -396,6 +396,7 @@ func Run(ctx context.Context, opts Options, progress Progress) (rep Report, err 
 	if err := e.incremental(ctx, &rep); err != nil {
 		return rep, err
 	}
+	rep.Results = append(rep.Results, e.hostile()...)
 	rep.Ratios = ratios(rep.Results)
 	rep.Took = time.Since(rep.Started).Seconds()
 	return rep, nil

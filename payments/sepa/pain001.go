@@ -392,12 +392,9 @@ func Read(r io.Reader) (Message, error) {
 }
 
 func read001(r io.Reader) (Message, error) {
-	b, err := readAll(r)
-	if err != nil {
-		return Message{}, err
-	}
+	var err error
 	var doc p001Document
-	if err := decode(b, &doc); err != nil {
+	if err := decode(r, MaxElements001, &doc); err != nil {
 		return Message{}, err
 	}
 	var m Message

@@ -385,19 +385,22 @@ func replaceNth(s, old, new string, n int) string {
 }
 
 func TestReadTooLarge(t *testing.T) {
-	r := io.MultiReader(strings.NewReader("<Document>"), zeros{})
+	r := io.MultiReader(strings.NewReader("<Document>"), &comments{})
 	_, err := Read(io.LimitReader(r, MaxFileSize+10))
 	if !errs.Is(err, errs.TooLarge) {
 		t.Fatalf("Read of a file over %d bytes = %v, want a too_large error", MaxFileSize, err)
 	}
 }
 
-// zeros is an endless reader of spaces.
-type zeros struct{}
+// comments is an endless reader of empty comments, which no limit on
+// elements, depth or text stops.
+type comments struct{ n int }
 
-func (zeros) Read(p []byte) (int, error) {
+func (c *comments) Read(p []byte) (int, error) {
+	const s = "<!---->"
 	for i := range p {
-		p[i] = ' '
+		p[i] = s[c.n%len(s)]
+		c.n++
 	}
 	return len(p), nil
 }

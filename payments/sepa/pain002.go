@@ -88,24 +88,63 @@ func ReadStatusReport(r io.Reader) (StatusReport, error) {
 	return rep, nil
 }
 
+// read002 reads the report as a stream: the headers whole, each block's
+// own elements whole, and its transactions one at a time, each checked and
+// kept as a TxStatus only, so that the memory a report takes is that of
+// its statuses. The first fault of a block is kept and reported once the
+// file is read, after those of the headers, as if the file were read whole
+// first: a syntax error anywhere comes before it.
 func read002(r io.Reader) (StatusReport, error) {
-	b, err := readAll(r)
+	var (
+		rep      StatusReport
+		h        p002GrpHdr
+		g        p002OrgnlGrp
+		blockErr error
+		blocks   int
+		seen     = map[string]bool{}
+	)
+	err := stream(r, MaxElements002, func(d *xml.Decoder, root xml.StartElement) error {
+		switch ns := root.Name.Space; {
+		case root.Name.Local != "Document":
+			name := truncate(root.Name.Local, 40)
+			return errs.Field(name, "the root element is %s, not Document", name)
+		case ns != nsPain002V10 && ns != nsPain002V03:
+			return errs.Field("Document", "the namespace %q is not that of pain.002.001.10 or pain.002.001.03", truncate(ns, 80))
+		}
+		return children(d, func(s xml.StartElement) error {
+			if s.Name.Local != "CstmrPmtStsRpt" {
+				return d.Skip()
+			}
+			return children(d, func(s xml.StartElement) error {
+				switch s.Name.Local {
+				case "GrpHdr":
+					return d.DecodeElement(&h, &s)
+				case "OrgnlGrpInfAndSts":
+					return d.DecodeElement(&g, &s)
+				case "OrgnlPmtInfAndSts":
+					blocks++
+					before := len(rep.Transactions)
+					ps, bad, err := readBlock(d, blocks, seen, &rep.Transactions)
+					switch {
+					case err != nil:
+						return err
+					case blockErr != nil:
+						rep.Transactions = rep.Transactions[:before]
+					case bad != nil:
+						blockErr = bad
+						rep.Transactions = rep.Transactions[:before]
+					default:
+						rep.PaymentInfos = append(rep.PaymentInfos, ps)
+					}
+					return nil
+				}
+				return d.Skip()
+			})
+		})
+	})
 	if err != nil {
 		return StatusReport{}, err
 	}
-	var doc p002Document
-	if err := decode(b, &doc); err != nil {
-		return StatusReport{}, err
-	}
-	switch ns := doc.XMLName.Space; {
-	case doc.XMLName.Local != "Document":
-		return StatusReport{}, errs.Field(doc.XMLName.Local, "the root element is %s, not Document", doc.XMLName.Local)
-	case ns != nsPain002V10 && ns != nsPain002V03:
-		return StatusReport{}, errs.Field("Document", "the namespace %q is not that of pain.002.001.10 or pain.002.001.03", truncate(ns, 80))
-	}
-
-	var rep StatusReport
-	h, g := doc.Rpt.GrpHdr, doc.Rpt.OrgnlGrpInfAndSts
 	if rep.MsgID, err = readText(path002Hdr+"/MsgId", h.MsgID); err != nil {
 		return StatusReport{}, err
 	}
@@ -124,42 +163,96 @@ func read002(r io.Reader) (StatusReport, error) {
 	if rep.GroupReason, err = readReasons(path002Group, g.StsRsnInf); err != nil {
 		return StatusReport{}, err
 	}
-
-	seen := make(map[string]bool, len(doc.Rpt.OrgnlPmtInfAndSts))
-	for i, pi := range doc.Rpt.OrgnlPmtInfAndSts {
-		path := fmt.Sprintf("%s/OrgnlPmtInfAndSts[%d]", path002Root, i+1)
-		var ps PmtInfStatus
-		if ps.OriginalPmtInfID, err = readText(path+"/OrgnlPmtInfId", pi.OrgnlPmtInfID); err != nil {
-			return StatusReport{}, err
-		}
-		if seen[ps.OriginalPmtInfID] {
-			return StatusReport{}, errs.Field(path+"/OrgnlPmtInfId", "%q has a block of its own earlier in the report", ps.OriginalPmtInfID)
-		}
-		seen[ps.OriginalPmtInfID] = true
-		if ps.Status, err = readStatus(path+"/PmtInfSts", pi.PmtInfSts, false); err != nil {
-			return StatusReport{}, err
-		}
-		if ps.Reason, err = readReasons(path, pi.StsRsnInf); err != nil {
-			return StatusReport{}, err
-		}
-		rep.PaymentInfos = append(rep.PaymentInfos, ps)
-
-		for j, tx := range pi.TxInfAndSts {
-			path := fmt.Sprintf("%s/TxInfAndSts[%d]", path, j+1)
-			ts := TxStatus{OriginalPmtInfID: ps.OriginalPmtInfID}
-			if ts.OriginalEndToEndID, err = readText(path+"/OrgnlEndToEndId", tx.OrgnlEndToEndID); err != nil {
-				return StatusReport{}, err
-			}
-			if ts.Status, err = readStatus(path+"/TxSts", tx.TxSts, true); err != nil {
-				return StatusReport{}, err
-			}
-			if ts.Reason, err = readReasons(path, tx.StsRsnInf); err != nil {
-				return StatusReport{}, err
-			}
-			rep.Transactions = append(rep.Transactions, ts)
-		}
+	if blockErr != nil {
+		return StatusReport{}, blockErr
 	}
 	return rep, nil
+}
+
+// readBlock reads the OrgnlPmtInfAndSts just opened, the i-th, to its end,
+// appending its transactions to txs. It returns the block, or in bad the
+// first fault of the block: its own elements first, then its transactions
+// in order; err is the decoder's failure.
+func readBlock(d *xml.Decoder, i int, seen map[string]bool, txs *[]TxStatus) (ps PmtInfStatus, bad, err error) {
+	path := fmt.Sprintf("%s/OrgnlPmtInfAndSts[%d]", path002Root, i)
+	var (
+		pi    p002PmtInf
+		txErr error
+		j     int
+		first = len(*txs)
+	)
+	err = children(d, func(s xml.StartElement) error {
+		switch s.Name.Local {
+		case "OrgnlPmtInfId":
+			return d.DecodeElement(&pi.OrgnlPmtInfID, &s)
+		case "PmtInfSts":
+			return d.DecodeElement(&pi.PmtInfSts, &s)
+		case "StsRsnInf":
+			var r p002Reason
+			if err := d.DecodeElement(&r, &s); err != nil {
+				return err
+			}
+			pi.StsRsnInf = append(pi.StsRsnInf, r)
+			return nil
+		case "TxInfAndSts":
+			j++
+			var tx p002Tx
+			if err := d.DecodeElement(&tx, &s); err != nil {
+				return err
+			}
+			if txErr != nil {
+				return nil
+			}
+			ts, err := readTx(fmt.Sprintf("%s/TxInfAndSts[%d]", path, j), tx)
+			if err != nil {
+				txErr = err
+				*txs = (*txs)[:first]
+				return nil
+			}
+			*txs = append(*txs, ts)
+			return nil
+		}
+		return d.Skip()
+	})
+	if err != nil {
+		return PmtInfStatus{}, nil, err
+	}
+	if ps.OriginalPmtInfID, bad = readText(path+"/OrgnlPmtInfId", pi.OrgnlPmtInfID); bad != nil {
+		return PmtInfStatus{}, bad, nil
+	}
+	if seen[ps.OriginalPmtInfID] {
+		return PmtInfStatus{}, errs.Field(path+"/OrgnlPmtInfId", "%q has a block of its own earlier in the report", ps.OriginalPmtInfID), nil
+	}
+	seen[ps.OriginalPmtInfID] = true
+	if ps.Status, bad = readStatus(path+"/PmtInfSts", pi.PmtInfSts, false); bad != nil {
+		return PmtInfStatus{}, bad, nil
+	}
+	if ps.Reason, bad = readReasons(path, pi.StsRsnInf); bad != nil {
+		return PmtInfStatus{}, bad, nil
+	}
+	if txErr != nil {
+		return PmtInfStatus{}, txErr, nil
+	}
+	for k := first; k < len(*txs); k++ {
+		(*txs)[k].OriginalPmtInfID = ps.OriginalPmtInfID
+	}
+	return ps, nil, nil
+}
+
+// readTx checks a transaction row at path.
+func readTx(path string, tx p002Tx) (TxStatus, error) {
+	var ts TxStatus
+	var err error
+	if ts.OriginalEndToEndID, err = readText(path+"/OrgnlEndToEndId", tx.OrgnlEndToEndID); err != nil {
+		return TxStatus{}, err
+	}
+	if ts.Status, err = readStatus(path+"/TxSts", tx.TxSts, true); err != nil {
+		return TxStatus{}, err
+	}
+	if ts.Reason, err = readReasons(path, tx.StsRsnInf); err != nil {
+		return TxStatus{}, err
+	}
+	return ts, nil
 }
 
 // readText reads a required Max35Text element.

@@ -3,6 +3,7 @@ package sepa
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -293,6 +294,15 @@ func TestReadStatusReportRejects(t *testing.T) {
 		{"ErrLongEndToEndID", strings.Replace(good, "ADA-2026-03-000002", strings.Repeat("9", 36), 1), tx1 + "/OrgnlEndToEndId", "36 characters", errs.Invalid},
 		{"ErrNoPmtInfID", strings.Replace(good, "<OrgnlPmtInfId>PI-2026-04-0001</OrgnlPmtInfId>", "", 1), root + "/OrgnlPmtInfAndSts[1]/OrgnlPmtInfId", "is missing", errs.Invalid},
 		{"ErrDuplicateBlock", strings.Replace(good, "</OrgnlPmtInfAndSts>", "</OrgnlPmtInfAndSts><OrgnlPmtInfAndSts><OrgnlPmtInfId>PI-2026-04-0001</OrgnlPmtInfId></OrgnlPmtInfAndSts>", 1), root + "/OrgnlPmtInfAndSts[2]/OrgnlPmtInfId", "earlier", errs.Invalid},
+		// The report is read as a stream, but its faults come in the order of
+		// a whole read: the headers' before the blocks', a block's own before
+		// its transactions', and a syntax error anywhere first.
+		{"ErrHeaderBeforeBlock", strings.Replace(strings.Replace(good, "<MsgId>BDF-STS-20260407-0001</MsgId>", "", 1), "<TxSts>RJCT</TxSts>", "<TxSts>PART</TxSts>", 1),
+			root + "/GrpHdr/MsgId", "is missing", errs.Invalid},
+		{"ErrBlockBeforeTransaction", strings.Replace(strings.Replace(good, "<PmtInfSts>ACCP</PmtInfSts>", "<PmtInfSts>accp</PmtInfSts>", 1), "<TxSts>RJCT</TxSts>", "<TxSts>PART</TxSts>", 1),
+			root + "/OrgnlPmtInfAndSts[1]/PmtInfSts", "not a pain.002 status", errs.Invalid},
+		{"ErrSyntaxAfterBlockFault", strings.Replace(strings.Replace(good, "<TxSts>RJCT</TxSts>", "<TxSts>PART</TxSts>", 1), "</CstmrPmtStsRpt>", "</CstmrPmtStsRpt", 1),
+			root, "malformed", errs.Invalid},
 		{"ErrNoMsgID", strings.Replace(good, "<MsgId>BDF-STS-20260407-0001</MsgId>", "", 1), root + "/GrpHdr/MsgId", "is missing", errs.Invalid},
 		{"ErrNoCreDtTm", strings.Replace(good, "<CreDtTm>2026-04-07T08:15:02.250+02:00</CreDtTm>", "", 1), root + "/GrpHdr/CreDtTm", "is missing", errs.Invalid},
 		{"ErrCreDtTm", strings.Replace(good, "2026-04-07T08:15:02.250+02:00", "07/04/2026", 1), root + "/GrpHdr/CreDtTm", "not a date and time", errs.Invalid},
@@ -337,7 +347,7 @@ func TestReadStatusReportRejects(t *testing.T) {
 }
 
 func TestReadStatusReportTooLarge(t *testing.T) {
-	_, err := ReadStatusReport(bytes.NewReader(make([]byte, MaxFileSize+1)))
+	_, err := ReadStatusReport(io.LimitReader(io.MultiReader(strings.NewReader(head002), &comments{}), MaxFileSize+1))
 	if !errs.Is(err, errs.TooLarge) {
 		t.Fatalf("ReadStatusReport of %d bytes = %v, want a too_large error", MaxFileSize+1, err)
 	}
