@@ -119,6 +119,9 @@ const (
 	// FilePartlyRejected: every payment has a final status, some rejected.
 	FilePartlyRejected FileStatus = "partly_rejected"
 	FileRefused        FileStatus = "refused" // the bank refused the file itself (FF01...): staff must look
+	// FileWithdrawn: never sent, withdrawn when its batch's release was
+	// cancelled; its release posting is reversed and its payments freed.
+	FileWithdrawn FileStatus = "withdrawn"
 )
 
 // PaymentFile is one pain.001 file of a released batch.
