@@ -454,7 +454,7 @@ func (s *Store) Fetch(ctx context.Context, day ledger.Date, by payments.Actor) (
 func (s *Store) FetchDue(ctx context.Context, today ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error) {
 	var last, first *ledger.Date
 	err := s.pool.QueryRow(ctx, `SELECT (SELECT max(stmt_date) FROM statements WHERE status = 'imported'),
-		(SELECT min(execution_date) FROM payment_files WHERE status <> 'building')`).Scan(&last, &first)
+		(SELECT min(execution_date) FROM payment_files WHERE status NOT IN ('building', 'withdrawn'))`).Scan(&last, &first)
 	if err != nil {
 		return nil, fmt.Errorf("find the statements due: %w", err)
 	}
