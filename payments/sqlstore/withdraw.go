@@ -69,8 +69,8 @@ func (s *ApprovalStore) withdraw(ctx context.Context, id uuid.UUID, by payments.
 		default:
 			return errs.E(errs.Conflict, "batch %s is %s: it is no longer releasing", id, b.status)
 		}
-		rows, err := tx.Query(ctx, `UPDATE payment_files SET status = 'withdrawn', next_attempt_at = NULL
-			WHERE batch_id = $1 AND status IN ('building', 'queued') RETURNING msg_id, status`, id)
+		rows, err := tx.Query(ctx, `SELECT msg_id, status FROM payment_files WHERE batch_id = $1 AND status IN ('building', 'queued')
+			ORDER BY part FOR UPDATE`, id)
 		if err != nil {
 			return err
 		}
@@ -83,6 +83,10 @@ func (s *ApprovalStore) withdraw(ctx context.Context, id uuid.UUID, by payments.
 		if err != nil {
 			return fmt.Errorf("withdraw the files not sent: %w", err)
 		}
+		if _, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'withdrawn', next_attempt_at = NULL
+			WHERE batch_id = $1 AND status IN ('building', 'queued')`, id); err != nil {
+			return fmt.Errorf("withdraw the files not sent: %w", err)
+		}
 		var sent int64
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM payment_files WHERE batch_id = $1 AND status <> 'withdrawn'`, id).Scan(&sent); err != nil {
 			return err
@@ -91,9 +95,7 @@ func (s *ApprovalStore) withdraw(ctx context.Context, id uuid.UUID, by payments.
 		ids := make([]string, 0, len(files))
 		for _, f := range files {
 			ids = append(ids, f.msgID)
-			// The row returned holds the new status; the old one was
-			// building or queued, which the audit row need not tell apart.
-			if err := audit(ctx, tx, now, by, "withdraw", "file", f.msgID, "not sent", string(payments.FileWithdrawn), reason,
+			if err := audit(ctx, tx, now, by, "withdraw", "file", f.msgID, f.from, string(payments.FileWithdrawn), reason,
 				map[string]any{"batch_id": id.String()}); err != nil {
 				return err
 			}

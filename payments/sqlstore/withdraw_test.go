@@ -102,7 +102,7 @@ func TestCancelAReleaseCutOff(t *testing.T) {
 		}
 	}
 	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = 'withdraw' AND object_kind = 'file' AND object_id = $1
-		AND reason = 'wrong rates' AND actor = $2`, files[0].MsgID, paul.Name); n != 1 {
+		AND reason = 'wrong rates' AND actor = $2 AND from_status = 'building'`, files[0].MsgID, paul.Name); n != 1 {
 		t.Errorf("%d audit rows of the withdrawal", n)
 	}
 	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = 'cancel' AND object_id = $1 AND from_status = 'releasing'
@@ -165,7 +165,8 @@ func TestCancelAReleaseWithAFileSent(t *testing.T) {
 		AND details->>'files_withdrawn' LIKE '%' || $2 || '%'`, nov.ID.String(), unsent.MsgID); n != 1 {
 		t.Errorf("%d audit rows saying which file was withdrawn", n)
 	}
-	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = 'withdraw' AND object_kind = 'file'`); n != 1 {
+	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = 'withdraw' AND object_kind = 'file' AND object_id = $1
+		AND from_status = 'queued' AND to_status = 'withdrawn'`, unsent.MsgID); n != 1 {
 		t.Errorf("%d files withdrawn in the audit trail, want 1", n)
 	}
 	// Released: the batch moves on as any released batch; it is no longer
