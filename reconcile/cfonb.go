@@ -515,6 +515,11 @@ var (
 // return (RETOUR, REJET, RETURN... in its label or complements, or a reject
 // code in columns 41-42), one written alone as a word. It returns "" when
 // there is none.
+//
+// The two-character reject codes of columns 41-42 are not translated into
+// ISO codes: no correspondence published with the CFONB standard for the
+// returns of SEPA credit transfers could be sourced, so such a code is kept
+// as the bank gave it and shown as the bank's own (sepa.ReasonText).
 func returnReason(l Line, notes []string) string {
 	if len(notes) == 0 {
 		return ""
