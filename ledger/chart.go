@@ -43,3 +43,15 @@ var Chart = []Account{
 // SubAccount returns the code of a beneficiary's account under a control
 // account, such as "payable:B-000123".
 func SubAccount(control, id string) string { return control + ":" + id }
+
+// BankAccount is the chart's account for one more account of the service
+// at the bank, beside bank:main: code is "bank:<name>", iban the account's
+// (shown in its name by its last four characters only).
+func BankAccount(code, iban string) Account {
+	tail := iban
+	if len(tail) > 4 {
+		tail = tail[len(tail)-4:]
+	}
+	return Account{Code: code, Name: "Account at the bank ending " + tail, Type: Asset, Currency: Currency, BalanceShards: HotShards,
+		Metadata: map[string]string{"gbcp": "515"}}
+}

@@ -5,10 +5,11 @@ import (
 	"fmt"
 )
 
-// SetUpChart creates the accounts of Chart that do not exist yet; it can be
-// run any number of times.
-func SetUpChart(ctx context.Context, s Service) error {
-	for _, a := range Chart {
+// SetUpChart creates the accounts of Chart, and the extra ones given (the
+// service's other bank accounts, see BankAccount), that do not exist yet; it
+// can be run any number of times.
+func SetUpChart(ctx context.Context, s Service, extra ...Account) error {
+	for _, a := range append(Chart[:len(Chart):len(Chart)], extra...) {
 		if _, err := s.CreateAccount(ctx, a); err != nil {
 			return fmt.Errorf("set up chart: %w", err)
 		}

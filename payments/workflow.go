@@ -31,12 +31,14 @@ import (
 // and posts the accrual; release writes the payment files, posts payable →
 // payments in transit and queues the files for the bank. Draft, pending and
 // approved batches can be cancelled with a reason; an approved batch's
-// accrual is then reversed. Every transition is one audit event.
+// accrual is then reversed. A releasing batch is cancelled for what it has
+// not sent: cancelled when no file reached the bank, else released with
+// the files that did. Every transition is one audit event.
 
 // The statuses the approval workflow adds to a batch.
 const (
 	BatchPending        BatchStatus = "pending_approval" // submitted: waiting for its approvals
-	BatchCancelling     BatchStatus = "cancelling"       // an approved batch's accrual is being reversed
+	BatchCancelling     BatchStatus = "cancelling"       // being undone: its withdrawn files, then its accrual
 	BatchCancelled      BatchStatus = "cancelled"        // cancelled with a reason; never paid
 	BatchReleasing      BatchStatus = "releasing"        // its payment files are being written and posted
 	BatchReleased       BatchStatus = "released"         // its files are queued for the bank, or sent
@@ -119,6 +121,9 @@ const (
 	// FilePartlyRejected: every payment has a final status, some rejected.
 	FilePartlyRejected FileStatus = "partly_rejected"
 	FileRefused        FileStatus = "refused" // the bank refused the file itself (FF01...): staff must look
+	// FileWithdrawn: never sent, withdrawn when its batch's release was
+	// cancelled; its release posting is reversed and its payments freed.
+	FileWithdrawn FileStatus = "withdrawn"
 )
 
 // PaymentFile is one pain.001 file of a released batch.

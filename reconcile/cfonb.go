@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments/sepa"
 )
 
 // CFONB 120 is the French banks' fixed-width statement: records of 120
@@ -226,6 +228,7 @@ func (c *cfonbReader) movement(g *cfonbGroup, rec *cfonbRecord) (Line, error) {
 	}
 
 	var payer, payee string
+	var notes []string // the free text of the complements, where a return's reason may be
 	for {
 		next, err := c.read()
 		if err != nil || next.code() != "05" {
@@ -247,7 +250,13 @@ func (c *cfonbReader) movement(g *cfonbGroup, rec *cfonbRecord) (Line, error) {
 			if detail != "" {
 				l.Label = strings.TrimSpace(l.Label + " " + detail)
 			}
+			notes = append(notes, detail)
+		default: // MMO and the other qualifiers of free text
+			notes = append(notes, detail)
 		}
+	}
+	if code := returnReason(l, notes); code != "" {
+		l.ReturnReason = code
 	}
 	// The other party: the payee of a debit, the payer of a credit, or
 	// whichever the bank names.
@@ -505,4 +514,75 @@ func latin1(b []byte) string {
 		s[i] = rune(c)
 	}
 	return string(s)
+}
+
+// reasonMarkers are the words after which French banks write a return's
+// reason code in a complement ("MOTIF AC04", "MOTIF:MS03", "RSN AC06"),
+// and reasonFillers those that may stand between the marker and the code
+// ("MOTIF DE REJET AC04", "MOTIF RETOUR MD07").
+var (
+	reasonMarkers = map[string]bool{"MOTIF": true, "MOT": true, "RSN": true, "REASON": true}
+	reasonFillers = map[string]bool{"DE": true, "DU": true, "REJET": true, "RETOUR": true, "RET": true, "CODE": true}
+	returnWords   = map[string]bool{"RETOUR": true, "RET": true, "REJET": true, "RETURN": true, "RTRN": true, "REJECT": true}
+)
+
+// returnReason finds the ISO 20022 reason code of a return in the free text
+// of its 05 complements (LIB, MMO and the others but RCN, NPY and NBE),
+// which French banks use for it when columns 41-42 are blank or hold the
+// CFONB's own two-character code. Only a code of the reasons the service
+// knows (sepa.IsReasonCode) counts: one written after a marker (MOTIF,
+// MOT, RSN, REASON), in any complement; or, in a credit the bank calls a
+// return (RETOUR, REJET, RETURN... in its label or complements, or a reject
+// code in columns 41-42), one written alone as a word. It returns "" when
+// there is none.
+//
+// The two-character reject codes of columns 41-42 are not translated into
+// ISO codes: no correspondence published with the CFONB standard for the
+// returns of SEPA credit transfers could be sourced, so such a code is kept
+// as the bank gave it and shown as the bank's own (sepa.ReasonText).
+func returnReason(l Line, notes []string) string {
+	if len(notes) == 0 {
+		return ""
+	}
+	words := make([][]string, len(notes))
+	for i, n := range notes {
+		words[i] = reasonWords(n)
+		for j, w := range words[i] {
+			if !reasonMarkers[w] {
+				continue
+			}
+			k := j + 1
+			for k < len(words[i]) && reasonFillers[words[i][k]] {
+				k++
+			}
+			if k < len(words[i]) && sepa.IsReasonCode(words[i][k]) {
+				return words[i][k]
+			}
+		}
+	}
+	if l.Direction != Credit {
+		return ""
+	}
+	isReturn := l.ReturnReason != ""
+	for _, w := range append(reasonWords(l.Label), slices.Concat(words...)...) {
+		isReturn = isReturn || returnWords[w]
+	}
+	if !isReturn {
+		return ""
+	}
+	for _, ws := range words {
+		for _, w := range ws {
+			if sepa.IsReasonCode(w) {
+				return w
+			}
+		}
+	}
+	return ""
+}
+
+// reasonWords splits text into its words of capital letters and digits.
+func reasonWords(text string) []string {
+	return strings.FieldsFunc(strings.ToUpper(text), func(r rune) bool {
+		return (r < 'A' || r > 'Z') && (r < '0' || r > '9')
+	})
 }

@@ -95,7 +95,7 @@ func TestCFONBLines(t *testing.T) {
 	})
 	t.Run("Return", func(t *testing.T) {
 		l := lines[2]
-		if l.Direction != Credit || !l.Amount.Equal(d("204")) || l.ReturnReason != "04" || l.EndToEndID != "ADA-2024-02-000087" ||
+		if l.Direction != Credit || !l.Amount.Equal(d("204")) || l.ReturnReason != "AC04" || l.EndToEndID != "ADA-2024-02-000087" ||
 			l.CounterpartyName != "KARIM HADDAD" || l.Label != "RETOUR VIR SEPA MOTIF AC04 COMPTE CLOTURE" {
 			t.Errorf("%+v", l)
 		}
@@ -246,5 +246,68 @@ func TestCFONBTolerated(t *testing.T) {
 	var fe *FormatError
 	if !errors.As(err, &fe) || fe.Line != 4 {
 		t.Errorf("a short record on line 4: %v", err)
+	}
+}
+
+// TestCFONBReturnReasons reads returns whose reason French banks write in a
+// 05 complement: after a marker in any complement, alone in a return's, or
+// only as the CFONB code of columns 41-42; and code-like words that are no
+// reason.
+func TestCFONBReturnReasons(t *testing.T) {
+	p, err := readAll(NewCFONBReader(bytes.NewReader(readTestdata(t, "cfonb_returns.txt")), Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBalances(t, p)
+	checkGolden(t, "cfonb_returns.golden.json", p)
+	lines := p.Statements[0].Lines
+	want := []struct {
+		e2e, reason string
+		amount      string
+	}{
+		{"ADA-2024-02-000201", "MS03", "120"},   // LIB "RETOUR VIR SEPA MOTIF:MS03"
+		{"ADA-2024-02-000202", "AC04", "80.50"}, // MMO "MOTIF DE REJET AC04", over the CFONB code 04
+		{"ADA-2024-02-000203", "MD07", "40"},    // alone in the LIB of a return
+		{"ADA-2024-02-000204", "06", "25"},      // the CFONB code of columns 41-42 only
+		{"", "", "300"},                         // a credit that is no return: "AC04" and "AM04" are words of its text
+		{"ADA-2024-03-000001", "", "15"},        // "MOTIF XX99": no code the service knows
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d", len(lines), len(want))
+	}
+	for i, w := range want {
+		if l := lines[i]; l.EndToEndID != w.e2e || l.ReturnReason != w.reason || !l.Amount.Equal(d(w.amount)) {
+			t.Errorf("line %d: EndToEndId %q reason %q amount %s, want %q %q %s", i+1, l.EndToEndID, l.ReturnReason, l.Amount, w.e2e, w.reason, w.amount)
+		}
+	}
+}
+
+func TestReturnReasonMarkers(t *testing.T) {
+	credit := Line{Direction: Credit, Label: "VIREMENT"}
+	ret := Line{Direction: Credit, Label: "RETOUR VIR SEPA"}
+	debit := Line{Direction: Debit, Label: "RETOUR"}
+	for _, c := range []struct {
+		line  Line
+		notes []string
+		want  string
+	}{
+		{credit, []string{"MOTIF AC04"}, "AC04"},
+		{credit, []string{"RSN:AC06"}, "AC06"},
+		{credit, []string{"REASON BE04"}, "BE04"},
+		{credit, []string{"MOT. RR03 NOM ABSENT"}, "RR03"},
+		{credit, []string{"motif md07"}, "MD07"},
+		{debit, []string{"MOTIF DU RETOUR AM04"}, "AM04"},
+		{credit, []string{"AC04"}, ""},                 // alone, in a credit that is no return
+		{ret, []string{"REF 12 AC04"}, "AC04"},         // alone, in a return
+		{debit, []string{"AC04"}, ""},                  // alone, in a debit
+		{ret, []string{"MOTIF AC4"}, ""},               // no code
+		{ret, []string{"MOTIFAC04"}, ""},               // one word, not a code
+		{ret, []string{"MOTIF ZZ01 X"}, ""},            // an unknown code
+		{ret, []string{"MOTIF PAIEMENT AC04"}, "AC04"}, // alone in a return, all the same
+		{ret, nil, ""},
+	} {
+		if got := returnReason(c.line, c.notes); got != c.want {
+			t.Errorf("returnReason(%s %q, %q) = %q, want %q", c.line.Direction, c.line.Label, c.notes, got, c.want)
+		}
 	}
 }

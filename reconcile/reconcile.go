@@ -224,7 +224,11 @@ type Report struct {
 	// StatementSimulated is set when a statement of the day came from the
 	// embedded bank simulator of dev mode: its balances are no bank's.
 	StatementSimulated bool `json:"statement_simulated,omitempty"`
-	// LedgerClosing is bank:main at the end of the day (effective dates).
+	// LedgerAccount is the ledger account that stands for the account:
+	// bank:main for the service's paying account, bank:<name> for another.
+	LedgerAccount string `json:"ledger_account"`
+	// LedgerClosing is LedgerAccount at the end of the day (effective
+	// dates).
 	LedgerClosing decimal.Decimal `json:"ledger_closing"`
 	Difference    decimal.Decimal `json:"difference"` // statement − ledger
 	Agrees        bool            `json:"agrees"`

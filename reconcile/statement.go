@@ -137,7 +137,9 @@ type Line struct {
 	// nil for an entry that books one payment.
 	Batch *BatchInfo `json:",omitzero"`
 	// ReturnReason is the ISO reason code of a return (RtrInf/Rsn/Cd, e.g.
-	// AC04); in CFONB the rejection reason of columns 41-42.
+	// AC04); in CFONB the ISO code the bank wrote in a 05 complement
+	// ("MOTIF AC04", see returnReason), else the two-character reject code
+	// of columns 41-42, which is the CFONB's own.
 	ReturnReason string `json:",omitzero"`
 	// CounterpartyName and CounterpartyIBAN identify the other party: the
 	// creditor of a debit, the debtor of a credit (falling back to the

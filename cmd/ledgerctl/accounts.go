@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ofii/allowances/internal/banking"
 	"github.com/ofii/allowances/internal/cli"
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
@@ -59,7 +60,8 @@ func chartCmd(a *app) *cobra.Command {
 		Use:   "chart",
 		Short: "Create the chart of accounts and list it",
 		Long: `Create the accounts of the service's chart that do not exist yet (it is
-safe to run again) and list the chart with the balances. Like migrate, it
+safe to run again), with those of BANK_ACCOUNTS, and list the chart with
+the balances. Like migrate, it
 sets up the database: it uses the database itself (DATABASE_URL or
 --database-url), not ledgerd.`,
 		Args: cobra.NoArgs,
@@ -69,11 +71,16 @@ sets up the database: it uses the database itself (DATABASE_URL or
 			if err != nil {
 				return err
 			}
-			if err := ledger.SetUpChart(ctx, svc); err != nil {
+			cfg, err := a.config()
+			if err != nil {
 				return err
 			}
-			accounts := make([]ledger.Account, 0, len(ledger.Chart))
-			for _, c := range ledger.Chart {
+			extra := banking.ChartAccounts(cfg) // BANK_ACCOUNTS
+			if err := ledger.SetUpChart(ctx, svc, extra...); err != nil {
+				return err
+			}
+			accounts := make([]ledger.Account, 0, len(ledger.Chart)+len(extra))
+			for _, c := range append(ledger.Chart[:len(ledger.Chart):len(ledger.Chart)], extra...) {
 				acc, err := svc.Account(ctx, c.Code)
 				if err != nil {
 					return fmt.Errorf("read account %s: %w", c.Code, err)

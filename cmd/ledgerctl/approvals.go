@@ -77,7 +77,13 @@ approval needed records the lines as paid and posts the accrual.`,
 	{
 		name: "cancel", short: "Cancel a batch not yet released, with a reason", text: "reason", required: true,
 		long: `Cancel a draft, pending or approved batch; it is never paid. An approved
-batch's accrual is reversed.`,
+batch's accrual is reversed.
+
+A releasing batch (a release cut off) is cancelled for what it has not
+sent: its files not yet at the bank are withdrawn, their postings reversed
+and their payments freed. With no file sent the batch is cancelled; else it
+is released with the files the bank got, and each payment withdrawn is a
+payment exception, paid by a reissue batch ('ledgerctl exceptions').`,
 	},
 	{
 		name: "release", short: "Write an approved batch's payment files and queue them for the bank",

@@ -306,10 +306,11 @@ func reconcileReportCmd(a *app) *cobra.Command {
 	var csvOut bool
 	cmd := &cobra.Command{
 		Use:   "report [--date YYYY-MM-DD] [--account IBAN] [--csv]",
-		Short: "Reconcile the ledger's bank:main with the bank's statement of a day",
+		Short: "Reconcile a bank account's ledger account with the bank's statement of a day",
 		Long: `Read from ledgerd (GET /v1/reconciliation/report) the comparison of the
-closing balance of the bank's statement of a day (default today) with
-bank:main in the ledger at the end of that day, and whether they agree. The
+closing balance of the bank's statement of a day (default today) of an
+account (default DEBTOR_IBAN's) with its ledger account (bank:main, or the
+bank:<name> of BANK_ACCOUNTS) at the end of that day, and whether they agree. The
 report counts what each rule matched, the lines nothing explains yet, the
 payments in transit by age and the open exceptions. --csv writes it as
 ledgerd serves it in CSV, one row per rule and the summary rows.`,
@@ -379,6 +380,9 @@ func reportTable(w io.Writer, r reconcile.Report) error {
 	t := cli.NewTable(w)
 	t.Row("account", r.Account)
 	t.Row("date", r.Date.String())
+	if r.LedgerAccount != "" {
+		t.Row("ledger account", r.LedgerAccount)
+	}
 	if r.StatementFound {
 		t.Row("statement opening", cli.Amount(r.StatementOpening))
 		t.Row("statement closing", cli.Amount(r.StatementClosing))

@@ -16,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/config"
+	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments/bank"
 	"github.com/ofii/allowances/payments/bank/banksim"
 	"github.com/ofii/allowances/payments/sepa"
@@ -113,6 +114,20 @@ func ApprovalConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) paysql
 // settings, fetching statements through gw (nil: none fetched). The
 // statements fetched from the embedded simulator are marked simulated.
 func ReconcileConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) reconsql.Config {
-	return reconsql.Config{Account: cfg.DebtorIBAN, SuggestionDays: cfg.ReconSuggestionDays, InTransitDays: cfg.ReconInTransitDays,
+	others := map[string]string{}
+	for _, a := range cfg.BankAccounts {
+		others[a.IBAN] = a.Ledger
+	}
+	return reconsql.Config{Account: cfg.DebtorIBAN, Accounts: others, SuggestionDays: cfg.ReconSuggestionDays, InTransitDays: cfg.ReconInTransitDays,
 		Gateway: gw, Simulated: Simulated(cfg, gw), Logger: log, Insert: cfg.BulkInsert}
+}
+
+// ChartAccounts are the ledger accounts of the service's bank accounts
+// other than DEBTOR_IBAN's bank:main (BANK_ACCOUNTS), for ledger.SetUpChart.
+func ChartAccounts(cfg config.Config) []ledger.Account {
+	out := make([]ledger.Account, 0, len(cfg.BankAccounts))
+	for _, a := range cfg.BankAccounts {
+		out = append(out, ledger.BankAccount(a.Ledger, a.IBAN))
+	}
+	return out
 }

@@ -60,6 +60,7 @@ var Settings = []Setting{
 	{"DEBTOR_NAME", "OFII Agence comptable", "name of the service's account holder in the payment files"},
 	{"DEBTOR_IBAN", "FR7630001007941234567890185", "IBAN of the account the allowances are paid from"},
 	{"DEBTOR_BIC", "BDFEFRPPCCT", "BIC of the bank holding `DEBTOR_IBAN`"},
+	{"BANK_ACCOUNTS", "", "the service's other accounts whose statements are imported, each with its ledger account, `IBAN=bank:<name>` separated by `,` (the ledger accounts are created at start); `DEBTOR_IBAN` is always `bank:main`, and statements of any other account are skipped"},
 	{"BANK_URL", "", "base URL of the bank's payment interface; ledgerd does not start without it, except in dev mode, where it runs an embedded bank simulator instead, which pays nobody"},
 	{"BANK_EMBEDDED_ADDR", "127.0.0.1:8090", "address of the embedded bank simulator of dev mode (loopback only; port 0 picks a free one)"},
 	{"BANK_TOKEN", "", "bearer token of the bank interface (a secret: never logged)"},
@@ -130,6 +131,9 @@ type Config struct {
 	DebtorName          string
 	DebtorIBAN          string
 	DebtorBIC           string
+	// BankAccounts are the service's accounts other than DebtorIBAN
+	// (BANK_ACCOUNTS), in the order given.
+	BankAccounts        []BankAccount
 	BankURL             string // empty: run the embedded bank simulator
 	BankEmbeddedAddr    string
 	BankToken           string
@@ -227,6 +231,9 @@ func loadBank(get func(string) string, c *Config) error {
 		return fmt.Errorf("APPROVAL_SECOND_ABOVE: %q is not an amount in euros with at most two decimals", v)
 	}
 	c.DebtorName, c.DebtorIBAN, c.DebtorBIC = get("DEBTOR_NAME"), strings.ReplaceAll(get("DEBTOR_IBAN"), " ", ""), get("DEBTOR_BIC")
+	if c.BankAccounts, err = parseBankAccounts(get("BANK_ACCOUNTS"), c.DebtorIBAN); err != nil {
+		return fmt.Errorf("BANK_ACCOUNTS: %w", err)
+	}
 	c.BankURL = strings.TrimRight(get("BANK_URL"), "/")
 	if c.BankURL != "" {
 		u, err := url.Parse(c.BankURL)
@@ -410,4 +417,79 @@ func (c Config) CheckServer() error {
 		return nil
 	}
 	return fmt.Errorf("%s (set them, or start in dev mode with --dev or LEDGER_DEV=true to use the simulators)", strings.Join(missing, "; "))
+}
+
+// BankAccount is an account of the service at the bank and the ledger
+// account that stands for it.
+type BankAccount struct {
+	IBAN   string // without spaces, in capitals
+	Ledger string // bank:<name>
+}
+
+// parseBankAccounts reads BANK_ACCOUNTS: `IBAN=bank:<name>` separated by
+// commas. An IBAN is given once, and is not debtor's (bank:main); a ledger
+// account is bank: and a name of lower-case letters, digits and dashes,
+// given once, never bank:main.
+func parseBankAccounts(v, debtor string) ([]BankAccount, error) {
+	var out []BankAccount
+	seen := map[string]bool{strings.ToUpper(debtor): true, "bank:main": true}
+	for _, item := range strings.Split(v, ",") {
+		if strings.TrimSpace(item) == "" {
+			continue
+		}
+		iban, code, ok := strings.Cut(item, "=")
+		iban = strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(iban), " ", ""))
+		code = strings.TrimSpace(code)
+		name, isBank := strings.CutPrefix(code, "bank:")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%q is not IBAN=bank:<name>", strings.TrimSpace(item))
+		case !validIBAN(iban):
+			return nil, fmt.Errorf("%q is not a valid IBAN", iban)
+		case !isBank || !validName(name):
+			return nil, fmt.Errorf("%q is not a ledger account bank:<name> (lower-case letters, digits and dashes)", code)
+		case seen[iban]:
+			return nil, fmt.Errorf("account %s is given twice (DEBTOR_IBAN is bank:main)", iban)
+		case seen[code]:
+			return nil, fmt.Errorf("ledger account %s is given twice (bank:main is DEBTOR_IBAN's)", code)
+		}
+		seen[iban], seen[code] = true, true
+		out = append(out, BankAccount{IBAN: iban, Ledger: code})
+	}
+	return out, nil
+}
+
+// validName reports whether s is a name of 1 to 40 lower-case letters,
+// digits and dashes.
+func validName(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// validIBAN reports whether s is 15 to 34 capitals and digits, a country
+// code and check digits first, that pass the mod-97 check of ISO 7064.
+func validIBAN(s string) bool {
+	if len(s) < 15 || len(s) > 34 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' {
+		return false
+	}
+	r := 0
+	for i := range len(s) {
+		c := s[(i+4)%len(s)]
+		switch {
+		case c >= '0' && c <= '9':
+			r = (r*10 + int(c-'0')) % 97
+		case c >= 'A' && c <= 'Z':
+			r = (r*100 + int(c-'A') + 10) % 97
+		default:
+			return false
+		}
+	}
+	return r == 1
 }

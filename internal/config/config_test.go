@@ -40,6 +40,14 @@ func TestBadSettings(t *testing.T) {
 		{"RECON_SUGGESTION_DAYS", "0", "RECON_SUGGESTION_DAYS"},
 		{"RECON_IN_TRANSIT_DAYS", "soon", "RECON_IN_TRANSIT_DAYS"},
 		{"ORPHAN_FACTS_DAYS", "0", "ORPHAN_FACTS_DAYS"},
+		{"BANK_ACCOUNTS", "FR7610107001011234567890129", "BANK_ACCOUNTS"},
+		{"BANK_ACCOUNTS", "FR7610107001011234567890128=bank:reserve", "BANK_ACCOUNTS"},
+		{"BANK_ACCOUNTS", "FR7610107001011234567890129=reserve", "BANK_ACCOUNTS"},
+		{"BANK_ACCOUNTS", "FR7610107001011234567890129=bank:Reserve", "BANK_ACCOUNTS"},
+		{"BANK_ACCOUNTS", "FR7610107001011234567890129=bank:main", "BANK_ACCOUNTS"},
+		{"BANK_ACCOUNTS", "FR7630001007941234567890185=bank:reserve", "BANK_ACCOUNTS"},
+		{"BANK_ACCOUNTS", "FR7610107001011234567890129=bank:a,FR7610107001011234567890129=bank:b", "BANK_ACCOUNTS"},
+		{"BANK_ACCOUNTS", "FR7610107001011234567890129=bank:a,FR1420041010050500013M02606=bank:a", "BANK_ACCOUNTS"},
 	} {
 		_, err := config.Load(func(k string) string {
 			if k == tt.name {
@@ -61,5 +69,24 @@ func TestReadmeListsEverySetting(t *testing.T) {
 	}
 	if !strings.Contains(string(b), config.Table()) {
 		t.Fatalf("README.md does not contain the settings table; put this in it:\n%s", config.Table())
+	}
+}
+
+func TestBankAccounts(t *testing.T) {
+	c, err := config.Load(func(k string) string {
+		if k == "BANK_ACCOUNTS" {
+			return " fr76 1010 7001 0112 3456 7890 129 = bank:reserve , FR1420041010050500013M02606=bank:grants-2 ,"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []config.BankAccount{{IBAN: "FR7610107001011234567890129", Ledger: "bank:reserve"}, {IBAN: "FR1420041010050500013M02606", Ledger: "bank:grants-2"}}
+	if len(c.BankAccounts) != 2 || c.BankAccounts[0] != want[0] || c.BankAccounts[1] != want[1] {
+		t.Errorf("BankAccounts = %+v, want %+v", c.BankAccounts, want)
+	}
+	if c, _ := config.Load(func(string) string { return "" }); len(c.BankAccounts) != 0 {
+		t.Errorf("no BANK_ACCOUNTS: %+v", c.BankAccounts)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ofii/allowances/internal/lease"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
+	paysql "github.com/ofii/allowances/payments/sqlstore"
 	"github.com/ofii/allowances/reconcile"
 	reconsql "github.com/ofii/allowances/reconcile/sqlstore"
 )
@@ -19,8 +20,10 @@ import (
 // time, whichever takes its lease first; the others skip it until the
 // lease is released, or has expired because its holder died.
 const (
-	// LeaseBankSend is held while the queued payment files are sent.
-	LeaseBankSend = "bank:send"
+	// LeaseBankSend is held while the queued payment files are sent; the
+	// cancellation of a releasing batch takes it too, so that it never
+	// withdraws a file on its way to the bank.
+	LeaseBankSend = paysql.SendLeaseName
 	// LeaseBankReports is held while the status reports are fetched and
 	// applied.
 	LeaseBankReports = "bank:reports"

@@ -104,7 +104,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	cfg.BulkInsert = bulk == sqlstore.BulkInsert
 	log.Info("bulk writes", "method", bulk.String(), "BULK_WRITE", cfg.BulkWrite)
 	store := sqlstore.New(pool, sqlstore.WithRetryPolicy(policy), sqlstore.WithBulkMethod(bulk))
-	if err := ledger.SetUpChart(ctx, store); err != nil {
+	if err := ledger.SetUpChart(ctx, store, banking.ChartAccounts(cfg)...); err != nil {
 		return err
 	}
 	events := paysql.New(pool, paysql.WithRetryPolicy(policy), paysql.WithUnopenedDays(cfg.OrphanFactsDays))

@@ -424,8 +424,12 @@ var reasons = map[string]reason{
 }
 
 // ReasonText explains an ISO 20022 status reason code in words a finance
-// person understands, after the code: "AC04: the account is closed". An
-// unknown code gives "XXXX: reason code not known"; an empty code gives "".
+// person understands, after the code: "AC04: the account is closed". A
+// code of two characters is the reject code of a French bank's CFONB 120
+// statement (columns 41-42 of its 04 record), which is no ISO code: it is
+// said so, and the reader sent to the line's label, where French banks
+// write the reason. An unknown code gives "XXXX: reason code not known"; an
+// empty code gives "".
 func ReasonText(code string) string {
 	code = strings.ToUpper(strings.TrimSpace(code))
 	if code == "" {
@@ -434,7 +438,18 @@ func ReasonText(code string) string {
 	if r, ok := reasons[code]; ok {
 		return code + ": " + r.text
 	}
+	if len(code) == 2 {
+		return code + ": reject code of the French bank's statement (CFONB), not an ISO 20022 reason code: see the line's label"
+	}
 	return code + ": reason code not known"
+}
+
+// IsReasonCode reports whether code is one of the ISO 20022 status reason
+// codes the service knows, written in capitals ("AC04"): what a statement
+// reader may take for a return's reason in free text.
+func IsReasonCode(code string) bool {
+	_, ok := reasons[code]
+	return ok
 }
 
 // ReasonAction returns what to do about a payment rejected with the given

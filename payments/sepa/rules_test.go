@@ -295,6 +295,7 @@ func TestReasons(t *testing.T) {
 		{"DNOR", "", ActionReview},
 		{"ac04", "AC04: the account is closed", ActionFixPayee},
 		{"ZZ99", "ZZ99: reason code not known", ActionReview},
+		{"04", "04: reject code of the French bank's statement (CFONB), not an ISO 20022 reason code: see the line's label", ActionReview},
 		{"", "", ActionReview},
 	}
 	for _, tt := range tests {
@@ -420,6 +421,14 @@ func TestCheckName(t *testing.T) {
 		}
 		if c.want == "" && got != "" || c.want != "" && !strings.HasPrefix(got, c.want) {
 			t.Errorf("CheckName(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestIsReasonCode(t *testing.T) {
+	for code, want := range map[string]bool{"AC04": true, "MS03": true, "MD07": true, "ac04": false, "ZZ99": false, "04": false, "": false} {
+		if got := IsReasonCode(code); got != want {
+			t.Errorf("IsReasonCode(%q) = %v, want %v", code, got, want)
 		}
 	}
 }

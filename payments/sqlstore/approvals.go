@@ -502,6 +502,11 @@ func (s *ApprovalStore) Reject(ctx context.Context, id uuid.UUID, by payments.Ac
 // reversed and what it recorded as paid is taken back, so that its days
 // can be paid by another batch. A reissue batch's exceptions are corrected
 // again, for the next reissue batch.
+//
+// A 'releasing' batch (a release cut off, or still working) is cancelled
+// for what it has not sent (cancelRelease): its files not at the bank are
+// withdrawn and undone; with none sent the batch is cancelled as an
+// approved one, else it is 'released' with the files the bank got.
 func (s *ApprovalStore) Cancel(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (payments.Batch, error) {
 	if err := by.Allow("cancel a batch", payments.RolePreparer, payments.RoleApprover, payments.RoleAdmin); err != nil {
 		return payments.Batch{}, err
@@ -510,9 +515,9 @@ func (s *ApprovalStore) Cancel(ctx context.Context, id uuid.UUID, by payments.Ac
 	if err != nil {
 		return payments.Batch{}, err
 	}
-	reverse := false
+	reverse, releasing := false, false
 	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		reverse = false
+		reverse, releasing = false, false
 		b, err := lockBatch(ctx, tx, id)
 		if err != nil {
 			return err
@@ -526,8 +531,11 @@ func (s *ApprovalStore) Cancel(ctx context.Context, id uuid.UUID, by payments.Ac
 		case payments.BatchCancelling:
 			reverse = true
 			return nil
+		case payments.BatchReleasing:
+			releasing = true // withdrawn under the release lease
+			return nil
 		default:
-			return errs.E(errs.Conflict, "batch %s is %s: only a draft, pending or approved batch can be cancelled", id, b.status)
+			return errs.E(errs.Conflict, "batch %s is %s: only a draft, pending, approved or releasing batch can be cancelled", id, b.status)
 		}
 		closed := any(now)
 		if reverse {
@@ -553,20 +561,50 @@ func (s *ApprovalStore) Cancel(ctx context.Context, id uuid.UUID, by payments.Ac
 	if err != nil {
 		return payments.Batch{}, errs.Wrap(err, "cancel batch %s", id)
 	}
-	if reverse {
-		if err := s.finishCancel(ctx, id, reason); err != nil {
-			return payments.Batch{}, fmt.Errorf("cancel batch %s (cancel again to finish): %w", id, err)
-		}
+	switch {
+	case releasing:
+		err = s.cancelRelease(ctx, id, by, reason)
+	case reverse:
+		err = s.finishCancel(ctx, id, reason)
+	}
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return payments.Batch{}, errs.Wrap(err, "cancel batch %s", id)
+	}
+	if err != nil {
+		return payments.Batch{}, fmt.Errorf("cancel batch %s (cancel again to finish): %w", id, err)
 	}
 	return s.runs.Batch(ctx, id)
 }
 
-// finishCancel reverses a cancelled batch's accrual, takes back what it
-// recorded as paid and makes it 'cancelled'.
+// finishCancel undoes a 'cancelling' batch. The release postings of its
+// withdrawn files are reversed and their payments freed; when the bank got
+// some of its files, it is 'released' with them (keepSent). Otherwise its
+// accrual is reversed, what it recorded as paid is taken back, the lines
+// its release held are closed (their days are paid by another batch), and
+// it is 'cancelled'.
 func (s *ApprovalStore) finishCancel(ctx context.Context, id uuid.UUID, reason string) error {
 	b, err := s.runs.Batch(ctx, id)
 	if err != nil {
 		return err
+	}
+	if b.Status != payments.BatchCancelling {
+		return nil
+	}
+	withdrawn, sent, err := s.withdrawnFiles(ctx, id)
+	if err != nil {
+		return fmt.Errorf("list the withdrawn files: %w", err)
+	}
+	for _, f := range withdrawn {
+		if err := s.unpostRelease(ctx, b, f, reason); err != nil {
+			return err
+		}
+		if err := s.freeWithdrawn(ctx, b, f, sent > 0, reason); err != nil {
+			return fmt.Errorf("free the payments of file %s: %w", f.MsgID, err)
+		}
+	}
+	if sent > 0 {
+		return s.keepSent(ctx, id, withdrawn, sent, reason)
 	}
 	if b.Kind != payments.RunReissue {
 		for _, sc := range payments.Schemes {
@@ -596,8 +634,28 @@ func (s *ApprovalStore) finishCancel(ctx context.Context, id uuid.UUID, reason s
 		if _, err := tx.Exec(ctx, `DELETE FROM batch_approvals WHERE batch_id = $1`, id); err != nil {
 			return err
 		}
+		// The lines the release held are not owed by this batch any more.
+		held, err := tx.Exec(ctx, `UPDATE payment_exceptions SET status = 'closed', note = $3, updated_at = $2
+			WHERE batch_id = $1 AND msg_id = '' AND status IN ('open', 'corrected')`, id, now, "batch cancelled before its release: "+reason)
+		if err != nil {
+			return err
+		}
+		if b.Kind == payments.RunReissue {
+			if _, err := tx.Exec(ctx, `UPDATE payment_exceptions SET status = 'corrected', reissue_batch_id = NULL, updated_at = $2
+				WHERE reissue_batch_id = $1`, id, now); err != nil {
+				return err
+			}
+		}
+		details := map[string]any{"accrual_reversed": b.Kind != payments.RunReissue}
+		if len(withdrawn) > 0 {
+			ids := make([]string, 0, len(withdrawn))
+			for _, f := range withdrawn {
+				ids = append(ids, f.MsgID)
+			}
+			details["files_withdrawn"], details["held_closed"] = ids, held.RowsAffected()
+		}
 		return audit(ctx, tx, now, payments.System, "cancelled", "batch", id.String(), string(payments.BatchCancelling),
-			string(payments.BatchCancelled), reason, map[string]any{"accrual_reversed": b.Kind != payments.RunReissue})
+			string(payments.BatchCancelled), reason, details)
 	})
 }
 

@@ -229,7 +229,7 @@ func (s *Store) matchLine(ctx context.Context, tx pgx.Tx, l *stLine, ids []strin
 	}
 	e.postings = append(e.postings, posting{key: "recon:" + string(rule) + ":" + id.String(), date: l.booking, statement: l.stmt,
 		desc: fmt.Sprintf("Payments booked by the bank, matched by %s (%s)", by, rule), ref: "statement:" + l.ref(),
-		lines: effectLines(rule, l.dir, l.amount)})
+		lines: effectLines(rule, l.dir, l.amount, l.bank)})
 	if err := s.write(ctx, tx, e, now); err != nil {
 		return uuid.Nil, err
 	}
@@ -286,7 +286,7 @@ func (s *Store) BookToSuspense(ctx context.Context, id uuid.UUID, by payments.Ac
 			e := newEffects()
 			m := e.match(l, reconcile.RuleSuspense, "", by.Name, reason, now)
 			e.postings = append(e.postings, posting{key: "recon:suspense:" + m.String(), date: l.booking, statement: l.stmt,
-				desc: "Statement line booked to suspense: " + reason, ref: "statement:" + l.ref(), lines: effectLines(reconcile.RuleSuspense, l.dir, l.amount)})
+				desc: "Statement line booked to suspense: " + reason, ref: "statement:" + l.ref(), lines: effectLines(reconcile.RuleSuspense, l.dir, l.amount, l.bank)})
 			if err := s.write(ctx, tx, e, now); err != nil {
 				return "", err
 			}
@@ -393,7 +393,11 @@ func (s *Store) UndoMatch(ctx context.Context, id uuid.UUID, by payments.Actor, 
 				return err
 			}
 		} else {
-			lines = effectLines(reconcile.Rule(rule), reconcile.Direction(dir), amount)
+			bank := ledger.BankMain
+			if err := tx.QueryRow(ctx, `SELECT ledger_account FROM statements WHERE id = $1`, stmt).Scan(&bank); err != nil {
+				return fmt.Errorf("read the ledger account of statement %s: %w", stmt, err)
+			}
+			lines = effectLines(reconcile.Rule(rule), reconcile.Direction(dir), amount, bank)
 			if _, err := tx.Exec(ctx, `DELETE FROM payment_bookings WHERE match_id = $1 AND line_id IN
 				(SELECT payment_line FROM recon_matches WHERE id = $1 UNION SELECT line_id FROM recon_match_payments WHERE match_id = $1)`, id); err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -79,18 +80,38 @@ func formatError(err error) error {
 	return err
 }
 
-// sameAccount reports whether a statement's account is ours: the IBAN, or
-// for CFONB the bank, branch and account numbers it holds.
-func (s *Store) sameAccount(account string) bool {
+// ledgerAccount returns the ledger account of a statement's account, and
+// whether it is one of the service's: bank:main for Config.Account, the
+// account of Config.Accounts for the others. A statement names its account
+// by IBAN, or in CFONB by the bank, branch and account numbers of a French
+// one.
+func (s *Store) ledgerAccount(account string) (string, bool) {
 	a := strings.ReplaceAll(account, " ", "")
-	if strings.EqualFold(a, s.cfg.Account) {
-		return true
+	match := func(iban string) bool {
+		if strings.EqualFold(a, iban) {
+			return true
+		}
+		return strings.HasPrefix(iban, "FR") && len(iban) == 27 && a == iban[4:9]+"-"+iban[9:14]+"-"+iban[14:25]
 	}
-	iban := s.cfg.Account
-	if strings.HasPrefix(iban, "FR") && len(iban) == 27 {
-		return a == iban[4:9]+"-"+iban[9:14]+"-"+iban[14:25]
+	if match(s.cfg.Account) {
+		return ledger.BankMain, true
 	}
-	return false
+	for iban, code := range s.cfg.Accounts {
+		if match(iban) {
+			return code, true
+		}
+	}
+	return "", false
+}
+
+// serviceAccounts names the service's accounts, for messages.
+func (s *Store) serviceAccounts() string {
+	names := []string{s.cfg.Account}
+	for iban := range s.cfg.Accounts {
+		names = append(names, iban)
+	}
+	slices.Sort(names[1:])
+	return strings.Join(names, ", ")
 }
 
 // Import imports a statement file held in memory (ImportFrom).
@@ -126,15 +147,20 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 	}
 	res.Format, res.FileSHA256 = summary.Format, summary.FileSHA256
 	// A bank sends one file per customer contract, with every account in
-	// it: the statements of other accounts are skipped, and listed.
+	// it: the statements of the service's accounts are imported, each
+	// posted to its ledger account; those of other accounts are skipped,
+	// and listed.
 	others := map[string]bool{}
+	banks := map[string]string{} // statement → its ledger account
 	for _, st := range summary.Statements {
-		if !s.sameAccount(st.Account) {
+		code, ok := s.ledgerAccount(st.Account)
+		if !ok {
 			others[st.ID] = true
 			res.Skipped = append(res.Skipped, reconcile.SkippedStatement{StmtID: st.ID, Account: st.Account, Date: st.Date, Lines: st.Entries,
-				Reason: fmt.Sprintf("account %s is not the service's (%s)", st.Account, s.cfg.Account)})
+				Reason: fmt.Sprintf("account %s is not the service's (%s)", st.Account, s.serviceAccounts())})
 			continue
 		}
+		banks[st.ID] = code
 		// The ledger books euros: a statement in another currency would
 		// be posted as if its amounts were euros.
 		if st.Currency != ledger.Currency {
@@ -142,7 +168,7 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 		}
 	}
 	if len(summary.Statements) > 0 && len(others) == len(summary.Statements) {
-		return res, errs.Field("file", "holds no statement of the service's account %s (%d of other accounts, such as %s)", s.cfg.Account, len(others), summary.Statements[0].Account)
+		return res, errs.Field("file", "holds no statement of the service's accounts (%s): %d of other accounts, such as %s", s.serviceAccounts(), len(others), summary.Statements[0].Account)
 	}
 	var status string
 	err = s.pool.QueryRow(ctx, `SELECT status FROM statement_files WHERE sha256 = $1`, res.FileSHA256).Scan(&status)
@@ -218,9 +244,9 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 		}
 		err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `INSERT INTO statements (id, account, stmt_id, sequence, file_sha256, format, currency, stmt_date, opening,
-				closing, entries, status, imported_at, simulated, match_pending) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'importing', $12, $13, true)
-				ON CONFLICT (id) DO NOTHING`, id, st.Account, stmtKey(st), st.Sequence, res.FileSHA256, st.Format, st.Currency, st.Date,
-				st.Opening.Amount, st.Closing.Amount, int64(st.Entries), s.now(), simulated)
+				closing, entries, status, imported_at, simulated, ledger_account, match_pending) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+				'importing', $12, $13, $14, true) ON CONFLICT (id) DO NOTHING`, id, st.Account, stmtKey(st), st.Sequence, res.FileSHA256, st.Format,
+				st.Currency, st.Date, st.Opening.Amount, st.Closing.Amount, int64(st.Entries), s.now(), simulated, banks[st.ID])
 			return err
 		})
 		if err != nil {
@@ -244,7 +270,7 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 		if skip[id] || l.Index < done[id] {
 			return nil
 		}
-		chunk = append(chunk, fromLine(id, l))
+		chunk = append(chunk, fromLine(id, l, banks[st.ID]))
 		if len(chunk) >= s.cfg.ChunkSize {
 			return flush()
 		}
@@ -330,15 +356,16 @@ func (t *effects) add(e *effects) {
 	t.result.Exceptions += e.result.Exceptions
 }
 
-// fromLine is the store's form of a line read from a statement.
-func fromLine(stmt uuid.UUID, l reconcile.Line) *stLine {
+// fromLine is the store's form of a line read from a statement whose
+// ledger account is bank.
+func fromLine(stmt uuid.UUID, l reconcile.Line, bank string) *stLine {
 	code := strings.Trim(strings.Join([]string{l.Domain, l.Family, l.SubFamily}, "/"), "/")
 	if code == "" {
 		code = l.BankCode
 	}
 	x := &stLine{stmt: stmt, idx: l.Index, amount: l.Amount, dir: l.Direction, status: l.Status, booking: l.BookingDate, value: l.ValueDate,
 		bankRef: l.BankRef, bankCode: code, e2e: l.EndToEndID, pmtInf: l.PmtInfID, msgID: l.MsgID, returnReason: l.ReturnReason,
-		cpName: l.CounterpartyName, cpIBAN: l.CounterpartyIBAN, label: l.Label, matchStatus: "unmatched"}
+		cpName: l.CounterpartyName, cpIBAN: l.CounterpartyIBAN, label: l.Label, matchStatus: "unmatched", bank: bank}
 	if x.booking.IsZero() {
 		x.booking = x.value
 	}
@@ -454,7 +481,7 @@ func (s *Store) Fetch(ctx context.Context, day ledger.Date, by payments.Actor) (
 func (s *Store) FetchDue(ctx context.Context, today ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error) {
 	var last, first *ledger.Date
 	err := s.pool.QueryRow(ctx, `SELECT (SELECT max(stmt_date) FROM statements WHERE status = 'imported'),
-		(SELECT min(execution_date) FROM payment_files WHERE status <> 'building')`).Scan(&last, &first)
+		(SELECT min(execution_date) FROM payment_files WHERE status NOT IN ('building', 'withdrawn'))`).Scan(&last, &first)
 	if err != nil {
 		return nil, fmt.Errorf("find the statements due: %w", err)
 	}

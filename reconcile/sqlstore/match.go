@@ -29,6 +29,7 @@ type stLine struct {
 	returnReason, cpName, cpIBAN, label   string
 	matchStatus, rule                     string
 	matchID                               *uuid.UUID
+	bank                                  string // the ledger account of the statement's account
 }
 
 func (l *stLine) ref() string { return fmt.Sprintf("%s/%d", l.stmt, l.idx) }
@@ -61,7 +62,7 @@ type effects struct {
 	postings   []posting
 	exceptions [][]any // kind, statement, idx, payment, amount, reason
 	payExc     []payExc
-	byDate     map[string]map[ledger.Date]*daySum // rule → day → sum, for the aggregated postings
+	byDate     map[dayKey]*daySum // for the aggregated postings
 	result     reconcile.MatchResult
 }
 
@@ -69,6 +70,14 @@ type effects struct {
 type booking struct {
 	match, stmt uuid.UUID
 	idx         int
+}
+
+// dayKey is a rule, a ledger account of the bank and a day, whose matches
+// one entry books.
+type dayKey struct {
+	rule reconcile.Rule
+	bank string
+	day  ledger.Date
 }
 
 // daySum adds up the matches of one rule booked on one day.
@@ -82,7 +91,7 @@ type payExc struct {
 }
 
 func newEffects() *effects {
-	return &effects{booked: map[string]booking{}, returned: map[string]uuid.UUID{}, byDate: map[string]map[ledger.Date]*daySum{},
+	return &effects{booked: map[string]booking{}, returned: map[string]uuid.UUID{}, byDate: map[dayKey]*daySum{},
 		result: reconcile.MatchResult{Matched: map[reconcile.Rule]reconcile.Count{}}}
 }
 
@@ -104,17 +113,14 @@ func (e *effects) match(l *stLine, rule reconcile.Rule, payment, by, reason stri
 	return id
 }
 
-// aggregate adds a match's amount to the day's entry of its rule.
-func (e *effects) aggregate(rule reconcile.Rule, day ledger.Date, amount decimal.Decimal, match uuid.UUID) {
-	m := e.byDate[string(rule)]
-	if m == nil {
-		m = map[ledger.Date]*daySum{}
-		e.byDate[string(rule)] = m
-	}
-	d := m[day]
+// aggregate adds a match's amount to the day's entry of its rule and of
+// the ledger account bank.
+func (e *effects) aggregate(rule reconcile.Rule, bank string, day ledger.Date, amount decimal.Decimal, match uuid.UUID) {
+	k := dayKey{rule, bank, day}
+	d := e.byDate[k]
 	if d == nil {
 		d = &daySum{}
-		m[day] = d
+		e.byDate[k] = d
 	}
 	d.sum = d.sum.Add(amount)
 	d.matches = append(d.matches, match.String())
@@ -180,7 +186,7 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 		switch {
 		case isFee(l):
 			id := e.match(l, reconcile.RuleFee, "", by, "", now)
-			e.aggregate(reconcile.RuleFee, l.booking, l.amount, id)
+			e.aggregate(reconcile.RuleFee, l.bank, l.booking, l.amount, id)
 		case l.dir == reconcile.Debit && l.e2e != "":
 			p := pays[l.e2e]
 			switch {
@@ -200,7 +206,7 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 				b := id
 				p.booked = &b
 				e.booked[p.id] = booking{id, l.stmt, l.idx}
-				e.aggregate(reconcile.RuleEndToEnd, l.booking, l.amount, id)
+				e.aggregate(reconcile.RuleEndToEnd, l.bank, l.booking, l.amount, id)
 			}
 		case l.dir == reconcile.Credit && l.returnReason != "" && l.e2e != "":
 			p := pays[l.e2e]
@@ -219,7 +225,7 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 				r := id
 				p.returned = &r
 				e.returned[p.id] = id
-				lines := []ledger.Line{{Account: ledger.BankMain, Amount: l.amount, Memo: p.id}}
+				lines := []ledger.Line{{Account: l.bank, Amount: l.amount, Memo: p.id}}
 				if fee := p.amount.Sub(l.amount); fee.IsPositive() {
 					lines = append(lines, ledger.Line{Account: ledger.ExpenseBankFees, Amount: fee, Memo: "fee withheld from the return of " + p.id})
 				}
@@ -235,22 +241,25 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 	return nil
 }
 
-// aggregated turns the day sums of a chunk into its postings, one per rule
-// and day, keyed by the matches it books, so that a retry posts the same
-// entry and another chunk never reuses its key.
+// aggregated turns the day sums of a chunk into its postings, one per
+// rule, ledger account of the bank and day, keyed by the matches it books,
+// so that a retry posts the same entry and another chunk never reuses its
+// key.
 func (e *effects) aggregated(stmt uuid.UUID) {
-	for rule, days := range e.byDate {
-		for day, d := range days {
-			key := fmt.Sprintf("recon:%s:%s:%s", rule, day, uuid.NewSHA1(matchSpace, []byte(strings.Join(d.matches, ","))))
-			lines, desc := pair(ledger.PaymentsInTransit, ledger.BankMain, d.sum, "payments booked"), "Payments booked by the bank"
-			if reconcile.Rule(rule) == reconcile.RuleFee {
-				lines, desc = pair(ledger.ExpenseBankFees, ledger.BankMain, d.sum, "bank charges"), "Bank charges booked on the statement"
-			}
-			e.postings = append(e.postings, posting{key: key, date: day, statement: stmt,
-				desc: fmt.Sprintf("%s on %s (%s, %d lines)", desc, day, rule, len(d.matches)), ref: fmt.Sprintf("statement:%s", stmt), lines: lines})
+	for k, d := range e.byDate {
+		rule, day := k.rule, k.day
+		key := fmt.Sprintf("recon:%s:%s:%s", rule, day, uuid.NewSHA1(matchSpace, []byte(strings.Join(d.matches, ","))))
+		lines, desc := pair(ledger.PaymentsInTransit, k.bank, d.sum, "payments booked"), "Payments booked by the bank"
+		if rule == reconcile.RuleFee {
+			lines, desc = pair(ledger.ExpenseBankFees, k.bank, d.sum, "bank charges"), "Bank charges booked on the statement"
 		}
+		if k.bank != ledger.BankMain {
+			desc += " on " + k.bank
+		}
+		e.postings = append(e.postings, posting{key: key, date: day, statement: stmt,
+			desc: fmt.Sprintf("%s on %s (%s, %d lines)", desc, day, rule, len(d.matches)), ref: fmt.Sprintf("statement:%s", stmt), lines: lines})
 	}
-	e.byDate = map[string]map[ledger.Date]*daySum{}
+	e.byDate = map[dayKey]*daySum{}
 }
 
 // write records the effects of decisions, in tx.
@@ -537,7 +546,7 @@ func (s *Store) matchBatch(ctx context.Context, tx pgx.Tx, l *stLine, e *effects
 		e.multi = append(e.multi, []any{id, p.id, p.amount})
 		e.booked[p.id] = booking{id, l.stmt, l.idx}
 	}
-	e.aggregate(reconcile.RuleBatch, l.booking, l.amount, id)
+	e.aggregate(reconcile.RuleBatch, l.bank, l.booking, l.amount, id)
 	return true, nil
 }
 
@@ -595,7 +604,7 @@ func updateLines(ctx context.Context, tx pgx.Tx, lines []*stLine) error {
 
 const lineCols = `l.statement_id, l.idx, l.amount, l.direction, l.status, l.booking_date, l.value_date, l.bank_ref, l.bank_code,
 	l.end_to_end_id, l.pmt_inf_id, l.msg_id, l.batch_count, l.batch_total, l.return_reason, l.counterparty_name, l.counterparty_iban,
-	l.label, l.match_status, l.rule, l.match_id`
+	l.label, l.match_status, l.rule, l.match_id, (SELECT a.ledger_account FROM statements a WHERE a.id = l.statement_id)`
 
 func scanLine(r pgx.CollectableRow) (*stLine, error) {
 	var l stLine
@@ -603,7 +612,7 @@ func scanLine(r pgx.CollectableRow) (*stLine, error) {
 	var dir string
 	var value *ledger.Date
 	err := r.Scan(&l.stmt, &idx, &l.amount, &dir, &l.status, &l.booking, &value, &l.bankRef, &l.bankCode, &l.e2e, &l.pmtInf, &l.msgID,
-		&count, &l.batchTotal, &l.returnReason, &l.cpName, &l.cpIBAN, &l.label, &l.matchStatus, &l.rule, &l.matchID)
+		&count, &l.batchTotal, &l.returnReason, &l.cpName, &l.cpIBAN, &l.label, &l.matchStatus, &l.rule, &l.matchID, &l.bank)
 	l.idx, l.batchCount, l.dir = int(idx), int(count), reconcile.Direction(dir)
 	if value != nil {
 		l.value = *value
@@ -612,16 +621,16 @@ func scanLine(r pgx.CollectableRow) (*stLine, error) {
 }
 
 // effectLines are the ledger lines a match made for its statement line,
-// from which its undoing is made.
-func effectLines(rule reconcile.Rule, dir reconcile.Direction, amount decimal.Decimal) []ledger.Line {
+// whose statement's ledger account is bank, from which its undoing is made.
+func effectLines(rule reconcile.Rule, dir reconcile.Direction, amount decimal.Decimal, bank string) []ledger.Line {
 	switch rule {
 	case reconcile.RuleFee:
-		return pair(ledger.ExpenseBankFees, ledger.BankMain, amount, "")
+		return pair(ledger.ExpenseBankFees, bank, amount, "")
 	case reconcile.RuleSuspense:
 		if dir == reconcile.Credit {
-			return pair(ledger.BankMain, ledger.Suspense, amount, "")
+			return pair(bank, ledger.Suspense, amount, "")
 		}
-		return pair(ledger.Suspense, ledger.BankMain, amount, "")
+		return pair(ledger.Suspense, bank, amount, "")
 	}
-	return pair(ledger.PaymentsInTransit, ledger.BankMain, amount, "")
+	return pair(ledger.PaymentsInTransit, bank, amount, "")
 }

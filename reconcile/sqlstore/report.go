@@ -17,17 +17,20 @@ import (
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
-// Report reconciles an account on a day: the statement's balances against
-// bank:main at the end of the day, the lines matched by rule, the
+// Report reconciles one of the service's accounts on a day: its
+// statement's balances against its ledger account (bank:main for
+// Config.Account) at the end of the day, its lines matched by rule, the
 // exceptions still open and the payments in transit by age.
 func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (reconcile.Report, error) {
 	if account == "" {
 		account = s.cfg.Account
 	}
 	r := reconcile.Report{Account: account, Date: day, Matched: map[reconcile.Rule]reconcile.Count{}, GeneratedAt: s.now()}
-	if !s.sameAccount(account) {
-		return r, errs.Field("account", "%s is not the account reconciled with bank:main (%s)", account, s.cfg.Account)
+	bank, ok := s.ledgerAccount(account)
+	if !ok {
+		return r, errs.Field("account", "%s is not one of the service's accounts (%s)", account, s.serviceAccounts())
 	}
+	r.LedgerAccount = bank
 	if day.IsZero() {
 		return r, errs.Field("date", "is required")
 	}
@@ -40,22 +43,23 @@ func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (re
 	var simulated *bool
 	err := s.pool.QueryRow(ctx, `SELECT
 			(SELECT opening FROM statements WHERE stmt_date = $1 AND status = 'imported' AND format NOT LIKE 'camt.054%'
-				ORDER BY sequence, stmt_id LIMIT 1),
+				AND ledger_account = $2 ORDER BY sequence, stmt_id LIMIT 1),
 			(SELECT closing FROM statements WHERE stmt_date = $1 AND status = 'imported' AND format NOT LIKE 'camt.054%'
-				ORDER BY sequence DESC, stmt_id DESC LIMIT 1),
-			(SELECT bool_or(simulated) FROM statements WHERE stmt_date = $1 AND status = 'imported' AND format NOT LIKE 'camt.054%')`, day).
+				AND ledger_account = $2 ORDER BY sequence DESC, stmt_id DESC LIMIT 1),
+			(SELECT bool_or(simulated) FROM statements WHERE stmt_date = $1 AND status = 'imported' AND format NOT LIKE 'camt.054%'
+				AND ledger_account = $2)`, day, bank).
 		Scan(nullDecimal{&r.StatementOpening, nil}, nullDecimal{&r.StatementClosing, &r.StatementFound}, &simulated)
 	if err != nil {
 		return r, fmt.Errorf("report: %w", err)
 	}
-	b, err := s.ledger.Balance(ctx, ledger.BankMain, ledger.AsOf{Date: day})
+	b, err := s.ledger.Balance(ctx, bank, ledger.AsOf{Date: day})
 	if err != nil && !errs.Is(err, errs.NotFound) {
-		return r, fmt.Errorf("report: bank:main: %w", err)
+		return r, fmt.Errorf("report: %s: %w", bank, err)
 	}
 	r.LedgerClosing = b.Balance
 	err = queryRows(ctx, s.pool, `SELECT l.match_status, l.rule, count(*), COALESCE(sum(l.amount), 0) FROM statement_lines l
 		JOIN statements st ON st.id = l.statement_id WHERE st.stmt_date = $1 AND st.status = 'imported' AND l.status = 'BOOK'
-		AND st.format NOT LIKE 'camt.054%' GROUP BY l.match_status, l.rule`, []any{day}, func(rows pgx.Rows) error {
+		AND st.format NOT LIKE 'camt.054%' AND st.ledger_account = $2 GROUP BY l.match_status, l.rule`, []any{day, bank}, func(rows pgx.Rows) error {
 		var status, rule string
 		var n int64
 		var sum decimal.Decimal
@@ -108,11 +112,11 @@ func verdict(r reconcile.Report) string {
 	case !r.StatementFound:
 		return fmt.Sprintf("No statement of %s was imported for %s: nothing to reconcile yet. %s", r.Account, r.Date, tail)
 	case r.Agrees:
-		return fmt.Sprintf("The ledger agrees with the bank on %s: bank:main %s = statement closing balance %s. %s", r.Date,
+		return fmt.Sprintf("The ledger agrees with the bank on %s: %s %s = statement closing balance %s. %s", r.Date, r.LedgerAccount,
 			r.LedgerClosing.StringFixed(2), r.StatementClosing.StringFixed(2), tail)
 	}
-	return fmt.Sprintf("The ledger and the bank DIFFER by %s on %s: statement closing balance %s, bank:main %s. %s", r.Difference.StringFixed(2),
-		r.Date, r.StatementClosing.StringFixed(2), r.LedgerClosing.StringFixed(2), tail)
+	return fmt.Sprintf("The ledger and the bank DIFFER by %s on %s: statement closing balance %s, %s %s. %s", r.Difference.StringFixed(2),
+		r.Date, r.StatementClosing.StringFixed(2), r.LedgerAccount, r.LedgerClosing.StringFixed(2), tail)
 }
 
 // inTransit counts the payments released and not yet booked nor rejected

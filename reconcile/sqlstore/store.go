@@ -27,9 +27,13 @@ import (
 
 // Config configures the reconciliation.
 type Config struct {
-	// Account is the IBAN of the account bank:main stands for; statements
-	// of other accounts are refused.
+	// Account is the IBAN of the account bank:main stands for.
 	Account string
+	// Accounts are the service's other accounts at the bank, by IBAN, each
+	// with the ledger account that stands for it ("bank:<name>"): their
+	// statements are imported and posted to it. Statements of an account
+	// neither Account nor one of these are skipped.
+	Accounts map[string]string
 	// SuggestionDays is the window, in business days, within which a line
 	// of the same amount and payee account is suggested for a payment
 	// (default DefaultSuggestionDays).
@@ -87,6 +91,18 @@ func New(pool *pgxpool.Pool, l ledger.Service, cfg Config) (*Store, error) {
 		return nil, errs.Field("account", "%v", err)
 	}
 	cfg.Account = iban
+	others := make(map[string]string, len(cfg.Accounts))
+	for a, code := range cfg.Accounts {
+		iban, err := payments.ValidateIBAN(a)
+		if err != nil {
+			return nil, errs.Field("accounts", "%v", err)
+		}
+		if !strings.HasPrefix(code, "bank:") || code == ledger.BankMain || iban == cfg.Account {
+			return nil, errs.Field("accounts", "account %s: its ledger account %q is not bank:<name>, or is bank:main, which is %s's", iban, code, cfg.Account)
+		}
+		others[iban] = code
+	}
+	cfg.Accounts = others
 	if cfg.SuggestionDays <= 0 {
 		cfg.SuggestionDays = DefaultSuggestionDays
 	}

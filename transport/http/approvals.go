@@ -35,7 +35,8 @@ var (
 	BatchSubmitters = []Role{RolePreparer, RoleAdmin}
 	// BatchApprovers approve, reject and release batches.
 	BatchApprovers = []Role{RoleApprover}
-	// BatchCancellers cancel a batch not yet released, with a reason.
+	// BatchCancellers cancel a batch not yet released (or the unsent part of
+	// a releasing one), with a reason.
 	BatchCancellers = []Role{RolePreparer, RoleApprover, RoleAdmin}
 	// FileListers see the payment files of a batch, without their content.
 	FileListers = []Role{RolePreparer, RoleApprover, RoleController, RoleAuditor, RoleAdmin}

@@ -683,6 +683,39 @@ func TestRejectAndCancel(t *testing.T) {
 	a.call(t, "POST", base+"/submit", preparerToken, "", http.StatusConflict, nil)
 }
 
+// TestCancelAReleasingBatch: a release cut off leaves its batch releasing;
+// a cancellation withdraws the file the bank never got and cancels it.
+func TestCancelAReleasingBatch(t *testing.T) {
+	a := newApprovalAPI(t, "")
+	id := a.draft(t, preparerToken)
+	base := "/v1/batches/" + id
+	a.call(t, "POST", base+"/submit", preparerToken, "", http.StatusOK, nil)
+	a.call(t, "POST", base+"/approve", approverToken, "", http.StatusOK, nil)
+	for _, sql := range []string{`CREATE FUNCTION cut_off() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'cut off'; END $$`,
+		`CREATE TRIGGER cut_off BEFORE UPDATE ON payment_files FOR EACH ROW WHEN (NEW.status = 'queued') EXECUTE FUNCTION cut_off()`} {
+		if _, err := a.pool.Exec(context.Background(), sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.call(t, "POST", base+"/release", approverToken, "", http.StatusInternalServerError, nil)
+	if b := a.batch(t, id); b.Status != "releasing" {
+		t.Fatalf("after the release cut off: %s", b.Status)
+	}
+	var b wfBatchJSON
+	a.call(t, "POST", base+"/cancel", preparerToken, `{"reason":"payee list to be checked"}`, http.StatusOK, &b)
+	if b.Status != "cancelled" || b.Workflow.Reason != "payee list to be checked" {
+		t.Fatalf("cancelled batch = %+v", b)
+	}
+	var files struct {
+		Files []fileJSON `json:"files"`
+	}
+	a.read(t, auditorToken, base+"/files", &files)
+	if len(files.Files) != 1 || files.Files[0].Status != "withdrawn" {
+		t.Errorf("files = %+v, want the one written withdrawn", files.Files)
+	}
+	a.call(t, "POST", base+"/release", approverToken, "", http.StatusConflict, nil)
+}
+
 func TestApprovalsBadRequests(t *testing.T) {
 	a := newApprovalAPI(t, "")
 	id := a.draft(t, preparerToken)

@@ -1,0 +1,194 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
+)
+
+// SendLeaseName is the name of the lease the bank sender holds while it
+// sends the queued files (ledgerd's bank pass): a release is cancelled
+// under it too, so that no file is withdrawn while it is on its way.
+const SendLeaseName = "bank:send"
+
+// cancelRelease cancels a 'releasing' batch for what it has not sent: its
+// files not yet at the bank (building or queued) are withdrawn, their
+// release postings reversed and their payments freed. When no file of the
+// batch reached the bank, the batch is cancelled whole, as an approved one
+// (finishCancel); else it becomes 'released' with the files sent, and each
+// payment withdrawn becomes a payment exception (CUST), its amount left in
+// the payee's payable account, to be paid by a reissue batch.
+//
+// It holds the batch's release lease, so that it never runs beside a
+// release finishing the batch, and the bank sender's, so that no queued
+// file is withdrawn while it is being sent.
+func (s *ApprovalStore) cancelRelease(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) error {
+	leases := s.runs.leaseStore()
+	ok, held, err := leases.Run(ctx, ReleaseLeaseName(id), s.runs.lease, func(ctx context.Context) error {
+		ok, held, err := leases.Run(ctx, SendLeaseName, s.runs.lease, func(ctx context.Context) error {
+			if err := s.withdraw(ctx, id, by, reason); err != nil {
+				return err
+			}
+			return s.finishCancel(ctx, id, reason)
+		})
+		if err == nil && !ok {
+			return errs.E(errs.Conflict, "the bank sender %s is sending payment files (its lease is renewed until %s): cancel again once it is done",
+				held.Holder, held.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+		return err
+	})
+	if err == nil && !ok {
+		return errs.E(errs.Conflict, "batch %s is being released by %s (its lease is renewed until %s): wait for it to finish, then cancel",
+			id, held.Holder, held.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return err
+}
+
+// withdraw marks the files of a 'releasing' batch that the bank has not got
+// 'withdrawn' and the batch 'cancelling', in one transaction; finishCancel
+// then undoes what they did. A batch already 'cancelling' is left to
+// finishCancel.
+func (s *ApprovalStore) withdraw(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) error {
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		b, err := lockBatch(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		switch b.status {
+		case payments.BatchCancelling:
+			return nil
+		case payments.BatchReleasing:
+		default:
+			return errs.E(errs.Conflict, "batch %s is %s: it is no longer releasing", id, b.status)
+		}
+		rows, err := tx.Query(ctx, `SELECT msg_id, status FROM payment_files WHERE batch_id = $1 AND status IN ('building', 'queued')
+			ORDER BY part FOR UPDATE`, id)
+		if err != nil {
+			return err
+		}
+		type file struct{ msgID, from string }
+		files, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (file, error) {
+			var f file
+			err := r.Scan(&f.msgID, &f.from)
+			return f, err
+		})
+		if err != nil {
+			return fmt.Errorf("withdraw the files not sent: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'withdrawn', next_attempt_at = NULL
+			WHERE batch_id = $1 AND status IN ('building', 'queued')`, id); err != nil {
+			return fmt.Errorf("withdraw the files not sent: %w", err)
+		}
+		var sent int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM payment_files WHERE batch_id = $1 AND status <> 'withdrawn'`, id).Scan(&sent); err != nil {
+			return err
+		}
+		now := s.now()
+		ids := make([]string, 0, len(files))
+		for _, f := range files {
+			ids = append(ids, f.msgID)
+			if err := audit(ctx, tx, now, by, "withdraw", "file", f.msgID, f.from, string(payments.FileWithdrawn), reason,
+				map[string]any{"batch_id": id.String()}); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE batches SET status = 'cancelling', reason = $2 WHERE id = $1`, id, reason); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, by, "cancel", "batch", id.String(), string(payments.BatchReleasing), string(payments.BatchCancelling), reason,
+			map[string]any{"withdrawn": ids, "sent": sent})
+	})
+}
+
+// withdrawnFiles lists a batch's withdrawn files and counts the others:
+// those the bank got.
+func (s *ApprovalStore) withdrawnFiles(ctx context.Context, id uuid.UUID) ([]payments.PaymentFile, int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+fileCols+` FROM payment_files WHERE batch_id = $1 AND status = 'withdrawn' ORDER BY part`, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	files, err := pgx.CollectRows(rows, scanFile)
+	if err != nil {
+		return nil, 0, err
+	}
+	var sent int64
+	err = s.pool.QueryRow(ctx, `SELECT count(*) FROM payment_files WHERE batch_id = $1 AND status <> 'withdrawn'`, id).Scan(&sent)
+	return files, sent, err
+}
+
+// unpostRelease reverses the release posting of a withdrawn file, when it
+// was made: its payments go back from payments in transit to the payees'
+// payable accounts. A posting cut off half-way is finished first, so that
+// the reversal undoes all of it.
+func (s *ApprovalStore) unpostRelease(ctx context.Context, b payments.Batch, f payments.PaymentFile, reason string) error {
+	var entry uuid.UUID
+	var status string
+	err := s.pool.QueryRow(ctx, `SELECT id, status FROM entries WHERE idempotency_key = $1`, "release:"+f.MsgID).Scan(&entry, &status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // never posted: nothing to undo
+	}
+	if err != nil {
+		return fmt.Errorf("find the release posting of file %s: %w", f.MsgID, err)
+	}
+	if status != string(ledger.StatusPosted) {
+		if err := s.postRelease(ctx, b, f); err != nil {
+			return fmt.Errorf("finish the release posting of file %s before reversing it: %w", f.MsgID, err)
+		}
+	}
+	_, err = s.ledger.Reverse(ctx, ledger.Reversal{EntryID: entry, IdempotencyKey: "withdraw:" + f.MsgID,
+		EffectiveDate: payments.LegalDay(s.now()), Reason: "payment file withdrawn before it was sent: " + reason})
+	if err != nil && !errs.Is(err, errs.Conflict) {
+		return fmt.Errorf("reverse the release posting of file %s: %w", f.MsgID, err)
+	}
+	return nil
+}
+
+// freeWithdrawn frees the payments of withdrawn files: their line_payments
+// rows are removed, so that nothing takes them for sent. When keep is set
+// (the batch is released with the files it sent), each becomes an open
+// payment exception first, for a reissue batch to pay it.
+func (s *ApprovalStore) freeWithdrawn(ctx context.Context, b payments.Batch, f payments.PaymentFile, keep bool, reason string) error {
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		now := s.now()
+		if keep {
+			if _, err := tx.Exec(ctx, `INSERT INTO payment_exceptions (id, line_id, batch_id, msg_id, beneficiary_id, scheme, period, amount,
+				reason_code, status, payee_name, payee_iban, payee_bic, note, created_at, updated_at)
+				SELECT gen_random_uuid(), l.id, l.batch_id, p.msg_id, l.beneficiary_id, l.scheme, l.period, l.net, 'CUST', 'open',
+					l.payee_name, l.payee_iban, l.payee_bic, $3, $4, $4
+				FROM line_payments p JOIN batch_lines l ON l.id = p.line_id WHERE p.msg_id = $1 AND p.batch_id = $2
+				ON CONFLICT (line_id) DO NOTHING`, f.MsgID, b.ID,
+				fmt.Sprintf("withdrawn with payment file %s, never sent, when the release was cancelled: %s", f.MsgID, reason), now); err != nil {
+				return fmt.Errorf("keep the payments of file %s as exceptions: %w", f.MsgID, err)
+			}
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM line_payments WHERE msg_id = $1 AND batch_id = $2`, f.MsgID, b.ID)
+		return err
+	})
+}
+
+// keepSent ends the cancellation of a release some of whose files the bank
+// got: the batch is 'released' with them.
+func (s *ApprovalStore) keepSent(ctx context.Context, id uuid.UUID, withdrawn []payments.PaymentFile, sent int64, reason string) error {
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		now := s.now()
+		tag, err := tx.Exec(ctx, `UPDATE batches SET status = 'released', reason = $2 WHERE id = $1 AND status = 'cancelling'`, id, reason)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		ids := make([]string, 0, len(withdrawn))
+		for _, f := range withdrawn {
+			ids = append(ids, f.MsgID)
+		}
+		return audit(ctx, tx, now, payments.System, "released", "batch", id.String(), string(payments.BatchCancelling),
+			string(payments.BatchReleased), reason, map[string]any{"files_sent": sent, "files_withdrawn": ids,
+				"note": "released with the files the bank got; the payments withdrawn are payment exceptions, paid by a reissue batch"})
+	})
+}
