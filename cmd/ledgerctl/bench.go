@@ -58,6 +58,16 @@ and, for each count N of --households:
      matched by EndToEndId against N payments in transit (time over the COPY
      time of as many rows, target <= 2) and peak RSS <= 512 MiB
 
+and last:
+
+  m  the import of a statement of 2 lines beside --backlog unmatched lines
+     (400,000 by default): the time depends on the file, not the backlog
+     (target < 1 s)
+  k  two hostile files, generated as they are read and refused: a 64 MiB
+     pain.002 nested without end and a 200 MB camt.053 with one giant
+     value, with the bytes read, the reader's peak heap and the process's
+     peak RSS (bound: 16 MiB allocated by the reader)
+
 Transactions that fail are counted apart
 and not in the rates. Progress goes to standard error on a terminal.`,
 		Args: cobra.NoArgs,
