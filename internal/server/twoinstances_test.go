@@ -428,25 +428,7 @@ func TestTwoInstances(t *testing.T) {
 // (a duplicate) and accepted, without being paid twice.
 func TestInstanceStoppedMidSend(t *testing.T) {
 	pool, url := dbtest.MustOpen(t)
-	broker, err := kafka.StartEmbedded(0, 1, "eligibility.v1", "eligibility.v1.dlq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(broker.Close)
-	bank := banksim.New(banksim.Config{Account: banksim.DefaultAccount, OpeningBalance: decimal.RequireFromString("10000000.00")})
-	taken := make(chan string, 1)
-	var first atomic.Bool
-	bankSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/v1/files" && first.CompareAndSwap(false, true) {
-			// The bank takes the first file; its answer never leaves.
-			bank.ServeHTTP(httptest.NewRecorder(), r)
-			taken <- r.Header.Get("X-Msg-Id")
-			<-r.Context().Done()
-			return
-		}
-		bank.ServeHTTP(w, r)
-	}))
-	t.Cleanup(bankSrv.Close)
+	broker, bank, bankSrv, taken := keepsFirstAnswer(t)
 	cfg := loadConfig(t, sharedEnv(url, broker.Addr(), bankSrv.URL))
 
 	a := startInstance(t, cfg)
@@ -506,26 +488,7 @@ func TestLedgerdKilledMidSend(t *testing.T) {
 		t.Fatalf("build ledgerd: %v\n%s", err, out)
 	}
 	pool, url := dbtest.MustOpen(t)
-	broker, err := kafka.StartEmbedded(0, 1, "eligibility.v1", "eligibility.v1.dlq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(broker.Close)
-	bank := banksim.New(banksim.Config{Account: banksim.DefaultAccount, OpeningBalance: decimal.RequireFromString("10000000.00")})
-	taken := make(chan string, 1)
-	var first atomic.Bool
-	bankSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/v1/files" && first.CompareAndSwap(false, true) {
-			// The bank takes the first file; its answer waits for the
-			// sender's death.
-			bank.ServeHTTP(httptest.NewRecorder(), r)
-			taken <- r.Header.Get("X-Msg-Id")
-			<-r.Context().Done()
-			return
-		}
-		bank.ServeHTTP(w, r)
-	}))
-	t.Cleanup(bankSrv.Close)
+	broker, bank, bankSrv, taken := keepsFirstAnswer(t)
 
 	procs := map[int]*exec.Cmd{}
 	apis := map[int]client{}
@@ -631,4 +594,30 @@ func waitForUntil(t *testing.T, what string, limit time.Duration, cond func() bo
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// keepsFirstAnswer starts a broker and a bank that takes the first payment
+// file it is sent and never answers for it (the answer waits until the
+// sender hangs up or dies); taken receives that file's MsgId.
+func keepsFirstAnswer(t *testing.T) (*kafka.Broker, *banksim.Bank, *httptest.Server, <-chan string) {
+	t.Helper()
+	broker, err := kafka.StartEmbedded(0, 1, "eligibility.v1", "eligibility.v1.dlq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	bank := banksim.New(banksim.Config{Account: banksim.DefaultAccount, OpeningBalance: decimal.RequireFromString("10000000.00")})
+	taken := make(chan string, 1)
+	var first atomic.Bool
+	bankSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/files" && first.CompareAndSwap(false, true) {
+			bank.ServeHTTP(httptest.NewRecorder(), r)
+			taken <- r.Header.Get("X-Msg-Id")
+			<-r.Context().Done()
+			return
+		}
+		bank.ServeHTTP(w, r)
+	}))
+	t.Cleanup(bankSrv.Close)
+	return broker, bank, bankSrv, taken
 }
