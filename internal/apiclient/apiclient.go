@@ -217,25 +217,7 @@ func decodeError(resp *http.Response) error {
 
 // codeOfStatus is the error code of a status, for an answer without the
 // API's error body (a proxy's, say).
-func codeOfStatus(status int) errs.Code {
-	switch status {
-	case http.StatusBadRequest, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity:
-		return errs.Invalid
-	case http.StatusUnauthorized:
-		return errs.Unauthorized
-	case http.StatusForbidden:
-		return errs.Forbidden
-	case http.StatusNotFound:
-		return errs.NotFound
-	case http.StatusConflict:
-		return errs.Conflict
-	case http.StatusRequestEntityTooLarge:
-		return errs.TooLarge
-	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
-		return errs.Unavailable
-	}
-	return errs.Internal
-}
+func codeOfStatus(status int) errs.Code { return errs.CodeOfHTTPStatus(status) }
 
 // unwrapURL drops the *url.Error around a transport error, whose text
 // repeats the method and the whole URL.

@@ -8,28 +8,9 @@ import (
 	"github.com/ofii/allowances/internal/errs"
 )
 
-// statusOf is the one place where error codes become HTTP statuses.
-func statusOf(code errs.Code) int {
-	switch code {
-	case errs.Invalid:
-		return http.StatusBadRequest
-	case errs.Unauthorized:
-		return http.StatusUnauthorized
-	case errs.Forbidden:
-		return http.StatusForbidden
-	case errs.NotFound:
-		return http.StatusNotFound
-	case errs.Conflict:
-		return http.StatusConflict
-	case errs.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case errs.Unsupported:
-		return http.StatusUnsupportedMediaType
-	case errs.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+// statusOf is the HTTP status of an error code (errs.HTTPStatus, the one
+// table shared with the API's client).
+func statusOf(code errs.Code) int { return errs.HTTPStatus(code) }
 
 // errorBody is the JSON shape of every error response.
 type errorBody struct {
