@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -224,31 +223,7 @@ func TestModeOf(t *testing.T) {
 // start runs the server of cfg until the test ends.
 func start(t *testing.T, cfg config.Config, opts ...server.Option) server.Addrs {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan server.Addrs, 1)
-	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	go func() { done <- server.Run(ctx, cfg, log, ready, opts...) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("the server did not stop")
-		}
-	})
-	select {
-	case a := <-ready:
-		return a
-	case err := <-done:
-		t.Fatalf("the server stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the server did not start")
-	}
-	return server.Addrs{}
+	return startInstance(t, cfg, opts...).addrs
 }
 
 // client calls the API, and the bank's when a path is a whole URL.

@@ -399,15 +399,7 @@ func (s *Store) matchLines(ctx context.Context, scope string, args ...any) (reco
 		if err != nil {
 			return total, fmt.Errorf("match the statement lines: %w", err)
 		}
-		for r, c := range res.Matched {
-			t := total.Matched[r]
-			t.Count += c.Count
-			t.Sum = t.Sum.Add(c.Sum)
-			total.Matched[r] = t
-		}
-		total.Exceptions += res.Exceptions
-		total.Unmatched += res.Unmatched
-		total.Examined += res.Examined
+		addResult(&total, res)
 		if n < s.cfg.ChunkSize {
 			break
 		}
