@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,7 +17,6 @@ import (
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
-	"github.com/ofii/allowances/payments/bank"
 	"github.com/ofii/allowances/payments/sepa"
 )
 
@@ -41,15 +39,13 @@ type ApprovalConfig struct {
 	MaxFileTransactions int
 	// CategoryPurpose is SSBE (the default) or GOVT.
 	CategoryPurpose string
-	// Gateway is the bank; nil leaves released files queued.
-	Gateway bank.Gateway
-	// Simulated says that Gateway is the embedded bank simulator of dev
-	// mode, which pays nobody: the files written for it and sent to it are
-	// marked simulated.
+	// Simulated says that the bank is the embedded bank simulator of dev
+	// mode, which pays nobody: the files written for it are marked
+	// simulated.
 	Simulated bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Logger receives the bank activity; nil means slog.Default().
+	// Logger receives what the workflow reports; nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -73,7 +69,13 @@ type ApprovalStore struct {
 	log    *slog.Logger
 }
 
-var _ payments.Approvals = (*ApprovalStore)(nil)
+var (
+	_ payments.BatchWorkflow     = (*ApprovalStore)(nil)
+	_ payments.PaymentFiles      = (*ApprovalStore)(nil)
+	_ payments.PaymentExceptions = (*ApprovalStore)(nil)
+	_ payments.AuditLog          = (*ApprovalStore)(nil)
+	_ payments.StatusReports     = (*ApprovalStore)(nil)
+)
 
 // NewApprovalStore returns the workflow of the batches of runs, posting to
 // l. The configuration is checked: a debtor without a valid IBAN or BIC is
@@ -303,7 +305,7 @@ func (s *ApprovalStore) finishApproval(ctx context.Context, id uuid.UUID, by pay
 	if err != nil {
 		return err
 	}
-	if b.Kind != payments.RunReissue {
+	if payments.AccruesOnApproval(b) {
 		// The ledger refusing what the workflow posts is never the
 		// caller's fault: its error loses its code and is internal.
 		if err := s.bookOverpayments(ctx); err != nil {
@@ -319,58 +321,23 @@ func (s *ApprovalStore) finishApproval(ctx context.Context, id uuid.UUID, by pay
 	})
 }
 
-// expenseAccount is the expense account of a scheme.
-func expenseAccount(sc payments.Scheme) (string, error) {
-	switch sc {
-	case payments.SchemeADA:
-		return ledger.ExpenseADA, nil
-	case payments.SchemeReturn:
-		return ledger.ExpenseReturn, nil
-	case payments.SchemeReinsertion:
-		return ledger.ExpenseReinsertion, nil
-	case payments.SchemeBusinessCreation:
-		return ledger.ExpenseBusinessCreation, nil
-	}
-	return "", fmt.Errorf("scheme %q has no expense account", sc)
-}
-
-// postAccrual posts one bulk entry per scheme of the batch: Dr expense (one
-// line per chunk), Cr payable:<b> the net, Cr receivable:overpayment:<b>
-// the deduction. The effective date is the day of the last approval, kept
-// in the batch, so that a retry posts the same entry.
+// postAccrual posts the accrual of each scheme of the batch
+// (payments.AccrualPosting), reading its lines page by page.
 func (s *ApprovalStore) postAccrual(ctx context.Context, b payments.Batch) error {
-	day := payments.LegalDay(b.ApprovedAt)
 	for _, sc := range payments.Schemes {
 		if _, ok := b.Totals[sc]; !ok {
 			continue
 		}
-		expense, err := expenseAccount(sc)
+		e, err := payments.AccrualPosting(b, sc, func(yield func(payments.AccrualLine) error) error {
+			return s.eachLine(ctx, `SELECT id, beneficiary_id, net, deduction FROM batch_lines WHERE batch_id = $1 AND scheme = $2
+				AND id > $3 ORDER BY id LIMIT $4`, []any{b.ID, string(sc)}, func(id, ben string, net, deduction decimal.Decimal) error {
+				return yield(payments.AccrualLine{ID: id, BeneficiaryID: ben, Net: net, Deduction: deduction})
+			})
+		})
 		if err != nil {
 			return err
 		}
-		_, err = s.ledger.PostBulk(ctx, ledger.BulkEntry{
-			IdempotencyKey: fmt.Sprintf("accrual:%s:%s", b.ID, sc),
-			EffectiveDate:  day,
-			Description:    fmt.Sprintf("%s %s batch approved (%s)", schemeLabel(sc), b.Period, sc),
-			SourceRef:      "batch:" + b.ID.String(),
-			Contra:         expense,
-			ContraMemo:     "batch " + b.ID.String(),
-			Lines: func(yield func(ledger.Line) error) error {
-				return s.eachLine(ctx, `SELECT id, beneficiary_id, net, deduction FROM batch_lines WHERE batch_id = $1 AND scheme = $2
-					AND id > $3 ORDER BY id LIMIT $4`, []any{b.ID, string(sc)}, func(id, ben string, net, deduction decimal.Decimal) error {
-					if net.IsPositive() {
-						if err := yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, ben), Amount: net.Neg(), Memo: id}); err != nil {
-							return err
-						}
-					}
-					if deduction.IsPositive() {
-						return yield(ledger.Line{Account: ledger.SubAccount(ledger.OverpaymentReceivable, ben), Amount: deduction.Neg(), Memo: id})
-					}
-					return nil
-				})
-			},
-		})
-		if err != nil {
+		if _, err := s.ledger.PostBulk(ctx, e); err != nil {
 			return fmt.Errorf("%s: %w", sc, err)
 		}
 	}
@@ -415,18 +382,14 @@ func (s *ApprovalStore) eachLine(ctx context.Context, sql string, args []any, fn
 // each, keyed by the overpayment, so that the deductions approved against
 // it have a receivable to clear.
 func (s *ApprovalStore) bookOverpayments(ctx context.Context) error {
-	type op struct {
-		id, ben, reason string
-		amount          decimal.Decimal
-		at              time.Time
-	}
 	for {
-		var ops []op
+		var ops []payments.EstablishedOverpayment
 		err := queryEach(ctx, s.pool, `SELECT o.overpayment_id, o.beneficiary_id, o.reason, o.amount, o.established_at FROM overpayments o
 			WHERE NOT EXISTS (SELECT 1 FROM overpayment_bookings k WHERE k.overpayment_id = o.overpayment_id)
 			ORDER BY o.overpayment_id LIMIT 1000`, nil, func(r pgx.Rows) error {
-			var o op
-			err := r.Scan(&o.id, &o.ben, &o.reason, &o.amount, &o.at)
+			var o payments.EstablishedOverpayment
+			var reason string
+			err := r.Scan(&o.ID, &o.BeneficiaryID, &reason, &o.Amount, &o.EstablishedAt)
 			ops = append(ops, o)
 			return err
 		})
@@ -434,27 +397,17 @@ func (s *ApprovalStore) bookOverpayments(ctx context.Context) error {
 			return err
 		}
 		for _, o := range ops {
-			desc := "Overpayment " + o.id + " established"
-			e, err := s.ledger.Post(ctx, ledger.NewEntry{
-				IdempotencyKey: "overpayment:" + o.id,
-				EffectiveDate:  payments.LegalDay(o.at),
-				Description:    desc,
-				SourceRef:      "overpayment:" + o.id,
-				Lines: []ledger.Line{
-					{Account: ledger.SubAccount(ledger.OverpaymentReceivable, o.ben), Amount: o.amount, Memo: o.id},
-					{Account: ledger.ExpenseADA, Amount: o.amount.Neg(), Memo: o.id},
-				},
-			})
+			e, err := s.ledger.Post(ctx, payments.OverpaymentPosting(o))
 			if err != nil {
-				return fmt.Errorf("book overpayment %s: %w", o.id, err)
+				return fmt.Errorf("book overpayment %s: %w", o.ID, err)
 			}
 			err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 				_, err := tx.Exec(ctx, `INSERT INTO overpayment_bookings (overpayment_id, entry_id, booked_at) VALUES ($1, $2, $3)
-					ON CONFLICT (overpayment_id) DO NOTHING`, o.id, e.ID, s.now())
+					ON CONFLICT (overpayment_id) DO NOTHING`, o.ID, e.ID, s.now())
 				return err
 			})
 			if err != nil {
-				return fmt.Errorf("book overpayment %s: %w", o.id, err)
+				return fmt.Errorf("book overpayment %s: %w", o.ID, err)
 			}
 		}
 	}
@@ -606,7 +559,7 @@ func (s *ApprovalStore) finishCancel(ctx context.Context, id uuid.UUID, reason s
 	if sent > 0 {
 		return s.keepSent(ctx, id, withdrawn, sent, reason)
 	}
-	if b.Kind != payments.RunReissue {
+	if payments.AccruesOnApproval(b) {
 		for _, sc := range payments.Schemes {
 			if _, ok := b.Totals[sc]; !ok {
 				continue
@@ -615,8 +568,7 @@ func (s *ApprovalStore) finishCancel(ctx context.Context, id uuid.UUID, reason s
 			if err != nil {
 				return err
 			}
-			_, err = s.ledger.Reverse(ctx, ledger.Reversal{EntryID: e, IdempotencyKey: fmt.Sprintf("cancel:%s:%s", b.ID, sc),
-				EffectiveDate: payments.LegalDay(s.now()), Reason: "batch cancelled: " + reason})
+			_, err = s.ledger.Reverse(ctx, payments.CancelReversal(b, sc, e, reason, s.now()))
 			if err != nil && !errs.Is(err, errs.Conflict) {
 				return fmt.Errorf("reverse the %s accrual: %w", sc, err)
 			}
@@ -646,7 +598,7 @@ func (s *ApprovalStore) finishCancel(ctx context.Context, id uuid.UUID, reason s
 				return err
 			}
 		}
-		details := map[string]any{"accrual_reversed": b.Kind != payments.RunReissue}
+		details := map[string]any{"accrual_reversed": payments.AccruesOnApproval(b)}
 		if len(withdrawn) > 0 {
 			ids := make([]string, 0, len(withdrawn))
 			for _, f := range withdrawn {
@@ -663,24 +615,9 @@ func (s *ApprovalStore) finishCancel(ctx context.Context, id uuid.UUID, reason s
 // idempotency key.
 func (s *ApprovalStore) accrualEntry(ctx context.Context, b payments.Batch, sc payments.Scheme) (uuid.UUID, error) {
 	var id uuid.UUID
-	err := s.pool.QueryRow(ctx, `SELECT id FROM entries WHERE idempotency_key = $1`, fmt.Sprintf("accrual:%s:%s", b.ID, sc)).Scan(&id)
+	err := s.pool.QueryRow(ctx, `SELECT id FROM entries WHERE idempotency_key = $1`, payments.AccrualKey(b.ID, sc)).Scan(&id)
 	if err != nil {
 		return id, fmt.Errorf("find the %s accrual of batch %s: %w", sc, b.ID, err)
 	}
 	return id, nil
-}
-
-// schemeLabel names a scheme in a remittance text and entry descriptions.
-func schemeLabel(sc payments.Scheme) string {
-	switch sc {
-	case payments.SchemeADA:
-		return "ADA"
-	case payments.SchemeReturn:
-		return "AIDE AU RETOUR"
-	case payments.SchemeReinsertion:
-		return "AIDE REINSERTION"
-	case payments.SchemeBusinessCreation:
-		return "AIDE CREATION ENTREPRISE"
-	}
-	return strings.ToUpper(string(sc))
 }

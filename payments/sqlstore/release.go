@@ -18,7 +18,6 @@ import (
 	"github.com/ofii/allowances/internal/mask"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
-	"github.com/ofii/allowances/payments/bank"
 	"github.com/ofii/allowances/payments/sepa"
 )
 
@@ -265,7 +264,7 @@ func (s *ApprovalStore) holdUnpayable(ctx context.Context, b payments.Batch) err
 // remittance is the text the payee reads on their statement:
 // "ADA 2026-11 OFII-2026-000123".
 func remittance(l payments.BatchLine) string {
-	parts := []string{schemeLabel(l.Scheme), l.Period.String()}
+	parts := []string{payments.SchemeLabel(l.Scheme), l.Period.String()}
 	if l.Scheme != payments.SchemeADA && l.Ref != "" && l.Kind != payments.LineReissue {
 		parts = append(parts, l.Ref)
 	}
@@ -351,24 +350,20 @@ func (s *ApprovalStore) writeFile(ctx context.Context, b payments.Batch, part in
 	return f, ok, err
 }
 
-// postRelease posts a file's payments: Dr payable:<b> each payment, Cr
-// payments in transit once per chunk.
+// postRelease posts a file's payments (payments.ReleasePosting).
 func (s *ApprovalStore) postRelease(ctx context.Context, b payments.Batch, f payments.PaymentFile) error {
-	_, err := s.ledger.PostBulk(ctx, ledger.BulkEntry{
-		IdempotencyKey: "release:" + f.MsgID,
-		EffectiveDate:  payments.LegalDay(b.Workflow.ReleasedAt),
-		Description:    fmt.Sprintf("Payment file %s released to the bank (%d payments)", f.MsgID, f.Transactions),
-		SourceRef:      "file:" + f.MsgID,
-		Contra:         ledger.PaymentsInTransit,
-		ContraMemo:     f.MsgID,
-		Lines: func(yield func(ledger.Line) error) error {
-			return s.eachLine(ctx, `SELECT line_id, beneficiary_id, amount, amount FROM line_payments WHERE msg_id = $1
-				AND line_id > $2 ORDER BY line_id LIMIT $3`, []any{f.MsgID}, func(id, ben string, amount, _ decimal.Decimal) error {
-				return yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, ben), Amount: amount, Memo: id})
-			})
-		},
-	})
+	_, err := s.ledger.PostBulk(ctx, payments.ReleasePosting(b, f, s.filePayments(ctx, `SELECT line_id, beneficiary_id, amount, amount
+		FROM line_payments WHERE msg_id = $1 AND line_id > $2 ORDER BY line_id LIMIT $3`, f.MsgID)))
 	return err
+}
+
+// filePayments reads the payments sql selects for key, page by page.
+func (s *ApprovalStore) filePayments(ctx context.Context, sql, key string) payments.Rows[payments.FilePayment] {
+	return func(yield func(payments.FilePayment) error) error {
+		return s.eachLine(ctx, sql, []any{key}, func(id, ben string, amount, _ decimal.Decimal) error {
+			return yield(payments.FilePayment{LineID: id, BeneficiaryID: ben, Amount: amount})
+		})
+	}
 }
 
 const fileCols = `msg_id, batch_id, part, format, pmt_inf_id, execution_date, transactions, ctrl_sum, sha256, status, created_at,
@@ -452,102 +447,54 @@ func (s *ApprovalStore) FileBeneficiaries(ctx context.Context, msgID string) ([]
 	return out, nil
 }
 
-// retryDelay is how long a file waits after failed attempts: 5 s doubling
-// to at most 5 minutes.
-func retryDelay(attempts int) time.Duration {
-	d := 5 * time.Second
-	for i := 1; i < attempts && d < 5*time.Minute; i++ {
-		d *= 2
-	}
-	return min(d, 5*time.Minute)
-}
-
-// SendQueued delivers the queued files whose next attempt is due, oldest
-// first, with the bytes stored at release. A file the bank already has
-// (DU01) counts as sent; a file the bank refuses (FF01...) is 'refused' for
-// staff to look at; when the bank is unavailable, the pass stops and the
-// files wait for the next one. The sender says where a file went: one sent
-// to, or refused by, the simulator of ApprovalConfig.Simulated is marked
-// simulated, whoever wrote it.
-func (s *ApprovalStore) SendQueued(ctx context.Context) (payments.BankActivity, error) {
-	var act payments.BankActivity
-	if s.cfg.Gateway == nil {
-		return act, nil
-	}
+// DueFiles lists the queued files whose next attempt is due at now, oldest
+// first, at most limit of them.
+func (s *ApprovalStore) DueFiles(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT msg_id FROM payment_files WHERE status = 'queued'
-		AND (next_attempt_at IS NULL OR next_attempt_at <= $1) ORDER BY created_at, msg_id LIMIT 100`, s.now())
+		AND (next_attempt_at IS NULL OR next_attempt_at <= $1) ORDER BY created_at, msg_id LIMIT $2`, now, int64(limit))
 	if err != nil {
-		return act, fmt.Errorf("list the queued files: %w", err)
+		return nil, fmt.Errorf("list the queued files: %w", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return act, fmt.Errorf("list the queued files: %w", err)
+		return nil, fmt.Errorf("list the queued files: %w", err)
 	}
-	for _, id := range ids {
-		f, content, err := s.FileContent(ctx, id)
-		if err != nil {
-			return act, err
-		}
-		rec, err := s.cfg.Gateway.SubmitFile(ctx, bank.File{MsgID: f.MsgID, Format: f.Format, SHA256: f.SHA256, Bytes: content})
-		if ctx.Err() != nil {
-			return act, ctx.Err()
-		}
-		var refusal *bank.Refusal
-		switch {
-		case err == nil:
-			act.Sent++
-			s.log.Info("payment file sent", "msg_id", f.MsgID, "transactions", f.Transactions, "total", f.Total.StringFixed(2),
-				"duplicate", rec.Duplicate)
-			err = s.fileSent(ctx, f, rec)
-		case errors.As(err, &refusal):
-			act.Failed++
-			s.log.Error("payment file refused by the bank", "msg_id", f.MsgID, "code", refusal.Code, "error", refusal.Message)
-			err = s.fileFailed(ctx, f, err, true)
-		default:
-			act.Failed++
-			s.log.Warn("payment file not sent: will retry", "msg_id", f.MsgID, "attempt", f.Attempts+1, "error", err)
-			if ferr := s.fileFailed(ctx, f, err, false); ferr != nil {
-				return act, ferr
-			}
-			if errors.Is(err, bank.ErrUnavailable) {
-				return act, nil // the bank is down: the files wait
-			}
-			continue
-		}
-		if err != nil {
-			return act, err
-		}
-	}
-	return act, nil
+	return ids, nil
 }
 
-func (s *ApprovalStore) fileSent(ctx context.Context, f payments.PaymentFile, rec bank.Receipt) error {
+// MarkSent records that the bank has queued file f (duplicate: it had it
+// already); simulated says it went to the bank simulator.
+func (s *ApprovalStore) MarkSent(ctx context.Context, f payments.PaymentFile, duplicate, simulated bool) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		now := s.now()
 		tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'sent', sent_at = $2, attempts = attempts + 1, next_attempt_at = NULL,
-			last_error = '', simulated = $3 WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, now, s.cfg.Simulated)
+			last_error = '', simulated = $3 WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, now, simulated)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		details := map[string]any{"attempt": f.Attempts + 1, "duplicate": rec.Duplicate, "sha256": f.SHA256}
-		if s.cfg.Simulated {
+		details := map[string]any{"attempt": f.Attempts + 1, "duplicate": duplicate, "sha256": f.SHA256}
+		if simulated {
 			details["simulated"] = true
 		}
 		return audit(ctx, tx, now, payments.System, "send", "file", f.MsgID, string(payments.FileQueued), string(payments.FileSent), "", details)
 	})
 }
 
-func (s *ApprovalStore) fileFailed(ctx context.Context, f payments.PaymentFile, cause error, refused bool) error {
+// MarkFailed records a failed attempt to send queued file f, with what
+// went wrong (IBANs masked): tried again after retry when the bank could
+// not be reached, or 'refused' for staff to look at when the bank refused
+// the file (simulated: by the bank simulator).
+func (s *ApprovalStore) MarkFailed(ctx context.Context, f payments.PaymentFile, cause error, retry time.Duration, refused, simulated bool) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		now := s.now()
 		msg := mask.MaskIBANsIn(cause.Error())
 		if !refused {
 			_, err := tx.Exec(ctx, `UPDATE payment_files SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3
-				WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, now.Add(retryDelay(f.Attempts+1)), msg)
+				WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, now.Add(retry), msg)
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'refused', attempts = attempts + 1, next_attempt_at = NULL,
-			last_error = $2, simulated = $3 WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, msg, s.cfg.Simulated)
+			last_error = $2, simulated = $3 WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, msg, simulated)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}

@@ -14,7 +14,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/errs"
-	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 	"github.com/ofii/allowances/payments/sepa"
 )
@@ -26,55 +25,34 @@ var exceptionSpace = uuid.MustParse("0c3d6a2e-41f7-4b8e-9a55-d2b7e1c09f44")
 // stays in transit until the statement books it.
 func accepted(st sepa.Status) bool { return st.Accepted() }
 
-// FetchReports reads the status reports of the files sent and not yet
-// answered for every payment, and applies those not applied yet. It also
-// finishes the reports whose rejections were not all posted.
-func (s *ApprovalStore) FetchReports(ctx context.Context) (payments.BankActivity, error) {
-	var act payments.BankActivity
-	if err := s.finishReports(ctx); err != nil {
-		return act, err
-	}
-	if s.cfg.Gateway == nil {
-		return act, nil
-	}
-	rows, err := s.pool.Query(ctx, `SELECT msg_id FROM payment_files WHERE status = 'sent' ORDER BY sent_at, msg_id LIMIT 100`)
+// SentFiles lists the files sent and not yet answered for every payment,
+// in the order they were sent, at most limit of them.
+func (s *ApprovalStore) SentFiles(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT msg_id FROM payment_files WHERE status = 'sent' ORDER BY sent_at, msg_id LIMIT $1`, int64(limit))
 	if err != nil {
-		return act, fmt.Errorf("list the files sent: %w", err)
+		return nil, fmt.Errorf("list the files sent: %w", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return act, fmt.Errorf("list the files sent: %w", err)
+		return nil, fmt.Errorf("list the files sent: %w", err)
 	}
-	for _, id := range ids {
-		docs, err := s.cfg.Gateway.StatusReports(ctx, id)
-		if err != nil {
-			return act, fmt.Errorf("fetch the status reports of file %s: %w", id, err)
-		}
-		for _, d := range docs {
-			sum := sha256.Sum256(d.Bytes)
-			var seen bool
-			if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM status_reports WHERE sha256 = $1 AND status = 'applied')`,
-				hex.EncodeToString(sum[:])).Scan(&seen); err != nil {
-				return act, fmt.Errorf("read the status reports: %w", err)
-			}
-			if seen {
-				continue
-			}
-			res, err := s.ApplyReport(ctx, d.Bytes, payments.System)
-			if err != nil {
-				return act, fmt.Errorf("apply status report %s of file %s: %w", d.ID, id, err)
-			}
-			act.Reports++
-			act.Accepted += res.Accepted
-			act.Rejected += res.Rejected
-			act.Unchanged += res.Unchanged
-		}
-	}
-	return act, nil
+	return ids, nil
 }
 
-// finishReports posts the rejections of the reports left 'posting'.
-func (s *ApprovalStore) finishReports(ctx context.Context) error {
+// ReportApplied reports whether a status report of these bytes has been
+// applied.
+func (s *ApprovalStore) ReportApplied(ctx context.Context, content []byte) (bool, error) {
+	sum := sha256.Sum256(content)
+	var seen bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM status_reports WHERE sha256 = $1 AND status = 'applied')`,
+		hex.EncodeToString(sum[:])).Scan(&seen); err != nil {
+		return false, fmt.Errorf("read the status reports: %w", err)
+	}
+	return seen, nil
+}
+
+// FinishReports posts the rejections of the reports left 'posting'.
+func (s *ApprovalStore) FinishReports(ctx context.Context) error {
 	rows, err := s.pool.Query(ctx, `SELECT msg_id FROM status_reports WHERE status = 'posting' ORDER BY received_at LIMIT 100`)
 	if err != nil {
 		return fmt.Errorf("list the reports being applied: %w", err)
@@ -300,20 +278,8 @@ func (s *ApprovalStore) postRejections(ctx context.Context, report string) error
 		return fmt.Errorf("read status report %s: %w", report, err)
 	}
 	if n > 0 {
-		_, err := s.ledger.PostBulk(ctx, ledger.BulkEntry{
-			IdempotencyKey: "rejected:" + report,
-			EffectiveDate:  payments.LegalDay(received),
-			Description:    fmt.Sprintf("Payments rejected by the bank (status report %s)", report),
-			SourceRef:      "report:" + report,
-			Contra:         ledger.PaymentsInTransit,
-			ContraMemo:     report,
-			Lines: func(yield func(ledger.Line) error) error {
-				return s.eachLine(ctx, `SELECT line_id, beneficiary_id, amount, amount FROM line_payments WHERE report_id = $1
-					AND line_id > $2 ORDER BY line_id LIMIT $3`, []any{report}, func(id, ben string, amount, _ decimal.Decimal) error {
-					return yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, ben), Amount: amount.Neg(), Memo: id})
-				})
-			},
-		})
+		_, err := s.ledger.PostBulk(ctx, payments.RejectionPosting(report, received, s.filePayments(ctx, `SELECT line_id, beneficiary_id,
+			amount, amount FROM line_payments WHERE report_id = $1 AND line_id > $2 ORDER BY line_id LIMIT $3`, report)))
 		if err != nil {
 			return fmt.Errorf("post the rejections of status report %s: %v", report, err)
 		}

@@ -131,7 +131,7 @@ func (s *ApprovalStore) withdrawnFiles(ctx context.Context, id uuid.UUID) ([]pay
 func (s *ApprovalStore) unpostRelease(ctx context.Context, b payments.Batch, f payments.PaymentFile, reason string) error {
 	var entry uuid.UUID
 	var status string
-	err := s.pool.QueryRow(ctx, `SELECT id, status FROM entries WHERE idempotency_key = $1`, "release:"+f.MsgID).Scan(&entry, &status)
+	err := s.pool.QueryRow(ctx, `SELECT id, status FROM entries WHERE idempotency_key = $1`, payments.ReleaseKey(f.MsgID)).Scan(&entry, &status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil // never posted: nothing to undo
 	}
@@ -143,8 +143,7 @@ func (s *ApprovalStore) unpostRelease(ctx context.Context, b payments.Batch, f p
 			return fmt.Errorf("finish the release posting of file %s before reversing it: %w", f.MsgID, err)
 		}
 	}
-	_, err = s.ledger.Reverse(ctx, ledger.Reversal{EntryID: entry, IdempotencyKey: "withdraw:" + f.MsgID,
-		EffectiveDate: payments.LegalDay(s.now()), Reason: "payment file withdrawn before it was sent: " + reason})
+	_, err = s.ledger.Reverse(ctx, payments.WithdrawalReversal(f, entry, reason, s.now()))
 	if err != nil && !errs.Is(err, errs.Conflict) {
 		return fmt.Errorf("reverse the release posting of file %s: %w", f.MsgID, err)
 	}

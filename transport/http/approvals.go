@@ -126,23 +126,37 @@ func makeTransitionEndpoint(verb string, move transition) endpoint.Endpoint {
 	}
 }
 
-func makeSubmitEndpoint(svc payments.Approvals) endpoint.Endpoint {
+// readFiles are the payment files, whose reads showing IBANs in full are
+// written to the audit trail.
+type readFiles interface {
+	payments.PaymentFiles
+	payments.ReadLog
+}
+
+// readExceptions are the payment exceptions, whose reads are written to
+// the audit trail.
+type readExceptions interface {
+	payments.PaymentExceptions
+	payments.ReadLog
+}
+
+func makeSubmitEndpoint(svc payments.BatchWorkflow) endpoint.Endpoint {
 	return makeTransitionEndpoint("submit", svc.Submit)
 }
 
-func makeApproveEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeApproveEndpoint(svc payments.BatchWorkflow) endpoint.Endpoint {
 	return makeTransitionEndpoint("approve", svc.Approve)
 }
 
-func makeRejectEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeRejectEndpoint(svc payments.BatchWorkflow) endpoint.Endpoint {
 	return makeTransitionEndpoint("reject", svc.Reject)
 }
 
-func makeCancelEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeCancelEndpoint(svc payments.BatchWorkflow) endpoint.Endpoint {
 	return makeTransitionEndpoint("cancel", svc.Cancel)
 }
 
-func makeReleaseEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeReleaseEndpoint(svc payments.BatchWorkflow) endpoint.Endpoint {
 	return makeTransitionEndpoint("release", func(ctx context.Context, id uuid.UUID, by payments.Actor, _ string) (payments.Batch, error) {
 		return svc.Release(ctx, id, by)
 	})
@@ -157,7 +171,7 @@ type listFilesResponse struct {
 
 func (r listFilesResponse) Failed() error { return r.Err }
 
-func makeListFilesEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeListFilesEndpoint(svc payments.PaymentFiles) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(listFilesRequest)
 		files, err := svc.Files(ctx, req.BatchID)
@@ -184,7 +198,7 @@ type fileContentResponse struct {
 
 func (r fileContentResponse) Failed() error { return r.Err }
 
-func makeFileContentEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeFileContentEndpoint(svc readFiles) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(fileContentRequest)
 		f, content, err := svc.FileContent(ctx, req.MsgID)
@@ -253,7 +267,7 @@ func (r fileInfoResponse) Failed() error { return r.Err }
 // makeFileInfoEndpoint serves what is recorded of one payment file (its
 // batch, totals, SHA-256 and where it stands), for a reader of its bytes to
 // check them and say what they are.
-func makeFileInfoEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeFileInfoEndpoint(svc payments.PaymentFiles) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(fileContentRequest)
 		f, _, err := svc.FileContent(ctx, req.MsgID)
@@ -276,7 +290,7 @@ type listExceptionsResponse struct {
 
 func (r listExceptionsResponse) Failed() error { return r.Err }
 
-func makeListExceptionsEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeListExceptionsEndpoint(svc readExceptions) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(listExceptionsRequest)
 		xs, err := svc.Exceptions(ctx, req.Filter)
@@ -341,7 +355,7 @@ type exceptionResponse struct {
 
 func (r exceptionResponse) Failed() error { return r.Err }
 
-func makeCorrectPayeeEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeCorrectPayeeEndpoint(svc readExceptions) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(correctPayeeRequest)
 		by, err := actorFrom(ctx)
@@ -361,7 +375,7 @@ type closeExceptionRequest struct {
 	Reason string
 }
 
-func makeCloseExceptionEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeCloseExceptionEndpoint(svc readExceptions) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(closeExceptionRequest)
 		by, err := actorFrom(ctx)
@@ -378,7 +392,7 @@ func makeCloseExceptionEndpoint(svc payments.Approvals) endpoint.Endpoint {
 
 type reissueRequest struct{ Note string }
 
-func makeReissueEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeReissueEndpoint(svc payments.PaymentExceptions) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(reissueRequest)
 		by, err := actorFrom(ctx)
@@ -402,7 +416,7 @@ type applyReportResponse struct {
 
 func (r applyReportResponse) Failed() error { return r.Err }
 
-func makeApplyReportEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeApplyReportEndpoint(svc payments.StatusReports) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(applyReportRequest)
 		by, err := actorFrom(ctx)
@@ -449,7 +463,7 @@ type auditResponse struct {
 
 func (r auditResponse) Failed() error { return r.Err }
 
-func makeAuditEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeAuditEndpoint(svc payments.AuditLog) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(auditRequest)
 		events, next, err := svc.Audit(ctx, req.Filter)

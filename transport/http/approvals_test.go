@@ -25,6 +25,7 @@ import (
 	"github.com/ofii/allowances/payments"
 	"github.com/ofii/allowances/payments/sepa"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
+	"github.com/ofii/allowances/payments/workflow"
 )
 
 // The tokens of the people of the approval tests, besides those of the
@@ -84,7 +85,7 @@ func newApprovalAPI(t *testing.T, secondAbove string) *batchAPI {
 		MaxBodyBytes: testMaxBody, MaxReportBytes: 2 * testMaxBody,
 		Beneficiaries: events,
 		Runs:          runs,
-		Approvals:     approvals,
+		Approvals:     withDelivery(approvals, clock),
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -820,4 +821,10 @@ func TestApprovalsBadRequests(t *testing.T) {
 	if len(p.Events) != 0 {
 		t.Errorf("refused requests reached the audit trail: %+v", p.Events)
 	}
+}
+
+// withDelivery is the workflow of store with a delivery to no bank: the
+// released files stay queued.
+func withDelivery(store *paysql.ApprovalStore, clock func() time.Time) payments.Approvals {
+	return workflow.New(store, workflow.NewDelivery(store, workflow.DeliveryConfig{Now: clock, Logger: slog.New(slog.DiscardHandler)}))
 }

@@ -98,7 +98,7 @@ func newReconAPIWith(t *testing.T, gw bank.Gateway) *reconAPI {
 		MaxBodyBytes:      testMaxBody,
 		MaxStatementBytes: testMaxStatement,
 		Runs:              runs,
-		Approvals:         approvals,
+		Approvals:         withDelivery(approvals, clock),
 		Reconcile:         rec,
 		BankAccount:       testDebtor.IBAN,
 	})
