@@ -69,11 +69,11 @@ func (d *demo) pay(ctx context.Context, svc ledger.Service, runs *paysql.RunStor
 		return err
 	}
 	defer bk.Close()
-	store, err := paysql.NewApprovalStore(d.a.pool, runs, svc, banking.ApprovalConfig(cfg, bk.Gateway, quiet))
+	store, err := paysql.NewApprovalStore(d.a.pool, runs, banking.ApprovalConfig(cfg, bk.Gateway))
 	if err != nil {
 		return err
 	}
-	ap := workflow.New(store, workflow.NewDelivery(store, banking.DeliveryConfig(cfg, bk.Gateway, quiet)))
+	ap := workflow.New(store, svc, banking.DeliveryConfig(cfg, bk.Gateway, quiet))
 	e, err := svc.Post(ctx, ledger.NewEntry{IdempotencyKey: "demo-funding", EffectiveDate: payments.LegalDay(d.now()),
 		Description: "State funding of the allowances", SourceRef: "demo", Lines: []ledger.Line{
 			{Account: ledger.BankMain, Amount: demoFunding}, {Account: ledger.StateFunding, Amount: demoFunding.Neg()}}})

@@ -99,14 +99,13 @@ func Simulated(cfg config.Config, gw bank.Gateway) bool {
 // ApprovalConfig is the configuration of the approval workflow from the
 // settings, writing the files for gw. The files written for the embedded
 // simulator are marked simulated.
-func ApprovalConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) paysql.ApprovalConfig {
+func ApprovalConfig(cfg config.Config, gw bank.Gateway) paysql.ApprovalConfig {
 	return paysql.ApprovalConfig{
 		Simulated:           Simulated(cfg, gw),
 		SecondApprovalAbove: cfg.SecondApprovalAbove,
 		Debtor:              sepa.Party{Name: cfg.DebtorName, IBAN: cfg.DebtorIBAN, BIC: cfg.DebtorBIC},
 		Format:              sepa.Version(cfg.BankFormat),
 		MaxFileTransactions: cfg.PaymentFileMaxTx,
-		Logger:              log,
 	}
 }
 

@@ -172,15 +172,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		log.Info("bank interface", "url", bk.URL)
 	}
 	mode := ModeOf(cfg, bk.Sim != nil)
-	apCfg := banking.ApprovalConfig(cfg, bk.Gateway, log)
+	apCfg := banking.ApprovalConfig(cfg, bk.Gateway)
 	apCfg.Now = o.now
-	apStore, err := paysql.NewApprovalStore(pool, runs, store, apCfg)
+	apStore, err := paysql.NewApprovalStore(pool, runs, apCfg)
 	if err != nil {
 		return fmt.Errorf("approval workflow: %w", err)
 	}
 	delCfg := banking.DeliveryConfig(cfg, bk.Gateway, log)
 	delCfg.Now = o.now
-	approvals := workflow.New(apStore, workflow.NewDelivery(apStore, delCfg))
+	approvals := workflow.New(apStore, store, delCfg)
 	recCfg := banking.ReconcileConfig(cfg, bk.Gateway, log)
 	recCfg.Now = o.now
 	rec, err := reconsql.New(pool, store, recCfg)

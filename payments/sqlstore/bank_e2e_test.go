@@ -46,8 +46,8 @@ func newBankEnv(t *testing.T, closed ...string) *bankEnv {
 		t.Fatal(err)
 	}
 	e := newApprovalEnv(t, sqlstore.ApprovalConfig{MaxFileTransactions: 2})
-	out := workflow.NewDelivery(e.ap, workflow.DeliveryConfig{Gateway: gw, Now: e.clock, Logger: quiet()})
-	return &bankEnv{approvalEnv: e, sim: sim, gw: gw, out: out}
+	e.ap = workflow.New(e.store, e.ledger, workflow.DeliveryConfig{Gateway: gw, Now: e.clock, Logger: quiet()})
+	return &bankEnv{approvalEnv: e, sim: sim, gw: gw, out: e.ap.Delivery}
 }
 
 // released runs, approves and releases November: three files of two.

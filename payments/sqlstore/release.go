@@ -21,25 +21,12 @@ import (
 	"github.com/ofii/allowances/payments/sepa"
 )
 
-// Release writes an approved batch's payment files, posts each one's
-// payments from payable to payments in transit, and queues them for the
-// bank. Each file is written once, in its own transaction, and kept byte
-// for byte: a release interrupted part-way is finished by calling Release
-// again, which writes the files still missing and never writes one twice.
-// Lines whose net is zero (wholly withheld) are not paid, nor are lines
-// paying an account the bank rejected and staff have not corrected yet
-// (holdLines). The requested execution date is the next TARGET2 business
-// day after the release.
-//
-// The files are written, posted and queued under the lease of the batch's
-// release (ReleaseLeaseName), renewed while it works: a release asked for
-// while another process finishes the same batch is refused as a conflict
-// naming that process, and a release left 'releasing' by a process that
-// stopped is finished by the next Release once its lease has expired.
-func (s *ApprovalStore) Release(ctx context.Context, id uuid.UUID, by payments.Actor) (payments.Batch, error) {
-	if err := by.Allow("release a batch", payments.RoleApprover); err != nil {
-		return payments.Batch{}, err
-	}
+// StartRelease makes an approved batch 'releasing', released by by: the
+// requested execution date is the next TARGET2 business day after the
+// release, and the lines paying an account the bank rejected and staff
+// have not corrected yet are held (holdLines). A batch already 'releasing'
+// (a release interrupted) is left to be finished.
+func (s *ApprovalStore) StartRelease(ctx context.Context, id uuid.UUID, by payments.Actor) error {
 	var day ledger.Date
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		b, err := lockBatch(ctx, tx, id)
@@ -66,20 +53,20 @@ func (s *ApprovalStore) Release(ctx context.Context, id uuid.UUID, by payments.A
 		return audit(ctx, tx, now, by, "release", "batch", id.String(), string(b.status), string(payments.BatchReleasing), "",
 			map[string]any{"execution_date": day.String(), "held": held})
 	})
-	if err != nil {
-		return payments.Batch{}, errs.Wrap(err, "release batch %s", id)
-	}
-	ok, held, err := s.runs.leaseStore().Run(ctx, ReleaseLeaseName(id), s.runs.lease, func(ctx context.Context) error {
-		return s.finishRelease(ctx, id)
-	})
+	return errs.Wrap(err, "release batch %s", id)
+}
+
+// UnderReleaseLease runs finish, the writing, posting and queueing of the
+// files of batch id, under the lease of its release (ReleaseLeaseName),
+// renewed while it works: while another process holds it, the release is
+// refused as a conflict naming that process.
+func (s *ApprovalStore) UnderReleaseLease(ctx context.Context, id uuid.UUID, finish func(context.Context) error) error {
+	ok, held, err := s.runs.leaseStore().Run(ctx, ReleaseLeaseName(id), s.runs.lease, finish)
 	if err == nil && !ok {
-		return payments.Batch{}, errs.E(errs.Conflict, "batch %s is being released by %s (its lease is renewed until %s): wait for it to finish",
+		return errs.E(errs.Conflict, "batch %s is being released by %s (its lease is renewed until %s): wait for it to finish",
 			id, held.Holder, held.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	if err != nil {
-		return payments.Batch{}, fmt.Errorf("release batch %s (release again to finish): %w", id, err)
-	}
-	return s.runs.Batch(ctx, id)
+	return err
 }
 
 // ReleaseLeaseName is the name of the lease held while the files of batch
@@ -119,54 +106,22 @@ func MsgID(batch uuid.UUID, day ledger.Date, part int) string {
 		strings.ReplaceAll(batch.String(), "-", "")[:12], part)
 }
 
-// finishRelease writes the missing files of a 'releasing' batch, posts
-// them, queues them and makes the batch 'released'.
-func (s *ApprovalStore) finishRelease(ctx context.Context, id uuid.UUID) error {
-	b, err := s.runs.Batch(ctx, id)
-	if err != nil {
-		return err
-	}
-	if b.Status != payments.BatchReleasing {
-		return nil
-	}
-	// Every line is checked before the first file is written: a line the
-	// bank could not take is held, not left to stop the release half-way.
-	if err := s.holdUnpayable(ctx, b); err != nil {
-		return err
-	}
-	// Every file is written and posted before any is queued: the bank gets
-	// none of a release until all of it is written.
-	var written []payments.PaymentFile
-	for part := 1; ; part++ {
-		f, ok, err := s.writeFile(ctx, b, part)
-		if err != nil {
-			return fmt.Errorf("file %d: %w", part, err)
+// QueueFile queues a written and posted payment file for the bank.
+func (s *ApprovalStore) QueueFile(ctx context.Context, b payments.Batch, f payments.PaymentFile) error {
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'queued' WHERE msg_id = $1 AND status = 'building'`, f.MsgID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
 		}
-		if !ok {
-			break
-		}
-		if f.Status != payments.FileBuilding {
-			continue
-		}
-		if err := s.postRelease(ctx, b, f); err != nil {
-			return fmt.Errorf("file %s: post its release: %v", f.MsgID, err)
-		}
-		written = append(written, f)
-	}
-	for _, f := range written {
-		err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-			tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'queued' WHERE msg_id = $1 AND status = 'building'`, f.MsgID)
-			if err != nil || tag.RowsAffected() == 0 {
-				return err
-			}
-			return audit(ctx, tx, s.now(), payments.System, "queue", "file", f.MsgID, string(payments.FileBuilding),
-				string(payments.FileQueued), "", map[string]any{"batch_id": b.ID.String(), "transactions": f.Transactions,
-					"total": f.Total.StringFixed(2), "sha256": f.SHA256})
-		})
-		if err != nil {
-			return fmt.Errorf("queue file %s: %w", f.MsgID, err)
-		}
-	}
+		return audit(ctx, tx, s.now(), payments.System, "queue", "file", f.MsgID, string(payments.FileBuilding),
+			string(payments.FileQueued), "", map[string]any{"batch_id": b.ID.String(), "transactions": f.Transactions,
+				"total": f.Total.StringFixed(2), "sha256": f.SHA256})
+	})
+}
+
+// EndRelease makes a 'releasing' batch whose files are all written, posted
+// and queued 'released', or 'settled' when it had nothing to pay.
+func (s *ApprovalStore) EndRelease(ctx context.Context, id uuid.UUID) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var files int64
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM payment_files WHERE batch_id = $1`, id).Scan(&files); err != nil {
@@ -186,16 +141,16 @@ func (s *ApprovalStore) finishRelease(ctx context.Context, id uuid.UUID) error {
 	})
 }
 
-// unpayableChunk is how many lines holdUnpayable checks per transaction.
+// unpayableChunk is how many lines HoldUnpayable checks per transaction.
 const unpayableChunk = 10000
 
-// holdUnpayable checks every line of a releasing batch not yet in a file
+// HoldUnpayable checks every line of a releasing batch not yet in a file
 // as its payment file would carry it (sepa.CheckPayment), and holds those
 // the bank could not take: each becomes a payment exception (RR03 for a
 // name, AC01 for an account, RC01 for a BIC, MS03 otherwise) with what is
 // wrong in words, its amount stays in the payee's payable account, and the
 // rest of the batch is released. Staff correct the payee and reissue it.
-func (s *ApprovalStore) holdUnpayable(ctx context.Context, b payments.Batch) error {
+func (s *ApprovalStore) HoldUnpayable(ctx context.Context, b payments.Batch) error {
 	cursor := ""
 	for {
 		var n int
@@ -275,9 +230,9 @@ func remittance(l payments.BatchLine) string {
 	return strings.Join(parts, " ")
 }
 
-// writeFile returns part n of the batch's files, writing it when it does
+// WriteFile returns part n of the batch's files, writing it when it does
 // not exist yet; ok is false when the batch has no more lines to pay.
-func (s *ApprovalStore) writeFile(ctx context.Context, b payments.Batch, part int) (payments.PaymentFile, bool, error) {
+func (s *ApprovalStore) WriteFile(ctx context.Context, b payments.Batch, part int) (payments.PaymentFile, bool, error) {
 	msgID := MsgID(b.ID, b.Workflow.ExecutionDate, part)
 	var f payments.PaymentFile
 	var ok bool
@@ -350,11 +305,10 @@ func (s *ApprovalStore) writeFile(ctx context.Context, b payments.Batch, part in
 	return f, ok, err
 }
 
-// postRelease posts a file's payments (payments.ReleasePosting).
-func (s *ApprovalStore) postRelease(ctx context.Context, b payments.Batch, f payments.PaymentFile) error {
-	_, err := s.ledger.PostBulk(ctx, payments.ReleasePosting(b, f, s.filePayments(ctx, `SELECT line_id, beneficiary_id, amount, amount
-		FROM line_payments WHERE msg_id = $1 AND line_id > $2 ORDER BY line_id LIMIT $3`, f.MsgID)))
-	return err
+// FilePayments reads the payments of file msgID, page by page.
+func (s *ApprovalStore) FilePayments(ctx context.Context, msgID string) payments.Rows[payments.FilePayment] {
+	return s.filePayments(ctx, `SELECT line_id, beneficiary_id, amount, amount FROM line_payments WHERE msg_id = $1
+		AND line_id > $2 ORDER BY line_id LIMIT $3`, msgID)
 }
 
 // filePayments reads the payments sql selects for key, page by page.

@@ -51,32 +51,28 @@ func (s *ApprovalStore) ReportApplied(ctx context.Context, content []byte) (bool
 	return seen, nil
 }
 
-// FinishReports posts the rejections of the reports left 'posting'.
-func (s *ApprovalStore) FinishReports(ctx context.Context) error {
-	rows, err := s.pool.Query(ctx, `SELECT msg_id FROM status_reports WHERE status = 'posting' ORDER BY received_at LIMIT 100`)
+// PendingReports lists the reports whose rejections are not all posted
+// yet ('posting'), oldest first, at most limit of them.
+func (s *ApprovalStore) PendingReports(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT msg_id FROM status_reports WHERE status = 'posting' ORDER BY received_at LIMIT $1`, int64(limit))
 	if err != nil {
-		return fmt.Errorf("list the reports being applied: %w", err)
+		return nil, fmt.Errorf("list the reports being applied: %w", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return fmt.Errorf("list the reports being applied: %w", err)
+		return nil, fmt.Errorf("list the reports being applied: %w", err)
 	}
-	for _, id := range ids {
-		if err := s.postRejections(ctx, id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ids, nil
 }
 
-// ApplyReport applies one pain.002 status report to the payments of the
-// file it answers. Statuses only move forward (sepa.Advance). A newly
-// rejected payment becomes a payment exception, and its amount goes back
-// from payments in transit to the payee's payable account; when every
-// payment of a file has a final answer the file is accepted or partly
-// rejected, and so is its batch once all its files are. A report applied
-// before (same MsgId or same bytes) changes nothing.
-func (s *ApprovalStore) ApplyReport(ctx context.Context, content []byte, by payments.Actor) (payments.ReportResult, error) {
+// RecordReport records one pain.002 status report against the payments of
+// the file it answers, 'posting' until its rejections are posted
+// (workflow.Batches.ApplyReport). Statuses only move forward
+// (sepa.Advance). A newly rejected payment becomes a payment exception;
+// when every payment of a file has a final answer the file is accepted or
+// partly rejected, and so is its batch once all its files are. A report
+// recorded before (same MsgId or same bytes) changes nothing.
+func (s *ApprovalStore) RecordReport(ctx context.Context, content []byte, by payments.Actor) (payments.ReportResult, error) {
 	var res payments.ReportResult
 	if by.Name != payments.System.Name {
 		if err := by.Allow("apply a status report", payments.RoleController, payments.RoleAdmin); err != nil {
@@ -213,12 +209,6 @@ func (s *ApprovalStore) ApplyReport(ctx context.Context, content []byte, by paym
 	if err != nil {
 		return res, errs.Wrap(err, "apply status report %s", rep.MsgID)
 	}
-	if err := s.postRejections(ctx, rep.MsgID); err != nil {
-		return res, err
-	}
-	if res.Rejected > 0 {
-		s.log.Warn("payments rejected by the bank", "report", rep.MsgID, "file", rep.OriginalMsgID, "rejected", res.Rejected)
-	}
 	return res, nil
 }
 
@@ -268,22 +258,25 @@ func (s *ApprovalStore) closeFile(ctx context.Context, tx pgx.Tx, f payments.Pay
 	return audit(ctx, tx, now, payments.System, "answered", "batch", f.BatchID.String(), string(payments.BatchReleased), string(batchTo), "", nil)
 }
 
-// postRejections posts the payments a report rejected back from payments
-// in transit to the payees' payable accounts, as one entry keyed by the
-// report, and marks the report applied.
-func (s *ApprovalStore) postRejections(ctx context.Context, report string) error {
-	var n int64
-	var received time.Time
+// Rejections reads how many payments status report rejected, and when it
+// was received.
+func (s *ApprovalStore) Rejections(ctx context.Context, report string) (n int64, received time.Time, err error) {
 	if err := s.pool.QueryRow(ctx, `SELECT rejected, received_at FROM status_reports WHERE msg_id = $1`, report).Scan(&n, &received); err != nil {
-		return fmt.Errorf("read status report %s: %w", report, err)
+		return 0, received, fmt.Errorf("read status report %s: %w", report, err)
 	}
-	if n > 0 {
-		_, err := s.ledger.PostBulk(ctx, payments.RejectionPosting(report, received, s.filePayments(ctx, `SELECT line_id, beneficiary_id,
-			amount, amount FROM line_payments WHERE report_id = $1 AND line_id > $2 ORDER BY line_id LIMIT $3`, report)))
-		if err != nil {
-			return fmt.Errorf("post the rejections of status report %s: %v", report, err)
-		}
-	}
+	return n, received, nil
+}
+
+// RejectedPayments reads the payments status report rejected, page by
+// page.
+func (s *ApprovalStore) RejectedPayments(ctx context.Context, report string) payments.Rows[payments.FilePayment] {
+	return s.filePayments(ctx, `SELECT line_id, beneficiary_id, amount, amount FROM line_payments WHERE report_id = $1
+		AND line_id > $2 ORDER BY line_id LIMIT $3`, report)
+}
+
+// MarkReportApplied marks a status report whose rejections are posted
+// applied.
+func (s *ApprovalStore) MarkReportApplied(ctx context.Context, report string) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE status_reports SET status = 'applied', applied_at = $2 WHERE msg_id = $1 AND status = 'posting'`,
 			report, s.now())

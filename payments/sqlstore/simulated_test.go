@@ -24,15 +24,15 @@ func TestSenderMarksSimulated(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newBankEnv(t)
 			store := func(simulated bool) *sqlstore.ApprovalStore {
-				s, err := sqlstore.NewApprovalStore(e.pool, e.runs, e.ledger, sqlstore.ApprovalConfig{Debtor: debtor, MaxFileTransactions: 2,
-					Simulated: simulated, Now: e.clock, Logger: quiet()})
+				s, err := sqlstore.NewApprovalStore(e.pool, e.runs, sqlstore.ApprovalConfig{Debtor: debtor, MaxFileTransactions: 2,
+					Simulated: simulated, Now: e.clock})
 				if err != nil {
 					t.Fatal(err)
 				}
 				return s
 			}
-			writer := store(c.writer)
-			sender := workflow.NewDelivery(store(c.sender), workflow.DeliveryConfig{Gateway: e.gw, Simulated: c.sender, Now: e.clock,
+			writer := workflow.New(store(c.writer), e.ledger, workflow.DeliveryConfig{Now: e.clock, Logger: quiet()})
+			sender := workflow.New(store(c.sender), e.ledger, workflow.DeliveryConfig{Gateway: e.gw, Simulated: c.sender, Now: e.clock,
 				Logger: quiet()})
 			nov := e.november()
 			if _, err := e.ap.Submit(e.ctx, nov.ID, paul, ""); err != nil {

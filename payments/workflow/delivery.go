@@ -34,10 +34,14 @@ type Outbox interface {
 	// ReportApplied reports whether a status report of these bytes has
 	// been applied.
 	ReportApplied(ctx context.Context, content []byte) (bool, error)
+}
+
+// Reports applies the status reports the delivery fetches.
+type Reports interface {
+	payments.StatusReports
 	// FinishReports finishes applying the reports an interruption left
 	// half-applied.
 	FinishReports(ctx context.Context) error
-	payments.StatusReports
 }
 
 // DeliveryConfig configures a Delivery.
@@ -57,23 +61,24 @@ type DeliveryConfig struct {
 // Delivery sends the queued payment files to the bank and applies the
 // status reports it answers: the payments.BankOutbox.
 type Delivery struct {
-	outbox Outbox
-	cfg    DeliveryConfig
-	log    *slog.Logger
+	outbox  Outbox
+	reports Reports
+	cfg     DeliveryConfig
+	log     *slog.Logger
 }
 
 var _ payments.BankOutbox = (*Delivery)(nil)
 
 // NewDelivery returns the delivery of the files of outbox through
-// cfg.Gateway.
-func NewDelivery(outbox Outbox, cfg DeliveryConfig) *Delivery {
+// cfg.Gateway, applying the reports fetched with reports.
+func NewDelivery(outbox Outbox, reports Reports, cfg DeliveryConfig) *Delivery {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Delivery{outbox: outbox, cfg: cfg, log: cfg.Logger}
+	return &Delivery{outbox: outbox, reports: reports, cfg: cfg, log: cfg.Logger}
 }
 
 // passSize bounds how many files one pass sends, or asks the reports of.
@@ -148,7 +153,7 @@ func (d *Delivery) SendQueued(ctx context.Context) (payments.BankActivity, error
 // finishes the reports whose rejections were not all posted.
 func (d *Delivery) FetchReports(ctx context.Context) (payments.BankActivity, error) {
 	var act payments.BankActivity
-	if err := d.outbox.FinishReports(ctx); err != nil {
+	if err := d.reports.FinishReports(ctx); err != nil {
 		return act, err
 	}
 	if d.cfg.Gateway == nil {
@@ -171,7 +176,7 @@ func (d *Delivery) FetchReports(ctx context.Context) (payments.BankActivity, err
 			if seen {
 				continue
 			}
-			res, err := d.outbox.ApplyReport(ctx, doc.Bytes, payments.System)
+			res, err := d.reports.ApplyReport(ctx, doc.Bytes, payments.System)
 			if err != nil {
 				return act, fmt.Errorf("apply status report %s of file %s: %w", doc.ID, id, err)
 			}

@@ -131,12 +131,12 @@ func newEnvApproved(t *testing.T, simCfg banksim.Config, households int) *env {
 		t.Fatal(err)
 	}
 	e.gw = gw
-	ap, err := paysql.NewApprovalStore(pool, e.runs, e.ledger, paysql.ApprovalConfig{Debtor: sepa.Party{Name: "OFII", IBAN: account, BIC: "BDFEFRPPCCT"},
-		Now: e.clock, Logger: quiet()})
+	ap, err := paysql.NewApprovalStore(pool, e.runs, paysql.ApprovalConfig{Debtor: sepa.Party{Name: "OFII", IBAN: account, BIC: "BDFEFRPPCCT"},
+		Now: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.ap = workflow.New(ap, workflow.NewDelivery(ap, workflow.DeliveryConfig{Gateway: gw, Now: e.clock, Logger: quiet()}))
+	e.ap = workflow.New(ap, e.ledger, workflow.DeliveryConfig{Gateway: gw, Now: e.clock, Logger: quiet()})
 	e.rec, err = sqlstore.New(pool, e.ledger, sqlstore.Config{Account: account, Gateway: gw, Now: e.clock, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)

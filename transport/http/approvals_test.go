@@ -68,11 +68,11 @@ func newApprovalAPI(t *testing.T, secondAbove string) *batchAPI {
 	}
 	clock := ticking(runDay)
 	runs := paysql.NewRunStore(pool, paysql.WithRunClock(clock))
-	cfg := paysql.ApprovalConfig{Debtor: testDebtor, Now: clock, Logger: slog.New(slog.DiscardHandler)}
+	cfg := paysql.ApprovalConfig{Debtor: testDebtor, Now: clock}
 	if secondAbove != "" {
 		cfg.SecondApprovalAbove = decimal.RequireFromString(secondAbove)
 	}
-	approvals, err := paysql.NewApprovalStore(pool, runs, l, cfg)
+	approvals, err := paysql.NewApprovalStore(pool, runs, cfg)
 	if err != nil {
 		t.Fatalf("approval store: %v", err)
 	}
@@ -85,7 +85,7 @@ func newApprovalAPI(t *testing.T, secondAbove string) *batchAPI {
 		MaxBodyBytes: testMaxBody, MaxReportBytes: 2 * testMaxBody,
 		Beneficiaries: events,
 		Runs:          runs,
-		Approvals:     withDelivery(approvals, clock),
+		Approvals:     withDelivery(approvals, l, clock),
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -823,8 +823,8 @@ func TestApprovalsBadRequests(t *testing.T) {
 	}
 }
 
-// withDelivery is the workflow of store with a delivery to no bank: the
-// released files stay queued.
-func withDelivery(store *paysql.ApprovalStore, clock func() time.Time) payments.Approvals {
-	return workflow.New(store, workflow.NewDelivery(store, workflow.DeliveryConfig{Now: clock, Logger: slog.New(slog.DiscardHandler)}))
+// withDelivery is the workflow of store, posting to l, with a delivery to
+// no bank: the released files stay queued.
+func withDelivery(store *paysql.ApprovalStore, l workflow.Ledger, clock func() time.Time) payments.Approvals {
+	return workflow.New(store, l, workflow.DeliveryConfig{Now: clock, Logger: slog.New(slog.DiscardHandler)})
 }
