@@ -26,7 +26,7 @@ import (
 // the batch is a draft again (or replaced, if a newer draft exists) and the
 // error is a conflict. Approving an approved batch does nothing; approving
 // a batch left 'approving' by an interrupted approval finishes it. It posts
-// nothing to the ledger: the approval workflow (ApprovalStore) does.
+// nothing to the ledger: the approval workflow (payments/workflow) does.
 func (s *RunStore) MarkBatchApproved(ctx context.Context, id uuid.UUID) error {
 	done, err := s.beginApproval(ctx, id, payments.BatchDraft)
 	if err != nil || done {
