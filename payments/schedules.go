@@ -17,8 +17,8 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/ofii/allowances/internal/cli"
 	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/internal/jsonstrict"
 	"github.com/ofii/allowances/ledger"
 )
 
@@ -137,7 +137,7 @@ func LoadSchedules(r io.Reader) (*ScheduleSet, error) {
 		return nil, errs.E(errs.TooLarge, "a rate schedule file has at most %d bytes", MaxScheduleFileBytes)
 	}
 	var file scheduleFile
-	if err := cli.DecodeStrict(data, &file); err != nil {
+	if err := jsonstrict.Decode(data, &file); err != nil {
 		return nil, err
 	}
 	// The typed form cannot tell a missing field from a zero one, nor an

@@ -266,11 +266,8 @@ type BankActivity struct {
 	Unchanged int `json:"unchanged"`
 }
 
-// Approvals is the approval workflow of the batches, their release to the
-// bank and what the bank answers, and the audit trail of it all and of who
-// read whose exceptions.
-type Approvals interface {
-	ReadLog
+// BatchWorkflow moves a batch through its approval and release.
+type BatchWorkflow interface {
 	// Submit asks for the approval of a draft (role preparer).
 	Submit(ctx context.Context, id uuid.UUID, by Actor, note string) (Batch, error)
 	// Approve records one approval (role approver; not whoever computed or
@@ -285,6 +282,10 @@ type Approvals interface {
 	// Release writes an approved batch's payment files, posts them to
 	// payments in transit and queues them for the bank (role approver).
 	Release(ctx context.Context, id uuid.UUID, by Actor) (Batch, error)
+}
+
+// PaymentFiles reads the payment files of the released batches.
+type PaymentFiles interface {
 	// Files lists a batch's payment files.
 	Files(ctx context.Context, batch uuid.UUID) ([]PaymentFile, error)
 	// FileContent returns a payment file and its bytes.
@@ -292,6 +293,11 @@ type Approvals interface {
 	// FileBeneficiaries returns the beneficiaries a payment file pays, each
 	// once, in the order of their ids.
 	FileBeneficiaries(ctx context.Context, msgID string) ([]string, error)
+}
+
+// PaymentExceptions are the payments the bank rejected, or the release
+// held: corrected and paid again, or closed.
+type PaymentExceptions interface {
 	// Exceptions lists payment exceptions in the order of their ids (a
 	// page after f.After).
 	Exceptions(ctx context.Context, f ExceptionFilter) ([]PaymentException, error)
@@ -302,17 +308,44 @@ type Approvals interface {
 	CloseException(ctx context.Context, id uuid.UUID, by Actor, reason string) (PaymentException, error)
 	// Reissue makes a draft batch paying the corrected exceptions again.
 	Reissue(ctx context.Context, by Actor, note string) (Batch, error)
+}
+
+// AuditLog is the append-only audit trail of the workflow, and of who read
+// what.
+type AuditLog interface {
+	ReadLog
 	// Audit reads the audit trail; the next cursor is set when the page is
 	// full.
 	Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, string, error)
+}
+
+// StatusReports applies the bank's status reports (pain.002).
+type StatusReports interface {
+	// ApplyReport applies one pain.002 status report (role controller or
+	// admin, or the service itself); applying it again changes nothing.
+	ApplyReport(ctx context.Context, content []byte, by Actor) (ReportResult, error)
+}
+
+// BankOutbox delivers the released payment files to the bank and reads
+// its answers.
+type BankOutbox interface {
 	// SendQueued delivers the queued files to the bank.
 	SendQueued(ctx context.Context) (BankActivity, error)
 	// FetchReports reads and applies the bank's status reports of the
 	// files sent and not yet final.
 	FetchReports(ctx context.Context) (BankActivity, error)
-	// ApplyReport applies one pain.002 status report (role controller or
-	// admin, or the service itself); applying it again changes nothing.
-	ApplyReport(ctx context.Context, content []byte, by Actor) (ReportResult, error)
+}
+
+// Approvals is all the staff API reaches of the approval workflow, of the
+// files and exceptions it makes, of the bank's answers and of the audit
+// trail: the small interfaces above, together.
+type Approvals interface {
+	BatchWorkflow
+	PaymentFiles
+	PaymentExceptions
+	AuditLog
+	StatusReports
+	BankOutbox
 }
 
 // Allow refuses an actor without a name, or without one of roles, for what

@@ -18,6 +18,7 @@ import (
 	"github.com/ofii/allowances/payments/bank/banksim"
 	"github.com/ofii/allowances/payments/sepa"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
+	"github.com/ofii/allowances/payments/workflow"
 	"github.com/ofii/allowances/reconcile"
 	reconsql "github.com/ofii/allowances/reconcile/sqlstore"
 )
@@ -68,10 +69,11 @@ func (d *demo) pay(ctx context.Context, svc ledger.Service, runs *paysql.RunStor
 		return err
 	}
 	defer bk.Close()
-	ap, err := paysql.NewApprovalStore(d.a.pool, runs, svc, banking.ApprovalConfig(cfg, bk.Gateway, quiet))
+	store, err := paysql.NewApprovalStore(d.a.pool, runs, banking.ApprovalConfig(cfg, bk.Gateway))
 	if err != nil {
 		return err
 	}
+	ap := workflow.New(store, svc, banking.DeliveryConfig(cfg, bk.Gateway, quiet))
 	e, err := svc.Post(ctx, ledger.NewEntry{IdempotencyKey: "demo-funding", EffectiveDate: payments.LegalDay(d.now()),
 		Description: "State funding of the allowances", SourceRef: "demo", Lines: []ledger.Line{
 			{Account: ledger.BankMain, Amount: demoFunding}, {Account: ledger.StateFunding, Amount: demoFunding.Neg()}}})
@@ -252,7 +254,7 @@ func (d *demo) report(r reconcile.Report) error {
 }
 
 // files prints the payment files of the batches.
-func (d *demo) files(ctx context.Context, ap *paysql.ApprovalStore, batches ...payments.Batch) error {
+func (d *demo) files(ctx context.Context, ap payments.PaymentFiles, batches ...payments.Batch) error {
 	fmt.Fprintln(d.w)
 	t := cli.NewTable(d.w, "FILE", "FORMAT", "PAYMENTS", "TOTAL", "EXECUTION", "STATUS")
 	for _, b := range batches {

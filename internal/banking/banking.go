@@ -21,6 +21,7 @@ import (
 	"github.com/ofii/allowances/payments/bank/banksim"
 	"github.com/ofii/allowances/payments/sepa"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
+	"github.com/ofii/allowances/payments/workflow"
 	reconsql "github.com/ofii/allowances/reconcile/sqlstore"
 )
 
@@ -96,18 +97,23 @@ func Simulated(cfg config.Config, gw bank.Gateway) bool {
 }
 
 // ApprovalConfig is the configuration of the approval workflow from the
-// settings, sending to gw (nil: files stay queued). The files sent to the
-// embedded simulator are marked simulated.
-func ApprovalConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) paysql.ApprovalConfig {
+// settings, writing the files for gw. The files written for the embedded
+// simulator are marked simulated.
+func ApprovalConfig(cfg config.Config, gw bank.Gateway) paysql.ApprovalConfig {
 	return paysql.ApprovalConfig{
 		Simulated:           Simulated(cfg, gw),
 		SecondApprovalAbove: cfg.SecondApprovalAbove,
 		Debtor:              sepa.Party{Name: cfg.DebtorName, IBAN: cfg.DebtorIBAN, BIC: cfg.DebtorBIC},
 		Format:              sepa.Version(cfg.BankFormat),
 		MaxFileTransactions: cfg.PaymentFileMaxTx,
-		Gateway:             gw,
-		Logger:              log,
 	}
+}
+
+// DeliveryConfig is the configuration of the delivery of the payment files
+// to gw (nil: files stay queued). The files sent to the embedded simulator
+// are marked simulated.
+func DeliveryConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) workflow.DeliveryConfig {
+	return workflow.DeliveryConfig{Gateway: gw, Simulated: Simulated(cfg, gw), Logger: log}
 }
 
 // ReconcileConfig is the configuration of the reconciliation from the

@@ -34,6 +34,7 @@ import (
 	"github.com/ofii/allowances/ledger/sqlstore"
 	"github.com/ofii/allowances/payments"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
+	"github.com/ofii/allowances/payments/workflow"
 	"github.com/ofii/allowances/reconcile"
 	reconsql "github.com/ofii/allowances/reconcile/sqlstore"
 	httptransport "github.com/ofii/allowances/transport/http"
@@ -171,12 +172,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		log.Info("bank interface", "url", bk.URL)
 	}
 	mode := ModeOf(cfg, bk.Sim != nil)
-	apCfg := banking.ApprovalConfig(cfg, bk.Gateway, log)
+	apCfg := banking.ApprovalConfig(cfg, bk.Gateway)
 	apCfg.Now = o.now
-	approvals, err := paysql.NewApprovalStore(pool, runs, store, apCfg)
+	apStore, err := paysql.NewApprovalStore(pool, runs, apCfg)
 	if err != nil {
 		return fmt.Errorf("approval workflow: %w", err)
 	}
+	delCfg := banking.DeliveryConfig(cfg, bk.Gateway, log)
+	delCfg.Now = o.now
+	approvals := workflow.New(apStore, store, delCfg)
 	recCfg := banking.ReconcileConfig(cfg, bk.Gateway, log)
 	recCfg.Now = o.now
 	rec, err := reconsql.New(pool, store, recCfg)
@@ -350,7 +354,7 @@ type statements interface {
 // bank that is down leaves the files queued: they go out on a later pass,
 // once its breaker lets requests through again. A pass another process is
 // doing (errBusy) is skipped: it is that process's.
-func runBank(ctx context.Context, ap payments.Approvals, rec statements, every time.Duration, now func() time.Time, log *slog.Logger) {
+func runBank(ctx context.Context, ap payments.BankOutbox, rec statements, every time.Duration, now func() time.Time, log *slog.Logger) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	failed := func(err error) bool {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,7 +16,6 @@ import (
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
-	"github.com/ofii/allowances/payments/bank"
 	"github.com/ofii/allowances/payments/sepa"
 )
 
@@ -41,16 +38,12 @@ type ApprovalConfig struct {
 	MaxFileTransactions int
 	// CategoryPurpose is SSBE (the default) or GOVT.
 	CategoryPurpose string
-	// Gateway is the bank; nil leaves released files queued.
-	Gateway bank.Gateway
-	// Simulated says that Gateway is the embedded bank simulator of dev
-	// mode, which pays nobody: the files written for it and sent to it are
-	// marked simulated.
+	// Simulated says that the bank is the embedded bank simulator of dev
+	// mode, which pays nobody: the files written for it are marked
+	// simulated.
 	Simulated bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Logger receives the bank activity; nil means slog.Default().
-	Logger *slog.Logger
 }
 
 // The defaults of ApprovalConfig.
@@ -63,22 +56,27 @@ var (
 // MaxReportBytes bounds a status report.
 const MaxReportBytes = 64 << 20
 
-// ApprovalStore is the approval workflow of the batches on the database,
-// with their postings in the ledger and the outbox of payment files.
+// ApprovalStore keeps the approval workflow of the batches on the
+// database: its transitions, the payment files and their outbox, the
+// status reports, the payment exceptions and the audit trail. It posts
+// nothing: the services of payments/workflow post what the posting rules
+// (payments/postings.go) give, and drive it step by step.
 type ApprovalStore struct {
-	pool   *pgxpool.Pool
-	runs   *RunStore
-	ledger ledger.Service
-	cfg    ApprovalConfig
-	log    *slog.Logger
+	pool *pgxpool.Pool
+	runs *RunStore
+	cfg  ApprovalConfig
 }
 
-var _ payments.Approvals = (*ApprovalStore)(nil)
+var (
+	_ payments.PaymentFiles      = (*ApprovalStore)(nil)
+	_ payments.PaymentExceptions = (*ApprovalStore)(nil)
+	_ payments.AuditLog          = (*ApprovalStore)(nil)
+)
 
-// NewApprovalStore returns the workflow of the batches of runs, posting to
-// l. The configuration is checked: a debtor without a valid IBAN or BIC is
+// NewApprovalStore returns the workflow of the batches of runs. The
+// configuration is checked: a debtor without a valid IBAN or BIC is
 // refused.
-func NewApprovalStore(pool *pgxpool.Pool, runs *RunStore, l ledger.Service, cfg ApprovalConfig) (*ApprovalStore, error) {
+func NewApprovalStore(pool *pgxpool.Pool, runs *RunStore, cfg ApprovalConfig) (*ApprovalStore, error) {
 	if cfg.SecondApprovalAbove.IsZero() {
 		cfg.SecondApprovalAbove = DefaultSecondApprovalAbove
 	}
@@ -117,10 +115,7 @@ func NewApprovalStore(pool *pgxpool.Pool, runs *RunStore, l ledger.Service, cfg 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	return &ApprovalStore{pool: pool, runs: runs, ledger: l, cfg: cfg, log: cfg.Logger}, nil
+	return &ApprovalStore{pool: pool, runs: runs, cfg: cfg}, nil
 }
 
 func (s *ApprovalStore) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
@@ -208,21 +203,13 @@ func (s *ApprovalStore) Submit(ctx context.Context, id uuid.UUID, by payments.Ac
 	return s.runs.Batch(ctx, id)
 }
 
-// Approve records one approval of a pending batch. Nobody approves a batch
-// they computed or prepared, nor twice; the last approval needed moves the
-// batch to 'approving', establishes the overpayments its run found, records
-// its lines as paid, books the overpayments and posts the accrual, then
-// makes it 'approved'. A batch left 'approving' by an interrupted approval
-// is finished by any approver who approved it.
-func (s *ApprovalStore) Approve(ctx context.Context, id uuid.UUID, by payments.Actor, note string) (payments.Batch, error) {
-	if err := by.Allow("approve a batch", payments.RoleApprover); err != nil {
-		return payments.Batch{}, err
-	}
-	note, err := payments.CheckReason("note", note, false)
-	if err != nil {
-		return payments.Batch{}, err
-	}
-	finish := false
+// AddApproval records by's approval of a pending batch, with a note the
+// caller checked (workflow.Batches.Approve). Nobody approves a batch they
+// computed or prepared, nor twice; the last approval needed moves the
+// batch to 'approving'. finish says the batch is 'approving' and must be
+// finished (RecordApproval...CompleteApproval): by gave its last approval,
+// or by approved a batch an interrupted approval left 'approving'.
+func (s *ApprovalStore) AddApproval(ctx context.Context, id uuid.UUID, by payments.Actor, note string) (finish bool, err error) {
 	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		finish = false
 		b, err := lockBatch(ctx, tx, id)
@@ -267,23 +254,19 @@ func (s *ApprovalStore) Approve(ctx context.Context, id uuid.UUID, by payments.A
 			map[string]any{"approval": count, "approvals_needed": b.needed})
 	})
 	if err != nil {
-		return payments.Batch{}, errs.Wrap(err, "approve batch %s", id)
+		return false, errs.Wrap(err, "approve batch %s", id)
 	}
-	if finish {
-		if err := s.finishApproval(ctx, id, by); err != nil {
-			return payments.Batch{}, err
-		}
-	}
-	return s.runs.Batch(ctx, id)
+	return finish, nil
 }
 
-// finishApproval establishes the overpayments an 'approving' batch's run
-// found, records its lines as paid, books the overpayments, posts the
-// accrual and makes the batch 'approved'. When a line or an overpayment was
-// computed on what has since changed, the approval is taken back and the
-// batch is a draft again.
-func (s *ApprovalStore) finishApproval(ctx context.Context, id uuid.UUID, by payments.Actor) error {
-	done, err := s.runs.recordApproval(ctx, id)
+// RecordApproval establishes the overpayments an 'approving' batch's run
+// found and records its lines as paid; done says another approval finished
+// the batch meanwhile. When a line or an overpayment was computed on what
+// has since changed, the approval is taken back, the batch is a draft
+// again, by's approval is undone in the audit trail and the error is a
+// conflict.
+func (s *ApprovalStore) RecordApproval(ctx context.Context, id uuid.UUID, by payments.Actor) (done bool, err error) {
+	done, err = s.runs.recordApproval(ctx, id)
 	if err != nil {
 		if errs.Is(err, errs.Conflict) {
 			aerr := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
@@ -291,90 +274,37 @@ func (s *ApprovalStore) finishApproval(ctx context.Context, id uuid.UUID, by pay
 					string(payments.BatchDraft), err.Error(), nil)
 			})
 			if aerr != nil {
-				return fmt.Errorf("%w (and writing the audit trail failed: %v)", err, aerr)
+				return false, fmt.Errorf("%w (and writing the audit trail failed: %v)", err, aerr)
 			}
 		}
-		return err
+		return false, err
 	}
-	if done {
-		return nil
-	}
-	b, err := s.runs.Batch(ctx, id)
-	if err != nil {
-		return err
-	}
-	if b.Kind != payments.RunReissue {
-		// The ledger refusing what the workflow posts is never the
-		// caller's fault: its error loses its code and is internal.
-		if err := s.bookOverpayments(ctx); err != nil {
-			return fmt.Errorf("approve batch %s: book the overpayments (approve again to finish): %v", id, err)
-		}
-		if err := s.postAccrual(ctx, b); err != nil {
-			return fmt.Errorf("approve batch %s: post the accrual (approve again to finish): %v", id, err)
-		}
-	}
-	return s.runs.completeApproval(ctx, id, func(ctx context.Context, tx pgx.Tx) error {
-		return audit(ctx, tx, s.now(), payments.System, "approved", "batch", id.String(), string(payments.BatchApproving),
+	return done, nil
+}
+
+// CompleteApproval makes an 'approving' batch 'approved', once its
+// postings are made.
+func (s *ApprovalStore) CompleteApproval(ctx context.Context, b payments.Batch) error {
+	return s.runs.completeApproval(ctx, b.ID, func(ctx context.Context, tx pgx.Tx) error {
+		return audit(ctx, tx, s.now(), payments.System, "approved", "batch", b.ID.String(), string(payments.BatchApproving),
 			string(payments.BatchApproved), "", map[string]any{"gross": b.Total.Gross.StringFixed(2), "net": b.Total.Net.StringFixed(2)})
 	})
 }
 
-// expenseAccount is the expense account of a scheme.
-func expenseAccount(sc payments.Scheme) (string, error) {
-	switch sc {
-	case payments.SchemeADA:
-		return ledger.ExpenseADA, nil
-	case payments.SchemeReturn:
-		return ledger.ExpenseReturn, nil
-	case payments.SchemeReinsertion:
-		return ledger.ExpenseReinsertion, nil
-	case payments.SchemeBusinessCreation:
-		return ledger.ExpenseBusinessCreation, nil
-	}
-	return "", fmt.Errorf("scheme %q has no expense account", sc)
+// Batch returns a batch with its totals and workflow.
+func (s *ApprovalStore) Batch(ctx context.Context, id uuid.UUID) (payments.Batch, error) {
+	return s.runs.Batch(ctx, id)
 }
 
-// postAccrual posts one bulk entry per scheme of the batch: Dr expense (one
-// line per chunk), Cr payable:<b> the net, Cr receivable:overpayment:<b>
-// the deduction. The effective date is the day of the last approval, kept
-// in the batch, so that a retry posts the same entry.
-func (s *ApprovalStore) postAccrual(ctx context.Context, b payments.Batch) error {
-	day := payments.LegalDay(b.ApprovedAt)
-	for _, sc := range payments.Schemes {
-		if _, ok := b.Totals[sc]; !ok {
-			continue
-		}
-		expense, err := expenseAccount(sc)
-		if err != nil {
-			return err
-		}
-		_, err = s.ledger.PostBulk(ctx, ledger.BulkEntry{
-			IdempotencyKey: fmt.Sprintf("accrual:%s:%s", b.ID, sc),
-			EffectiveDate:  day,
-			Description:    fmt.Sprintf("%s %s batch approved (%s)", schemeLabel(sc), b.Period, sc),
-			SourceRef:      "batch:" + b.ID.String(),
-			Contra:         expense,
-			ContraMemo:     "batch " + b.ID.String(),
-			Lines: func(yield func(ledger.Line) error) error {
-				return s.eachLine(ctx, `SELECT id, beneficiary_id, net, deduction FROM batch_lines WHERE batch_id = $1 AND scheme = $2
-					AND id > $3 ORDER BY id LIMIT $4`, []any{b.ID, string(sc)}, func(id, ben string, net, deduction decimal.Decimal) error {
-					if net.IsPositive() {
-						if err := yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, ben), Amount: net.Neg(), Memo: id}); err != nil {
-							return err
-						}
-					}
-					if deduction.IsPositive() {
-						return yield(ledger.Line{Account: ledger.SubAccount(ledger.OverpaymentReceivable, ben), Amount: deduction.Neg(), Memo: id})
-					}
-					return nil
-				})
-			},
+// AccrualLines reads the lines of a batch's scheme, page by page, for its
+// accrual.
+func (s *ApprovalStore) AccrualLines(ctx context.Context, batch uuid.UUID, sc payments.Scheme) payments.Rows[payments.AccrualLine] {
+	return func(yield func(payments.AccrualLine) error) error {
+		return s.eachLine(ctx, `SELECT id, beneficiary_id, net, deduction FROM batch_lines WHERE batch_id = $1 AND scheme = $2
+			AND id > $3 ORDER BY id LIMIT $4`, []any{batch, string(sc)}, func(id, ben string, net, deduction decimal.Decimal) error {
+			return yield(payments.AccrualLine{ID: id, BeneficiaryID: ben, Net: net, Deduction: deduction})
 		})
-		if err != nil {
-			return fmt.Errorf("%s: %w", sc, err)
-		}
 	}
-	return nil
 }
 
 // eachLine pages through sql, which selects (id, beneficiary, amount,
@@ -410,54 +340,29 @@ func (s *ApprovalStore) eachLine(ctx context.Context, sql string, args []any, fn
 	}
 }
 
-// bookOverpayments books every overpayment not yet in the ledger as a
-// receivable: Dr receivable:overpayment:<b>, Cr expense:ada, one entry
-// each, keyed by the overpayment, so that the deductions approved against
-// it have a receivable to clear.
-func (s *ApprovalStore) bookOverpayments(ctx context.Context) error {
-	type op struct {
-		id, ben, reason string
-		amount          decimal.Decimal
-		at              time.Time
-	}
-	for {
-		var ops []op
-		err := queryEach(ctx, s.pool, `SELECT o.overpayment_id, o.beneficiary_id, o.reason, o.amount, o.established_at FROM overpayments o
-			WHERE NOT EXISTS (SELECT 1 FROM overpayment_bookings k WHERE k.overpayment_id = o.overpayment_id)
-			ORDER BY o.overpayment_id LIMIT 1000`, nil, func(r pgx.Rows) error {
-			var o op
-			err := r.Scan(&o.id, &o.ben, &o.reason, &o.amount, &o.at)
-			ops = append(ops, o)
-			return err
-		})
-		if err != nil || len(ops) == 0 {
-			return err
-		}
-		for _, o := range ops {
-			desc := "Overpayment " + o.id + " established"
-			e, err := s.ledger.Post(ctx, ledger.NewEntry{
-				IdempotencyKey: "overpayment:" + o.id,
-				EffectiveDate:  payments.LegalDay(o.at),
-				Description:    desc,
-				SourceRef:      "overpayment:" + o.id,
-				Lines: []ledger.Line{
-					{Account: ledger.SubAccount(ledger.OverpaymentReceivable, o.ben), Amount: o.amount, Memo: o.id},
-					{Account: ledger.ExpenseADA, Amount: o.amount.Neg(), Memo: o.id},
-				},
-			})
-			if err != nil {
-				return fmt.Errorf("book overpayment %s: %w", o.id, err)
-			}
-			err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-				_, err := tx.Exec(ctx, `INSERT INTO overpayment_bookings (overpayment_id, entry_id, booked_at) VALUES ($1, $2, $3)
-					ON CONFLICT (overpayment_id) DO NOTHING`, o.id, e.ID, s.now())
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("book overpayment %s: %w", o.id, err)
-			}
-		}
-	}
+// UnbookedOverpayments lists the established overpayments not yet booked
+// in the ledger, in the order of their ids, at most limit of them.
+func (s *ApprovalStore) UnbookedOverpayments(ctx context.Context, limit int) ([]payments.EstablishedOverpayment, error) {
+	var ops []payments.EstablishedOverpayment
+	err := queryEach(ctx, s.pool, `SELECT o.overpayment_id, o.beneficiary_id, o.reason, o.amount, o.established_at FROM overpayments o
+		WHERE NOT EXISTS (SELECT 1 FROM overpayment_bookings k WHERE k.overpayment_id = o.overpayment_id)
+		ORDER BY o.overpayment_id LIMIT $1`, []any{int64(limit)}, func(r pgx.Rows) error {
+		var o payments.EstablishedOverpayment
+		var reason string
+		err := r.Scan(&o.ID, &o.BeneficiaryID, &reason, &o.Amount, &o.EstablishedAt)
+		ops = append(ops, o)
+		return err
+	})
+	return ops, err
+}
+
+// OverpaymentBooked records that ledger entry booked overpayment id.
+func (s *ApprovalStore) OverpaymentBooked(ctx context.Context, id string, entry uuid.UUID) error {
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO overpayment_bookings (overpayment_id, entry_id, booked_at) VALUES ($1, $2, $3)
+			ON CONFLICT (overpayment_id) DO NOTHING`, id, entry, s.now())
+		return err
+	})
 }
 
 // Reject sends a pending batch back to draft with a reason; its approvals
@@ -497,25 +402,15 @@ func (s *ApprovalStore) Reject(ctx context.Context, id uuid.UUID, by payments.Ac
 	return s.runs.Batch(ctx, id)
 }
 
-// Cancel cancels a batch before its release. A draft or pending batch is
-// cancelled at once; an approved one is 'cancelling' while its accrual is
-// reversed and what it recorded as paid is taken back, so that its days
-// can be paid by another batch. A reissue batch's exceptions are corrected
-// again, for the next reissue batch.
-//
-// A 'releasing' batch (a release cut off, or still working) is cancelled
-// for what it has not sent (cancelRelease): its files not at the bank are
-// withdrawn and undone; with none sent the batch is cancelled as an
-// approved one, else it is 'released' with the files the bank got.
-func (s *ApprovalStore) Cancel(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (payments.Batch, error) {
-	if err := by.Allow("cancel a batch", payments.RolePreparer, payments.RoleApprover, payments.RoleAdmin); err != nil {
-		return payments.Batch{}, err
-	}
-	reason, err := payments.CheckReason("reason", reason, true)
-	if err != nil {
-		return payments.Batch{}, err
-	}
-	reverse, releasing := false, false
+// StartCancel cancels a batch before its release, for a reason the caller
+// checked (workflow.Batches.Cancel). A draft or pending batch is cancelled
+// at once; an approved one is made 'cancelling' and reverse is set: its
+// accrual must be reversed and what it recorded as paid taken back
+// (EndCancel). A reissue batch's exceptions are corrected again, for the
+// next reissue batch. A 'releasing' batch is left as it is and releasing
+// is set: it is cancelled for what it has not sent, under its leases
+// (UnderCancelLeases, Withdraw).
+func (s *ApprovalStore) StartCancel(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (reverse, releasing bool, err error) {
 	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		reverse, releasing = false, false
 		b, err := lockBatch(ctx, tx, id)
@@ -559,72 +454,22 @@ func (s *ApprovalStore) Cancel(ctx context.Context, id uuid.UUID, by payments.Ac
 		return audit(ctx, tx, now, by, "cancel", "batch", id.String(), string(b.status), string(to), reason, nil)
 	})
 	if err != nil {
-		return payments.Batch{}, errs.Wrap(err, "cancel batch %s", id)
+		return false, false, errs.Wrap(err, "cancel batch %s", id)
 	}
-	switch {
-	case releasing:
-		err = s.cancelRelease(ctx, id, by, reason)
-	case reverse:
-		err = s.finishCancel(ctx, id, reason)
-	}
-	var e *errs.Error
-	if errors.As(err, &e) {
-		return payments.Batch{}, errs.Wrap(err, "cancel batch %s", id)
-	}
-	if err != nil {
-		return payments.Batch{}, fmt.Errorf("cancel batch %s (cancel again to finish): %w", id, err)
-	}
-	return s.runs.Batch(ctx, id)
+	return reverse, releasing, nil
 }
 
-// finishCancel undoes a 'cancelling' batch. The release postings of its
-// withdrawn files are reversed and their payments freed; when the bank got
-// some of its files, it is 'released' with them (keepSent). Otherwise its
-// accrual is reversed, what it recorded as paid is taken back, the lines
-// its release held are closed (their days are paid by another batch), and
-// it is 'cancelled'.
-func (s *ApprovalStore) finishCancel(ctx context.Context, id uuid.UUID, reason string) error {
-	b, err := s.runs.Batch(ctx, id)
-	if err != nil {
-		return err
-	}
-	if b.Status != payments.BatchCancelling {
-		return nil
-	}
-	withdrawn, sent, err := s.withdrawnFiles(ctx, id)
-	if err != nil {
-		return fmt.Errorf("list the withdrawn files: %w", err)
-	}
-	for _, f := range withdrawn {
-		if err := s.unpostRelease(ctx, b, f, reason); err != nil {
-			return err
-		}
-		if err := s.freeWithdrawn(ctx, b, f, sent > 0, reason); err != nil {
-			return fmt.Errorf("free the payments of file %s: %w", f.MsgID, err)
-		}
-	}
-	if sent > 0 {
-		return s.keepSent(ctx, id, withdrawn, sent, reason)
-	}
-	if b.Kind != payments.RunReissue {
-		for _, sc := range payments.Schemes {
-			if _, ok := b.Totals[sc]; !ok {
-				continue
-			}
-			e, err := s.accrualEntry(ctx, b, sc)
-			if err != nil {
-				return err
-			}
-			_, err = s.ledger.Reverse(ctx, ledger.Reversal{EntryID: e, IdempotencyKey: fmt.Sprintf("cancel:%s:%s", b.ID, sc),
-				EffectiveDate: payments.LegalDay(s.now()), Reason: "batch cancelled: " + reason})
-			if err != nil && !errs.Is(err, errs.Conflict) {
-				return fmt.Errorf("reverse the %s accrual: %w", sc, err)
-			}
-		}
-		if err := s.runs.forgetPaid(ctx, id); err != nil {
-			return err
-		}
-	}
+// ForgetPaid takes back what a cancelled batch recorded as paid, so that
+// its days can be paid by another batch.
+func (s *ApprovalStore) ForgetPaid(ctx context.Context, id uuid.UUID) error {
+	return s.runs.forgetPaid(ctx, id)
+}
+
+// EndCancel makes a 'cancelling' batch 'cancelled' once what it posted is
+// undone: the lines its release held are closed (their days are paid by
+// another batch) and a reissue batch's exceptions are corrected again.
+func (s *ApprovalStore) EndCancel(ctx context.Context, b payments.Batch, withdrawn []payments.PaymentFile, reason string) error {
+	id := b.ID
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		now := s.now()
 		tag, err := tx.Exec(ctx, `UPDATE batches SET status = 'cancelled', closed_at = $2 WHERE id = $1 AND status = 'cancelling'`, id, now)
@@ -646,7 +491,7 @@ func (s *ApprovalStore) finishCancel(ctx context.Context, id uuid.UUID, reason s
 				return err
 			}
 		}
-		details := map[string]any{"accrual_reversed": b.Kind != payments.RunReissue}
+		details := map[string]any{"accrual_reversed": payments.AccruesOnApproval(b)}
 		if len(withdrawn) > 0 {
 			ids := make([]string, 0, len(withdrawn))
 			for _, f := range withdrawn {
@@ -659,28 +504,16 @@ func (s *ApprovalStore) finishCancel(ctx context.Context, id uuid.UUID, reason s
 	})
 }
 
-// accrualEntry finds the accrual entry of a batch's scheme by its
-// idempotency key.
-func (s *ApprovalStore) accrualEntry(ctx context.Context, b payments.Batch, sc payments.Scheme) (uuid.UUID, error) {
-	var id uuid.UUID
-	err := s.pool.QueryRow(ctx, `SELECT id FROM entries WHERE idempotency_key = $1`, fmt.Sprintf("accrual:%s:%s", b.ID, sc)).Scan(&id)
+// PostingOf finds the ledger entry of an idempotency key: found is false
+// when there is none; posted is false while a bulk entry is being written.
+func (s *ApprovalStore) PostingOf(ctx context.Context, key string) (id uuid.UUID, found, posted bool, err error) {
+	var status string
+	err = s.pool.QueryRow(ctx, `SELECT id, status FROM entries WHERE idempotency_key = $1`, key).Scan(&id, &status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return id, false, false, nil
+	}
 	if err != nil {
-		return id, fmt.Errorf("find the %s accrual of batch %s: %w", sc, b.ID, err)
+		return id, false, false, fmt.Errorf("find the entry %s: %w", key, err)
 	}
-	return id, nil
-}
-
-// schemeLabel names a scheme in a remittance text and entry descriptions.
-func schemeLabel(sc payments.Scheme) string {
-	switch sc {
-	case payments.SchemeADA:
-		return "ADA"
-	case payments.SchemeReturn:
-		return "AIDE AU RETOUR"
-	case payments.SchemeReinsertion:
-		return "AIDE REINSERTION"
-	case payments.SchemeBusinessCreation:
-		return "AIDE CREATION ENTREPRISE"
-	}
-	return strings.ToUpper(string(sc))
+	return id, true, status == string(ledger.StatusPosted), nil
 }

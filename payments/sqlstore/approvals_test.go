@@ -18,6 +18,7 @@ import (
 	"github.com/ofii/allowances/payments"
 	"github.com/ofii/allowances/payments/sepa"
 	"github.com/ofii/allowances/payments/sqlstore"
+	"github.com/ofii/allowances/payments/workflow"
 )
 
 // The people of the approval tests: marie.curie starts the runs (runEnv).
@@ -36,7 +37,8 @@ var debtor = sepa.Party{Name: "OFII Agence comptable", IBAN: "FR7630001007941234
 type approvalEnv struct {
 	*runEnv
 	ledger *ledgersql.Store
-	ap     *sqlstore.ApprovalStore
+	store  *sqlstore.ApprovalStore
+	ap     workflow.Service // the workflow over store, delivering to no bank
 }
 
 func newApprovalEnv(t *testing.T, cfg sqlstore.ApprovalConfig) *approvalEnv {
@@ -50,12 +52,12 @@ func newApprovalEnv(t *testing.T, cfg sqlstore.ApprovalConfig) *approvalEnv {
 		cfg.Debtor = debtor
 	}
 	cfg.Now = e.clock
-	cfg.Logger = quiet()
-	ap, err := sqlstore.NewApprovalStore(e.pool, e.runs, e.ledger, cfg)
+	store, err := sqlstore.NewApprovalStore(e.pool, e.runs, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.ap = ap
+	e.store = store
+	e.ap = workflow.New(store, e.ledger, workflow.DeliveryConfig{Now: e.clock, Logger: quiet()})
 	return e
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/ofii/allowances/payments/bank"
 	"github.com/ofii/allowances/payments/bank/banksim"
 	"github.com/ofii/allowances/payments/sqlstore"
+	"github.com/ofii/allowances/payments/workflow"
 	"github.com/ofii/allowances/reconcile"
 )
 
@@ -23,6 +24,7 @@ type bankEnv struct {
 	*approvalEnv
 	sim *banksim.Bank
 	gw  *bank.HTTPGateway
+	out *workflow.Delivery // the delivery of the files through gw
 }
 
 const breakerOpen = 300 * time.Millisecond
@@ -43,8 +45,9 @@ func newBankEnv(t *testing.T, closed ...string) *bankEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newApprovalEnv(t, sqlstore.ApprovalConfig{MaxFileTransactions: 2, Gateway: gw})
-	return &bankEnv{approvalEnv: e, sim: sim, gw: gw}
+	e := newApprovalEnv(t, sqlstore.ApprovalConfig{MaxFileTransactions: 2})
+	e.ap = workflow.New(e.store, e.ledger, workflow.DeliveryConfig{Gateway: gw, Now: e.clock, Logger: quiet()})
+	return &bankEnv{approvalEnv: e, sim: sim, gw: gw, out: e.ap.Delivery}
 }
 
 // released runs, approves and releases November: three files of two.
@@ -108,19 +111,19 @@ func TestBankPathAgainstTheSimulator(t *testing.T) {
 	e := newBankEnv(t)
 	b := e.released()
 	wantAmount(t, "in transit after release", e.balance(ledger.PaymentsInTransit), "2557.40")
-	act, err := e.ap.SendQueued(e.ctx)
+	act, err := e.out.SendQueued(e.ctx)
 	if err != nil || act.Sent != 3 || act.Failed != 0 {
 		t.Fatalf("send: %v %+v", err, act)
 	}
 	// Sending again sends nothing: the files are sent.
-	if act, err := e.ap.SendQueued(e.ctx); err != nil || act.Sent != 0 {
+	if act, err := e.out.SendQueued(e.ctx); err != nil || act.Sent != 0 {
 		t.Errorf("second send: %v %+v", err, act)
 	}
-	got, err := e.ap.FetchReports(e.ctx)
+	got, err := e.out.FetchReports(e.ctx)
 	if err != nil || got.Reports != 3 || got.Accepted != 6 || got.Rejected != 0 {
 		t.Fatalf("reports: %v %+v", err, got)
 	}
-	if got, err := e.ap.FetchReports(e.ctx); err != nil || got.Reports != 0 {
+	if got, err := e.out.FetchReports(e.ctx); err != nil || got.Reports != 0 {
 		t.Errorf("reports fetched again: %v %+v", err, got)
 	}
 	if b := e.batch(b.ID); b.Status != payments.BatchSettled {
@@ -149,10 +152,10 @@ func TestBankPathAgainstTheSimulator(t *testing.T) {
 func TestBankRejectionThroughTheSimulator(t *testing.T) {
 	e := newBankEnv(t, ibans[0]) // every worked example is paid to ibans[0]
 	b := e.released()
-	if _, err := e.ap.SendQueued(e.ctx); err != nil {
+	if _, err := e.out.SendQueued(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, err := e.ap.FetchReports(e.ctx)
+	got, err := e.out.FetchReports(e.ctx)
 	if err != nil || got.Rejected != 6 {
 		t.Fatalf("reports: %v %+v", err, got)
 	}
@@ -185,7 +188,7 @@ func TestBankFaults(t *testing.T) {
 			e.sim.SetFaults(tt.faults)
 			permanent := tt.faults.Outage || tt.faults.Latency > 0
 			if permanent {
-				act, err := e.ap.SendQueued(e.ctx)
+				act, err := e.out.SendQueued(e.ctx)
 				if err != nil || act.Sent != 0 || act.Failed == 0 {
 					t.Fatalf("send in the outage: %v %+v", err, act)
 				}
@@ -193,7 +196,7 @@ func TestBankFaults(t *testing.T) {
 				// second call opens it.
 				for i := 0; i < 3 && e.gw.BreakerStates()["submit"] != "open"; i++ {
 					e.later()
-					if _, err := e.ap.SendQueued(e.ctx); err != nil {
+					if _, err := e.out.SendQueued(e.ctx); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -202,7 +205,7 @@ func TestBankFaults(t *testing.T) {
 				}
 				reached := e.sim.Requests()
 				e.later()
-				act, err = e.ap.SendQueued(e.ctx)
+				act, err = e.out.SendQueued(e.ctx)
 				if err != nil || act.Sent != 0 {
 					t.Fatalf("send with the breaker open: %v %+v", err, act)
 				}
@@ -223,7 +226,7 @@ func TestBankFaults(t *testing.T) {
 			deadline := time.Now().Add(20 * time.Second)
 			for {
 				e.later()
-				if _, err := e.ap.SendQueued(e.ctx); err != nil {
+				if _, err := e.out.SendQueued(e.ctx); err != nil {
 					t.Fatal(err)
 				}
 				files, _ := e.ap.Files(e.ctx, b.ID)
@@ -245,7 +248,7 @@ func TestBankFaults(t *testing.T) {
 			}
 			e.sim.SetFaults(banksim.Faults{})
 			for i := 0; i < 10; i++ {
-				if _, err := e.ap.FetchReports(e.ctx); err == nil {
+				if _, err := e.out.FetchReports(e.ctx); err == nil {
 					break
 				}
 				time.Sleep(breakerOpen)

@@ -18,29 +18,15 @@ import (
 	"github.com/ofii/allowances/internal/mask"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
-	"github.com/ofii/allowances/payments/bank"
 	"github.com/ofii/allowances/payments/sepa"
 )
 
-// Release writes an approved batch's payment files, posts each one's
-// payments from payable to payments in transit, and queues them for the
-// bank. Each file is written once, in its own transaction, and kept byte
-// for byte: a release interrupted part-way is finished by calling Release
-// again, which writes the files still missing and never writes one twice.
-// Lines whose net is zero (wholly withheld) are not paid, nor are lines
-// paying an account the bank rejected and staff have not corrected yet
-// (holdLines). The requested execution date is the next TARGET2 business
-// day after the release.
-//
-// The files are written, posted and queued under the lease of the batch's
-// release (ReleaseLeaseName), renewed while it works: a release asked for
-// while another process finishes the same batch is refused as a conflict
-// naming that process, and a release left 'releasing' by a process that
-// stopped is finished by the next Release once its lease has expired.
-func (s *ApprovalStore) Release(ctx context.Context, id uuid.UUID, by payments.Actor) (payments.Batch, error) {
-	if err := by.Allow("release a batch", payments.RoleApprover); err != nil {
-		return payments.Batch{}, err
-	}
+// StartRelease makes an approved batch 'releasing', released by by: the
+// requested execution date is the next TARGET2 business day after the
+// release, and the lines paying an account the bank rejected and staff
+// have not corrected yet are held (holdLines). A batch already 'releasing'
+// (a release interrupted) is left to be finished.
+func (s *ApprovalStore) StartRelease(ctx context.Context, id uuid.UUID, by payments.Actor) error {
 	var day ledger.Date
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		b, err := lockBatch(ctx, tx, id)
@@ -67,20 +53,20 @@ func (s *ApprovalStore) Release(ctx context.Context, id uuid.UUID, by payments.A
 		return audit(ctx, tx, now, by, "release", "batch", id.String(), string(b.status), string(payments.BatchReleasing), "",
 			map[string]any{"execution_date": day.String(), "held": held})
 	})
-	if err != nil {
-		return payments.Batch{}, errs.Wrap(err, "release batch %s", id)
-	}
-	ok, held, err := s.runs.leaseStore().Run(ctx, ReleaseLeaseName(id), s.runs.lease, func(ctx context.Context) error {
-		return s.finishRelease(ctx, id)
-	})
+	return errs.Wrap(err, "release batch %s", id)
+}
+
+// UnderReleaseLease runs finish, the writing, posting and queueing of the
+// files of batch id, under the lease of its release (ReleaseLeaseName),
+// renewed while it works: while another process holds it, the release is
+// refused as a conflict naming that process.
+func (s *ApprovalStore) UnderReleaseLease(ctx context.Context, id uuid.UUID, finish func(context.Context) error) error {
+	ok, held, err := s.runs.leaseStore().Run(ctx, ReleaseLeaseName(id), s.runs.lease, finish)
 	if err == nil && !ok {
-		return payments.Batch{}, errs.E(errs.Conflict, "batch %s is being released by %s (its lease is renewed until %s): wait for it to finish",
+		return errs.E(errs.Conflict, "batch %s is being released by %s (its lease is renewed until %s): wait for it to finish",
 			id, held.Holder, held.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	if err != nil {
-		return payments.Batch{}, fmt.Errorf("release batch %s (release again to finish): %w", id, err)
-	}
-	return s.runs.Batch(ctx, id)
+	return err
 }
 
 // ReleaseLeaseName is the name of the lease held while the files of batch
@@ -120,54 +106,22 @@ func MsgID(batch uuid.UUID, day ledger.Date, part int) string {
 		strings.ReplaceAll(batch.String(), "-", "")[:12], part)
 }
 
-// finishRelease writes the missing files of a 'releasing' batch, posts
-// them, queues them and makes the batch 'released'.
-func (s *ApprovalStore) finishRelease(ctx context.Context, id uuid.UUID) error {
-	b, err := s.runs.Batch(ctx, id)
-	if err != nil {
-		return err
-	}
-	if b.Status != payments.BatchReleasing {
-		return nil
-	}
-	// Every line is checked before the first file is written: a line the
-	// bank could not take is held, not left to stop the release half-way.
-	if err := s.holdUnpayable(ctx, b); err != nil {
-		return err
-	}
-	// Every file is written and posted before any is queued: the bank gets
-	// none of a release until all of it is written.
-	var written []payments.PaymentFile
-	for part := 1; ; part++ {
-		f, ok, err := s.writeFile(ctx, b, part)
-		if err != nil {
-			return fmt.Errorf("file %d: %w", part, err)
+// QueueFile queues a written and posted payment file for the bank.
+func (s *ApprovalStore) QueueFile(ctx context.Context, b payments.Batch, f payments.PaymentFile) error {
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'queued' WHERE msg_id = $1 AND status = 'building'`, f.MsgID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
 		}
-		if !ok {
-			break
-		}
-		if f.Status != payments.FileBuilding {
-			continue
-		}
-		if err := s.postRelease(ctx, b, f); err != nil {
-			return fmt.Errorf("file %s: post its release: %v", f.MsgID, err)
-		}
-		written = append(written, f)
-	}
-	for _, f := range written {
-		err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-			tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'queued' WHERE msg_id = $1 AND status = 'building'`, f.MsgID)
-			if err != nil || tag.RowsAffected() == 0 {
-				return err
-			}
-			return audit(ctx, tx, s.now(), payments.System, "queue", "file", f.MsgID, string(payments.FileBuilding),
-				string(payments.FileQueued), "", map[string]any{"batch_id": b.ID.String(), "transactions": f.Transactions,
-					"total": f.Total.StringFixed(2), "sha256": f.SHA256})
-		})
-		if err != nil {
-			return fmt.Errorf("queue file %s: %w", f.MsgID, err)
-		}
-	}
+		return audit(ctx, tx, s.now(), payments.System, "queue", "file", f.MsgID, string(payments.FileBuilding),
+			string(payments.FileQueued), "", map[string]any{"batch_id": b.ID.String(), "transactions": f.Transactions,
+				"total": f.Total.StringFixed(2), "sha256": f.SHA256})
+	})
+}
+
+// EndRelease makes a 'releasing' batch whose files are all written, posted
+// and queued 'released', or 'settled' when it had nothing to pay.
+func (s *ApprovalStore) EndRelease(ctx context.Context, id uuid.UUID) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var files int64
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM payment_files WHERE batch_id = $1`, id).Scan(&files); err != nil {
@@ -187,16 +141,16 @@ func (s *ApprovalStore) finishRelease(ctx context.Context, id uuid.UUID) error {
 	})
 }
 
-// unpayableChunk is how many lines holdUnpayable checks per transaction.
+// unpayableChunk is how many lines HoldUnpayable checks per transaction.
 const unpayableChunk = 10000
 
-// holdUnpayable checks every line of a releasing batch not yet in a file
+// HoldUnpayable checks every line of a releasing batch not yet in a file
 // as its payment file would carry it (sepa.CheckPayment), and holds those
 // the bank could not take: each becomes a payment exception (RR03 for a
 // name, AC01 for an account, RC01 for a BIC, MS03 otherwise) with what is
 // wrong in words, its amount stays in the payee's payable account, and the
 // rest of the batch is released. Staff correct the payee and reissue it.
-func (s *ApprovalStore) holdUnpayable(ctx context.Context, b payments.Batch) error {
+func (s *ApprovalStore) HoldUnpayable(ctx context.Context, b payments.Batch) error {
 	cursor := ""
 	for {
 		var n int
@@ -265,7 +219,7 @@ func (s *ApprovalStore) holdUnpayable(ctx context.Context, b payments.Batch) err
 // remittance is the text the payee reads on their statement:
 // "ADA 2026-11 OFII-2026-000123".
 func remittance(l payments.BatchLine) string {
-	parts := []string{schemeLabel(l.Scheme), l.Period.String()}
+	parts := []string{payments.SchemeLabel(l.Scheme), l.Period.String()}
 	if l.Scheme != payments.SchemeADA && l.Ref != "" && l.Kind != payments.LineReissue {
 		parts = append(parts, l.Ref)
 	}
@@ -276,9 +230,9 @@ func remittance(l payments.BatchLine) string {
 	return strings.Join(parts, " ")
 }
 
-// writeFile returns part n of the batch's files, writing it when it does
+// WriteFile returns part n of the batch's files, writing it when it does
 // not exist yet; ok is false when the batch has no more lines to pay.
-func (s *ApprovalStore) writeFile(ctx context.Context, b payments.Batch, part int) (payments.PaymentFile, bool, error) {
+func (s *ApprovalStore) WriteFile(ctx context.Context, b payments.Batch, part int) (payments.PaymentFile, bool, error) {
 	msgID := MsgID(b.ID, b.Workflow.ExecutionDate, part)
 	var f payments.PaymentFile
 	var ok bool
@@ -351,24 +305,19 @@ func (s *ApprovalStore) writeFile(ctx context.Context, b payments.Batch, part in
 	return f, ok, err
 }
 
-// postRelease posts a file's payments: Dr payable:<b> each payment, Cr
-// payments in transit once per chunk.
-func (s *ApprovalStore) postRelease(ctx context.Context, b payments.Batch, f payments.PaymentFile) error {
-	_, err := s.ledger.PostBulk(ctx, ledger.BulkEntry{
-		IdempotencyKey: "release:" + f.MsgID,
-		EffectiveDate:  payments.LegalDay(b.Workflow.ReleasedAt),
-		Description:    fmt.Sprintf("Payment file %s released to the bank (%d payments)", f.MsgID, f.Transactions),
-		SourceRef:      "file:" + f.MsgID,
-		Contra:         ledger.PaymentsInTransit,
-		ContraMemo:     f.MsgID,
-		Lines: func(yield func(ledger.Line) error) error {
-			return s.eachLine(ctx, `SELECT line_id, beneficiary_id, amount, amount FROM line_payments WHERE msg_id = $1
-				AND line_id > $2 ORDER BY line_id LIMIT $3`, []any{f.MsgID}, func(id, ben string, amount, _ decimal.Decimal) error {
-				return yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, ben), Amount: amount, Memo: id})
-			})
-		},
-	})
-	return err
+// FilePayments reads the payments of file msgID, page by page.
+func (s *ApprovalStore) FilePayments(ctx context.Context, msgID string) payments.Rows[payments.FilePayment] {
+	return s.filePayments(ctx, `SELECT line_id, beneficiary_id, amount, amount FROM line_payments WHERE msg_id = $1
+		AND line_id > $2 ORDER BY line_id LIMIT $3`, msgID)
+}
+
+// filePayments reads the payments sql selects for key, page by page.
+func (s *ApprovalStore) filePayments(ctx context.Context, sql, key string) payments.Rows[payments.FilePayment] {
+	return func(yield func(payments.FilePayment) error) error {
+		return s.eachLine(ctx, sql, []any{key}, func(id, ben string, amount, _ decimal.Decimal) error {
+			return yield(payments.FilePayment{LineID: id, BeneficiaryID: ben, Amount: amount})
+		})
+	}
 }
 
 const fileCols = `msg_id, batch_id, part, format, pmt_inf_id, execution_date, transactions, ctrl_sum, sha256, status, created_at,
@@ -452,102 +401,54 @@ func (s *ApprovalStore) FileBeneficiaries(ctx context.Context, msgID string) ([]
 	return out, nil
 }
 
-// retryDelay is how long a file waits after failed attempts: 5 s doubling
-// to at most 5 minutes.
-func retryDelay(attempts int) time.Duration {
-	d := 5 * time.Second
-	for i := 1; i < attempts && d < 5*time.Minute; i++ {
-		d *= 2
-	}
-	return min(d, 5*time.Minute)
-}
-
-// SendQueued delivers the queued files whose next attempt is due, oldest
-// first, with the bytes stored at release. A file the bank already has
-// (DU01) counts as sent; a file the bank refuses (FF01...) is 'refused' for
-// staff to look at; when the bank is unavailable, the pass stops and the
-// files wait for the next one. The sender says where a file went: one sent
-// to, or refused by, the simulator of ApprovalConfig.Simulated is marked
-// simulated, whoever wrote it.
-func (s *ApprovalStore) SendQueued(ctx context.Context) (payments.BankActivity, error) {
-	var act payments.BankActivity
-	if s.cfg.Gateway == nil {
-		return act, nil
-	}
+// DueFiles lists the queued files whose next attempt is due at now, oldest
+// first, at most limit of them.
+func (s *ApprovalStore) DueFiles(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT msg_id FROM payment_files WHERE status = 'queued'
-		AND (next_attempt_at IS NULL OR next_attempt_at <= $1) ORDER BY created_at, msg_id LIMIT 100`, s.now())
+		AND (next_attempt_at IS NULL OR next_attempt_at <= $1) ORDER BY created_at, msg_id LIMIT $2`, now, int64(limit))
 	if err != nil {
-		return act, fmt.Errorf("list the queued files: %w", err)
+		return nil, fmt.Errorf("list the queued files: %w", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return act, fmt.Errorf("list the queued files: %w", err)
+		return nil, fmt.Errorf("list the queued files: %w", err)
 	}
-	for _, id := range ids {
-		f, content, err := s.FileContent(ctx, id)
-		if err != nil {
-			return act, err
-		}
-		rec, err := s.cfg.Gateway.SubmitFile(ctx, bank.File{MsgID: f.MsgID, Format: f.Format, SHA256: f.SHA256, Bytes: content})
-		if ctx.Err() != nil {
-			return act, ctx.Err()
-		}
-		var refusal *bank.Refusal
-		switch {
-		case err == nil:
-			act.Sent++
-			s.log.Info("payment file sent", "msg_id", f.MsgID, "transactions", f.Transactions, "total", f.Total.StringFixed(2),
-				"duplicate", rec.Duplicate)
-			err = s.fileSent(ctx, f, rec)
-		case errors.As(err, &refusal):
-			act.Failed++
-			s.log.Error("payment file refused by the bank", "msg_id", f.MsgID, "code", refusal.Code, "error", refusal.Message)
-			err = s.fileFailed(ctx, f, err, true)
-		default:
-			act.Failed++
-			s.log.Warn("payment file not sent: will retry", "msg_id", f.MsgID, "attempt", f.Attempts+1, "error", err)
-			if ferr := s.fileFailed(ctx, f, err, false); ferr != nil {
-				return act, ferr
-			}
-			if errors.Is(err, bank.ErrUnavailable) {
-				return act, nil // the bank is down: the files wait
-			}
-			continue
-		}
-		if err != nil {
-			return act, err
-		}
-	}
-	return act, nil
+	return ids, nil
 }
 
-func (s *ApprovalStore) fileSent(ctx context.Context, f payments.PaymentFile, rec bank.Receipt) error {
+// MarkSent records that the bank has queued file f (duplicate: it had it
+// already); simulated says it went to the bank simulator.
+func (s *ApprovalStore) MarkSent(ctx context.Context, f payments.PaymentFile, duplicate, simulated bool) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		now := s.now()
 		tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'sent', sent_at = $2, attempts = attempts + 1, next_attempt_at = NULL,
-			last_error = '', simulated = $3 WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, now, s.cfg.Simulated)
+			last_error = '', simulated = $3 WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, now, simulated)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		details := map[string]any{"attempt": f.Attempts + 1, "duplicate": rec.Duplicate, "sha256": f.SHA256}
-		if s.cfg.Simulated {
+		details := map[string]any{"attempt": f.Attempts + 1, "duplicate": duplicate, "sha256": f.SHA256}
+		if simulated {
 			details["simulated"] = true
 		}
 		return audit(ctx, tx, now, payments.System, "send", "file", f.MsgID, string(payments.FileQueued), string(payments.FileSent), "", details)
 	})
 }
 
-func (s *ApprovalStore) fileFailed(ctx context.Context, f payments.PaymentFile, cause error, refused bool) error {
+// MarkFailed records a failed attempt to send queued file f, with what
+// went wrong (IBANs masked): tried again after retry when the bank could
+// not be reached, or 'refused' for staff to look at when the bank refused
+// the file (simulated: by the bank simulator).
+func (s *ApprovalStore) MarkFailed(ctx context.Context, f payments.PaymentFile, cause error, retry time.Duration, refused, simulated bool) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		now := s.now()
 		msg := mask.MaskIBANsIn(cause.Error())
 		if !refused {
 			_, err := tx.Exec(ctx, `UPDATE payment_files SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3
-				WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, now.Add(retryDelay(f.Attempts+1)), msg)
+				WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, now.Add(retry), msg)
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE payment_files SET status = 'refused', attempts = attempts + 1, next_attempt_at = NULL,
-			last_error = $2, simulated = $3 WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, msg, s.cfg.Simulated)
+			last_error = $2, simulated = $3 WHERE msg_id = $1 AND status = 'queued'`, f.MsgID, msg, simulated)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}

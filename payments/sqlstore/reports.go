@@ -14,7 +14,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/errs"
-	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 	"github.com/ofii/allowances/payments/sepa"
 )
@@ -26,79 +25,54 @@ var exceptionSpace = uuid.MustParse("0c3d6a2e-41f7-4b8e-9a55-d2b7e1c09f44")
 // stays in transit until the statement books it.
 func accepted(st sepa.Status) bool { return st.Accepted() }
 
-// FetchReports reads the status reports of the files sent and not yet
-// answered for every payment, and applies those not applied yet. It also
-// finishes the reports whose rejections were not all posted.
-func (s *ApprovalStore) FetchReports(ctx context.Context) (payments.BankActivity, error) {
-	var act payments.BankActivity
-	if err := s.finishReports(ctx); err != nil {
-		return act, err
-	}
-	if s.cfg.Gateway == nil {
-		return act, nil
-	}
-	rows, err := s.pool.Query(ctx, `SELECT msg_id FROM payment_files WHERE status = 'sent' ORDER BY sent_at, msg_id LIMIT 100`)
+// SentFiles lists the files sent and not yet answered for every payment,
+// in the order they were sent, at most limit of them.
+func (s *ApprovalStore) SentFiles(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT msg_id FROM payment_files WHERE status = 'sent' ORDER BY sent_at, msg_id LIMIT $1`, int64(limit))
 	if err != nil {
-		return act, fmt.Errorf("list the files sent: %w", err)
+		return nil, fmt.Errorf("list the files sent: %w", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return act, fmt.Errorf("list the files sent: %w", err)
+		return nil, fmt.Errorf("list the files sent: %w", err)
 	}
-	for _, id := range ids {
-		docs, err := s.cfg.Gateway.StatusReports(ctx, id)
-		if err != nil {
-			return act, fmt.Errorf("fetch the status reports of file %s: %w", id, err)
-		}
-		for _, d := range docs {
-			sum := sha256.Sum256(d.Bytes)
-			var seen bool
-			if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM status_reports WHERE sha256 = $1 AND status = 'applied')`,
-				hex.EncodeToString(sum[:])).Scan(&seen); err != nil {
-				return act, fmt.Errorf("read the status reports: %w", err)
-			}
-			if seen {
-				continue
-			}
-			res, err := s.ApplyReport(ctx, d.Bytes, payments.System)
-			if err != nil {
-				return act, fmt.Errorf("apply status report %s of file %s: %w", d.ID, id, err)
-			}
-			act.Reports++
-			act.Accepted += res.Accepted
-			act.Rejected += res.Rejected
-			act.Unchanged += res.Unchanged
-		}
-	}
-	return act, nil
+	return ids, nil
 }
 
-// finishReports posts the rejections of the reports left 'posting'.
-func (s *ApprovalStore) finishReports(ctx context.Context) error {
-	rows, err := s.pool.Query(ctx, `SELECT msg_id FROM status_reports WHERE status = 'posting' ORDER BY received_at LIMIT 100`)
+// ReportApplied reports whether a status report of these bytes has been
+// applied.
+func (s *ApprovalStore) ReportApplied(ctx context.Context, content []byte) (bool, error) {
+	sum := sha256.Sum256(content)
+	var seen bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM status_reports WHERE sha256 = $1 AND status = 'applied')`,
+		hex.EncodeToString(sum[:])).Scan(&seen); err != nil {
+		return false, fmt.Errorf("read the status reports: %w", err)
+	}
+	return seen, nil
+}
+
+// PendingReports lists the reports whose rejections are not all posted
+// yet ('posting'), oldest first, at most limit of them.
+func (s *ApprovalStore) PendingReports(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT msg_id FROM status_reports WHERE status = 'posting' ORDER BY received_at LIMIT $1`, int64(limit))
 	if err != nil {
-		return fmt.Errorf("list the reports being applied: %w", err)
+		return nil, fmt.Errorf("list the reports being applied: %w", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return fmt.Errorf("list the reports being applied: %w", err)
+		return nil, fmt.Errorf("list the reports being applied: %w", err)
 	}
-	for _, id := range ids {
-		if err := s.postRejections(ctx, id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ids, nil
 }
 
-// ApplyReport applies one pain.002 status report to the payments of the
-// file it answers. Statuses only move forward (sepa.Advance). A newly
-// rejected payment becomes a payment exception, and its amount goes back
-// from payments in transit to the payee's payable account; when every
-// payment of a file has a final answer the file is accepted or partly
-// rejected, and so is its batch once all its files are. A report applied
-// before (same MsgId or same bytes) changes nothing.
-func (s *ApprovalStore) ApplyReport(ctx context.Context, content []byte, by payments.Actor) (payments.ReportResult, error) {
+// RecordReport records one pain.002 status report against the payments of
+// the file it answers, 'posting' until its rejections are posted
+// (workflow.Batches.ApplyReport). Statuses only move forward
+// (sepa.Advance). A newly rejected payment becomes a payment exception;
+// when every payment of a file has a final answer the file is accepted or
+// partly rejected, and so is its batch once all its files are. A report
+// recorded before (same MsgId or same bytes) changes nothing.
+func (s *ApprovalStore) RecordReport(ctx context.Context, content []byte, by payments.Actor) (payments.ReportResult, error) {
 	var res payments.ReportResult
 	if by.Name != payments.System.Name {
 		if err := by.Allow("apply a status report", payments.RoleController, payments.RoleAdmin); err != nil {
@@ -235,12 +209,6 @@ func (s *ApprovalStore) ApplyReport(ctx context.Context, content []byte, by paym
 	if err != nil {
 		return res, errs.Wrap(err, "apply status report %s", rep.MsgID)
 	}
-	if err := s.postRejections(ctx, rep.MsgID); err != nil {
-		return res, err
-	}
-	if res.Rejected > 0 {
-		s.log.Warn("payments rejected by the bank", "report", rep.MsgID, "file", rep.OriginalMsgID, "rejected", res.Rejected)
-	}
 	return res, nil
 }
 
@@ -290,34 +258,25 @@ func (s *ApprovalStore) closeFile(ctx context.Context, tx pgx.Tx, f payments.Pay
 	return audit(ctx, tx, now, payments.System, "answered", "batch", f.BatchID.String(), string(payments.BatchReleased), string(batchTo), "", nil)
 }
 
-// postRejections posts the payments a report rejected back from payments
-// in transit to the payees' payable accounts, as one entry keyed by the
-// report, and marks the report applied.
-func (s *ApprovalStore) postRejections(ctx context.Context, report string) error {
-	var n int64
-	var received time.Time
+// Rejections reads how many payments status report rejected, and when it
+// was received.
+func (s *ApprovalStore) Rejections(ctx context.Context, report string) (n int64, received time.Time, err error) {
 	if err := s.pool.QueryRow(ctx, `SELECT rejected, received_at FROM status_reports WHERE msg_id = $1`, report).Scan(&n, &received); err != nil {
-		return fmt.Errorf("read status report %s: %w", report, err)
+		return 0, received, fmt.Errorf("read status report %s: %w", report, err)
 	}
-	if n > 0 {
-		_, err := s.ledger.PostBulk(ctx, ledger.BulkEntry{
-			IdempotencyKey: "rejected:" + report,
-			EffectiveDate:  payments.LegalDay(received),
-			Description:    fmt.Sprintf("Payments rejected by the bank (status report %s)", report),
-			SourceRef:      "report:" + report,
-			Contra:         ledger.PaymentsInTransit,
-			ContraMemo:     report,
-			Lines: func(yield func(ledger.Line) error) error {
-				return s.eachLine(ctx, `SELECT line_id, beneficiary_id, amount, amount FROM line_payments WHERE report_id = $1
-					AND line_id > $2 ORDER BY line_id LIMIT $3`, []any{report}, func(id, ben string, amount, _ decimal.Decimal) error {
-					return yield(ledger.Line{Account: ledger.SubAccount(ledger.Payable, ben), Amount: amount.Neg(), Memo: id})
-				})
-			},
-		})
-		if err != nil {
-			return fmt.Errorf("post the rejections of status report %s: %v", report, err)
-		}
-	}
+	return n, received, nil
+}
+
+// RejectedPayments reads the payments status report rejected, page by
+// page.
+func (s *ApprovalStore) RejectedPayments(ctx context.Context, report string) payments.Rows[payments.FilePayment] {
+	return s.filePayments(ctx, `SELECT line_id, beneficiary_id, amount, amount FROM line_payments WHERE report_id = $1
+		AND line_id > $2 ORDER BY line_id LIMIT $3`, report)
+}
+
+// MarkReportApplied marks a status report whose rejections are posted
+// applied.
+func (s *ApprovalStore) MarkReportApplied(ctx context.Context, report string) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE status_reports SET status = 'applied', applied_at = $2 WHERE msg_id = $1 AND status = 'posting'`,
 			report, s.now())

@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/ofii/allowances/payments"
-	"github.com/ofii/allowances/payments/bank"
 	"github.com/ofii/allowances/payments/sqlstore"
+	"github.com/ofii/allowances/payments/workflow"
 )
 
 // TestSenderMarksSimulated: a payment file is marked simulated when written
@@ -16,27 +16,24 @@ import (
 func TestSenderMarksSimulated(t *testing.T) {
 	for _, c := range []struct {
 		name           string
-		writer, sender bool // Simulated of the store that releases, and of the one that sends
-		writerHasBank  bool // the releasing store has a gateway
+		writer, sender bool // Simulated of the store that releases, and of the delivery that sends
 	}{
-		{"ReleasedWithoutBankSentToSimulator", false, true, false},
-		{"WrittenForSimulatorSentToBank", true, false, true},
+		{"ReleasedWithoutBankSentToSimulator", false, true},
+		{"WrittenForSimulatorSentToBank", true, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newBankEnv(t)
-			store := func(gw bank.Gateway, simulated bool) *sqlstore.ApprovalStore {
-				s, err := sqlstore.NewApprovalStore(e.pool, e.runs, e.ledger, sqlstore.ApprovalConfig{Debtor: debtor, MaxFileTransactions: 2,
-					Gateway: gw, Simulated: simulated, Now: e.clock, Logger: quiet()})
+			store := func(simulated bool) *sqlstore.ApprovalStore {
+				s, err := sqlstore.NewApprovalStore(e.pool, e.runs, sqlstore.ApprovalConfig{Debtor: debtor, MaxFileTransactions: 2,
+					Simulated: simulated, Now: e.clock})
 				if err != nil {
 					t.Fatal(err)
 				}
 				return s
 			}
-			var writerGW bank.Gateway
-			if c.writerHasBank {
-				writerGW = e.gw
-			}
-			writer, sender := store(writerGW, c.writer), store(e.gw, c.sender)
+			writer := workflow.New(store(c.writer), e.ledger, workflow.DeliveryConfig{Now: e.clock, Logger: quiet()})
+			sender := workflow.New(store(c.sender), e.ledger, workflow.DeliveryConfig{Gateway: e.gw, Simulated: c.sender, Now: e.clock,
+				Logger: quiet()})
 			nov := e.november()
 			if _, err := e.ap.Submit(e.ctx, nov.ID, paul, ""); err != nil {
 				t.Fatal(err)

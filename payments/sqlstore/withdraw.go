@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ofii/allowances/internal/errs"
-	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 )
 
@@ -19,26 +17,15 @@ import (
 // under it too, so that no file is withdrawn while it is on its way.
 const SendLeaseName = "bank:send"
 
-// cancelRelease cancels a 'releasing' batch for what it has not sent: its
-// files not yet at the bank (building or queued) are withdrawn, their
-// release postings reversed and their payments freed. When no file of the
-// batch reached the bank, the batch is cancelled whole, as an approved one
-// (finishCancel); else it becomes 'released' with the files sent, and each
-// payment withdrawn becomes a payment exception (CUST), its amount left in
-// the payee's payable account, to be paid by a reissue batch.
-//
-// It holds the batch's release lease, so that it never runs beside a
-// release finishing the batch, and the bank sender's, so that no queued
-// file is withdrawn while it is being sent.
-func (s *ApprovalStore) cancelRelease(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) error {
+// UnderCancelLeases runs cancel, the cancellation of a 'releasing' batch
+// for what it has not sent, holding the batch's release lease, so that it
+// never runs beside a release finishing the batch, and the bank sender's,
+// so that no queued file is withdrawn while it is being sent. A lease held
+// by another is a conflict naming its holder.
+func (s *ApprovalStore) UnderCancelLeases(ctx context.Context, id uuid.UUID, cancel func(context.Context) error) error {
 	leases := s.runs.leaseStore()
 	ok, held, err := leases.Run(ctx, ReleaseLeaseName(id), s.runs.lease, func(ctx context.Context) error {
-		ok, held, err := leases.Run(ctx, SendLeaseName, s.runs.lease, func(ctx context.Context) error {
-			if err := s.withdraw(ctx, id, by, reason); err != nil {
-				return err
-			}
-			return s.finishCancel(ctx, id, reason)
-		})
+		ok, held, err := leases.Run(ctx, SendLeaseName, s.runs.lease, cancel)
 		if err == nil && !ok {
 			return errs.E(errs.Conflict, "the bank sender %s is sending payment files (its lease is renewed until %s): cancel again once it is done",
 				held.Holder, held.ExpiresAt.UTC().Format(time.RFC3339))
@@ -52,11 +39,10 @@ func (s *ApprovalStore) cancelRelease(ctx context.Context, id uuid.UUID, by paym
 	return err
 }
 
-// withdraw marks the files of a 'releasing' batch that the bank has not got
-// 'withdrawn' and the batch 'cancelling', in one transaction; finishCancel
-// then undoes what they did. A batch already 'cancelling' is left to
-// finishCancel.
-func (s *ApprovalStore) withdraw(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) error {
+// Withdraw marks the files of a 'releasing' batch that the bank has not got
+// 'withdrawn' and the batch 'cancelling', in one transaction; the caller
+// then undoes what they did. A batch already 'cancelling' is left as it is.
+func (s *ApprovalStore) Withdraw(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		b, err := lockBatch(ctx, tx, id)
 		if err != nil {
@@ -108,9 +94,9 @@ func (s *ApprovalStore) withdraw(ctx context.Context, id uuid.UUID, by payments.
 	})
 }
 
-// withdrawnFiles lists a batch's withdrawn files and counts the others:
+// WithdrawnFiles lists a batch's withdrawn files and counts the others:
 // those the bank got.
-func (s *ApprovalStore) withdrawnFiles(ctx context.Context, id uuid.UUID) ([]payments.PaymentFile, int64, error) {
+func (s *ApprovalStore) WithdrawnFiles(ctx context.Context, id uuid.UUID) ([]payments.PaymentFile, int64, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+fileCols+` FROM payment_files WHERE batch_id = $1 AND status = 'withdrawn' ORDER BY part`, id)
 	if err != nil {
 		return nil, 0, err
@@ -124,38 +110,11 @@ func (s *ApprovalStore) withdrawnFiles(ctx context.Context, id uuid.UUID) ([]pay
 	return files, sent, err
 }
 
-// unpostRelease reverses the release posting of a withdrawn file, when it
-// was made: its payments go back from payments in transit to the payees'
-// payable accounts. A posting cut off half-way is finished first, so that
-// the reversal undoes all of it.
-func (s *ApprovalStore) unpostRelease(ctx context.Context, b payments.Batch, f payments.PaymentFile, reason string) error {
-	var entry uuid.UUID
-	var status string
-	err := s.pool.QueryRow(ctx, `SELECT id, status FROM entries WHERE idempotency_key = $1`, "release:"+f.MsgID).Scan(&entry, &status)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil // never posted: nothing to undo
-	}
-	if err != nil {
-		return fmt.Errorf("find the release posting of file %s: %w", f.MsgID, err)
-	}
-	if status != string(ledger.StatusPosted) {
-		if err := s.postRelease(ctx, b, f); err != nil {
-			return fmt.Errorf("finish the release posting of file %s before reversing it: %w", f.MsgID, err)
-		}
-	}
-	_, err = s.ledger.Reverse(ctx, ledger.Reversal{EntryID: entry, IdempotencyKey: "withdraw:" + f.MsgID,
-		EffectiveDate: payments.LegalDay(s.now()), Reason: "payment file withdrawn before it was sent: " + reason})
-	if err != nil && !errs.Is(err, errs.Conflict) {
-		return fmt.Errorf("reverse the release posting of file %s: %w", f.MsgID, err)
-	}
-	return nil
-}
-
-// freeWithdrawn frees the payments of withdrawn files: their line_payments
+// FreeWithdrawn frees the payments of withdrawn files: their line_payments
 // rows are removed, so that nothing takes them for sent. When keep is set
 // (the batch is released with the files it sent), each becomes an open
 // payment exception first, for a reissue batch to pay it.
-func (s *ApprovalStore) freeWithdrawn(ctx context.Context, b payments.Batch, f payments.PaymentFile, keep bool, reason string) error {
+func (s *ApprovalStore) FreeWithdrawn(ctx context.Context, b payments.Batch, f payments.PaymentFile, keep bool, reason string) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		now := s.now()
 		if keep {
@@ -174,9 +133,9 @@ func (s *ApprovalStore) freeWithdrawn(ctx context.Context, b payments.Batch, f p
 	})
 }
 
-// keepSent ends the cancellation of a release some of whose files the bank
+// KeepSent ends the cancellation of a release some of whose files the bank
 // got: the batch is 'released' with them.
-func (s *ApprovalStore) keepSent(ctx context.Context, id uuid.UUID, withdrawn []payments.PaymentFile, sent int64, reason string) error {
+func (s *ApprovalStore) KeepSent(ctx context.Context, id uuid.UUID, withdrawn []payments.PaymentFile, sent int64, reason string) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		now := s.now()
 		tag, err := tx.Exec(ctx, `UPDATE batches SET status = 'released', reason = $2 WHERE id = $1 AND status = 'cancelling'`, id, reason)

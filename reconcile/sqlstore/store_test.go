@@ -29,6 +29,7 @@ import (
 	"github.com/ofii/allowances/payments/bank/banksim"
 	"github.com/ofii/allowances/payments/sepa"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
+	"github.com/ofii/allowances/payments/workflow"
 	"github.com/ofii/allowances/reconcile"
 	"github.com/ofii/allowances/reconcile/sqlstore"
 	"github.com/ofii/allowances/transport/kafka"
@@ -65,7 +66,7 @@ type env struct {
 	now    time.Time
 	ledger *ledgersql.Store
 	runs   *paysql.RunStore
-	ap     *paysql.ApprovalStore
+	ap     workflow.Service
 	sim    *banksim.Bank
 	gw     *bank.HTTPGateway
 	rec    *sqlstore.Store
@@ -130,11 +131,12 @@ func newEnvApproved(t *testing.T, simCfg banksim.Config, households int) *env {
 		t.Fatal(err)
 	}
 	e.gw = gw
-	e.ap, err = paysql.NewApprovalStore(pool, e.runs, e.ledger, paysql.ApprovalConfig{Debtor: sepa.Party{Name: "OFII", IBAN: account, BIC: "BDFEFRPPCCT"},
-		Gateway: gw, Now: e.clock, Logger: quiet()})
+	ap, err := paysql.NewApprovalStore(pool, e.runs, paysql.ApprovalConfig{Debtor: sepa.Party{Name: "OFII", IBAN: account, BIC: "BDFEFRPPCCT"},
+		Now: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.ap = workflow.New(ap, e.ledger, workflow.DeliveryConfig{Gateway: gw, Now: e.clock, Logger: quiet()})
 	e.rec, err = sqlstore.New(pool, e.ledger, sqlstore.Config{Account: account, Gateway: gw, Now: e.clock, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)

@@ -12,15 +12,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/google/uuid"
 
 	"github.com/ofii/allowances/internal/errs"
-	"github.com/ofii/allowances/internal/mask"
-	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 	"github.com/ofii/allowances/payments/sepa"
 )
@@ -126,23 +123,37 @@ func makeTransitionEndpoint(verb string, move transition) endpoint.Endpoint {
 	}
 }
 
-func makeSubmitEndpoint(svc payments.Approvals) endpoint.Endpoint {
+// readFiles are the payment files, whose reads showing IBANs in full are
+// written to the audit trail.
+type readFiles interface {
+	payments.PaymentFiles
+	payments.ReadLog
+}
+
+// readExceptions are the payment exceptions, whose reads are written to
+// the audit trail.
+type readExceptions interface {
+	payments.PaymentExceptions
+	payments.ReadLog
+}
+
+func makeSubmitEndpoint(svc payments.BatchWorkflow) endpoint.Endpoint {
 	return makeTransitionEndpoint("submit", svc.Submit)
 }
 
-func makeApproveEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeApproveEndpoint(svc payments.BatchWorkflow) endpoint.Endpoint {
 	return makeTransitionEndpoint("approve", svc.Approve)
 }
 
-func makeRejectEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeRejectEndpoint(svc payments.BatchWorkflow) endpoint.Endpoint {
 	return makeTransitionEndpoint("reject", svc.Reject)
 }
 
-func makeCancelEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeCancelEndpoint(svc payments.BatchWorkflow) endpoint.Endpoint {
 	return makeTransitionEndpoint("cancel", svc.Cancel)
 }
 
-func makeReleaseEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeReleaseEndpoint(svc payments.BatchWorkflow) endpoint.Endpoint {
 	return makeTransitionEndpoint("release", func(ctx context.Context, id uuid.UUID, by payments.Actor, _ string) (payments.Batch, error) {
 		return svc.Release(ctx, id, by)
 	})
@@ -157,7 +168,7 @@ type listFilesResponse struct {
 
 func (r listFilesResponse) Failed() error { return r.Err }
 
-func makeListFilesEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeListFilesEndpoint(svc payments.PaymentFiles) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(listFilesRequest)
 		files, err := svc.Files(ctx, req.BatchID)
@@ -184,7 +195,7 @@ type fileContentResponse struct {
 
 func (r fileContentResponse) Failed() error { return r.Err }
 
-func makeFileContentEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeFileContentEndpoint(svc readFiles) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(fileContentRequest)
 		f, content, err := svc.FileContent(ctx, req.MsgID)
@@ -253,7 +264,7 @@ func (r fileInfoResponse) Failed() error { return r.Err }
 // makeFileInfoEndpoint serves what is recorded of one payment file (its
 // batch, totals, SHA-256 and where it stands), for a reader of its bytes to
 // check them and say what they are.
-func makeFileInfoEndpoint(svc payments.Approvals) endpoint.Endpoint {
+func makeFileInfoEndpoint(svc payments.PaymentFiles) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(fileContentRequest)
 		f, _, err := svc.FileContent(ctx, req.MsgID)
@@ -262,251 +273,6 @@ func makeFileInfoEndpoint(svc payments.Approvals) endpoint.Endpoint {
 		}
 		return fileInfoResponse{File: f}, nil
 	}
-}
-
-type listExceptionsRequest struct{ Filter payments.ExceptionFilter }
-
-type listExceptionsResponse struct {
-	Exceptions []payments.PaymentException `json:"exceptions"`
-	// Next is the after= of the next page, set when this page is full; the
-	// next page may be empty.
-	Next string `json:"next,omitempty"`
-	Err  error  `json:"-"`
-}
-
-func (r listExceptionsResponse) Failed() error { return r.Err }
-
-func makeListExceptionsEndpoint(svc payments.Approvals) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		req := request.(listExceptionsRequest)
-		xs, err := svc.Exceptions(ctx, req.Filter)
-		if err != nil {
-			return listExceptionsResponse{Err: fmt.Errorf("list payment exceptions: %w", err)}, nil
-		}
-		resp := listExceptionsResponse{Exceptions: make([]payments.PaymentException, len(xs))}
-		see := seesIBANs(ctx)
-		reads := make([]payments.Read, len(xs))
-		for i, x := range xs {
-			reads[i] = exceptionRead(x, see)
-			if !see {
-				x = MaskException(x)
-			}
-			resp.Exceptions[i] = x
-		}
-		if err := recordReads(ctx, svc, reads); err != nil {
-			return listExceptionsResponse{Err: fmt.Errorf("list payment exceptions: %w", err)}, nil
-		}
-		if len(xs) > 0 && len(xs) == req.Filter.Limit {
-			resp.Next = xs[len(xs)-1].ID.String()
-		}
-		return resp, nil
-	}
-}
-
-// MaskException returns x with the IBANs of its payees masked, as the
-// roles that do not pay see it.
-func MaskException(x payments.PaymentException) payments.PaymentException {
-	x.Payee.IBAN = mask.MaskIBAN(x.Payee.IBAN)
-	if x.Corrected != nil {
-		c := *x.Corrected
-		c.IBAN = mask.MaskIBAN(c.IBAN)
-		x.Corrected = &c
-	}
-	return x
-}
-
-// shownException is x as the caller sees it after changing it: in full to
-// the roles that pay once the read is recorded, masked otherwise. The
-// change is made, and in the audit trail, by then: when the read cannot be
-// recorded, the answer shows the IBANs masked rather than fail.
-func shownException(ctx context.Context, log payments.ReadLog, x payments.PaymentException) payments.PaymentException {
-	if seesIBANs(ctx) && recordReads(ctx, log, []payments.Read{exceptionRead(x, true)}) == nil {
-		return x
-	}
-	return MaskException(x)
-}
-
-type correctPayeeRequest struct {
-	ID     uuid.UUID
-	Payee  payments.Payee
-	Reason string
-}
-
-// exceptionResponse is one payment exception after a change; only the
-// roles that correct payees see their IBANs whole.
-type exceptionResponse struct {
-	payments.PaymentException
-	Err error `json:"-"`
-}
-
-func (r exceptionResponse) Failed() error { return r.Err }
-
-func makeCorrectPayeeEndpoint(svc payments.Approvals) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		req := request.(correctPayeeRequest)
-		by, err := actorFrom(ctx)
-		if err != nil {
-			return exceptionResponse{Err: err}, nil
-		}
-		x, err := svc.CorrectPayee(ctx, req.ID, by, req.Payee, req.Reason)
-		if err != nil {
-			return exceptionResponse{Err: fmt.Errorf("correct the payee of payment exception %s: %w", req.ID, err)}, nil
-		}
-		return exceptionResponse{PaymentException: shownException(ctx, svc, x)}, nil
-	}
-}
-
-type closeExceptionRequest struct {
-	ID     uuid.UUID
-	Reason string
-}
-
-func makeCloseExceptionEndpoint(svc payments.Approvals) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		req := request.(closeExceptionRequest)
-		by, err := actorFrom(ctx)
-		if err != nil {
-			return exceptionResponse{Err: err}, nil
-		}
-		x, err := svc.CloseException(ctx, req.ID, by, req.Reason)
-		if err != nil {
-			return exceptionResponse{Err: fmt.Errorf("close payment exception %s: %w", req.ID, err)}, nil
-		}
-		return exceptionResponse{PaymentException: shownException(ctx, svc, x)}, nil
-	}
-}
-
-type reissueRequest struct{ Note string }
-
-func makeReissueEndpoint(svc payments.Approvals) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		req := request.(reissueRequest)
-		by, err := actorFrom(ctx)
-		if err != nil {
-			return batchResponse{Err: err}, nil
-		}
-		b, err := svc.Reissue(ctx, by, req.Note)
-		if err != nil {
-			return batchResponse{Err: fmt.Errorf("reissue the corrected payments: %w", err)}, nil
-		}
-		return batchResponse{Batch: b, created: true}, nil
-	}
-}
-
-type applyReportRequest struct{ Content []byte }
-
-type applyReportResponse struct {
-	payments.ReportResult
-	Err error `json:"-"`
-}
-
-func (r applyReportResponse) Failed() error { return r.Err }
-
-func makeApplyReportEndpoint(svc payments.Approvals) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		req := request.(applyReportRequest)
-		by, err := actorFrom(ctx)
-		if err != nil {
-			return applyReportResponse{Err: err}, nil
-		}
-		res, err := svc.ApplyReport(ctx, req.Content, by)
-		if err != nil {
-			return applyReportResponse{Err: fmt.Errorf("apply status report: %w", err)}, nil
-		}
-		return applyReportResponse{ReportResult: res}, nil
-	}
-}
-
-type bankRequest struct{}
-
-type bankActivityResponse struct {
-	payments.BankActivity
-	Err error `json:"-"`
-}
-
-func (r bankActivityResponse) Failed() error { return r.Err }
-
-// makeBankEndpoint serves a manual pass of the outbox sender or of the
-// report fetcher, named what in its errors.
-func makeBankEndpoint(what string, pass func(context.Context) (payments.BankActivity, error)) endpoint.Endpoint {
-	return func(ctx context.Context, _ any) (any, error) {
-		act, err := pass(ctx)
-		if err != nil {
-			return bankActivityResponse{Err: fmt.Errorf("%s: %w", what, err)}, nil
-		}
-		return bankActivityResponse{BankActivity: act}, nil
-	}
-}
-
-type auditRequest struct{ Filter payments.AuditFilter }
-
-type auditResponse struct {
-	Events []payments.AuditEvent `json:"events"`
-	// Next is the after= of the next page, set when this page is full.
-	Next string `json:"next,omitempty"`
-	Err  error  `json:"-"`
-}
-
-func (r auditResponse) Failed() error { return r.Err }
-
-func makeAuditEndpoint(svc payments.Approvals) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		req := request.(auditRequest)
-		events, next, err := svc.Audit(ctx, req.Filter)
-		if err != nil {
-			return auditResponse{Err: fmt.Errorf("read the audit trail: %w", err)}, nil
-		}
-		if events == nil {
-			events = []payments.AuditEvent{}
-		}
-		// The readers of the trail do not pay: an IBAN a change recorded
-		// (a corrected payee) shows masked.
-		for i := range events {
-			events[i] = MaskAuditEvent(events[i])
-		}
-		return auditResponse{Events: events, Next: next}, nil
-	}
-}
-
-// MaskAuditEvent returns e with every IBAN in its reason and its details
-// masked.
-func MaskAuditEvent(e payments.AuditEvent) payments.AuditEvent {
-	e.Reason = mask.MaskIBANsIn(e.Reason)
-	if e.Details != nil {
-		d := make(map[string]any, len(e.Details))
-		for k, v := range e.Details {
-			d[k] = maskValue(v)
-		}
-		e.Details = d
-	}
-	return e
-}
-
-// maskValue masks the IBANs in the strings of a decoded JSON value.
-func maskValue(v any) any {
-	switch v := v.(type) {
-	case string:
-		return mask.MaskIBANsIn(v)
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, x := range v {
-			out[k] = maskValue(x)
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, x := range v {
-			out[i] = maskValue(x)
-		}
-		return out
-	case []string:
-		out := make([]string, len(v))
-		for i, x := range v {
-			out[i] = mask.MaskIBANsIn(x)
-		}
-		return out
-	}
-	return v
 }
 
 // The bodies of the workflow's routes.
@@ -619,181 +385,6 @@ func decodeFileContentRequest(_ context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	return fileContentRequest{MsgID: id}, nil
-}
-
-// exceptionID reads the {id} path segment of a payment exception.
-func exceptionID(r *http.Request) (uuid.UUID, error) {
-	s := r.PathValue("id")
-	id, err := uuid.Parse(s)
-	if err != nil {
-		return uuid.UUID{}, errs.Field("id", "%q is not a payment exception id (a UUID)", s)
-	}
-	return id, nil
-}
-
-// ParseExceptionStatus reads the status of a payment exception.
-func ParseExceptionStatus(s string) (payments.ExceptionStatus, error) {
-	switch st := payments.ExceptionStatus(s); st {
-	case payments.ExceptionOpen, payments.ExceptionCorrected, payments.ExceptionReissued, payments.ExceptionClosed:
-		return st, nil
-	}
-	return "", fmt.Errorf("%q is not a status of a payment exception (open, corrected, reissued or closed)", s)
-}
-
-// id reads an optional UUID parameter, the id of what.
-func (q query) id(name, what string) (uuid.UUID, error) {
-	s := q.str(name)
-	if s == "" {
-		return uuid.Nil, nil
-	}
-	id, err := uuid.Parse(s)
-	if err != nil {
-		return uuid.Nil, errs.Field(name, "%q is not %s (a UUID)", s, what)
-	}
-	return id, nil
-}
-
-func decodeListExceptionsRequest(_ context.Context, r *http.Request) (any, error) {
-	q, err := parseQuery(r, "status", "batch_id", "after", "limit")
-	if err != nil {
-		return nil, err
-	}
-	var f payments.ExceptionFilter
-	if s := q.str("status"); s != "" {
-		if f.Status, err = ParseExceptionStatus(s); err != nil {
-			return nil, errs.Field("status", "%v", err)
-		}
-	}
-	if f.BatchID, err = q.id("batch_id", "a batch id"); err != nil {
-		return nil, err
-	}
-	if f.After, err = q.id("after", "a payment exception id"); err != nil {
-		return nil, err
-	}
-	if f.Limit, err = q.limit(defaultLimit); err != nil {
-		return nil, err
-	}
-	return listExceptionsRequest{Filter: f}, nil
-}
-
-func decodeCorrectPayeeRequest(_ context.Context, r *http.Request) (any, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	id, err := exceptionID(r)
-	if err != nil {
-		return nil, err
-	}
-	var b payeeBody
-	if err := decodeBody(r, &b); err != nil {
-		return nil, err
-	}
-	if err := required("name", b.Name, "the account holder's name"); err != nil {
-		return nil, err
-	}
-	if err := required("iban", b.IBAN, "the account to pay"); err != nil {
-		return nil, err
-	}
-	iban, err := payments.ValidateIBAN(b.IBAN)
-	if err != nil {
-		return nil, errs.Field("iban", "%v", err)
-	}
-	if err := required("reason", b.Reason, "say how the new payee was established"); err != nil {
-		return nil, err
-	}
-	return correctPayeeRequest{ID: id, Payee: payments.Payee{Name: strings.TrimSpace(b.Name), IBAN: iban, BIC: strings.TrimSpace(b.BIC)}, Reason: b.Reason}, nil
-}
-
-func decodeCloseExceptionRequest(_ context.Context, r *http.Request) (any, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	id, err := exceptionID(r)
-	if err != nil {
-		return nil, err
-	}
-	var b reasonBody
-	if err := decodeOptionalBody(r, &b); err != nil {
-		return nil, err
-	}
-	if err := required("reason", b.Reason, "say why the payment will not be made again"); err != nil {
-		return nil, err
-	}
-	return closeExceptionRequest{ID: id, Reason: b.Reason}, nil
-}
-
-func decodeReissueRequest(_ context.Context, r *http.Request) (any, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	var b noteBody
-	if err := decodeOptionalBody(r, &b); err != nil {
-		return nil, err
-	}
-	return reissueRequest(b), nil
-}
-
-// decodeApplyReportRequest reads a pain.002 document: the body as it is,
-// declared as XML.
-func decodeApplyReportRequest(_ context.Context, r *http.Request) (any, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	ct := r.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || (mt != "application/xml" && mt != "text/xml") {
-		return nil, unsupportedType("%q is not application/xml: the body is a pain.002 status report", ct)
-	}
-	content, err := io.ReadAll(r.Body)
-	if err != nil {
-		return nil, bodyError(err)
-	}
-	if len(strings.TrimSpace(string(content))) == 0 {
-		return nil, errs.Field("body", "empty; a pain.002 status report is expected")
-	}
-	return applyReportRequest{Content: content}, nil
-}
-
-func decodeBankRequest(_ context.Context, r *http.Request) (any, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	var b struct{}
-	if err := decodeOptionalBody(r, &b); err != nil {
-		return nil, err
-	}
-	return bankRequest{}, nil
-}
-
-func decodeAuditRequest(_ context.Context, r *http.Request) (any, error) {
-	q, err := parseQuery(r, "object_id", "actor", "action", "kind", "beneficiary", "since", "after", "limit")
-	if err != nil {
-		return nil, err
-	}
-	f := payments.AuditFilter{ObjectID: q.str("object_id"), Actor: q.str("actor"), Action: q.str("action"), Kind: q.str("kind"),
-		Beneficiary: q.str("beneficiary"), After: q.str("after")}
-	if s := q.str("since"); s != "" {
-		if f.Since, err = ParseSince(s); err != nil {
-			return nil, errs.Field("since", "%v", err)
-		}
-	}
-	if f.Limit, err = q.limit(defaultLimit); err != nil {
-		return nil, err
-	}
-	return auditRequest{Filter: f}, nil
-}
-
-// ParseSince reads the start of a time range: an RFC 3339 time, or a day
-// (YYYY-MM-DD) for its start in UTC.
-func ParseSince(s string) (time.Time, error) {
-	// An unescaped '+' of a time zone offset arrives as a space.
-	if t, err := time.Parse(time.RFC3339Nano, strings.Replace(s, " ", "+", 1)); err == nil {
-		return t, nil
-	}
-	if d, err := ledger.ParseDate(s); err == nil {
-		return d.Time(), nil
-	}
-	return time.Time{}, fmt.Errorf("%q is not a time (RFC 3339, 2026-11-05T09:00:00Z) or a day (YYYY-MM-DD)", s)
 }
 
 // approvalRoutes are the routes of the approval workflow, the payment files,

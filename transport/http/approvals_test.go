@@ -25,6 +25,7 @@ import (
 	"github.com/ofii/allowances/payments"
 	"github.com/ofii/allowances/payments/sepa"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
+	"github.com/ofii/allowances/payments/workflow"
 )
 
 // The tokens of the people of the approval tests, besides those of the
@@ -67,11 +68,11 @@ func newApprovalAPI(t *testing.T, secondAbove string) *batchAPI {
 	}
 	clock := ticking(runDay)
 	runs := paysql.NewRunStore(pool, paysql.WithRunClock(clock))
-	cfg := paysql.ApprovalConfig{Debtor: testDebtor, Now: clock, Logger: slog.New(slog.DiscardHandler)}
+	cfg := paysql.ApprovalConfig{Debtor: testDebtor, Now: clock}
 	if secondAbove != "" {
 		cfg.SecondApprovalAbove = decimal.RequireFromString(secondAbove)
 	}
-	approvals, err := paysql.NewApprovalStore(pool, runs, l, cfg)
+	approvals, err := paysql.NewApprovalStore(pool, runs, cfg)
 	if err != nil {
 		t.Fatalf("approval store: %v", err)
 	}
@@ -84,7 +85,7 @@ func newApprovalAPI(t *testing.T, secondAbove string) *batchAPI {
 		MaxBodyBytes: testMaxBody, MaxReportBytes: 2 * testMaxBody,
 		Beneficiaries: events,
 		Runs:          runs,
-		Approvals:     approvals,
+		Approvals:     withDelivery(approvals, l, clock),
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -820,4 +821,10 @@ func TestApprovalsBadRequests(t *testing.T) {
 	if len(p.Events) != 0 {
 		t.Errorf("refused requests reached the audit trail: %+v", p.Events)
 	}
+}
+
+// withDelivery is the workflow of store, posting to l, with a delivery to
+// no bank: the released files stay queued.
+func withDelivery(store *paysql.ApprovalStore, l workflow.Ledger, clock func() time.Time) payments.Approvals {
+	return workflow.New(store, l, workflow.DeliveryConfig{Now: clock, Logger: slog.New(slog.DiscardHandler)})
 }

@@ -81,7 +81,7 @@ func newReconAPIWith(t *testing.T, gw bank.Gateway) *reconAPI {
 	quiet := slog.New(slog.DiscardHandler)
 	clock := ticking(runDay)
 	runs := paysql.NewRunStore(pool, paysql.WithRunClock(clock))
-	approvals, err := paysql.NewApprovalStore(pool, runs, l, paysql.ApprovalConfig{Debtor: testDebtor, Now: clock, Logger: quiet})
+	approvals, err := paysql.NewApprovalStore(pool, runs, paysql.ApprovalConfig{Debtor: testDebtor, Now: clock})
 	if err != nil {
 		t.Fatalf("approval store: %v", err)
 	}
@@ -98,7 +98,7 @@ func newReconAPIWith(t *testing.T, gw bank.Gateway) *reconAPI {
 		MaxBodyBytes:      testMaxBody,
 		MaxStatementBytes: testMaxStatement,
 		Runs:              runs,
-		Approvals:         approvals,
+		Approvals:         withDelivery(approvals, l, clock),
 		Reconcile:         rec,
 		BankAccount:       testDebtor.IBAN,
 	})
