@@ -362,21 +362,10 @@ ledgerd serves it in CSV, one row per rule and the summary rows.`,
 	return cmd
 }
 
-// verdict says in plain words whether the ledger agrees with the bank.
-func verdict(r reconcile.Report) string {
-	switch {
-	case !r.StatementFound:
-		return fmt.Sprintf("no statement of %s was imported: there is nothing to compare the ledger with", r.Date)
-	case r.Agrees:
-		return "the ledger agrees with the bank"
-	}
-	return fmt.Sprintf("the ledger and the bank differ by %s EUR", cli.Amount(r.Difference.Abs()))
-}
-
 // reportTable writes a report: the verdict, the balances, what each rule
 // matched, the payments in transit and the open exceptions.
 func reportTable(w io.Writer, r reconcile.Report) error {
-	fmt.Fprintf(w, "%s\n\n", verdict(r))
+	fmt.Fprintf(w, "%s\n\n", r.Headline())
 	t := cli.NewTable(w)
 	t.Row("account", r.Account)
 	t.Row("date", r.Date.String())

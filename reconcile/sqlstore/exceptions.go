@@ -227,9 +227,7 @@ func (s *Store) matchLine(ctx context.Context, tx pgx.Tx, l *stLine, ids []strin
 			e.multi = append(e.multi, []any{id, p.id, p.amount})
 		}
 	}
-	e.postings = append(e.postings, posting{key: "recon:" + string(rule) + ":" + id.String(), date: l.booking, statement: l.stmt,
-		desc: fmt.Sprintf("Payments booked by the bank, matched by %s (%s)", by, rule), ref: "statement:" + l.ref(),
-		lines: effectLines(rule, l.dir, l.amount, l.bank)})
+	e.postings = append(e.postings, posting{statement: l.stmt, entry: reconcile.MatchByPerson(l.posted(), rule, id, by)})
 	if err := s.write(ctx, tx, e, now); err != nil {
 		return uuid.Nil, err
 	}
@@ -285,8 +283,7 @@ func (s *Store) BookToSuspense(ctx context.Context, id uuid.UUID, by payments.Ac
 			}
 			e := newEffects()
 			m := e.match(l, reconcile.RuleSuspense, "", by.Name, reason, now)
-			e.postings = append(e.postings, posting{key: "recon:suspense:" + m.String(), date: l.booking, statement: l.stmt,
-				desc: "Statement line booked to suspense: " + reason, ref: "statement:" + l.ref(), lines: effectLines(reconcile.RuleSuspense, l.dir, l.amount, l.bank)})
+			e.postings = append(e.postings, posting{statement: l.stmt, entry: reconcile.BookToSuspense(l.posted(), m, reason)})
 			if err := s.write(ctx, tx, e, now); err != nil {
 				return "", err
 			}
@@ -397,19 +394,14 @@ func (s *Store) UndoMatch(ctx context.Context, id uuid.UUID, by payments.Actor, 
 			if err := tx.QueryRow(ctx, `SELECT ledger_account FROM statements WHERE id = $1`, stmt).Scan(&bank); err != nil {
 				return fmt.Errorf("read the ledger account of statement %s: %w", stmt, err)
 			}
-			lines = effectLines(reconcile.Rule(rule), reconcile.Direction(dir), amount, bank)
+			lines = reconcile.MatchEffect(reconcile.Rule(rule), reconcile.PostedLine{Line: reconcile.LineRef{StatementID: stmt, Index: int(idx)},
+				Direction: reconcile.Direction(dir), Amount: amount, Booking: booking, Bank: bank})
 			if _, err := tx.Exec(ctx, `DELETE FROM payment_bookings WHERE match_id = $1 AND line_id IN
 				(SELECT payment_line FROM recon_matches WHERE id = $1 UNION SELECT line_id FROM recon_match_payments WHERE match_id = $1)`, id); err != nil {
 				return err
 			}
 		}
-		for i := range lines {
-			lines[i].Amount = lines[i].Amount.Neg()
-		}
-		// The reversal takes effect on the line's booking day, as the
-		// match did, so that the day's report shows the line unexplained.
-		if err := insertPostings(ctx, tx, now, []posting{{key: "recon:undo:" + id.String(), date: booking, statement: stmt,
-			desc: "Match undone: " + reason, ref: "match:" + id.String(), lines: lines}}); err != nil {
+		if err := insertPostings(ctx, tx, now, []posting{{statement: stmt, entry: reconcile.UndoMatch(id, booking, lines, reason)}}); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE recon_matches SET undone_by = $2, undone_at = $3, undo_reason = $4 WHERE id = $1`, id, by.Name, now, reason); err != nil {

@@ -34,6 +34,12 @@ type stLine struct {
 
 func (l *stLine) ref() string { return fmt.Sprintf("%s/%d", l.stmt, l.idx) }
 
+// posted is the line as the posting rules see it.
+func (l *stLine) posted() reconcile.PostedLine {
+	return reconcile.PostedLine{Line: reconcile.LineRef{StatementID: l.stmt, Index: l.idx}, Direction: l.dir, Amount: l.amount,
+		Booking: l.booking, Bank: l.bank}
+}
+
 // ruleUndone marks a line whose match a controller undid: the cascade
 // leaves it to people from then on.
 const ruleUndone = "undone"
@@ -225,13 +231,8 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 				r := id
 				p.returned = &r
 				e.returned[p.id] = id
-				lines := []ledger.Line{{Account: l.bank, Amount: l.amount, Memo: p.id}}
-				if fee := p.amount.Sub(l.amount); fee.IsPositive() {
-					lines = append(lines, ledger.Line{Account: ledger.ExpenseBankFees, Amount: fee, Memo: "fee withheld from the return of " + p.id})
-				}
-				lines = append(lines, ledger.Line{Account: ledger.SubAccount(ledger.Payable, p.ben), Amount: p.amount.Neg(), Memo: p.id})
-				e.postings = append(e.postings, posting{key: "recon:return:" + id.String(), date: l.booking, statement: l.stmt,
-					desc: fmt.Sprintf("Payment %s returned by the bank (%s)", p.id, sepa.ReasonText(l.returnReason)), ref: "statement:" + l.ref(), lines: lines})
+				e.postings = append(e.postings, posting{statement: l.stmt, entry: reconcile.ReturnPayment(l.posted(),
+					reconcile.Returned{Match: id, Payment: p.id, Beneficiary: p.ben, Paid: p.amount, Reason: l.returnReason})})
 				e.payExc = append(e.payExc, payExc{line: p.id, reason: l.returnReason})
 				e.exception(reconcile.ExceptionReturned, l, p.id, p.amount, fmt.Sprintf("the bank returned payment %s of %s: %s; correct the payee "+
 					"(ledgerctl exceptions correct) and it is paid again by a reissue batch", p.id, p.ben, sepa.ReasonText(l.returnReason)))
@@ -247,17 +248,8 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 // key.
 func (e *effects) aggregated(stmt uuid.UUID) {
 	for k, d := range e.byDate {
-		rule, day := k.rule, k.day
-		key := fmt.Sprintf("recon:%s:%s:%s", rule, day, uuid.NewSHA1(matchSpace, []byte(strings.Join(d.matches, ","))))
-		lines, desc := pair(ledger.PaymentsInTransit, k.bank, d.sum, "payments booked"), "Payments booked by the bank"
-		if rule == reconcile.RuleFee {
-			lines, desc = pair(ledger.ExpenseBankFees, k.bank, d.sum, "bank charges"), "Bank charges booked on the statement"
-		}
-		if k.bank != ledger.BankMain {
-			desc += " on " + k.bank
-		}
-		e.postings = append(e.postings, posting{key: key, date: day, statement: stmt,
-			desc: fmt.Sprintf("%s on %s (%s, %d lines)", desc, day, rule, len(d.matches)), ref: fmt.Sprintf("statement:%s", stmt), lines: lines})
+		e.postings = append(e.postings, posting{statement: stmt, entry: reconcile.BookDay(reconcile.DayBooking{Rule: k.rule, Bank: k.bank,
+			Day: k.day, Sum: d.sum, Matches: d.matches, Statement: stmt})})
 	}
 	e.byDate = map[dayKey]*daySum{}
 }
@@ -610,19 +602,4 @@ func scanLine(r pgx.CollectableRow) (*stLine, error) {
 		l.value = *value
 	}
 	return &l, err
-}
-
-// effectLines are the ledger lines a match made for its statement line,
-// whose statement's ledger account is bank, from which its undoing is made.
-func effectLines(rule reconcile.Rule, dir reconcile.Direction, amount decimal.Decimal, bank string) []ledger.Line {
-	switch rule {
-	case reconcile.RuleFee:
-		return pair(ledger.ExpenseBankFees, bank, amount, "")
-	case reconcile.RuleSuspense:
-		if dir == reconcile.Credit {
-			return pair(bank, ledger.Suspense, amount, "")
-		}
-		return pair(ledger.Suspense, bank, amount, "")
-	}
-	return pair(ledger.PaymentsInTransit, bank, amount, "")
 }

@@ -91,32 +91,8 @@ func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (re
 		return r, err
 	}
 	r.StatementSimulated = simulated != nil && *simulated
-	r.Difference = r.StatementClosing.Sub(r.LedgerClosing)
-	r.Agrees = r.StatementFound && r.Difference.IsZero()
-	r.Verdict = verdict(r)
+	r.Judge()
 	return r, nil
-}
-
-// verdict says the report in one sentence.
-func verdict(r reconcile.Report) string {
-	matched := 0
-	for _, c := range r.Matched {
-		matched += c.Count
-	}
-	tail := fmt.Sprintf("%d statement lines, %d matched, %d unmatched; %d open exceptions; %d payments in transit (%s).",
-		r.Lines, matched, r.Unmatched.Count, r.OpenTotal.Count, r.InTransitTotal.Count, r.InTransitTotal.Sum.StringFixed(2))
-	if r.StatementSimulated {
-		tail += " The statement came from the bank simulator of dev mode, not from a bank: nobody was paid."
-	}
-	switch {
-	case !r.StatementFound:
-		return fmt.Sprintf("No statement of %s was imported for %s: nothing to reconcile yet. %s", r.Account, r.Date, tail)
-	case r.Agrees:
-		return fmt.Sprintf("The ledger agrees with the bank on %s: %s %s = statement closing balance %s. %s", r.Date, r.LedgerAccount,
-			r.LedgerClosing.StringFixed(2), r.StatementClosing.StringFixed(2), tail)
-	}
-	return fmt.Sprintf("The ledger and the bank DIFFER by %s on %s: statement closing balance %s, %s %s. %s", r.Difference.StringFixed(2),
-		r.Date, r.StatementClosing.StringFixed(2), r.LedgerAccount, r.LedgerClosing.StringFixed(2), tail)
 }
 
 // inTransit counts the payments released and not yet booked nor rejected

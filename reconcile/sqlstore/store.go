@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/audit"
 	"github.com/ofii/allowances/internal/db"
@@ -130,26 +129,25 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) 
 	return db.InTxWith(ctx, s.pool, s.cfg.Retry, fn)
 }
 
-// posting is an entry the reconciliation owes the ledger, written in the
-// transaction of the match and posted after it (recon_postings).
+// posting is an entry the reconciliation owes the ledger, made by a
+// posting rule of reconcile, written in the transaction of the match and
+// posted after it (recon_postings), with the statement it is of.
 type posting struct {
-	key, desc, ref string
-	statement      uuid.UUID
-	date           ledger.Date
-	lines          []ledger.Line
+	statement uuid.UUID
+	entry     ledger.NewEntry
 }
 
 // insertPostings records postings to make, once each by key.
 func insertPostings(ctx context.Context, tx pgx.Tx, now time.Time, ps []posting) error {
 	for _, p := range ps {
-		lines, err := json.Marshal(p.lines)
+		lines, err := json.Marshal(p.entry.Lines)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO recon_postings (key, effective_date, description, source_ref, statement_id, lines, status, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6::JSONB, 'pending', $7) ON CONFLICT (key) DO NOTHING`,
-			p.key, p.date, p.desc, p.ref, p.statement, string(lines), now); err != nil {
-			return fmt.Errorf("record posting %s: %w", p.key, err)
+			p.entry.IdempotencyKey, p.entry.EffectiveDate, p.entry.Description, p.entry.SourceRef, p.statement, string(lines), now); err != nil {
+			return fmt.Errorf("record posting %s: %w", p.entry.IdempotencyKey, err)
 		}
 	}
 	return nil
@@ -200,11 +198,6 @@ func (s *Store) postPending(ctx context.Context) error {
 			}
 		}
 	}
-}
-
-// pair is an entry of two lines: Dr debit, Cr credit, amount.
-func pair(debit, credit string, amount decimal.Decimal, memo string) []ledger.Line {
-	return []ledger.Line{{Account: debit, Amount: amount, Memo: memo}, {Account: credit, Amount: amount.Neg(), Memo: memo}}
 }
 
 // auditEvent is an event of the audit trail.

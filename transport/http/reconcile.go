@@ -234,7 +234,7 @@ func (r importResponse) StatusCode() int {
 	return http.StatusCreated
 }
 
-func makeImportEndpoint(svc reconcile.Service) endpoint.Endpoint {
+func makeImportEndpoint(svc reconcile.StatementImporter) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(importRequest)
 		defer req.remove()
@@ -269,7 +269,7 @@ type reportResponse struct {
 
 func (r reportResponse) Failed() error { return r.Err }
 
-func makeReportEndpoint(svc reconcile.Service) endpoint.Endpoint {
+func makeReportEndpoint(svc reconcile.Reporter) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(reportRequest)
 		rep, err := svc.Report(ctx, req.Account, req.Day)
@@ -388,7 +388,7 @@ type listReconExceptionsResponse struct {
 
 func (r listReconExceptionsResponse) Failed() error { return r.Err }
 
-func makeListReconExceptionsEndpoint(svc reconcile.Service) endpoint.Endpoint {
+func makeListReconExceptionsEndpoint(svc reconcile.ExceptionDesk) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(listReconExceptionsRequest)
 		xs, err := svc.Exceptions(ctx, req.Filter)
@@ -445,31 +445,31 @@ func makeResolveEndpoint(verb string, move resolution) endpoint.Endpoint {
 	}
 }
 
-func makeMatchByHandEndpoint(svc reconcile.Service) endpoint.Endpoint {
+func makeMatchByHandEndpoint(svc reconcile.ExceptionDesk) endpoint.Endpoint {
 	return makeResolveEndpoint("match", func(ctx context.Context, req resolveRequest, by payments.Actor) (reconcile.Exception, error) {
 		return svc.MatchByHand(ctx, req.ID, req.Payments, by, req.Text)
 	})
 }
 
-func makeConfirmEndpoint(svc reconcile.Service) endpoint.Endpoint {
+func makeConfirmEndpoint(svc reconcile.ExceptionDesk) endpoint.Endpoint {
 	return makeResolveEndpoint("confirm", func(ctx context.Context, req resolveRequest, by payments.Actor) (reconcile.Exception, error) {
 		return svc.Confirm(ctx, req.ID, by)
 	})
 }
 
-func makeSuspenseEndpoint(svc reconcile.Service) endpoint.Endpoint {
+func makeSuspenseEndpoint(svc reconcile.ExceptionDesk) endpoint.Endpoint {
 	return makeResolveEndpoint("book to suspense", func(ctx context.Context, req resolveRequest, by payments.Actor) (reconcile.Exception, error) {
 		return svc.BookToSuspense(ctx, req.ID, by, req.Text)
 	})
 }
 
-func makeCloseReconEndpoint(svc reconcile.Service) endpoint.Endpoint {
+func makeCloseReconEndpoint(svc reconcile.ExceptionDesk) endpoint.Endpoint {
 	return makeResolveEndpoint("close", func(ctx context.Context, req resolveRequest, by payments.Actor) (reconcile.Exception, error) {
 		return svc.Close(ctx, req.ID, by, req.Text)
 	})
 }
 
-func makeAssignEndpoint(svc reconcile.Service) endpoint.Endpoint {
+func makeAssignEndpoint(svc reconcile.ExceptionDesk) endpoint.Endpoint {
 	return makeResolveEndpoint("assign", func(ctx context.Context, req resolveRequest, by payments.Actor) (reconcile.Exception, error) {
 		return svc.Assign(ctx, req.ID, req.Text, by)
 	})
@@ -484,7 +484,7 @@ type listMatchesResponse struct {
 
 func (r listMatchesResponse) Failed() error { return r.Err }
 
-func makeListMatchesEndpoint(svc reconcile.Service) endpoint.Endpoint {
+func makeListMatchesEndpoint(svc reconcile.Matching) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(listMatchesRequest)
 		ms, err := svc.Matches(ctx, req.Filter)
@@ -518,7 +518,7 @@ type undoMatchResponse struct {
 
 func (r undoMatchResponse) Failed() error { return r.Err }
 
-func makeUndoMatchEndpoint(svc reconcile.Service) endpoint.Endpoint {
+func makeUndoMatchEndpoint(svc reconcile.Matching) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(undoMatchRequest)
 		by, err := actorFrom(ctx)
@@ -546,7 +546,7 @@ type fetchResponse struct {
 
 func (r fetchResponse) Failed() error { return r.Err }
 
-func makeFetchEndpoint(svc reconcile.Service) endpoint.Endpoint {
+func makeFetchEndpoint(svc reconcile.StatementFetcher) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(fetchRequest)
 		by, err := actorFrom(ctx)
@@ -581,7 +581,7 @@ type matchResultResponse struct {
 
 func (r matchResultResponse) Failed() error { return r.Err }
 
-func makeRunMatchEndpoint(svc reconcile.Service) endpoint.Endpoint {
+func makeRunMatchEndpoint(svc reconcile.Matching) endpoint.Endpoint {
 	return func(ctx context.Context, _ any) (any, error) {
 		res, err := svc.Match(ctx)
 		if err != nil {
@@ -604,7 +604,7 @@ type sweepResponse struct {
 
 func (r sweepResponse) Failed() error { return r.Err }
 
-func makeSweepEndpoint(svc reconcile.Service) endpoint.Endpoint {
+func makeSweepEndpoint(svc reconcile.Matching) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(sweepRequest)
 		n, err := svc.Sweep(ctx, req.Day)
