@@ -15,7 +15,6 @@ import (
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
-	"github.com/ofii/allowances/payments/sepa"
 	"github.com/ofii/allowances/reconcile"
 )
 
@@ -453,57 +452,27 @@ func (s *Store) fileStatements(ctx context.Context, sha string, replayed bool) (
 	})
 }
 
-// Fetch asks the bank for the account's statements of a day and imports
-// them; those of the simulator of Config.Simulated are marked simulated.
-func (s *Store) Fetch(ctx context.Context, day ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error) {
-	if s.cfg.Gateway == nil {
-		return nil, errs.E(errs.Unavailable, "no bank is configured to fetch statements from")
-	}
-	docs, err := s.cfg.Gateway.Statements(ctx, s.cfg.Account, day)
-	if err != nil {
-		return nil, fmt.Errorf("fetch the statements of %s: %w", day, err)
-	}
-	var out []reconcile.ImportResult
-	for _, d := range docs {
-		res, err := s.importFrom(ctx, bytes.NewReader(d.Bytes), by, s.cfg.Simulated)
-		if err != nil {
-			return out, fmt.Errorf("statement %s of %s: %w", d.ID, day, err)
-		}
-		out = append(out, res)
-	}
-	return out, nil
+// ImportFetched is ImportFrom for the statements fetched from the bank,
+// marked simulated when they came from the bank simulator of dev mode.
+func (s *Store) ImportFetched(ctx context.Context, file io.ReadSeeker, by payments.Actor, simulated bool) (reconcile.ImportResult, error) {
+	return s.importFrom(ctx, file, by, simulated)
 }
 
-// FetchDue fetches and imports the end-of-day statements not imported yet:
-// of the business days after the last statement imported (before any, from
-// the first execution date of the payment files) up to the day before
-// today, at most 31 days at a time.
-func (s *Store) FetchDue(ctx context.Context, today ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error) {
+// FirstDayDue is the first booking day whose statement is due: the day
+// after the last statement imported, or before any the first execution
+// date of the payment files; ok is false when there is neither.
+func (s *Store) FirstDayDue(ctx context.Context) (ledger.Date, bool, error) {
 	var last, first *ledger.Date
 	err := s.pool.QueryRow(ctx, `SELECT (SELECT max(stmt_date) FROM statements WHERE status = 'imported'),
 		(SELECT min(execution_date) FROM payment_files WHERE status NOT IN ('building', 'withdrawn'))`).Scan(&last, &first)
 	if err != nil {
-		return nil, fmt.Errorf("find the statements due: %w", err)
+		return ledger.Date{}, false, fmt.Errorf("find the statements due: %w", err)
 	}
-	var from ledger.Date
 	switch {
 	case last != nil:
-		from = last.AddDays(1)
+		return last.AddDays(1), true, nil
 	case first != nil:
-		from = *first
-	default:
-		return nil, nil
+		return *first, true, nil
 	}
-	var out []reconcile.ImportResult
-	for d, n := from, 0; d.Before(today) && n < 31; d, n = d.AddDays(1), n+1 {
-		if !sepa.IsBusinessDay(d) {
-			continue
-		}
-		res, err := s.Fetch(ctx, d, by)
-		out = append(out, res...)
-		if err != nil {
-			return out, err
-		}
-	}
-	return out, nil
+	return ledger.Date{}, false, nil
 }

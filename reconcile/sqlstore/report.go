@@ -17,11 +17,12 @@ import (
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
-// Report reconciles one of the service's accounts on a day: its
-// statement's balances against its ledger account (bank:main for
-// Config.Account) at the end of the day, its lines matched by rule, the
-// exceptions still open and the payments in transit by age.
-func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (reconcile.Report, error) {
+// ReportFacts reads the report of one of the service's accounts on a day
+// (Config.Account when account is ""): its statement's balances, its
+// ledger account (bank:main for Config.Account), its lines matched by
+// rule, the exceptions still open and the payments in transit by age.
+// reconcile.Reports adds the ledger's balance and the verdict.
+func (s *Store) ReportFacts(ctx context.Context, account string, day ledger.Date) (reconcile.Report, error) {
 	if account == "" {
 		account = s.cfg.Account
 	}
@@ -52,11 +53,6 @@ func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (re
 	if err != nil {
 		return r, fmt.Errorf("report: %w", err)
 	}
-	b, err := s.ledger.Balance(ctx, bank, ledger.AsOf{Date: day})
-	if err != nil && !errs.Is(err, errs.NotFound) {
-		return r, fmt.Errorf("report: %s: %w", bank, err)
-	}
-	r.LedgerClosing = b.Balance
 	err = queryRows(ctx, s.pool, `SELECT l.match_status, l.rule, count(*), COALESCE(sum(l.amount), 0) FROM statement_lines l
 		JOIN statements st ON st.id = l.statement_id WHERE st.stmt_date = $1 AND st.status = 'imported' AND l.status = 'BOOK'
 		AND st.format NOT LIKE 'camt.054%' AND st.ledger_account = $2 GROUP BY l.match_status, l.rule`, []any{day, bank}, func(rows pgx.Rows) error {
@@ -91,7 +87,6 @@ func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (re
 		return r, err
 	}
 	r.StatementSimulated = simulated != nil && *simulated
-	r.Judge()
 	return r, nil
 }
 

@@ -20,7 +20,6 @@ import (
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
-	"github.com/ofii/allowances/payments/bank"
 	"github.com/ofii/allowances/reconcile"
 )
 
@@ -41,11 +40,6 @@ type Config struct {
 	// bank may stay unbooked before it is an exception (default
 	// DefaultInTransitDays).
 	InTransitDays int
-	// Gateway fetches the statements; nil means Fetch is refused.
-	Gateway bank.Gateway
-	// Simulated says that Gateway is the embedded bank simulator of dev
-	// mode: the statements fetched from it are marked simulated.
-	Simulated bool
 	// Now is the clock (default time.Now); Logger the log (default
 	// slog.Default()).
 	Now    func() time.Time
@@ -71,7 +65,7 @@ const (
 // Store is the reconciliation on PostgreSQL or CockroachDB.
 type Store struct {
 	pool   *pgxpool.Pool
-	ledger ledger.Service
+	ledger reconcile.EntryPoster
 	cfg    Config
 	log    *slog.Logger
 	// beforePostings, when set, runs after a statement's lines are
@@ -80,11 +74,19 @@ type Store struct {
 	beforePostings func(context.Context) error
 }
 
-var _ reconcile.Service = (*Store)(nil)
+// The store serves these operations as they are; reconcile.Reports and
+// reconcile.Fetcher serve the report and the fetch from the bank.
+var (
+	_ reconcile.StatementImporter = (*Store)(nil)
+	_ reconcile.Matching          = (*Store)(nil)
+	_ reconcile.ExceptionDesk     = (*Store)(nil)
+	_ reconcile.ReportFacts       = (*Store)(nil)
+	_ reconcile.FetchedImporter   = (*Store)(nil)
+)
 
-// New returns the reconciliation of the statements of cfg.Account with the
-// ledger l.
-func New(pool *pgxpool.Pool, l ledger.Service, cfg Config) (*Store, error) {
+// New returns the reconciliation of the statements of cfg.Account, which
+// posts what they owe the ledger to l.
+func New(pool *pgxpool.Pool, l reconcile.EntryPoster, cfg Config) (*Store, error) {
 	iban, err := payments.ValidateIBAN(cfg.Account)
 	if err != nil {
 		return nil, errs.Field("account", "%v", err)

@@ -68,7 +68,7 @@ type env struct {
 	ap     *paysql.ApprovalStore
 	sim    *banksim.Bank
 	gw     *bank.HTTPGateway
-	rec    *sqlstore.Store
+	rec    recon
 	pool   *pgxpool.Pool
 	batch  uuid.UUID
 }
@@ -87,6 +87,43 @@ func (e *env) at(s string) {
 		panic(err)
 	}
 	e.now = t
+}
+
+// recon is the reconciliation's store with the services the tests call
+// besides: the reports, and the statements fetched from the bank.
+type recon struct {
+	*sqlstore.Store
+	fetch   reconcile.Fetcher
+	reports reconcile.Reports
+}
+
+// newRecon is the store of cfg over pool, reporting with the balances of l
+// and fetching through gw (nil: none), marked simulated if simulated.
+func newRecon(pool *pgxpool.Pool, l *ledgersql.Store, cfg sqlstore.Config, gw bank.Gateway, simulated bool) (recon, error) {
+	s, err := sqlstore.New(pool, l, cfg)
+	if err != nil {
+		return recon{}, err
+	}
+	r := recon{Store: s, fetch: reconcile.Fetcher{Account: cfg.Account, Simulated: simulated, Store: s}, reports: reconcile.Reports{Facts: s, Ledger: l}}
+	if gw != nil {
+		r.fetch.Bank = gw
+	}
+	return r, nil
+}
+
+// Report is the report of reconcile.Reports.
+func (r recon) Report(ctx context.Context, account string, day ledger.Date) (reconcile.Report, error) {
+	return r.reports.Report(ctx, account, day)
+}
+
+// Fetch is reconcile.Fetcher's.
+func (r recon) Fetch(ctx context.Context, day ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error) {
+	return r.fetch.Fetch(ctx, day, by)
+}
+
+// FetchDue is reconcile.Fetcher's.
+func (r recon) FetchDue(ctx context.Context, today ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error) {
+	return r.fetch.FetchDue(ctx, today, by)
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -135,7 +172,7 @@ func newEnvApproved(t *testing.T, simCfg banksim.Config, households int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.rec, err = sqlstore.New(pool, e.ledger, sqlstore.Config{Account: account, Gateway: gw, Now: e.clock, Logger: quiet()})
+	e.rec, err = newRecon(pool, e.ledger, sqlstore.Config{Account: account, Now: e.clock, Logger: quiet()}, gw, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -672,7 +709,7 @@ func TestFetchDueImportsTheEndOfDayStatements(t *testing.T) {
 // CockroachDB user who may not COPY: the same outcome.
 func TestImportByInsert(t *testing.T) {
 	e := newEnv(t, banksim.Config{BatchBooking: true, FeePerFile: decimal.RequireFromString("0.80")}, 4)
-	rec, err := sqlstore.New(e.pool, e.ledger, sqlstore.Config{Account: account, Now: e.clock, Logger: quiet(), Insert: true, ChunkSize: 3})
+	rec, err := newRecon(e.pool, e.ledger, sqlstore.Config{Account: account, Now: e.clock, Logger: quiet(), Insert: true, ChunkSize: 3}, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

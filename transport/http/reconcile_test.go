@@ -85,11 +85,12 @@ func newReconAPIWith(t *testing.T, gw bank.Gateway) *reconAPI {
 	if err != nil {
 		t.Fatalf("approval store: %v", err)
 	}
-	rec, err := reconsql.New(pool, l, reconsql.Config{Account: testDebtor.IBAN, Now: ticking(time.Date(2026, 11, 6, 18, 0, 0, 0, time.UTC)), Logger: quiet,
-		Gateway: gw})
+	store, err := reconsql.New(pool, l, reconsql.Config{Account: testDebtor.IBAN, Now: ticking(time.Date(2026, 11, 6, 18, 0, 0, 0, time.UTC)), Logger: quiet})
 	if err != nil {
 		t.Fatalf("reconciliation store: %v", err)
 	}
+	rec := reconcile.Services{StatementImporter: store, Matching: store, ExceptionDesk: store, Reporter: reconcile.Reports{Facts: store, Ledger: l},
+		StatementFetcher: reconcile.Fetcher{Bank: gw, Account: testDebtor.IBAN, Store: store}}
 	logs := &syncBuffer{}
 	h := NewHandler(l, Options{
 		Tokens:            tokens,
