@@ -278,7 +278,7 @@ type StatementFetcher interface {
 	Fetch(ctx context.Context, day ledger.Date, by payments.Actor) ([]ImportResult, error)
 }
 
-// Matching runs the matching cascade and keeps its matches.
+// Matching runs the matching cascade and lists its matches.
 type Matching interface {
 	// Match runs the cascade over every line not yet matched.
 	Match(ctx context.Context) (MatchResult, error)
@@ -287,9 +287,6 @@ type Matching interface {
 	Sweep(ctx context.Context, today ledger.Date) (int, error)
 	// Matches lists the matches f selects, newest first.
 	Matches(ctx context.Context, f MatchFilter) ([]Match, error)
-	// UndoMatch takes a match back: its postings are reversed and its line
-	// is unmatched again, with an exception.
-	UndoMatch(ctx context.Context, matchID uuid.UUID, by payments.Actor, reason string) error
 }
 
 // ExceptionDesk is the work of controllers on the reconciliation
@@ -308,6 +305,9 @@ type ExceptionDesk interface {
 	Close(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (Exception, error)
 	// Assign gives an exception an owner.
 	Assign(ctx context.Context, id uuid.UUID, owner string, by payments.Actor) (Exception, error)
+	// UndoMatch takes a match back: its postings are reversed and its line
+	// is unmatched again, with an exception.
+	UndoMatch(ctx context.Context, matchID uuid.UUID, by payments.Actor, reason string) error
 }
 
 // Reporter reconciles an account on a day.

@@ -133,7 +133,7 @@ func StatementFetcher(cfg config.Config, gw bank.Gateway, rec reconcile.FetchedI
 // store's own operations, the reports with the balances of the ledger l,
 // and the statements fetched by fetch.
 func Reconciliation(rec *reconsql.Store, l reconcile.Balances, fetch reconcile.StatementFetcher) reconcile.Services {
-	return reconcile.Services{StatementImporter: rec, StatementFetcher: fetch, Matching: rec, ExceptionDesk: rec,
+	return reconcile.Services{StatementImporter: rec, StatementFetcher: fetch, Matching: rec, ExceptionDesk: reconcile.Desk{Store: rec},
 		Reporter: reconcile.Reports{Facts: rec, Ledger: l}}
 }
 

@@ -44,13 +44,8 @@ func (l *stLine) posted() reconcile.PostedLine {
 // leaves it to people from then on.
 const ruleUndone = "undone"
 
-// matchSpace derives a match's id from its line and rule, so that a retried
-// transaction makes the same match.
+// matchSpace derives the ids of the payment exceptions of the returns.
 var matchSpace = uuid.MustParse("3b6f1d2a-8e47-4c09-a1f5-7d2e9c84b0a6")
-
-func matchID(l *stLine, rule reconcile.Rule, n int) uuid.UUID {
-	return uuid.NewSHA1(matchSpace, fmt.Appendf(nil, "%s/%d/%s/%d", l.stmt, l.idx, rule, n))
-}
 
 // payRow is a paid line as the cascade sees it.
 type payRow struct {
@@ -102,10 +97,14 @@ func newEffects() *effects {
 }
 
 func (e *effects) match(l *stLine, rule reconcile.Rule, payment, by, reason string, at time.Time) uuid.UUID {
-	id := matchID(l, rule, 0)
-	if l.rule == ruleUndone {
-		id = uuid.New() // the line's first match of this rule was undone: this one is another
-	}
+	id := reconcile.MatchID(reconcile.OpenLine{PostedLine: reconcile.PostedLine{Line: reconcile.LineRef{StatementID: l.stmt, Index: l.idx}},
+		Undone: l.rule == ruleUndone}, rule)
+	e.matchAs(l, id, rule, payment, by, reason, at)
+	return id
+}
+
+// matchAs is match, of the id given.
+func (e *effects) matchAs(l *stLine, id uuid.UUID, rule reconcile.Rule, payment, by, reason string, at time.Time) {
 	l.matchStatus, l.rule, l.matchID = "matched", string(rule), &id
 	// A match by EndToEndId is its statement line and its booking
 	// (payment_bookings) alone: a million of them cost no more rows.
@@ -116,7 +115,6 @@ func (e *effects) match(l *stLine, rule reconcile.Rule, payment, by, reason stri
 	c.Count++
 	c.Sum = c.Sum.Add(l.amount)
 	e.result.Matched[rule] = c
-	return id
 }
 
 // aggregate adds a match's amount to the day's entry of its rule and of

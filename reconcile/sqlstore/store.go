@@ -79,7 +79,6 @@ type Store struct {
 var (
 	_ reconcile.StatementImporter = (*Store)(nil)
 	_ reconcile.Matching          = (*Store)(nil)
-	_ reconcile.ExceptionDesk     = (*Store)(nil)
 	_ reconcile.ReportFacts       = (*Store)(nil)
 	_ reconcile.FetchedImporter   = (*Store)(nil)
 )

@@ -93,6 +93,7 @@ func (e *env) at(s string) {
 // besides: the reports, and the statements fetched from the bank.
 type recon struct {
 	*sqlstore.Store
+	reconcile.ExceptionDesk
 	fetch   reconcile.Fetcher
 	reports reconcile.Reports
 }
@@ -104,11 +105,16 @@ func newRecon(pool *pgxpool.Pool, l *ledgersql.Store, cfg sqlstore.Config, gw ba
 	if err != nil {
 		return recon{}, err
 	}
-	r := recon{Store: s, fetch: reconcile.Fetcher{Account: cfg.Account, Simulated: simulated, Store: s}, reports: reconcile.Reports{Facts: s, Ledger: l}}
+	r := recon{Store: s, ExceptionDesk: reconcile.Desk{Store: s}, fetch: reconcile.Fetcher{Account: cfg.Account, Simulated: simulated, Store: s}, reports: reconcile.Reports{Facts: s, Ledger: l}}
 	if gw != nil {
 		r.fetch.Bank = gw
 	}
 	return r, nil
+}
+
+// Exceptions is the store's.
+func (r recon) Exceptions(ctx context.Context, f reconcile.ExceptionFilter) ([]reconcile.Exception, error) {
+	return r.Store.Exceptions(ctx, f)
 }
 
 // Report is the report of reconcile.Reports.

@@ -266,7 +266,7 @@ type undoMatchResponse struct {
 
 func (r undoMatchResponse) Failed() error { return r.Err }
 
-func makeUndoMatchEndpoint(svc reconcile.Matching) endpoint.Endpoint {
+func makeUndoMatchEndpoint(svc reconcile.ExceptionDesk) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(undoMatchRequest)
 		by, err := actorFrom(ctx)

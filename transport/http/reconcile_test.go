@@ -89,7 +89,7 @@ func newReconAPIWith(t *testing.T, gw bank.Gateway) *reconAPI {
 	if err != nil {
 		t.Fatalf("reconciliation store: %v", err)
 	}
-	rec := reconcile.Services{StatementImporter: store, Matching: store, ExceptionDesk: store, Reporter: reconcile.Reports{Facts: store, Ledger: l},
+	rec := reconcile.Services{StatementImporter: store, Matching: store, ExceptionDesk: reconcile.Desk{Store: store}, Reporter: reconcile.Reports{Facts: store, Ledger: l},
 		StatementFetcher: reconcile.Fetcher{Bank: gw, Account: testDebtor.IBAN, Store: store}}
 	logs := &syncBuffer{}
 	h := NewHandler(l, Options{
