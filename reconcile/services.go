@@ -72,11 +72,15 @@ type StatementSource interface {
 	Statements(ctx context.Context, iban string, day ledger.Date) ([]bank.Document, error)
 }
 
-// FetchedImporter stores the statements fetched from the bank.
+// FetchedImporter imports the statements fetched from the bank.
 type FetchedImporter interface {
 	// ImportFetched is ImportFrom, marking the statements it stores
 	// simulated when simulated is set.
 	ImportFetched(ctx context.Context, file io.ReadSeeker, by payments.Actor, simulated bool) (ImportResult, error)
+}
+
+// DueDays says from which day the statements are due.
+type DueDays interface {
 	// FirstDayDue is the first booking day whose statement is due: the day
 	// after the last statement imported, or before any the first
 	// execution date of the payment files; ok is false when there is none.
@@ -93,7 +97,8 @@ type Fetcher struct {
 	// Simulated says that Bank is the embedded bank simulator of dev mode:
 	// the statements fetched from it are marked simulated.
 	Simulated bool
-	Store     FetchedImporter
+	Importer  FetchedImporter
+	Due       DueDays
 }
 
 // MaxFetchDays is how many days FetchDue fetches at a time.
@@ -111,7 +116,7 @@ func (f Fetcher) Fetch(ctx context.Context, day ledger.Date, by payments.Actor) 
 	}
 	var out []ImportResult
 	for _, d := range docs {
-		res, err := f.Store.ImportFetched(ctx, bytes.NewReader(d.Bytes), by, f.Simulated)
+		res, err := f.Importer.ImportFetched(ctx, bytes.NewReader(d.Bytes), by, f.Simulated)
 		if err != nil {
 			return out, fmt.Errorf("statement %s of %s: %w", d.ID, day, err)
 		}
@@ -124,7 +129,7 @@ func (f Fetcher) Fetch(ctx context.Context, day ledger.Date, by payments.Actor) 
 // of the business days from the first day due up to the day before today,
 // at most MaxFetchDays days at a time.
 func (f Fetcher) FetchDue(ctx context.Context, today ledger.Date, by payments.Actor) ([]ImportResult, error) {
-	from, ok, err := f.Store.FirstDayDue(ctx)
+	from, ok, err := f.Due.FirstDayDue(ctx)
 	if err != nil || !ok {
 		return nil, err
 	}

@@ -125,15 +125,20 @@ func ReconcileConfig(cfg config.Config, log *slog.Logger) reconsql.Config {
 // StatementFetcher fetches the statements of DEBTOR_IBAN through gw (nil:
 // none fetched) and imports them into rec. The statements fetched from
 // the embedded simulator are marked simulated.
-func StatementFetcher(cfg config.Config, gw bank.Gateway, rec reconcile.FetchedImporter) reconcile.Fetcher {
-	return reconcile.Fetcher{Bank: gw, Account: cfg.DebtorIBAN, Simulated: Simulated(cfg, gw), Store: rec}
+func StatementFetcher(cfg config.Config, gw bank.Gateway, rec *reconsql.Store) reconcile.Fetcher {
+	return reconcile.Fetcher{Bank: gw, Account: cfg.DebtorIBAN, Simulated: Simulated(cfg, gw), Importer: Importer(rec), Due: rec}
+}
+
+// Importer imports the statement files into rec.
+func Importer(rec *reconsql.Store) reconcile.Importer {
+	return reconcile.Importer{Store: rec, Accounts: rec.Accounts()}
 }
 
 // Reconciliation puts the reconciliation's services together: the
 // store's own operations, the reports with the balances of the ledger l,
 // and the statements fetched by fetch.
 func Reconciliation(rec *reconsql.Store, l reconcile.Balances, fetch reconcile.StatementFetcher) reconcile.Services {
-	return reconcile.Services{StatementImporter: rec, StatementFetcher: fetch, Matching: rec, ExceptionDesk: reconcile.Desk{Store: rec},
+	return reconcile.Services{StatementImporter: Importer(rec), StatementFetcher: fetch, Matching: rec, ExceptionDesk: reconcile.Desk{Store: rec},
 		Reporter: reconcile.Reports{Facts: rec, Ledger: l}}
 }
 

@@ -54,6 +54,16 @@ type payRow struct {
 	booked, returned       *uuid.UUID
 }
 
+// candidate is the payment as the rules of the cascade see it; nil for
+// none.
+func (p *payRow) candidate() *reconcile.Candidate {
+	if p == nil {
+		return nil
+	}
+	return &reconcile.Candidate{ID: p.id, Amount: p.amount, Rejected: p.status == string(sepa.StatusRJCT), Booked: p.booked != nil,
+		Returned: p.returned != nil}
+}
+
 // effects are what a chunk of decisions writes.
 type effects struct {
 	matches    [][]any            // recon_matches rows
@@ -140,12 +150,6 @@ func (e *effects) exception(kind reconcile.ExceptionKind, l *stLine, payment str
 	e.result.Exceptions++
 }
 
-// isFee reports whether a debit is a bank charge.
-func isFee(l *stLine) bool {
-	c := strings.ToUpper(l.bankCode)
-	return l.dir == reconcile.Debit && (strings.HasSuffix(c, "/CHRG") || strings.Contains(c, "/CHRG/") || strings.HasPrefix(c, "ACMT/MDOP/"))
-}
-
 // decide runs the first rules of the cascade over lines, in tx: fees, debits
 // by EndToEndId (rule 1), returns (rule 3). The lines it cannot explain are
 // left unmatched for the rest of the cascade.
@@ -188,24 +192,16 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 			continue
 		}
 		switch {
-		case isFee(l):
+		case reconcile.IsCharge(l.dir, l.bankCode):
 			id := e.match(l, reconcile.RuleFee, "", by, "", now)
 			e.aggregate(reconcile.RuleFee, l.bank, l.booking, l.amount, id)
 		case l.dir == reconcile.Debit && l.e2e != "":
 			p := pays[l.e2e]
+			v := reconcile.BookByEndToEnd(l.amount, p.candidate())
 			switch {
-			case p == nil:
-				// left for the rest of the cascade
-			case p.status == string(sepa.StatusRJCT):
-				e.exception(reconcile.ExceptionUnmatched, l, p.id, l.amount,
-					fmt.Sprintf("the bank booked payment %s, which its status report rejected", p.id))
-			case p.booked != nil:
-				e.exception(reconcile.ExceptionDuplicate, l, p.id, l.amount,
-					fmt.Sprintf("payment %s is booked already by another statement line", p.id))
-			case !p.amount.Equal(l.amount):
-				e.exception(reconcile.ExceptionAmountMismatch, l, p.id, l.amount,
-					fmt.Sprintf("payment %s is of %s, the statement line of %s", p.id, p.amount.StringFixed(2), l.amount.StringFixed(2)))
-			default:
+			case v.Exception != "":
+				e.exception(v.Exception, l, p.id, l.amount, v.Reason)
+			case v.Match:
 				id := e.match(l, reconcile.RuleEndToEnd, p.id, by, "", now)
 				b := id
 				p.booked = &b
@@ -214,27 +210,23 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 			}
 		case l.dir == reconcile.Credit && l.returnReason != "" && l.e2e != "":
 			p := pays[l.e2e]
-			switch {
-			case p == nil:
-				e.exception(reconcile.ExceptionUnmatched, l, "", l.amount,
-					fmt.Sprintf("return (%s) of %s, a payment the service never made", l.returnReason, l.e2e))
-			case p.booked == nil || p.returned != nil:
-				e.exception(reconcile.ExceptionUnmatched, l, p.id, l.amount,
-					fmt.Sprintf("return (%s) of payment %s, which is not booked or was returned already", l.returnReason, p.id))
-			case l.amount.GreaterThan(p.amount):
-				e.exception(reconcile.ExceptionAmountMismatch, l, p.id, l.amount,
-					fmt.Sprintf("return of %s for payment %s of %s", l.amount.StringFixed(2), p.id, p.amount.StringFixed(2)))
-			default:
-				id := e.match(l, reconcile.RuleReturn, p.id, by, l.returnReason, now)
-				r := id
-				p.returned = &r
-				e.returned[p.id] = id
-				e.postings = append(e.postings, posting{statement: l.stmt, entry: reconcile.ReturnPayment(l.posted(),
-					reconcile.Returned{Match: id, Payment: p.id, Beneficiary: p.ben, Paid: p.amount, Reason: l.returnReason})})
-				e.payExc = append(e.payExc, payExc{line: p.id, reason: l.returnReason})
-				e.exception(reconcile.ExceptionReturned, l, p.id, p.amount, fmt.Sprintf("the bank returned payment %s of %s: %s; correct the payee "+
-					"(ledgerctl exceptions correct) and it is paid again by a reissue batch", p.id, p.ben, sepa.ReasonText(l.returnReason)))
+			v := reconcile.ReturnByEndToEnd(l.amount, l.e2e, l.returnReason, p.candidate())
+			if !v.Match {
+				payment := ""
+				if p != nil {
+					payment = p.id
+				}
+				e.exception(v.Exception, l, payment, l.amount, v.Reason)
+				continue
 			}
+			id := e.match(l, reconcile.RuleReturn, p.id, by, l.returnReason, now)
+			r := id
+			p.returned = &r
+			e.returned[p.id] = id
+			e.postings = append(e.postings, posting{statement: l.stmt, entry: reconcile.ReturnPayment(l.posted(),
+				reconcile.Returned{Match: id, Payment: p.id, Beneficiary: p.ben, Paid: p.amount, Reason: l.returnReason})})
+			e.payExc = append(e.payExc, payExc{line: p.id, reason: l.returnReason})
+			e.exception(reconcile.ExceptionReturned, l, p.id, p.amount, reconcile.ReturnedReason(p.id, p.ben, l.returnReason))
 		}
 	}
 	return nil
@@ -449,14 +441,7 @@ func (s *Store) cascadeRest(ctx context.Context, tx pgx.Tx, lines []*stLine, e *
 			}
 		}
 		if !e.hasException(l) {
-			why := "no payment explains this line"
-			switch {
-			case l.dir == reconcile.Credit:
-				why = "a credit that is not the return of a payment"
-			case l.e2e != "":
-				why = fmt.Sprintf("no payment has EndToEndId %s", l.e2e)
-			}
-			e.exception(reconcile.ExceptionUnmatched, l, "", l.amount, why)
+			e.exception(reconcile.ExceptionUnmatched, l, "", l.amount, reconcile.Unexplained(l.dir, l.e2e))
 		}
 	}
 	return nil
@@ -511,16 +496,18 @@ func (s *Store) matchBatch(ctx context.Context, tx pgx.Tx, l *stLine, e *effects
 		err := r.Scan(&p.id, &p.amount)
 		return p, err
 	})
-	if err != nil || len(pays) == 0 {
+	if err != nil {
 		return false, err
 	}
 	sum := decimal.Zero
 	for _, p := range pays {
 		sum = sum.Add(p.amount)
 	}
-	if !sum.Equal(l.amount) || (l.batchCount > 0 && l.batchCount != len(pays)) {
-		e.exception(reconcile.ExceptionAmountMismatch, l, "", l.amount, fmt.Sprintf("batch %s: %d payments not yet booked for %s, the line books %s",
-			strings.TrimSpace(l.pmtInf+" "+l.msgID), len(pays), sum.StringFixed(2), l.amount.StringFixed(2)))
+	v := reconcile.BookByBatch(l.amount, l.batchCount, strings.TrimSpace(l.pmtInf+" "+l.msgID), len(pays), sum)
+	if !v.Match {
+		if v.Exception != "" {
+			e.exception(v.Exception, l, "", l.amount, v.Reason)
+		}
 		return false, nil
 	}
 	id := e.match(l, reconcile.RuleBatch, "", "system", "", now)
@@ -547,16 +534,18 @@ func (s *Store) suggest(ctx context.Context, tx pgx.Tx, l *stLine, e *effects) (
 		return false, err
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(ids) == 0 {
+	if err != nil {
 		return false, err
 	}
-	if len(ids) == 1 {
-		e.exception(reconcile.ExceptionSuggestion, l, ids[0], l.amount, fmt.Sprintf("payment %s has the amount and the payee account of this line "+
-			"and was executed within %d business days: confirm the match", ids[0], s.cfg.SuggestionDays))
-	} else {
-		e.exception(reconcile.ExceptionAmbiguous, l, "", l.amount, fmt.Sprintf("%d payments have the amount and the payee account of this line "+
-			"(%s): match it by hand", len(ids), strings.Join(ids, ", ")))
+	v := reconcile.Suggest(ids, s.cfg.SuggestionDays)
+	if v.Exception == "" {
+		return false, nil
 	}
+	payment := ""
+	if v.Exception == reconcile.ExceptionSuggestion {
+		payment = ids[0]
+	}
+	e.exception(v.Exception, l, payment, l.amount, v.Reason)
 	return true, nil
 }
 

@@ -24,12 +24,12 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 // reconcile.Reports adds the ledger's balance and the verdict.
 func (s *Store) ReportFacts(ctx context.Context, account string, day ledger.Date) (reconcile.Report, error) {
 	if account == "" {
-		account = s.cfg.Account
+		account = s.accounts.Main()
 	}
 	r := reconcile.Report{Account: account, Date: day, Matched: map[reconcile.Rule]reconcile.Count{}, GeneratedAt: s.now()}
-	bank, ok := s.ledgerAccount(account)
+	bank, ok := s.accounts.LedgerAccount(account)
 	if !ok {
-		return r, errs.Field("account", "%s is not one of the service's accounts (%s)", account, s.serviceAccounts())
+		return r, errs.Field("account", "%s is not one of the service's accounts (%s)", account, s.accounts)
 	}
 	r.LedgerAccount = bank
 	if day.IsZero() {

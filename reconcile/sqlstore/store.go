@@ -17,7 +17,6 @@ import (
 
 	"github.com/ofii/allowances/internal/audit"
 	"github.com/ofii/allowances/internal/db"
-	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 	"github.com/ofii/allowances/reconcile"
@@ -64,45 +63,33 @@ const (
 
 // Store is the reconciliation on PostgreSQL or CockroachDB.
 type Store struct {
-	pool   *pgxpool.Pool
-	ledger reconcile.EntryPoster
-	cfg    Config
-	log    *slog.Logger
+	pool     *pgxpool.Pool
+	ledger   reconcile.EntryPoster
+	cfg      Config
+	accounts reconcile.Accounts
+	log      *slog.Logger
 	// beforePostings, when set, runs after a statement's lines are
 	// matched and before its postings are made: the tests stop an import
 	// there, as a process that dies would.
 	beforePostings func(context.Context) error
 }
 
-// The store serves these operations as they are; reconcile.Reports and
-// reconcile.Fetcher serve the report and the fetch from the bank.
+// The store of the services of reconcile: it serves Matching as it is.
 var (
-	_ reconcile.StatementImporter = (*Store)(nil)
-	_ reconcile.Matching          = (*Store)(nil)
-	_ reconcile.ReportFacts       = (*Store)(nil)
-	_ reconcile.FetchedImporter   = (*Store)(nil)
+	_ reconcile.ImportStore = (*Store)(nil)
+	_ reconcile.Matching    = (*Store)(nil)
+	_ reconcile.ReportFacts = (*Store)(nil)
+	_ reconcile.DueDays     = (*Store)(nil)
 )
 
 // New returns the reconciliation of the statements of cfg.Account, which
 // posts what they owe the ledger to l.
 func New(pool *pgxpool.Pool, l reconcile.EntryPoster, cfg Config) (*Store, error) {
-	iban, err := payments.ValidateIBAN(cfg.Account)
+	accounts, err := reconcile.NewAccounts(cfg.Account, cfg.Accounts)
 	if err != nil {
-		return nil, errs.Field("account", "%v", err)
+		return nil, err
 	}
-	cfg.Account = iban
-	others := make(map[string]string, len(cfg.Accounts))
-	for a, code := range cfg.Accounts {
-		iban, err := payments.ValidateIBAN(a)
-		if err != nil {
-			return nil, errs.Field("accounts", "%v", err)
-		}
-		if !strings.HasPrefix(code, "bank:") || code == ledger.BankMain || iban == cfg.Account {
-			return nil, errs.Field("accounts", "account %s: its ledger account %q is not bank:<name>, or is bank:main, which is %s's", iban, code, cfg.Account)
-		}
-		others[iban] = code
-	}
-	cfg.Accounts = others
+	cfg.Account, cfg.Accounts = accounts.Main(), accounts.Others()
 	if cfg.SuggestionDays <= 0 {
 		cfg.SuggestionDays = DefaultSuggestionDays
 	}
@@ -121,8 +108,11 @@ func New(pool *pgxpool.Pool, l reconcile.EntryPoster, cfg Config) (*Store, error
 	if cfg.Retry.MaxAttempts == 0 {
 		cfg.Retry = db.DefaultRetryPolicy
 	}
-	return &Store{pool: pool, ledger: l, cfg: cfg, log: cfg.Logger}, nil
+	return &Store{pool: pool, ledger: l, cfg: cfg, accounts: accounts, log: cfg.Logger}, nil
 }
+
+// Accounts are the service's accounts whose statements the store keeps.
+func (s *Store) Accounts() reconcile.Accounts { return s.accounts }
 
 func (s *Store) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 

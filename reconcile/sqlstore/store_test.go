@@ -89,49 +89,6 @@ func (e *env) at(s string) {
 	e.now = t
 }
 
-// recon is the reconciliation's store with the services the tests call
-// besides: the reports, and the statements fetched from the bank.
-type recon struct {
-	*sqlstore.Store
-	reconcile.ExceptionDesk
-	fetch   reconcile.Fetcher
-	reports reconcile.Reports
-}
-
-// newRecon is the store of cfg over pool, reporting with the balances of l
-// and fetching through gw (nil: none), marked simulated if simulated.
-func newRecon(pool *pgxpool.Pool, l *ledgersql.Store, cfg sqlstore.Config, gw bank.Gateway, simulated bool) (recon, error) {
-	s, err := sqlstore.New(pool, l, cfg)
-	if err != nil {
-		return recon{}, err
-	}
-	r := recon{Store: s, ExceptionDesk: reconcile.Desk{Store: s}, fetch: reconcile.Fetcher{Account: cfg.Account, Simulated: simulated, Store: s}, reports: reconcile.Reports{Facts: s, Ledger: l}}
-	if gw != nil {
-		r.fetch.Bank = gw
-	}
-	return r, nil
-}
-
-// Exceptions is the store's.
-func (r recon) Exceptions(ctx context.Context, f reconcile.ExceptionFilter) ([]reconcile.Exception, error) {
-	return r.Store.Exceptions(ctx, f)
-}
-
-// Report is the report of reconcile.Reports.
-func (r recon) Report(ctx context.Context, account string, day ledger.Date) (reconcile.Report, error) {
-	return r.reports.Report(ctx, account, day)
-}
-
-// Fetch is reconcile.Fetcher's.
-func (r recon) Fetch(ctx context.Context, day ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error) {
-	return r.fetch.Fetch(ctx, day, by)
-}
-
-// FetchDue is reconcile.Fetcher's.
-func (r recon) FetchDue(ctx context.Context, today ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error) {
-	return r.fetch.FetchDue(ctx, today, by)
-}
-
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // newEnvApproved is a database with households to be paid for October

@@ -89,8 +89,9 @@ func newReconAPIWith(t *testing.T, gw bank.Gateway) *reconAPI {
 	if err != nil {
 		t.Fatalf("reconciliation store: %v", err)
 	}
-	rec := reconcile.Services{StatementImporter: store, Matching: store, ExceptionDesk: reconcile.Desk{Store: store}, Reporter: reconcile.Reports{Facts: store, Ledger: l},
-		StatementFetcher: reconcile.Fetcher{Bank: gw, Account: testDebtor.IBAN, Store: store}}
+	importer := reconcile.Importer{Store: store, Accounts: store.Accounts()}
+	rec := reconcile.Services{StatementImporter: importer, Matching: store, ExceptionDesk: reconcile.Desk{Store: store},
+		Reporter: reconcile.Reports{Facts: store, Ledger: l}, StatementFetcher: reconcile.Fetcher{Bank: gw, Account: testDebtor.IBAN, Importer: importer, Due: store}}
 	logs := &syncBuffer{}
 	h := NewHandler(l, Options{
 		Tokens:            tokens,
