@@ -49,12 +49,12 @@ func TestCheckPayments(t *testing.T) {
 // makes the same match, unless a match of the line was undone.
 func TestMatchID(t *testing.T) {
 	l := reconcile.OpenLine{PostedLine: reconcile.PostedLine{Line: reconcile.LineRef{StatementID: uuid.New(), Index: 7}}}
-	if reconcile.MatchID(l, reconcile.RuleManual) != reconcile.MatchID(l, reconcile.RuleManual) ||
-		reconcile.MatchID(l, reconcile.RuleManual) == reconcile.MatchID(l, reconcile.RuleSuspense) {
+	first, again := reconcile.MatchID(l, reconcile.RuleManual), reconcile.MatchID(l, reconcile.RuleManual)
+	if first != again || first == reconcile.MatchID(l, reconcile.RuleSuspense) {
 		t.Fatal("the id of a match is not its line's and rule's")
 	}
 	l.Undone = true
-	if reconcile.MatchID(l, reconcile.RuleManual) == reconcile.MatchID(l, reconcile.RuleManual) {
+	if next := reconcile.MatchID(l, reconcile.RuleManual); next == first || next == reconcile.MatchID(l, reconcile.RuleManual) {
 		t.Fatal("a line whose match was undone gets the same id again")
 	}
 }

@@ -1,6 +1,7 @@
 // Package sqlstore is the reconciliation on the database: the statements
-// imported, the matching cascade, the postings it owes the ledger and the
-// exceptions controllers resolve.
+// stored, the matching cascade run over them (its rules are reconcile's),
+// the postings they owe the ledger (made by reconcile's posting rules) and
+// the exceptions controllers resolve through reconcile.Desk.
 package sqlstore
 
 import (

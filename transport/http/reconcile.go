@@ -26,7 +26,7 @@ import (
 const DefaultMaxStatementBytes = reconcile.DefaultMaxBytes
 
 // Who may do what in the reconciliation. The routes admit these lists;
-// the store checks the roles of the actor again.
+// the services check the roles of the actor again.
 var (
 	// StatementImporters import statement files and fetch them from the bank.
 	StatementImporters = []Role{RoleController, RoleAdmin}
