@@ -91,8 +91,15 @@ type DeskStore interface {
 	Now() time.Time
 }
 
-// DeskTx is what the desk reads and writes in one transaction.
+// DeskTx is what the desk reads and writes in one transaction: the work on
+// the exceptions, and the undoing of matches.
 type DeskTx interface {
+	ExceptionTx
+	UndoTx
+}
+
+// ExceptionTx is what the moves of an exception read and write.
+type ExceptionTx interface {
 	// LockException reads an exception, locked to the end of the
 	// transaction; errs.NotFound when there is none.
 	LockException(ctx context.Context, id uuid.UUID) (Exception, error)
@@ -109,6 +116,12 @@ type DeskTx interface {
 	SetStatus(ctx context.Context, id uuid.UUID, to ExceptionStatus, resolution, by string, at time.Time) error
 	// SetOwner gives an exception an owner.
 	SetOwner(ctx context.Context, id uuid.UUID, owner string, at time.Time) error
+	// Audit appends to the audit trail.
+	Audit(ctx context.Context, e AuditEntry) error
+}
+
+// UndoTx is what undoing a match reads and writes.
+type UndoTx interface {
 	// LockMatch reads a match, locked; errs.NotFound when there is none.
 	LockMatch(ctx context.Context, id uuid.UUID) (UndoableMatch, error)
 	// RecordUndo writes the undoing of a match: its payments no longer
@@ -141,7 +154,7 @@ func (d Desk) Exceptions(ctx context.Context, f ExceptionFilter) ([]Exception, e
 // to (resolved or closed) with what fn did, audits it, and posts what it
 // owes the ledger.
 func (d Desk) resolve(ctx context.Context, id uuid.UUID, by payments.Actor, action, what string, to ExceptionStatus, reason string,
-	fn func(ctx context.Context, tx DeskTx, x Exception, now time.Time) (string, error)) (Exception, error) {
+	fn func(ctx context.Context, tx ExceptionTx, x Exception, now time.Time) (string, error)) (Exception, error) {
 	if err := by.Allow(what, payments.RoleController); err != nil {
 		return Exception{}, err
 	}
@@ -222,7 +235,7 @@ func MatchID(l OpenLine, rule Rule) uuid.UUID {
 // matchLine matches a line to payments, for a person (rule manual or
 // suggestion): the payments must be unbooked, accepted, and add up to the
 // line's amount.
-func matchLine(ctx context.Context, tx DeskTx, l OpenLine, ids []string, rule Rule, by, reason string, now time.Time) (uuid.UUID, error) {
+func matchLine(ctx context.Context, tx ExceptionTx, l OpenLine, ids []string, rule Rule, by, reason string, now time.Time) (uuid.UUID, error) {
 	if l.Direction != Debit {
 		return uuid.Nil, errs.Field("payments", "statement line %s is a credit: only a debit books payments", l.Line)
 	}
@@ -249,7 +262,7 @@ func (d Desk) MatchByHand(ctx context.Context, id uuid.UUID, pays []string, by p
 		return Exception{}, err
 	}
 	return d.resolve(ctx, id, by, "match", "match a statement line", ExceptionResolved, reason,
-		func(ctx context.Context, tx DeskTx, x Exception, now time.Time) (string, error) {
+		func(ctx context.Context, tx ExceptionTx, x Exception, now time.Time) (string, error) {
 			l, err := tx.OpenLine(ctx, x)
 			if err != nil {
 				return "", err
@@ -262,7 +275,7 @@ func (d Desk) MatchByHand(ctx context.Context, id uuid.UUID, pays []string, by p
 // Confirm confirms a suggestion: its line is matched to its payment.
 func (d Desk) Confirm(ctx context.Context, id uuid.UUID, by payments.Actor) (Exception, error) {
 	return d.resolve(ctx, id, by, "confirm", "confirm a suggestion", ExceptionResolved, "",
-		func(ctx context.Context, tx DeskTx, x Exception, now time.Time) (string, error) {
+		func(ctx context.Context, tx ExceptionTx, x Exception, now time.Time) (string, error) {
 			if x.Kind != ExceptionSuggestion {
 				return "", errs.E(errs.Conflict, "exception %s is %s, not a suggestion", x.ID, x.Kind)
 			}
@@ -283,7 +296,7 @@ func (d Desk) BookToSuspense(ctx context.Context, id uuid.UUID, by payments.Acto
 		return Exception{}, err
 	}
 	return d.resolve(ctx, id, by, "suspense", "book a statement line to suspense", ExceptionResolved, reason,
-		func(ctx context.Context, tx DeskTx, x Exception, now time.Time) (string, error) {
+		func(ctx context.Context, tx ExceptionTx, x Exception, now time.Time) (string, error) {
 			l, err := tx.OpenLine(ctx, x)
 			if err != nil {
 				return "", err
@@ -302,7 +315,7 @@ func (d Desk) Close(ctx context.Context, id uuid.UUID, by payments.Actor, reason
 		return Exception{}, err
 	}
 	return d.resolve(ctx, id, by, "close", "close a reconciliation exception", ExceptionClosed, reason,
-		func(context.Context, DeskTx, Exception, time.Time) (string, error) {
+		func(context.Context, ExceptionTx, Exception, time.Time) (string, error) {
 			return "closed: " + reason, nil
 		})
 }

@@ -177,7 +177,6 @@ func (t deskTx) LockMatch(ctx context.Context, id uuid.UUID) (reconcile.Undoable
 		}
 		return m, nil
 	}
-	m.Line.Bank = ledger.BankMain
 	if err := tx.QueryRow(ctx, `SELECT ledger_account FROM statements WHERE id = $1`, stmt).Scan(&m.Line.Bank); err != nil {
 		return m, fmt.Errorf("read the ledger account of statement %s: %w", stmt, err)
 	}
