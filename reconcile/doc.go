@@ -26,4 +26,16 @@
 // transaction that it commits only when the reader reached the end without
 // error, or verifies it first with Check and imports it with Walk on a
 // second reader.
+//
+// # Rules and services
+//
+// Where money moves is written once, here: the posting rules (postings.go)
+// turn a statement line and what explains it into the ledger entry to post,
+// with its idempotency key, and PostingRules describes them; the rules of
+// the cascade (cascade.go) decide what a line's payment makes of it; a
+// report's verdict is Report.Judge's. The services put them to work over
+// small interfaces of a store: Importer (statement files), Desk (the
+// exceptions, and undoing a match), Reports and Fetcher (statements from
+// the bank). The SQL store (reconcile/sqlstore) runs the queries and
+// transactions, and writes what they decide.
 package reconcile

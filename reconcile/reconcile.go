@@ -259,8 +259,8 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	}{report(r), r.StatementOpening.StringFixed(2), r.StatementClosing.StringFixed(2), r.LedgerClosing.StringFixed(2), r.Difference.StringFixed(2)})
 }
 
-// Service is the reconciliation of the bank statements with the ledger.
-type Service interface {
+// StatementImporter imports the statement files people send.
+type StatementImporter interface {
 	// Import reads a statement file (camt.053, camt.054 or CFONB 120, told
 	// apart by their content), checks it whole, stores its statements and
 	// runs the matching cascade. A file or statement imported before
@@ -269,11 +269,29 @@ type Service interface {
 	// ImportFrom is Import from a file read twice (checked, then stored),
 	// in bounded memory whatever its size.
 	ImportFrom(ctx context.Context, file io.ReadSeeker, by payments.Actor) (ImportResult, error)
+}
+
+// StatementFetcher fetches the statements from the bank.
+type StatementFetcher interface {
+	// Fetch asks the bank for the account's statements of a day and
+	// imports them.
+	Fetch(ctx context.Context, day ledger.Date, by payments.Actor) ([]ImportResult, error)
+}
+
+// Matching runs the matching cascade and lists its matches.
+type Matching interface {
 	// Match runs the cascade over every line not yet matched.
 	Match(ctx context.Context) (MatchResult, error)
 	// Sweep opens an exception for each payment accepted by the bank and
 	// still not booked after the configured number of business days.
 	Sweep(ctx context.Context, today ledger.Date) (int, error)
+	// Matches lists the matches f selects, newest first.
+	Matches(ctx context.Context, f MatchFilter) ([]Match, error)
+}
+
+// ExceptionDesk is the work of controllers on the reconciliation
+// exceptions.
+type ExceptionDesk interface {
 	// Exceptions lists the exceptions f selects.
 	Exceptions(ctx context.Context, f ExceptionFilter) ([]Exception, error)
 	// MatchByHand explains an exception's statement line by payments
@@ -290,11 +308,31 @@ type Service interface {
 	// UndoMatch takes a match back: its postings are reversed and its line
 	// is unmatched again, with an exception.
 	UndoMatch(ctx context.Context, matchID uuid.UUID, by payments.Actor, reason string) error
-	// Matches lists the matches f selects, newest first.
-	Matches(ctx context.Context, f MatchFilter) ([]Match, error)
+}
+
+// Reporter reconciles an account on a day.
+type Reporter interface {
 	// Report reconciles an account on a day.
 	Report(ctx context.Context, account string, day ledger.Date) (Report, error)
-	// Fetch asks the bank for the account's statements of a day and
-	// imports them.
-	Fetch(ctx context.Context, day ledger.Date, by payments.Actor) ([]ImportResult, error)
 }
+
+// Service is every operation of the reconciliation, as the server serves
+// them: each caller takes the interface of the few it needs.
+type Service interface {
+	StatementImporter
+	StatementFetcher
+	Matching
+	ExceptionDesk
+	Reporter
+}
+
+// Services puts the reconciliation's services together as one Service.
+type Services struct {
+	StatementImporter
+	StatementFetcher
+	Matching
+	ExceptionDesk
+	Reporter
+}
+
+var _ Service = Services{}

@@ -188,10 +188,11 @@ func (d *demo) pay(ctx context.Context, svc ledger.Service, runs *paysql.RunStor
 
 	// The statements: the day the bank booked the payments, and the day it
 	// returned the payment to a closed account.
-	rec, err := reconsql.New(d.a.pool, svc, banking.ReconcileConfig(cfg, bk.Gateway, quiet))
+	recStore, err := reconsql.New(d.a.pool, svc, banking.ReconcileConfig(cfg, quiet))
 	if err != nil {
 		return err
 	}
+	rec := banking.Reconciliation(recStore, svc, banking.StatementFetcher(cfg, bk.Gateway, recStore))
 	files, err := ap.Files(ctx, batches[0].ID)
 	if err != nil || len(files) == 0 {
 		return fmt.Errorf("the ADA batch has no files: %v", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/ofii/allowances/payments/sepa"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
 	"github.com/ofii/allowances/payments/workflow"
+	"github.com/ofii/allowances/reconcile"
 	reconsql "github.com/ofii/allowances/reconcile/sqlstore"
 )
 
@@ -116,16 +117,35 @@ func DeliveryConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) workfl
 	return workflow.DeliveryConfig{Gateway: gw, Simulated: Simulated(cfg, gw), Logger: log}
 }
 
-// ReconcileConfig is the configuration of the reconciliation from the
-// settings, fetching statements through gw (nil: none fetched). The
-// statements fetched from the embedded simulator are marked simulated.
-func ReconcileConfig(cfg config.Config, gw bank.Gateway, log *slog.Logger) reconsql.Config {
+// ReconcileConfig is the configuration of the reconciliation's store from
+// the settings.
+func ReconcileConfig(cfg config.Config, log *slog.Logger) reconsql.Config {
 	others := map[string]string{}
 	for _, a := range cfg.BankAccounts {
 		others[a.IBAN] = a.Ledger
 	}
 	return reconsql.Config{Account: cfg.DebtorIBAN, Accounts: others, SuggestionDays: cfg.ReconSuggestionDays, InTransitDays: cfg.ReconInTransitDays,
-		Gateway: gw, Simulated: Simulated(cfg, gw), Logger: log, Insert: cfg.BulkInsert}
+		Logger: log, Insert: cfg.BulkInsert}
+}
+
+// StatementFetcher fetches the statements of DEBTOR_IBAN through gw (nil:
+// none fetched) and imports them into rec. The statements fetched from
+// the embedded simulator are marked simulated.
+func StatementFetcher(cfg config.Config, gw bank.Gateway, rec *reconsql.Store) reconcile.Fetcher {
+	return reconcile.Fetcher{Bank: gw, Account: cfg.DebtorIBAN, Simulated: Simulated(cfg, gw), Importer: Importer(rec), Due: rec}
+}
+
+// Importer imports the statement files into rec.
+func Importer(rec *reconsql.Store) reconcile.Importer {
+	return reconcile.Importer{Store: rec, Accounts: rec.Accounts()}
+}
+
+// Reconciliation puts the reconciliation's services together: the
+// store's own operations, the reports with the balances of the ledger l,
+// and the statements fetched by fetch.
+func Reconciliation(rec *reconsql.Store, l reconcile.Balances, fetch reconcile.StatementFetcher) reconcile.Services {
+	return reconcile.Services{StatementImporter: Importer(rec), StatementFetcher: fetch, Matching: rec, ExceptionDesk: reconcile.Desk{Store: rec},
+		Reporter: reconcile.Reports{Facts: rec, Ledger: l}}
 }
 
 // ChartAccounts are the ledger accounts of the service's bank accounts

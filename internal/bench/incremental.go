@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/reconcile"
 	reconsql "github.com/ofii/allowances/reconcile/sqlstore"
 )
 
@@ -130,7 +131,7 @@ func (e *env) incrementalStep(ctx context.Context, backlog int) (Result, error) 
 	e.settle(ctx)
 	e.prog.Step(fmt.Sprintf("m import %d lines beside %d unmatched", n, backlog), 0)
 	start := time.Now()
-	res, err := rec.ImportFrom(ctx, f, payments.System)
+	res, err := reconcile.Importer{Store: rec, Accounts: rec.Accounts()}.ImportFrom(ctx, f, payments.System)
 	took := time.Since(start)
 	e.prog.Done()
 	if err != nil {

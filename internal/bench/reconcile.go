@@ -17,6 +17,7 @@ import (
 
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/reconcile"
 	reconsql "github.com/ofii/allowances/reconcile/sqlstore"
 )
 
@@ -89,7 +90,7 @@ func (e *env) reconcileStep(ctx context.Context, n int) (Result, error) {
 	rss := startRSSSampler(50 * time.Millisecond)
 	h := startHeapSampler(20 * time.Millisecond)
 	start := time.Now()
-	res, err := rec.ImportFrom(ctx, f, payments.System)
+	res, err := reconcile.Importer{Store: rec, Accounts: rec.Accounts()}.ImportFrom(ctx, f, payments.System)
 	took := time.Since(start)
 	inuse, sys := h.stop()
 	peak := rss.stop()

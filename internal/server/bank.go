@@ -106,14 +106,16 @@ func (a leasedApprovals) FetchReports(ctx context.Context) (payments.BankActivit
 	return act, err
 }
 
-// leasedReconcile is the reconciliation whose statement fetches hold
-// LeaseBankStatements.
+// leasedReconcile is the reconciliation whose bank passes hold their
+// leases: the statement fetches LeaseBankStatements, the matching left
+// undone LeaseBankMatching.
 type leasedReconcile struct {
-	*reconsql.Store
+	store  *reconsql.Store
+	fetch  reconcile.Fetcher
 	passes bankPasses
 }
 
-var _ reconcile.Service = leasedReconcile{}
+var _ reconcile.StatementFetcher = leasedReconcile{}
 
 // Fetch fetches and imports the statements of day under
 // LeaseBankStatements.
@@ -121,7 +123,7 @@ func (r leasedReconcile) Fetch(ctx context.Context, day ledger.Date, by payments
 	var out []reconcile.ImportResult
 	err := r.passes.run(ctx, LeaseBankStatements, "fetch the statements of "+day.String(), func(ctx context.Context) error {
 		var err error
-		out, err = r.Store.Fetch(ctx, day, by)
+		out, err = r.fetch.Fetch(ctx, day, by)
 		return err
 	})
 	return out, err
@@ -133,7 +135,7 @@ func (r leasedReconcile) FetchDue(ctx context.Context, today ledger.Date, by pay
 	var out []reconcile.ImportResult
 	err := r.passes.run(ctx, LeaseBankStatements, "fetch the statements due", func(ctx context.Context) error {
 		var err error
-		out, err = r.Store.FetchDue(ctx, today, by)
+		out, err = r.fetch.FetchDue(ctx, today, by)
 		return err
 	})
 	return out, err
@@ -145,8 +147,13 @@ func (r leasedReconcile) FinishPending(ctx context.Context) (reconcile.MatchResu
 	var out reconcile.MatchResult
 	err := r.passes.run(ctx, LeaseBankMatching, "finish the matching", func(ctx context.Context) error {
 		var err error
-		out, err = r.Store.FinishPending(ctx)
+		out, err = r.store.FinishPending(ctx)
 		return err
 	})
 	return out, err
+}
+
+// Sweep opens the exceptions of the payments in transit for too long.
+func (r leasedReconcile) Sweep(ctx context.Context, today ledger.Date) (int, error) {
+	return r.store.Sweep(ctx, today)
 }

@@ -181,7 +181,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	delCfg := banking.DeliveryConfig(cfg, bk.Gateway, log)
 	delCfg.Now = o.now
 	approvals := workflow.New(apStore, store, delCfg)
-	recCfg := banking.ReconcileConfig(cfg, bk.Gateway, log)
+	recCfg := banking.ReconcileConfig(cfg, log)
 	recCfg.Now = o.now
 	rec, err := reconsql.New(pool, store, recCfg)
 	if err != nil {
@@ -193,11 +193,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	polled := bankPasses{pool: pool, ttl: cfg.LeaseTTL}
 	asked := bankPasses{pool: pool, ttl: cfg.LeaseTTL, wait: requestLeaseWait}
 	leasedAp := leasedApprovals{Approvals: approvals, passes: asked}
-	leasedRec := leasedReconcile{Store: rec, passes: asked}
+	fetch := banking.StatementFetcher(cfg, bk.Gateway, rec)
+	leasedRec := leasedReconcile{store: rec, fetch: fetch, passes: asked}
 	banked := make(chan struct{})
 	go func() {
 		defer close(banked)
-		runBank(cctx, leasedApprovals{Approvals: approvals, passes: polled}, leasedReconcile{Store: rec, passes: polled},
+		runBank(cctx, leasedApprovals{Approvals: approvals, passes: polled}, leasedReconcile{store: rec, fetch: fetch, passes: polled},
 			cfg.BankPollInterval, o.now, log)
 	}()
 	defer func() {
@@ -215,7 +216,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		Beneficiaries: events,
 		Runs:          runs,
 		Approvals:     leasedAp,
-		Reconcile:     leasedRec,
+		Reconcile:     banking.Reconciliation(rec, store, leasedRec),
 		BankAccount:   cfg.DebtorIBAN,
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,

@@ -141,8 +141,8 @@ func TestSeveralServiceAccounts(t *testing.T) {
 			{Account: ledger.StateFunding, Amount: reserveFunds.Neg()}}}); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := sqlstore.New(e.pool, e.ledger, sqlstore.Config{Account: account, Accounts: map[string]string{reserve: "bank:reserve"},
-		Now: e.clock, Logger: quiet()})
+	rec, err := newRecon(e.pool, e.ledger, sqlstore.Config{Account: account, Accounts: map[string]string{reserve: "bank:reserve"},
+		Now: e.clock, Logger: quiet()}, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

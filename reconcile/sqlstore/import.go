@@ -1,21 +1,17 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
-	"github.com/ofii/allowances/payments/sepa"
 	"github.com/ofii/allowances/reconcile"
 )
 
@@ -37,141 +33,17 @@ func stmtKey(st reconcile.Statement) string {
 	return st.ID
 }
 
-// reader returns the statement reader of r's format, from r's start: XML
-// is camt.053 or camt.054 by its namespace, anything else CFONB 120.
-func reader(r io.ReadSeeker) (reconcile.Reader, string, error) {
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return nil, "", err
-	}
-	head := make([]byte, 4096)
-	n, err := io.ReadFull(r, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, "", err
-	}
-	head = bytes.TrimLeft(head[:n], "\ufeff \t\r\n")
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return nil, "", err
-	}
-	if len(head) == 0 {
-		return nil, "", errs.Field("file", "is empty")
-	}
-	if head[0] != '<' {
-		return reconcile.NewCFONBReader(r, reconcile.Options{}), reconcile.FormatCFONB120, nil
-	}
-	switch {
-	case bytes.Contains(head, []byte("camt.054")):
-		return reconcile.NewCamt054Reader(r, reconcile.Options{}), "camt.054", nil
-	case bytes.Contains(head, []byte("camt.053")):
-		return reconcile.NewCamt053Reader(r, reconcile.Options{}), "camt.053", nil
-	}
-	return nil, "", errs.Field("file", "is XML but neither a camt.053 statement nor a camt.054 notification")
-}
-
-// formatError turns a reader's error into an invalid-input error naming
-// where the file is wrong.
-func formatError(err error) error {
-	if errors.Is(err, reconcile.ErrTooLarge) {
-		return errs.E(errs.TooLarge, "%v", err)
-	}
-	var fe *reconcile.FormatError
-	if errors.As(err, &fe) {
-		return errs.Field("file", "%v", err)
-	}
-	return err
-}
-
-// ledgerAccount returns the ledger account of a statement's account, and
-// whether it is one of the service's: bank:main for Config.Account, the
-// account of Config.Accounts for the others. A statement names its account
-// by IBAN, or in CFONB by the bank, branch and account numbers of a French
-// one.
-func (s *Store) ledgerAccount(account string) (string, bool) {
-	a := strings.ReplaceAll(account, " ", "")
-	match := func(iban string) bool {
-		if strings.EqualFold(a, iban) {
-			return true
-		}
-		return strings.HasPrefix(iban, "FR") && len(iban) == 27 && a == iban[4:9]+"-"+iban[9:14]+"-"+iban[14:25]
-	}
-	if match(s.cfg.Account) {
-		return ledger.BankMain, true
-	}
-	for iban, code := range s.cfg.Accounts {
-		if match(iban) {
-			return code, true
-		}
-	}
-	return "", false
-}
-
-// serviceAccounts names the service's accounts, for messages.
-func (s *Store) serviceAccounts() string {
-	names := []string{s.cfg.Account}
-	for iban := range s.cfg.Accounts {
-		names = append(names, iban)
-	}
-	slices.Sort(names[1:])
-	return strings.Join(names, ", ")
-}
-
-// Import imports a statement file held in memory (ImportFrom).
-func (s *Store) Import(ctx context.Context, content []byte, by payments.Actor) (reconcile.ImportResult, error) {
-	return s.ImportFrom(ctx, bytes.NewReader(content), by)
-}
-
-// ImportFrom checks a statement file whole, then reads it again and stores
-// its statements a chunk of lines at a time, deciding the first rules of
+// StoreStatements stores the statements plan imports of file, read again
+// from its start, a chunk of lines at a time, deciding the first rules of
 // the cascade as it goes: memory stays bounded whatever the file's size.
 // The statements become visible, and their postings are made, only once
 // every line is stored. The rest of the cascade then runs on what is left.
 // A file or a statement imported before changes nothing.
-func (s *Store) ImportFrom(ctx context.Context, file io.ReadSeeker, by payments.Actor) (reconcile.ImportResult, error) {
-	return s.importFrom(ctx, file, by, false)
-}
-
-// importFrom is ImportFrom, marking the statements it stores simulated when
-// simulated is set: they came from the bank simulator.
-func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.Actor, simulated bool) (reconcile.ImportResult, error) {
-	var res reconcile.ImportResult
-	if err := by.Allow("import a statement", payments.RoleController, payments.RoleAdmin, "system"); err != nil {
-		return res, err
-	}
-	// First pass: the whole file is read and checked, nothing written.
-	rd, _, err := reader(file)
-	if err != nil {
-		return res, err
-	}
-	summary, err := reconcile.Check(rd)
-	if err != nil {
-		return res, formatError(err)
-	}
-	res.Format, res.FileSHA256 = summary.Format, summary.FileSHA256
-	// A bank sends one file per customer contract, with every account in
-	// it: the statements of the service's accounts are imported, each
-	// posted to its ledger account; those of other accounts are skipped,
-	// and listed.
-	others := map[string]bool{}
-	banks := map[string]string{} // statement → its ledger account
-	for _, st := range summary.Statements {
-		code, ok := s.ledgerAccount(st.Account)
-		if !ok {
-			others[st.ID] = true
-			res.Skipped = append(res.Skipped, reconcile.SkippedStatement{StmtID: st.ID, Account: st.Account, Date: st.Date, Lines: st.Entries,
-				Reason: fmt.Sprintf("account %s is not the service's (%s)", st.Account, s.serviceAccounts())})
-			continue
-		}
-		banks[st.ID] = code
-		// The ledger books euros: a statement in another currency would
-		// be posted as if its amounts were euros.
-		if st.Currency != ledger.Currency {
-			return res, errs.Field("file", "statement %s of account %s is in %s: the ledger books only %s, and nothing of the file is imported", st.ID, st.Account, st.Currency, ledger.Currency)
-		}
-	}
-	if len(summary.Statements) > 0 && len(others) == len(summary.Statements) {
-		return res, errs.Field("file", "holds no statement of the service's accounts (%s): %d of other accounts, such as %s", s.serviceAccounts(), len(others), summary.Statements[0].Account)
-	}
+func (s *Store) StoreStatements(ctx context.Context, file io.ReadSeeker, plan reconcile.ImportPlan, by payments.Actor) (reconcile.ImportResult, error) {
+	summary, simulated := plan.Summary, plan.Simulated
+	res := reconcile.ImportResult{Format: summary.Format, FileSHA256: summary.FileSHA256, Skipped: plan.Skipped}
 	var status string
-	err = s.pool.QueryRow(ctx, `SELECT status FROM statement_files WHERE sha256 = $1`, res.FileSHA256).Scan(&status)
+	err := s.pool.QueryRow(ctx, `SELECT status FROM statement_files WHERE sha256 = $1`, res.FileSHA256).Scan(&status)
 	switch {
 	case err == nil && status == "imported":
 		// Imported before: its statements whose matching or postings were
@@ -205,9 +77,10 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 	}
 	// A camt.054 is a notification, not a statement: its lines are kept for
 	// the record, and the booking comes with the camt.053 of the day.
-	notice := strings.HasPrefix(summary.Format, "camt.054")
+	notice := plan.Notice
 	// Second pass: the lines, a chunk per transaction.
-	if rd, _, err = reader(file); err != nil {
+	rd, err := reconcile.OpenFile(file)
+	if err != nil {
 		return res, err
 	}
 	total := newEffects()
@@ -227,7 +100,7 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 	}
 	for _, st := range summary.Statements {
 		id := statementID(st)
-		if others[st.ID] {
+		if !plan.Imports(st.ID) {
 			skip[id] = true
 			continue
 		}
@@ -246,7 +119,7 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 			_, err := tx.Exec(ctx, `INSERT INTO statements (id, account, stmt_id, sequence, file_sha256, format, currency, stmt_date, opening,
 				closing, entries, status, imported_at, simulated, ledger_account, match_pending) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
 				'importing', $12, $13, $14, true) ON CONFLICT (id) DO NOTHING`, id, st.Account, stmtKey(st), st.Sequence, res.FileSHA256, st.Format,
-				st.Currency, st.Date, st.Opening.Amount, st.Closing.Amount, int64(st.Entries), s.now(), simulated, banks[st.ID])
+				st.Currency, st.Date, st.Opening.Amount, st.Closing.Amount, int64(st.Entries), s.now(), simulated, plan.Banks[st.ID])
 			return err
 		})
 		if err != nil {
@@ -270,7 +143,7 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 		if skip[id] || l.Index < done[id] {
 			return nil
 		}
-		chunk = append(chunk, fromLine(id, l, banks[st.ID]))
+		chunk = append(chunk, fromLine(id, l, plan.Banks[st.ID]))
 		if len(chunk) >= s.cfg.ChunkSize {
 			return flush()
 		}
@@ -280,7 +153,7 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 		err = flush()
 	}
 	if err != nil {
-		return res, fmt.Errorf("import (import the file again to finish): %w", formatError(err))
+		return res, fmt.Errorf("import (import the file again to finish): %w", reconcile.FileError(err))
 	}
 	// The statements are whole: they become visible, with their postings.
 	// From here on a client that hangs up changes nothing: the matching
@@ -291,7 +164,7 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 		now := s.now()
 		for _, st := range summary.Statements {
 			id := index[st.ID]
-			if skip[id] || others[st.ID] {
+			if skip[id] || !plan.Imports(st.ID) {
 				continue
 			}
 			tag, err := tx.Exec(ctx, `UPDATE statements SET status = 'imported', stmt_date = $2, closing = $3, entries = $4
@@ -318,7 +191,7 @@ func (s *Store) importFrom(ctx context.Context, file io.ReadSeeker, by payments.
 	// earlier statements wait for new payments (FinishPending).
 	ids := make([]uuid.UUID, 0, len(index))
 	for _, st := range summary.Statements {
-		if !others[st.ID] {
+		if plan.Imports(st.ID) {
 			ids = append(ids, index[st.ID])
 		}
 	}
@@ -453,57 +326,21 @@ func (s *Store) fileStatements(ctx context.Context, sha string, replayed bool) (
 	})
 }
 
-// Fetch asks the bank for the account's statements of a day and imports
-// them; those of the simulator of Config.Simulated are marked simulated.
-func (s *Store) Fetch(ctx context.Context, day ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error) {
-	if s.cfg.Gateway == nil {
-		return nil, errs.E(errs.Unavailable, "no bank is configured to fetch statements from")
-	}
-	docs, err := s.cfg.Gateway.Statements(ctx, s.cfg.Account, day)
-	if err != nil {
-		return nil, fmt.Errorf("fetch the statements of %s: %w", day, err)
-	}
-	var out []reconcile.ImportResult
-	for _, d := range docs {
-		res, err := s.importFrom(ctx, bytes.NewReader(d.Bytes), by, s.cfg.Simulated)
-		if err != nil {
-			return out, fmt.Errorf("statement %s of %s: %w", d.ID, day, err)
-		}
-		out = append(out, res)
-	}
-	return out, nil
-}
-
-// FetchDue fetches and imports the end-of-day statements not imported yet:
-// of the business days after the last statement imported (before any, from
-// the first execution date of the payment files) up to the day before
-// today, at most 31 days at a time.
-func (s *Store) FetchDue(ctx context.Context, today ledger.Date, by payments.Actor) ([]reconcile.ImportResult, error) {
+// FirstDayDue is the first booking day whose statement is due: the day
+// after the last statement imported, or before any the first execution
+// date of the payment files; ok is false when there is neither.
+func (s *Store) FirstDayDue(ctx context.Context) (ledger.Date, bool, error) {
 	var last, first *ledger.Date
 	err := s.pool.QueryRow(ctx, `SELECT (SELECT max(stmt_date) FROM statements WHERE status = 'imported'),
 		(SELECT min(execution_date) FROM payment_files WHERE status NOT IN ('building', 'withdrawn'))`).Scan(&last, &first)
 	if err != nil {
-		return nil, fmt.Errorf("find the statements due: %w", err)
+		return ledger.Date{}, false, fmt.Errorf("find the statements due: %w", err)
 	}
-	var from ledger.Date
 	switch {
 	case last != nil:
-		from = last.AddDays(1)
+		return last.AddDays(1), true, nil
 	case first != nil:
-		from = *first
-	default:
-		return nil, nil
+		return *first, true, nil
 	}
-	var out []reconcile.ImportResult
-	for d, n := from, 0; d.Before(today) && n < 31; d, n = d.AddDays(1), n+1 {
-		if !sepa.IsBusinessDay(d) {
-			continue
-		}
-		res, err := s.Fetch(ctx, d, by)
-		out = append(out, res...)
-		if err != nil {
-			return out, err
-		}
-	}
-	return out, nil
+	return ledger.Date{}, false, nil
 }

@@ -164,11 +164,11 @@ func killedImport(t *testing.T) (*env, []byte) {
 	e.at("2026-11-06T18:00:00Z")
 	doc := e.statement(ledger.NewDate(2026, 11, 6))
 	killed := errors.New("killed")
-	sqlstore.SetBeforePostings(e.rec, func(context.Context) error { return killed })
+	sqlstore.SetBeforePostings(e.rec.Store, func(context.Context) error { return killed })
 	if _, err := e.rec.Import(e.ctx, doc, controller); !errors.Is(err, killed) {
 		t.Fatalf("import: %v", err)
 	}
-	sqlstore.SetBeforePostings(e.rec, nil)
+	sqlstore.SetBeforePostings(e.rec.Store, nil)
 	if !e.balance(ledger.PaymentsInTransit).IsPositive() {
 		t.Fatal("the postings were made")
 	}
@@ -242,9 +242,9 @@ func TestAClientThatHangsUpChangesNothing(t *testing.T) {
 	defer cancel()
 	// The client hangs up once the statement's lines are stored and
 	// matched: the postings are made all the same.
-	sqlstore.SetBeforePostings(e.rec, func(context.Context) error { cancel(); return nil })
+	sqlstore.SetBeforePostings(e.rec.Store, func(context.Context) error { cancel(); return nil })
 	res, err := e.rec.Import(ctx, doc, payments.Actor{Name: "carla", Roles: []string{payments.RoleController}})
-	sqlstore.SetBeforePostings(e.rec, nil)
+	sqlstore.SetBeforePostings(e.rec.Store, nil)
 	if err != nil || ctx.Err() == nil {
 		t.Fatalf("import: %v (cancelled: %v)", err, ctx.Err())
 	}

@@ -34,23 +34,34 @@ type stLine struct {
 
 func (l *stLine) ref() string { return fmt.Sprintf("%s/%d", l.stmt, l.idx) }
 
+// posted is the line as the posting rules see it.
+func (l *stLine) posted() reconcile.PostedLine {
+	return reconcile.PostedLine{Line: reconcile.LineRef{StatementID: l.stmt, Index: l.idx}, Direction: l.dir, Amount: l.amount,
+		Booking: l.booking, Bank: l.bank}
+}
+
 // ruleUndone marks a line whose match a controller undid: the cascade
 // leaves it to people from then on.
 const ruleUndone = "undone"
 
-// matchSpace derives a match's id from its line and rule, so that a retried
-// transaction makes the same match.
+// matchSpace derives the ids of the payment exceptions of the returns.
 var matchSpace = uuid.MustParse("3b6f1d2a-8e47-4c09-a1f5-7d2e9c84b0a6")
-
-func matchID(l *stLine, rule reconcile.Rule, n int) uuid.UUID {
-	return uuid.NewSHA1(matchSpace, fmt.Appendf(nil, "%s/%d/%s/%d", l.stmt, l.idx, rule, n))
-}
 
 // payRow is a paid line as the cascade sees it.
 type payRow struct {
 	id, ben, status, msgID string
 	amount                 decimal.Decimal
 	booked, returned       *uuid.UUID
+}
+
+// candidate is the payment as the rules of the cascade see it; nil for
+// none.
+func (p *payRow) candidate() *reconcile.Candidate {
+	if p == nil {
+		return nil
+	}
+	return &reconcile.Candidate{ID: p.id, Amount: p.amount, Rejected: p.status == string(sepa.StatusRJCT), Booked: p.booked != nil,
+		Returned: p.returned != nil}
 }
 
 // effects are what a chunk of decisions writes.
@@ -96,10 +107,14 @@ func newEffects() *effects {
 }
 
 func (e *effects) match(l *stLine, rule reconcile.Rule, payment, by, reason string, at time.Time) uuid.UUID {
-	id := matchID(l, rule, 0)
-	if l.rule == ruleUndone {
-		id = uuid.New() // the line's first match of this rule was undone: this one is another
-	}
+	id := reconcile.MatchID(reconcile.OpenLine{PostedLine: reconcile.PostedLine{Line: reconcile.LineRef{StatementID: l.stmt, Index: l.idx}},
+		Undone: l.rule == ruleUndone}, rule)
+	e.matchAs(l, id, rule, payment, by, reason, at)
+	return id
+}
+
+// matchAs is match, of the id given.
+func (e *effects) matchAs(l *stLine, id uuid.UUID, rule reconcile.Rule, payment, by, reason string, at time.Time) {
 	l.matchStatus, l.rule, l.matchID = "matched", string(rule), &id
 	// A match by EndToEndId is its statement line and its booking
 	// (payment_bookings) alone: a million of them cost no more rows.
@@ -110,7 +125,6 @@ func (e *effects) match(l *stLine, rule reconcile.Rule, payment, by, reason stri
 	c.Count++
 	c.Sum = c.Sum.Add(l.amount)
 	e.result.Matched[rule] = c
-	return id
 }
 
 // aggregate adds a match's amount to the day's entry of its rule and of
@@ -134,12 +148,6 @@ func (e *effects) exception(kind reconcile.ExceptionKind, l *stLine, payment str
 	}
 	e.exceptions = append(e.exceptions, []any{string(kind), stmt, idx, payment, amount, reason})
 	e.result.Exceptions++
-}
-
-// isFee reports whether a debit is a bank charge.
-func isFee(l *stLine) bool {
-	c := strings.ToUpper(l.bankCode)
-	return l.dir == reconcile.Debit && (strings.HasSuffix(c, "/CHRG") || strings.Contains(c, "/CHRG/") || strings.HasPrefix(c, "ACMT/MDOP/"))
 }
 
 // decide runs the first rules of the cascade over lines, in tx: fees, debits
@@ -184,24 +192,16 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 			continue
 		}
 		switch {
-		case isFee(l):
+		case reconcile.IsCharge(l.dir, l.bankCode):
 			id := e.match(l, reconcile.RuleFee, "", by, "", now)
 			e.aggregate(reconcile.RuleFee, l.bank, l.booking, l.amount, id)
 		case l.dir == reconcile.Debit && l.e2e != "":
 			p := pays[l.e2e]
+			v := reconcile.BookByEndToEnd(l.amount, p.candidate())
 			switch {
-			case p == nil:
-				// left for the rest of the cascade
-			case p.status == string(sepa.StatusRJCT):
-				e.exception(reconcile.ExceptionUnmatched, l, p.id, l.amount,
-					fmt.Sprintf("the bank booked payment %s, which its status report rejected", p.id))
-			case p.booked != nil:
-				e.exception(reconcile.ExceptionDuplicate, l, p.id, l.amount,
-					fmt.Sprintf("payment %s is booked already by another statement line", p.id))
-			case !p.amount.Equal(l.amount):
-				e.exception(reconcile.ExceptionAmountMismatch, l, p.id, l.amount,
-					fmt.Sprintf("payment %s is of %s, the statement line of %s", p.id, p.amount.StringFixed(2), l.amount.StringFixed(2)))
-			default:
+			case v.Exception != "":
+				e.exception(v.Exception, l, p.id, l.amount, v.Reason)
+			case v.Match:
 				id := e.match(l, reconcile.RuleEndToEnd, p.id, by, "", now)
 				b := id
 				p.booked = &b
@@ -210,32 +210,23 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 			}
 		case l.dir == reconcile.Credit && l.returnReason != "" && l.e2e != "":
 			p := pays[l.e2e]
-			switch {
-			case p == nil:
-				e.exception(reconcile.ExceptionUnmatched, l, "", l.amount,
-					fmt.Sprintf("return (%s) of %s, a payment the service never made", l.returnReason, l.e2e))
-			case p.booked == nil || p.returned != nil:
-				e.exception(reconcile.ExceptionUnmatched, l, p.id, l.amount,
-					fmt.Sprintf("return (%s) of payment %s, which is not booked or was returned already", l.returnReason, p.id))
-			case l.amount.GreaterThan(p.amount):
-				e.exception(reconcile.ExceptionAmountMismatch, l, p.id, l.amount,
-					fmt.Sprintf("return of %s for payment %s of %s", l.amount.StringFixed(2), p.id, p.amount.StringFixed(2)))
-			default:
-				id := e.match(l, reconcile.RuleReturn, p.id, by, l.returnReason, now)
-				r := id
-				p.returned = &r
-				e.returned[p.id] = id
-				lines := []ledger.Line{{Account: l.bank, Amount: l.amount, Memo: p.id}}
-				if fee := p.amount.Sub(l.amount); fee.IsPositive() {
-					lines = append(lines, ledger.Line{Account: ledger.ExpenseBankFees, Amount: fee, Memo: "fee withheld from the return of " + p.id})
+			v := reconcile.ReturnByEndToEnd(l.amount, l.e2e, l.returnReason, p.candidate())
+			if !v.Match {
+				payment := ""
+				if p != nil {
+					payment = p.id
 				}
-				lines = append(lines, ledger.Line{Account: ledger.SubAccount(ledger.Payable, p.ben), Amount: p.amount.Neg(), Memo: p.id})
-				e.postings = append(e.postings, posting{key: "recon:return:" + id.String(), date: l.booking, statement: l.stmt,
-					desc: fmt.Sprintf("Payment %s returned by the bank (%s)", p.id, sepa.ReasonText(l.returnReason)), ref: "statement:" + l.ref(), lines: lines})
-				e.payExc = append(e.payExc, payExc{line: p.id, reason: l.returnReason})
-				e.exception(reconcile.ExceptionReturned, l, p.id, p.amount, fmt.Sprintf("the bank returned payment %s of %s: %s; correct the payee "+
-					"(ledgerctl exceptions correct) and it is paid again by a reissue batch", p.id, p.ben, sepa.ReasonText(l.returnReason)))
+				e.exception(v.Exception, l, payment, l.amount, v.Reason)
+				continue
 			}
+			id := e.match(l, reconcile.RuleReturn, p.id, by, l.returnReason, now)
+			r := id
+			p.returned = &r
+			e.returned[p.id] = id
+			e.postings = append(e.postings, posting{statement: l.stmt, entry: reconcile.ReturnPayment(l.posted(),
+				reconcile.Returned{Match: id, Payment: p.id, Beneficiary: p.ben, Paid: p.amount, Reason: l.returnReason})})
+			e.payExc = append(e.payExc, payExc{line: p.id, reason: l.returnReason})
+			e.exception(reconcile.ExceptionReturned, l, p.id, p.amount, reconcile.ReturnedReason(p.id, p.ben, l.returnReason))
 		}
 	}
 	return nil
@@ -247,17 +238,8 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 // key.
 func (e *effects) aggregated(stmt uuid.UUID) {
 	for k, d := range e.byDate {
-		rule, day := k.rule, k.day
-		key := fmt.Sprintf("recon:%s:%s:%s", rule, day, uuid.NewSHA1(matchSpace, []byte(strings.Join(d.matches, ","))))
-		lines, desc := pair(ledger.PaymentsInTransit, k.bank, d.sum, "payments booked"), "Payments booked by the bank"
-		if rule == reconcile.RuleFee {
-			lines, desc = pair(ledger.ExpenseBankFees, k.bank, d.sum, "bank charges"), "Bank charges booked on the statement"
-		}
-		if k.bank != ledger.BankMain {
-			desc += " on " + k.bank
-		}
-		e.postings = append(e.postings, posting{key: key, date: day, statement: stmt,
-			desc: fmt.Sprintf("%s on %s (%s, %d lines)", desc, day, rule, len(d.matches)), ref: fmt.Sprintf("statement:%s", stmt), lines: lines})
+		e.postings = append(e.postings, posting{statement: stmt, entry: reconcile.BookDay(reconcile.DayBooking{Rule: k.rule, Bank: k.bank,
+			Day: k.day, Sum: d.sum, Matches: d.matches, Statement: stmt})})
 	}
 	e.byDate = map[dayKey]*daySum{}
 }
@@ -459,14 +441,7 @@ func (s *Store) cascadeRest(ctx context.Context, tx pgx.Tx, lines []*stLine, e *
 			}
 		}
 		if !e.hasException(l) {
-			why := "no payment explains this line"
-			switch {
-			case l.dir == reconcile.Credit:
-				why = "a credit that is not the return of a payment"
-			case l.e2e != "":
-				why = fmt.Sprintf("no payment has EndToEndId %s", l.e2e)
-			}
-			e.exception(reconcile.ExceptionUnmatched, l, "", l.amount, why)
+			e.exception(reconcile.ExceptionUnmatched, l, "", l.amount, reconcile.Unexplained(l.dir, l.e2e))
 		}
 	}
 	return nil
@@ -521,16 +496,18 @@ func (s *Store) matchBatch(ctx context.Context, tx pgx.Tx, l *stLine, e *effects
 		err := r.Scan(&p.id, &p.amount)
 		return p, err
 	})
-	if err != nil || len(pays) == 0 {
+	if err != nil {
 		return false, err
 	}
 	sum := decimal.Zero
 	for _, p := range pays {
 		sum = sum.Add(p.amount)
 	}
-	if !sum.Equal(l.amount) || (l.batchCount > 0 && l.batchCount != len(pays)) {
-		e.exception(reconcile.ExceptionAmountMismatch, l, "", l.amount, fmt.Sprintf("batch %s: %d payments not yet booked for %s, the line books %s",
-			strings.TrimSpace(l.pmtInf+" "+l.msgID), len(pays), sum.StringFixed(2), l.amount.StringFixed(2)))
+	v := reconcile.BookByBatch(l.amount, l.batchCount, strings.TrimSpace(l.pmtInf+" "+l.msgID), len(pays), sum)
+	if !v.Match {
+		if v.Exception != "" {
+			e.exception(v.Exception, l, "", l.amount, v.Reason)
+		}
 		return false, nil
 	}
 	id := e.match(l, reconcile.RuleBatch, "", "system", "", now)
@@ -557,16 +534,18 @@ func (s *Store) suggest(ctx context.Context, tx pgx.Tx, l *stLine, e *effects) (
 		return false, err
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(ids) == 0 {
+	if err != nil {
 		return false, err
 	}
-	if len(ids) == 1 {
-		e.exception(reconcile.ExceptionSuggestion, l, ids[0], l.amount, fmt.Sprintf("payment %s has the amount and the payee account of this line "+
-			"and was executed within %d business days: confirm the match", ids[0], s.cfg.SuggestionDays))
-	} else {
-		e.exception(reconcile.ExceptionAmbiguous, l, "", l.amount, fmt.Sprintf("%d payments have the amount and the payee account of this line "+
-			"(%s): match it by hand", len(ids), strings.Join(ids, ", ")))
+	v := reconcile.Suggest(ids, s.cfg.SuggestionDays)
+	if v.Exception == "" {
+		return false, nil
 	}
+	payment := ""
+	if v.Exception == reconcile.ExceptionSuggestion {
+		payment = ids[0]
+	}
+	e.exception(v.Exception, l, payment, l.amount, v.Reason)
 	return true, nil
 }
 
@@ -610,19 +589,4 @@ func scanLine(r pgx.CollectableRow) (*stLine, error) {
 		l.value = *value
 	}
 	return &l, err
-}
-
-// effectLines are the ledger lines a match made for its statement line,
-// whose statement's ledger account is bank, from which its undoing is made.
-func effectLines(rule reconcile.Rule, dir reconcile.Direction, amount decimal.Decimal, bank string) []ledger.Line {
-	switch rule {
-	case reconcile.RuleFee:
-		return pair(ledger.ExpenseBankFees, bank, amount, "")
-	case reconcile.RuleSuspense:
-		if dir == reconcile.Credit {
-			return pair(bank, ledger.Suspense, amount, "")
-		}
-		return pair(ledger.Suspense, bank, amount, "")
-	}
-	return pair(ledger.PaymentsInTransit, bank, amount, "")
 }

@@ -17,18 +17,19 @@ import (
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
-// Report reconciles one of the service's accounts on a day: its
-// statement's balances against its ledger account (bank:main for
-// Config.Account) at the end of the day, its lines matched by rule, the
-// exceptions still open and the payments in transit by age.
-func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (reconcile.Report, error) {
+// ReportFacts reads the report of one of the service's accounts on a day
+// (Config.Account when account is ""): its statement's balances, its
+// ledger account (bank:main for Config.Account), its lines matched by
+// rule, the exceptions still open and the payments in transit by age.
+// reconcile.Reports adds the ledger's balance and the verdict.
+func (s *Store) ReportFacts(ctx context.Context, account string, day ledger.Date) (reconcile.Report, error) {
 	if account == "" {
-		account = s.cfg.Account
+		account = s.accounts.Main()
 	}
 	r := reconcile.Report{Account: account, Date: day, Matched: map[reconcile.Rule]reconcile.Count{}, GeneratedAt: s.now()}
-	bank, ok := s.ledgerAccount(account)
+	bank, ok := s.accounts.LedgerAccount(account)
 	if !ok {
-		return r, errs.Field("account", "%s is not one of the service's accounts (%s)", account, s.serviceAccounts())
+		return r, errs.Field("account", "%s is not one of the service's accounts (%s)", account, s.accounts)
 	}
 	r.LedgerAccount = bank
 	if day.IsZero() {
@@ -52,11 +53,6 @@ func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (re
 	if err != nil {
 		return r, fmt.Errorf("report: %w", err)
 	}
-	b, err := s.ledger.Balance(ctx, bank, ledger.AsOf{Date: day})
-	if err != nil && !errs.Is(err, errs.NotFound) {
-		return r, fmt.Errorf("report: %s: %w", bank, err)
-	}
-	r.LedgerClosing = b.Balance
 	err = queryRows(ctx, s.pool, `SELECT l.match_status, l.rule, count(*), COALESCE(sum(l.amount), 0) FROM statement_lines l
 		JOIN statements st ON st.id = l.statement_id WHERE st.stmt_date = $1 AND st.status = 'imported' AND l.status = 'BOOK'
 		AND st.format NOT LIKE 'camt.054%' AND st.ledger_account = $2 GROUP BY l.match_status, l.rule`, []any{day, bank}, func(rows pgx.Rows) error {
@@ -91,32 +87,7 @@ func (s *Store) Report(ctx context.Context, account string, day ledger.Date) (re
 		return r, err
 	}
 	r.StatementSimulated = simulated != nil && *simulated
-	r.Difference = r.StatementClosing.Sub(r.LedgerClosing)
-	r.Agrees = r.StatementFound && r.Difference.IsZero()
-	r.Verdict = verdict(r)
 	return r, nil
-}
-
-// verdict says the report in one sentence.
-func verdict(r reconcile.Report) string {
-	matched := 0
-	for _, c := range r.Matched {
-		matched += c.Count
-	}
-	tail := fmt.Sprintf("%d statement lines, %d matched, %d unmatched; %d open exceptions; %d payments in transit (%s).",
-		r.Lines, matched, r.Unmatched.Count, r.OpenTotal.Count, r.InTransitTotal.Count, r.InTransitTotal.Sum.StringFixed(2))
-	if r.StatementSimulated {
-		tail += " The statement came from the bank simulator of dev mode, not from a bank: nobody was paid."
-	}
-	switch {
-	case !r.StatementFound:
-		return fmt.Sprintf("No statement of %s was imported for %s: nothing to reconcile yet. %s", r.Account, r.Date, tail)
-	case r.Agrees:
-		return fmt.Sprintf("The ledger agrees with the bank on %s: %s %s = statement closing balance %s. %s", r.Date, r.LedgerAccount,
-			r.LedgerClosing.StringFixed(2), r.StatementClosing.StringFixed(2), tail)
-	}
-	return fmt.Sprintf("The ledger and the bank DIFFER by %s on %s: statement closing balance %s, %s %s. %s", r.Difference.StringFixed(2),
-		r.Date, r.StatementClosing.StringFixed(2), r.LedgerAccount, r.LedgerClosing.StringFixed(2), tail)
 }
 
 // inTransit counts the payments released and not yet booked nor rejected

@@ -16,7 +16,7 @@ import (
 // hand, are not; a statement imported again keeps its mark.
 func TestFetchedFromTheSimulatorIsMarked(t *testing.T) {
 	e := newEnv(t, banksim.Config{}, 2)
-	sim, err := sqlstore.New(e.pool, e.ledger, sqlstore.Config{Account: account, Gateway: e.gw, Simulated: true, Now: e.clock, Logger: quiet()})
+	sim, err := newRecon(e.pool, e.ledger, sqlstore.Config{Account: account, Now: e.clock, Logger: quiet()}, e.gw, true)
 	if err != nil {
 		t.Fatal(err)
 	}

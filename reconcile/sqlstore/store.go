@@ -1,6 +1,7 @@
 // Package sqlstore is the reconciliation on the database: the statements
-// imported, the matching cascade, the postings it owes the ledger and the
-// exceptions controllers resolve.
+// stored, the matching cascade run over them (its rules are reconcile's),
+// the postings they owe the ledger (made by reconcile's posting rules) and
+// the exceptions controllers resolve through reconcile.Desk.
 package sqlstore
 
 import (
@@ -14,14 +15,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/audit"
 	"github.com/ofii/allowances/internal/db"
-	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
-	"github.com/ofii/allowances/payments/bank"
 	"github.com/ofii/allowances/reconcile"
 )
 
@@ -42,11 +40,6 @@ type Config struct {
 	// bank may stay unbooked before it is an exception (default
 	// DefaultInTransitDays).
 	InTransitDays int
-	// Gateway fetches the statements; nil means Fetch is refused.
-	Gateway bank.Gateway
-	// Simulated says that Gateway is the embedded bank simulator of dev
-	// mode: the statements fetched from it are marked simulated.
-	Simulated bool
 	// Now is the clock (default time.Now); Logger the log (default
 	// slog.Default()).
 	Now    func() time.Time
@@ -71,38 +64,33 @@ const (
 
 // Store is the reconciliation on PostgreSQL or CockroachDB.
 type Store struct {
-	pool   *pgxpool.Pool
-	ledger ledger.Service
-	cfg    Config
-	log    *slog.Logger
+	pool     *pgxpool.Pool
+	ledger   reconcile.EntryPoster
+	cfg      Config
+	accounts reconcile.Accounts
+	log      *slog.Logger
 	// beforePostings, when set, runs after a statement's lines are
 	// matched and before its postings are made: the tests stop an import
 	// there, as a process that dies would.
 	beforePostings func(context.Context) error
 }
 
-var _ reconcile.Service = (*Store)(nil)
+// The store of the services of reconcile: it serves Matching as it is.
+var (
+	_ reconcile.ImportStore = (*Store)(nil)
+	_ reconcile.Matching    = (*Store)(nil)
+	_ reconcile.ReportFacts = (*Store)(nil)
+	_ reconcile.DueDays     = (*Store)(nil)
+)
 
-// New returns the reconciliation of the statements of cfg.Account with the
-// ledger l.
-func New(pool *pgxpool.Pool, l ledger.Service, cfg Config) (*Store, error) {
-	iban, err := payments.ValidateIBAN(cfg.Account)
+// New returns the reconciliation of the statements of cfg.Account, which
+// posts what they owe the ledger to l.
+func New(pool *pgxpool.Pool, l reconcile.EntryPoster, cfg Config) (*Store, error) {
+	accounts, err := reconcile.NewAccounts(cfg.Account, cfg.Accounts)
 	if err != nil {
-		return nil, errs.Field("account", "%v", err)
+		return nil, err
 	}
-	cfg.Account = iban
-	others := make(map[string]string, len(cfg.Accounts))
-	for a, code := range cfg.Accounts {
-		iban, err := payments.ValidateIBAN(a)
-		if err != nil {
-			return nil, errs.Field("accounts", "%v", err)
-		}
-		if !strings.HasPrefix(code, "bank:") || code == ledger.BankMain || iban == cfg.Account {
-			return nil, errs.Field("accounts", "account %s: its ledger account %q is not bank:<name>, or is bank:main, which is %s's", iban, code, cfg.Account)
-		}
-		others[iban] = code
-	}
-	cfg.Accounts = others
+	cfg.Account, cfg.Accounts = accounts.Main(), accounts.Others()
 	if cfg.SuggestionDays <= 0 {
 		cfg.SuggestionDays = DefaultSuggestionDays
 	}
@@ -121,8 +109,11 @@ func New(pool *pgxpool.Pool, l ledger.Service, cfg Config) (*Store, error) {
 	if cfg.Retry.MaxAttempts == 0 {
 		cfg.Retry = db.DefaultRetryPolicy
 	}
-	return &Store{pool: pool, ledger: l, cfg: cfg, log: cfg.Logger}, nil
+	return &Store{pool: pool, ledger: l, cfg: cfg, accounts: accounts, log: cfg.Logger}, nil
 }
+
+// Accounts are the service's accounts whose statements the store keeps.
+func (s *Store) Accounts() reconcile.Accounts { return s.accounts }
 
 func (s *Store) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 
@@ -130,26 +121,25 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) 
 	return db.InTxWith(ctx, s.pool, s.cfg.Retry, fn)
 }
 
-// posting is an entry the reconciliation owes the ledger, written in the
-// transaction of the match and posted after it (recon_postings).
+// posting is an entry the reconciliation owes the ledger, made by a
+// posting rule of reconcile, written in the transaction of the match and
+// posted after it (recon_postings), with the statement it is of.
 type posting struct {
-	key, desc, ref string
-	statement      uuid.UUID
-	date           ledger.Date
-	lines          []ledger.Line
+	statement uuid.UUID
+	entry     ledger.NewEntry
 }
 
 // insertPostings records postings to make, once each by key.
 func insertPostings(ctx context.Context, tx pgx.Tx, now time.Time, ps []posting) error {
 	for _, p := range ps {
-		lines, err := json.Marshal(p.lines)
+		lines, err := json.Marshal(p.entry.Lines)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO recon_postings (key, effective_date, description, source_ref, statement_id, lines, status, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6::JSONB, 'pending', $7) ON CONFLICT (key) DO NOTHING`,
-			p.key, p.date, p.desc, p.ref, p.statement, string(lines), now); err != nil {
-			return fmt.Errorf("record posting %s: %w", p.key, err)
+			p.entry.IdempotencyKey, p.entry.EffectiveDate, p.entry.Description, p.entry.SourceRef, p.statement, string(lines), now); err != nil {
+			return fmt.Errorf("record posting %s: %w", p.entry.IdempotencyKey, err)
 		}
 	}
 	return nil
@@ -200,11 +190,6 @@ func (s *Store) postPending(ctx context.Context) error {
 			}
 		}
 	}
-}
-
-// pair is an entry of two lines: Dr debit, Cr credit, amount.
-func pair(debit, credit string, amount decimal.Decimal, memo string) []ledger.Line {
-	return []ledger.Line{{Account: debit, Amount: amount, Memo: memo}, {Account: credit, Amount: amount.Neg(), Memo: memo}}
 }
 
 // auditEvent is an event of the audit trail.

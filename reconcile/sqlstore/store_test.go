@@ -69,7 +69,7 @@ type env struct {
 	ap     workflow.Service
 	sim    *banksim.Bank
 	gw     *bank.HTTPGateway
-	rec    *sqlstore.Store
+	rec    recon
 	pool   *pgxpool.Pool
 	batch  uuid.UUID
 }
@@ -137,7 +137,7 @@ func newEnvApproved(t *testing.T, simCfg banksim.Config, households int) *env {
 		t.Fatal(err)
 	}
 	e.ap = workflow.New(ap, e.ledger, workflow.DeliveryConfig{Gateway: gw, Now: e.clock, Logger: quiet()})
-	e.rec, err = sqlstore.New(pool, e.ledger, sqlstore.Config{Account: account, Gateway: gw, Now: e.clock, Logger: quiet()})
+	e.rec, err = newRecon(pool, e.ledger, sqlstore.Config{Account: account, Now: e.clock, Logger: quiet()}, gw, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -674,7 +674,7 @@ func TestFetchDueImportsTheEndOfDayStatements(t *testing.T) {
 // CockroachDB user who may not COPY: the same outcome.
 func TestImportByInsert(t *testing.T) {
 	e := newEnv(t, banksim.Config{BatchBooking: true, FeePerFile: decimal.RequireFromString("0.80")}, 4)
-	rec, err := sqlstore.New(e.pool, e.ledger, sqlstore.Config{Account: account, Now: e.clock, Logger: quiet(), Insert: true, ChunkSize: 3})
+	rec, err := newRecon(e.pool, e.ledger, sqlstore.Config{Account: account, Now: e.clock, Logger: quiet(), Insert: true, ChunkSize: 3}, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

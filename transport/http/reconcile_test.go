@@ -85,11 +85,13 @@ func newReconAPIWith(t *testing.T, gw bank.Gateway) *reconAPI {
 	if err != nil {
 		t.Fatalf("approval store: %v", err)
 	}
-	rec, err := reconsql.New(pool, l, reconsql.Config{Account: testDebtor.IBAN, Now: ticking(time.Date(2026, 11, 6, 18, 0, 0, 0, time.UTC)), Logger: quiet,
-		Gateway: gw})
+	store, err := reconsql.New(pool, l, reconsql.Config{Account: testDebtor.IBAN, Now: ticking(time.Date(2026, 11, 6, 18, 0, 0, 0, time.UTC)), Logger: quiet})
 	if err != nil {
 		t.Fatalf("reconciliation store: %v", err)
 	}
+	importer := reconcile.Importer{Store: store, Accounts: store.Accounts()}
+	rec := reconcile.Services{StatementImporter: importer, Matching: store, ExceptionDesk: reconcile.Desk{Store: store},
+		Reporter: reconcile.Reports{Facts: store, Ledger: l}, StatementFetcher: reconcile.Fetcher{Bank: gw, Account: testDebtor.IBAN, Importer: importer, Due: store}}
 	logs := &syncBuffer{}
 	h := NewHandler(l, Options{
 		Tokens:            tokens,
