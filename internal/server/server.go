@@ -201,6 +201,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		<-banked
 	}()
 
+	fecx, err := fecExporter(cfg, store)
+	if err != nil {
+		return err
+	}
 	handler := httptransport.NewHandler(store, httptransport.Options{
 		Tokens: tokens, Logger: log, Registry: reg, MaxBodyBytes: cfg.HTTPMaxBodyBytes,
 		Ready: map[string]func(context.Context) error{"database": pool.Ping},
@@ -213,6 +217,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		Approvals:     leasedAp,
 		Reconcile:     leasedRec,
 		BankAccount:   cfg.DebtorIBAN,
+		FEC:           fecx,
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

@@ -167,4 +167,3 @@ func (f fecSnapshot) entryPostings(ctx context.Context, e fecEntry, to ledger.Da
 		after = page[len(page)-1].Line
 	}
 }
-
