@@ -45,7 +45,7 @@ func TestParsePeriod(t *testing.T) {
 	}
 	for _, c := range []struct{ from, to, field string }{
 		{"", "2026-01-31", "from"}, {"2026-01-01", "", "to"}, {"x", "2026-01-31", "from"}, {"2026-01-01", "2026-02-30", "to"},
-		{"2026-02-01", "2026-01-31", "to"}, {"2026-01-01", "2027-01-01", "to"},
+		{"2026-02-01", "2026-01-31", "to"}, {"2026-01-01", "2027-01-02", "to"},
 	} {
 		_, err := ParsePeriod(c.from, c.to)
 		var e *errs.Error
