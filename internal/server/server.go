@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		paysql.UnopenedGauge(events))
+		paysql.UnopenedGauge(events), newStateCollector(cfg, pool, o.now, log))
 
 	embedded := ""
 	if len(cfg.KafkaBrokers) == 0 {
@@ -205,7 +205,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	if err != nil {
 		return err
 	}
-	handler := httptransport.NewHandler(store, httptransport.Options{
+	handler := httptransport.NewHandler(withVerifyMetrics(store, reg), httptransport.Options{
 		Tokens: tokens, Logger: log, Registry: reg, MaxBodyBytes: cfg.HTTPMaxBodyBytes,
 		Ready: map[string]func(context.Context) error{"database": pool.Ping},
 		Detail: map[string]func() any{
