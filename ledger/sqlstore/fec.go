@@ -59,6 +59,7 @@ func (f fecSnapshot) TopAccounts(ctx context.Context) ([]ledger.Account, error) 
 
 type fecEntry struct {
 	id       uuid.UUID
+	lines    int64
 	key      string
 	date     time.Time
 	postedAt time.Time
@@ -80,7 +81,7 @@ func (f fecSnapshot) Postings(ctx context.Context, p fec.Period, fn func(fec.Pos
 		page = page[:0]
 		var rows pgx.Rows
 		var err error
-		const cols = `SELECT id, idempotency_key, effective_date, posted_at, description, source_ref FROM entries
+		const cols = `SELECT id, line_count, idempotency_key, effective_date, posted_at, description, source_ref FROM entries
 			WHERE status = 'posted' AND effective_date >= $1 AND effective_date <= $2`
 		if after == nil {
 			rows, err = f.tx.Query(ctx, cols+` ORDER BY effective_date, posted_at, id LIMIT $3`, p.From.Time(), p.To.Time(), fecEntryPage)
@@ -93,7 +94,7 @@ func (f fecSnapshot) Postings(ctx context.Context, p fec.Period, fn func(fec.Pos
 		}
 		for rows.Next() {
 			var e fecEntry
-			if err := rows.Scan(&e.id, &e.key, &e.date, &e.postedAt, &e.desc, &e.ref); err != nil {
+			if err := rows.Scan(&e.id, &e.lines, &e.key, &e.date, &e.postedAt, &e.desc, &e.ref); err != nil {
 				rows.Close()
 				return fmt.Errorf("read the entries of the period: %w", err)
 			}
@@ -116,24 +117,27 @@ func (f fecSnapshot) Postings(ctx context.Context, p fec.Period, fn func(fec.Pos
 	}
 }
 
-// entryPostings calls fn with the postings of one entry, by pages.
+// entryPostings calls fn with the postings of one entry, by pages of line
+// numbers: an entry's lines are numbered 0 to line_count-1, so each page is
+// a range of its primary key, read whole however large the entry. An entry
+// whose postings are not its line count fails the export: the file never
+// holds part of an entry.
 func (f fecSnapshot) entryPostings(ctx context.Context, e fecEntry, to ledger.Date, fn func(fec.Posting) error) error {
 	lettered := fec.Lettered(e.key, ledger.Payable)
 	head := fec.Posting{EntryID: e.id, IdempotencyKey: e.key, EffectiveDate: ledger.DateOf(e.date), PostedAt: e.postedAt,
 		Description: e.desc, SourceRef: e.ref}
-	page := make([]fec.Posting, 0, fecPostingPage)
-	after := int64(-1)
-	for {
+	page := make([]fec.Posting, 0, min(e.lines, fecPostingPage))
+	var seen int64
+	for after := int64(-1); after < e.lines-1; after += fecPostingPage {
 		page = page[:0]
 		rows, err := f.tx.Query(ctx, `SELECT p.line, p.account_code, COALESCE(a.name, ''), COALESCE(a.parent_code, ''), p.amount, p.memo,
 				b.match_id, l.booking_date
-			FROM postings p
+			FROM (SELECT line, account_code, amount, memo FROM postings WHERE entry_id = $1 AND line > $2 AND line <= $3) p
 			LEFT JOIN accounts a ON a.code = p.account_code
-			LEFT JOIN payment_bookings b ON $3::BOOL AND a.parent_code = $4 AND p.memo <> '' AND b.line_id = p.memo
-			LEFT JOIN statement_lines l ON l.statement_id = b.statement_id AND l.idx = b.idx
-				AND l.booking_date <= $5
-			WHERE p.entry_id = $1 AND p.line > $2 ORDER BY p.line LIMIT $6`,
-			e.id, after, lettered, ledger.Payable, to.Time(), fecPostingPage)
+			LEFT JOIN payment_bookings b ON $4::BOOL AND a.parent_code = $5 AND p.memo <> '' AND b.line_id = p.memo
+			LEFT JOIN statement_lines l ON l.statement_id = b.statement_id AND l.idx = b.idx AND l.booking_date <= $6
+			ORDER BY p.line`,
+			e.id, after, after+fecPostingPage, lettered, ledger.Payable, to.Time())
 		if err != nil {
 			return fmt.Errorf("read the postings of entry %s: %w", e.id, err)
 		}
@@ -156,14 +160,15 @@ func (f fecSnapshot) entryPostings(ctx context.Context, e fecEntry, to ledger.Da
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("read the postings of entry %s: %w", e.id, err)
 		}
+		seen += int64(len(page))
 		for _, ps := range page {
 			if err := fn(ps); err != nil {
 				return err
 			}
 		}
-		if len(page) < fecPostingPage {
-			return nil
-		}
-		after = page[len(page)-1].Line
 	}
+	if seen != e.lines {
+		return fmt.Errorf("entry %s has %d postings numbered 0 to %d, not its %d lines: run ledgerctl verify", e.id, seen, e.lines-1, e.lines)
+	}
+	return nil
 }
