@@ -22,6 +22,7 @@ import (
 	"github.com/ofii/allowances/internal/config"
 	"github.com/ofii/allowances/internal/dbtest"
 	"github.com/ofii/allowances/internal/server"
+	httptransport "github.com/ofii/allowances/transport/http"
 )
 
 // TestPromtool checks the rules and runs their unit tests with promtool.
@@ -140,6 +141,7 @@ func TestEveryMetricIsExported(t *testing.T) {
 	env := map[string]string{
 		"DATABASE_URL": url, "HTTP_ADDR": "127.0.0.1:0", "LEDGER_DEV": "true",
 		"KAFKA_EMBEDDED_ADDR": "127.0.0.1:0", "BANK_EMBEDDED_ADDR": "127.0.0.1:0", "ADA_RUN_DAY": "28", "BANK_POLL_INTERVAL": "200ms",
+		"AUTH_TOKENS": "ops:admin:" + httptransport.HashToken(adminToken),
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
@@ -184,6 +186,49 @@ func TestEveryMetricIsExported(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("ledgerd does not export %s, which the rules or the dashboard read", strings.Join(missing, ", "))
 	}
+
+	// A verify of the books through the API sets the verify series.
+	req, _ := http.NewRequest("GET", "http://"+addrs.HTTP+"/v1/verify", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/verify = %d", resp.StatusCode)
+	}
+	v := values(t, "http://"+addrs.HTTP+"/metrics")
+	if v["ledger_verify_last_ok"] != "1" || v[`ledger_verify_runs_total{outcome="ok"}`] != "1" ||
+		v[`ledger_verify_runs_total{outcome="problems"}`] != "0" || v["ledger_verify_last_run_timestamp_seconds"] == "0" ||
+		v["ledger_payments_in_transit_overdue"] != "0" || v[`ledger_statement_last_date_timestamp_seconds{account="bank:main"}`] != "0" {
+		t.Errorf("after a verify: %v", v)
+	}
+}
+
+const adminToken = "ops-admin-token-0123456789"
+
+// values returns the samples /metrics serves, by series as written.
+func values(t *testing.T, url string) map[string]string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "ledger_") {
+			if i := strings.LastIndexByte(line, ' '); i > 0 {
+				out[line[:i]] = line[i+1:]
+			}
+		}
+	}
+	return out
 }
 
 // scrape returns the names of the metric families /metrics serves.
