@@ -56,6 +56,7 @@ var commands = []func(*app) *cobra.Command{
 	eventsCmd,
 	demoCmd,
 	benchCmd,
+	exportCmd,
 }
 
 func main() {

@@ -15,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/db"
+	"github.com/ofii/allowances/ledger/fec"
 )
 
 // Setting describes one environment variable.
@@ -74,6 +75,8 @@ var Settings = []Setting{
 	{"RECON_SUGGESTION_DAYS", "3", "window, in business days, within which a statement line of a payment's amount and payee account is suggested for it"},
 	{"RECON_IN_TRANSIT_DAYS", "5", "business days after its execution date a payment may stay off the statements before it is an exception"},
 	{"ORPHAN_FACTS_DAYS", "7", "days a beneficiary may have facts (changes, payees, overpayments) and no rights opening before it shows in `GET /v1/beneficiaries/unopened`"},
+	{"FEC_SIREN", "", "SIREN of the agency (nine digits, checked), the start of the FEC's file name; `GET /v1/exports/fec` answers 503 without it"},
+	{"FEC_ACCOUNTS", "", "account numbers of the public-body chart for the FEC over those of the chart (its metadata `gbcp`), `code=number[:label]` separated by `,` (e.g. `bank:main=5151:Banque de France`); a control account's number is its beneficiaries' accounts'"},
 }
 
 // Secret reports whether the setting's value must never be shown, in logs or
@@ -147,6 +150,11 @@ type Config struct {
 	ReconSuggestionDays int
 	ReconInTransitDays  int
 	OrphanFactsDays     int
+
+	// FECSIREN is the agency's SIREN, checked; empty: no FEC export.
+	FECSIREN string
+	// FECAccounts is FEC_ACCOUNTS as written, checked by fec.ParseMapping.
+	FECAccounts string
 }
 
 // Load reads the settings from the environment through getenv (os.Getenv
@@ -272,6 +280,9 @@ func loadBank(get func(string) string, c *Config) error {
 		if *n.to, err = positiveInt(get, n.name); err != nil {
 			return err
 		}
+	}
+	if err := loadFEC(get, c); err != nil {
+		return err
 	}
 	if c.PaymentFileMaxTx > 100000 {
 		return fmt.Errorf("PAYMENT_FILE_MAX_TX: %d is more than 100000", c.PaymentFileMaxTx)
@@ -492,4 +503,19 @@ func validIBAN(s string) bool {
 		}
 	}
 	return r == 1
+}
+
+// loadFEC reads the FEC_* settings: a SIREN, when set, is nine digits with
+// the right check digit; the account numbers parse.
+func loadFEC(get func(string) string, c *Config) error {
+	c.FECSIREN, c.FECAccounts = get("FEC_SIREN"), get("FEC_ACCOUNTS")
+	if c.FECSIREN != "" {
+		if err := fec.CheckSIREN(c.FECSIREN); err != nil {
+			return fmt.Errorf("FEC_SIREN: %s", strings.TrimPrefix(err.Error(), "FEC_SIREN: "))
+		}
+	}
+	if _, err := fec.ParseMapping(c.FECAccounts); err != nil {
+		return fmt.Errorf("FEC_ACCOUNTS: %w", err)
+	}
+	return nil
 }

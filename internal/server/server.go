@@ -123,7 +123,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		paysql.UnopenedGauge(events))
+		paysql.UnopenedGauge(events), newStateCollector(cfg, pool, o.now, log))
 
 	embedded := ""
 	if len(cfg.KafkaBrokers) == 0 {
@@ -206,7 +206,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		<-banked
 	}()
 
-	handler := httptransport.NewHandler(store, httptransport.Options{
+	fecx, err := fecExporter(cfg, store)
+	if err != nil {
+		return err
+	}
+	handler := httptransport.NewHandler(withVerifyMetrics(store, reg), httptransport.Options{
 		Tokens: tokens, Logger: log, Registry: reg, MaxBodyBytes: cfg.HTTPMaxBodyBytes,
 		Ready: map[string]func(context.Context) error{"database": pool.Ping},
 		Detail: map[string]func() any{
@@ -218,6 +222,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		Approvals:     leasedAp,
 		Reconcile:     banking.Reconciliation(rec, store, leasedRec),
 		BankAccount:   cfg.DebtorIBAN,
+		FEC:           fecx,
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

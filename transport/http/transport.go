@@ -75,6 +75,8 @@ type Options struct {
 	// BankAccount is the IBAN of the account bank:main stands for: the
 	// account of the reconciliation report when the request names none.
 	BankAccount string
+	// FEC, when set, serves GET /v1/exports/fec; else that route answers 503.
+	FEC FECExporter
 }
 
 // route is one entry of the API's routing table. Each route names the roles
@@ -134,6 +136,7 @@ func NewHandler(svc ledger.Service, opts Options) http.Handler {
 	if opts.Reconcile != nil {
 		routes = append(routes, a.reconcileRoutes(opts.Reconcile)...)
 	}
+	routes = append(routes, a.exportRoutes(opts.FEC)...)
 	// The observer caps every body at the largest limit of a route; the
 	// routes with a smaller one cap theirs again.
 	maxBody := opts.MaxBodyBytes
