@@ -213,6 +213,7 @@ func checkErrorShape(t reporter, doc *openapi3.T, what string, bw *bufferedWrite
 	s := doc.Components.Schemas["Error"]
 	if s == nil {
 		t.Fatalf("openapi: no components.schemas.Error")
+		return
 	}
 	if err := s.Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
 		t.Errorf("openapi: %s: error answer departs from the Error schema: %v", what, err)
