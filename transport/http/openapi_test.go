@@ -429,6 +429,11 @@ func (d *departures) Errorf(format string, args ...any) {
 
 func (d *departures) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
 
+// entryAnswer is an entry as the description gives it.
+const entryAnswer = `{"id":"0b0e7b39-4e0a-4a3f-9d3c-1d2a5e8f7a61","idempotency_key":"k","kind":"standard","status":"posted",` +
+	`"effective_date":"2026-03-15","posted_at":"2026-03-15T10:00:00Z","line_count":0,` +
+	`"content_hash":"ffafbd8cbe6bea823dc5c476bf63977a105ca39910b575d41e68e06538f95ffe","postings":[]}`
+
 // TestSpecCheckCatchesDepartures: the check the tests' servers run fails
 // on an answer or a request the description does not give, and passes a
 // conforming one.
@@ -445,12 +450,21 @@ func TestSpecCheckCatchesDepartures(t *testing.T) {
 		{"conforming", "GET", "/healthz", "", "", 200, `{"status":"ok"}`, ""},
 		{"conforming error", "GET", "/v1/verify", "", "", 401, `{"error":{"code":"unauthorized","message":"no token"}}`, ""},
 		{"wrong type in the body", "GET", "/v1/verify", "", "", 200, `{"ok":"yes","problems":[]}`, "departs from the description"},
+		{"field not described", "GET", "/v1/verify", "", "", 200, `{"ok":true,"problems":[],"extra":1}`, "departs from the description"},
 		{"required field missing", "GET", "/v1/accounts/bank:main", "", "", 200, `{"code":"bank:main"}`, "departs from the description"},
 		{"status not documented", "GET", "/v1/accounts", "", "", http.StatusTeapot, `{"error":{"code":"invalid","message":"x"}}`, "departs from the description"},
 		{"error of another shape", "GET", "/v1/accounts", "", "", 400, `{"message":"bad"}`, "departs from the description"},
 		{"refused request accepted", "POST", "/v1/seals", `{"reason":1}`, "application/json", 200, `{"seal":null}`, "to a request the description refuses"},
 		{"unknown body field accepted", "POST", "/v1/seals", `{"why":"x"}`, "application/json", 200, `{"seal":null}`, "to a request the description refuses"},
 		{"refused request refused", "POST", "/v1/seals", `{"reason":1}`, "application/json", 400, `{"error":{"code":"invalid","message":"reason","field":"reason"}}`, ""},
+		// OpenAPI 3.1: an amount's type is the list [string, number].
+		{"amount as a number", "POST", "/v1/entries", `{"idempotency_key":"k","lines":[{"account":"bank:main","amount":12.5}]}`, "application/json", 201, entryAnswer, ""},
+		{"amount as a boolean", "POST", "/v1/entries", `{"idempotency_key":"k","lines":[{"account":"bank:main","amount":true}]}`, "application/json", 201, entryAnswer, "to a request the description refuses"},
+		{"seal null", "POST", "/v1/seals", `{"reason":"x"}`, "application/json", 200, `{"seal":null}`, ""},
+		{"seal neither null nor a seal", "POST", "/v1/seals", `{"reason":"x"}`, "application/json", 200, `{"seal":1}`, "departs from the description"},
+		{"no token, answered", "GET", "/v1/verify", "", "", 200, `{"ok":true,"problems":[]}`, "to a request the description refuses"},
+		{"no token, refused", "GET", "/v1/verify", "", "", 401, `{"error":{"code":"unauthorized","message":"no token"}}`, ""},
+		{"no token to a public route", "GET", "/healthz", "", "", 200, `{"status":"ok"}`, ""},
 		{"unknown path answered", "GET", "/v1/nope", "", "", 200, `{}`, "on a path the description does not list"},
 		{"unknown method answered", "DELETE", "/v1/entries", "", "", 204, ``, "for a method the description does not list"},
 	}
@@ -463,7 +477,9 @@ func TestSpecCheckCatchesDepartures(t *testing.T) {
 				_, _ = io.WriteString(w, c.answer)
 			}))
 			req := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))
-			req.Header.Set("Authorization", "Bearer t")
+			if !strings.HasPrefix(c.name, "no token") {
+				req.Header.Set("Authorization", "Bearer t")
+			}
 			if c.ct != "" {
 				req.Header.Set("Content-Type", c.ct)
 			}
