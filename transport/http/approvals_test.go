@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -87,7 +86,7 @@ func newApprovalAPI(t *testing.T, secondAbove string) *batchAPI {
 		Runs:          runs,
 		Approvals:     withDelivery(approvals, l, clock),
 	})
-	srv := httptest.NewServer(h)
+	srv := newServer(t, h)
 	t.Cleanup(srv.Close)
 	return &batchAPI{testAPI: &testAPI{srv: srv, pool: pool, logs: logs}, events: events}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -66,7 +65,7 @@ func newBatchAPI(t *testing.T) *batchAPI {
 		MaxBodyBytes: testMaxBody,
 		Runs:         paysql.NewRunStore(pool, paysql.WithRunClock(ticking(runDay))),
 	})
-	srv := httptest.NewServer(h)
+	srv := newServer(t, h)
 	t.Cleanup(srv.Close)
 	return &batchAPI{
 		testAPI: &testAPI{srv: srv, pool: pool, logs: logs},

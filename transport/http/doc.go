@@ -18,4 +18,8 @@
 // package defines that form (ledger/json.go), so that ledgerctl -o json
 // writes the same. Request bodies may give an amount as a string or a JSON
 // number.
+//
+// openapi.json describes the API in OpenAPI 3.1 and is served at
+// GET /v1/openapi.json (openapi.go); the package's tests hold it to the
+// route tables and check every request and answer of theirs against it.
 package httptransport

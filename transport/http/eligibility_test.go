@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -64,7 +63,7 @@ func TestUnopenedBeneficiaries(t *testing.T) {
 		Tokens: tokens, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
 		MaxBodyBytes: testMaxBody, Beneficiaries: events,
 	})
-	srv := httptest.NewServer(h)
+	srv := newServer(t, h)
 	t.Cleanup(srv.Close)
 	a := &testAPI{srv: srv, pool: pool, logs: &syncBuffer{}}
 

@@ -104,7 +104,7 @@ func newReconAPIWith(t *testing.T, gw bank.Gateway) *reconAPI {
 		Reconcile:         rec,
 		BankAccount:       testDebtor.IBAN,
 	})
-	srv := httptest.NewServer(h)
+	srv := newServer(t, h)
 	t.Cleanup(srv.Close)
 	a := &reconAPI{batchAPI: &batchAPI{
 		testAPI: &testAPI{srv: srv, pool: pool, logs: logs},

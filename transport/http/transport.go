@@ -123,20 +123,7 @@ func NewHandler(svc ledger.Service, opts Options) http.Handler {
 	a := &api{opts: opts}
 
 	mux := http.NewServeMux()
-	routes := a.routes(svc)
-	if opts.Beneficiaries != nil {
-		routes = append(routes, a.eligibilityRoutes(opts.Beneficiaries)...)
-	}
-	if opts.Runs != nil {
-		routes = append(routes, a.batchRoutes(opts.Runs)...)
-	}
-	if opts.Approvals != nil {
-		routes = append(routes, a.approvalRoutes(opts.Approvals)...)
-	}
-	if opts.Reconcile != nil {
-		routes = append(routes, a.reconcileRoutes(opts.Reconcile)...)
-	}
-	routes = append(routes, a.exportRoutes(opts.FEC)...)
+	routes := a.table(svc)
 	// The observer caps every body at the largest limit of a route; the
 	// routes with a smaller one cap theirs again.
 	maxBody := opts.MaxBodyBytes
@@ -173,6 +160,27 @@ type api struct {
 	opts Options
 }
 
+// table is every route of the API: the ledger's, and those of the services
+// opts sets.
+func (a *api) table(svc ledger.Service) []route {
+	opts := a.opts
+	routes := a.routes(svc)
+	if opts.Beneficiaries != nil {
+		routes = append(routes, a.eligibilityRoutes(opts.Beneficiaries)...)
+	}
+	if opts.Runs != nil {
+		routes = append(routes, a.batchRoutes(opts.Runs)...)
+	}
+	if opts.Approvals != nil {
+		routes = append(routes, a.approvalRoutes(opts.Approvals)...)
+	}
+	if opts.Reconcile != nil {
+		routes = append(routes, a.reconcileRoutes(opts.Reconcile)...)
+	}
+	routes = append(routes, a.exportRoutes(opts.FEC)...)
+	return routes
+}
+
 // routes is the routing table of the API.
 func (a *api) routes(svc ledger.Service) []route {
 	read := AllRoles()
@@ -192,6 +200,7 @@ func (a *api) routes(svc ledger.Service) []route {
 		{pattern: "GET /healthz", public: true, handler: http.HandlerFunc(healthz)},
 		{pattern: "GET /readyz", public: true, handler: http.HandlerFunc(a.readyz)},
 		{pattern: "GET /metrics", public: true, handler: promhttp.HandlerFor(a.opts.Registry, promhttp.HandlerOpts{})},
+		{pattern: "GET /v1/openapi.json", public: true, handler: http.HandlerFunc(serveOpenAPI)},
 	}
 }
 

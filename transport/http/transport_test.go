@@ -67,7 +67,7 @@ func newTestAPI(t *testing.T, ready map[string]func(context.Context) error) *tes
 		MaxBodyBytes: testMaxBody,
 		Ready:        ready,
 	})
-	srv := httptest.NewServer(h)
+	srv := newServer(t, h)
 	t.Cleanup(srv.Close)
 	return &testAPI{srv: srv, pool: pool, logs: logs}
 }
