@@ -15,35 +15,25 @@ import (
 	"time"
 
 	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/internal/staff"
 )
 
-// Role is what a person may do through the API.
-type Role string
+// Role is what a person may do through the API: a staff.Role, named here
+// for the routing tables.
+type Role = staff.Role
 
-// The roles of the staff API (DESIGN.md: preparer and approver are different
-// people; controllers reconcile; auditors read).
+// The roles of the staff API (staff.Role).
 const (
-	RolePreparer   Role = "preparer"
-	RoleApprover   Role = "approver"
-	RoleController Role = "controller"
-	RoleAuditor    Role = "auditor"
-	RoleAdmin      Role = "admin"
+	RolePreparer   = staff.RolePreparer
+	RoleApprover   = staff.RoleApprover
+	RoleController = staff.RoleController
+	RoleAuditor    = staff.RoleAuditor
+	RoleAdmin      = staff.RoleAdmin
 )
 
 // AllRoles returns every role, for routes that any authenticated person may
-// call.
-func AllRoles() []Role {
-	return []Role{RolePreparer, RoleApprover, RoleController, RoleAuditor, RoleAdmin}
-}
-
-// ParseRole reads a role name.
-func ParseRole(s string) (Role, error) {
-	r := Role(s)
-	if slices.Contains(AllRoles(), r) {
-		return r, nil
-	}
-	return "", fmt.Errorf("unknown role %q (want preparer, approver, controller, auditor or admin)", s)
-}
+// call (staff.AllRoles).
+func AllRoles() []Role { return staff.AllRoles() }
 
 // Principal is who made a request: the name of the token's holder, the roles
 // it carries and the address the request came from. It is kept in the
@@ -241,7 +231,7 @@ func (p *tokenParser) entry(where, s string) error {
 
 	var roles []Role
 	for _, rs := range strings.Split(roleList, "+") {
-		r, err := ParseRole(strings.TrimSpace(rs))
+		r, err := staff.ParseRole(strings.TrimSpace(rs))
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
