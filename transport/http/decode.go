@@ -2,6 +2,7 @@ package httptransport
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-kit/kit/endpoint"
+	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
@@ -311,10 +314,19 @@ type sealBody struct {
 	Reason string `json:"reason"`
 }
 
-// textInURL refuses, before h sees the request, a path wildcard of pattern
-// or a query parameter whose text is not UTF-8 or holds a NUL, naming it:
-// what the stores would be asked to look up could not be text.
-func textInURL(pattern string, h http.Handler) http.Handler {
+// pendingRequest is a request not decoded yet: the route's decoder runs
+// inside the endpoint middlewares (decoded), after authentication, so that
+// nobody's body is read, nor their mistakes answered, before they are
+// known.
+type pendingRequest struct {
+	r         *http.Request
+	dec       kithttp.DecodeRequestFunc
+	wildcards []string
+}
+
+// deferDecoding is the kithttp.DecodeRequestFunc of a route of pattern: it
+// hands dec and the request to decoded, the innermost middleware.
+func deferDecoding(pattern string, dec kithttp.DecodeRequestFunc) kithttp.DecodeRequestFunc {
 	var wildcards []string
 	for rest := pattern; ; {
 		i := strings.IndexByte(rest, '{')
@@ -328,13 +340,30 @@ func textInURL(pattern string, h http.Handler) http.Handler {
 		wildcards = append(wildcards, strings.TrimSuffix(rest[i+1:i+j], "..."))
 		rest = rest[i+j+1:]
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := checkURLText(r, wildcards); err != nil {
-			encodeError(r.Context(), err, w)
-			return
+	return func(_ context.Context, r *http.Request) (any, error) {
+		return pendingRequest{r: r, dec: dec, wildcards: wildcards}, nil
+	}
+}
+
+// decoded decodes a pendingRequest and calls e with it. It first refuses a
+// path wildcard or a query parameter whose text is not UTF-8 or holds a
+// NUL, naming it: what the stores would be asked to look up could not be
+// text.
+func decoded(e endpoint.Endpoint) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		p, ok := request.(pendingRequest)
+		if !ok {
+			return e(ctx, request)
 		}
-		h.ServeHTTP(w, r)
-	})
+		if err := checkURLText(p.r, p.wildcards); err != nil {
+			return nil, err
+		}
+		req, err := p.dec(ctx, p.r)
+		if err != nil {
+			return nil, err
+		}
+		return e(ctx, req)
+	}
 }
 
 func checkURLText(r *http.Request, wildcards []string) error {

@@ -8,7 +8,9 @@ import (
 	"github.com/go-kit/kit/endpoint"
 	"github.com/google/uuid"
 
+	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
 )
 
 // Page sizes of the listing routes.
@@ -282,4 +284,151 @@ func makeSealEndpoint(svc ledger.Service) endpoint.Endpoint {
 		}
 		return sealResponse{Seal: s}, nil
 	}
+}
+
+// ledgerRoutes are the routes of the ledger: reads open to every role,
+// writes to admin only.
+func (a *api) ledgerRoutes(svc ledger.Service) []route {
+	read := AllRoles()
+	admin := []Role{RoleAdmin}
+	return []route{
+		{pattern: "GET /v1/accounts", allow: read, handler: a.server(makeListAccountsEndpoint(svc), decodeListAccountsRequest)},
+		{pattern: "GET /v1/accounts/{code}", allow: read, handler: a.server(makeGetAccountEndpoint(svc), decodeGetAccountRequest)},
+		{pattern: "GET /v1/accounts/{code}/balance", allow: read, handler: a.server(a.accountRead(payments.ReadBalance)(makeBalanceEndpoint(svc)), decodeBalanceRequest)},
+		{pattern: "GET /v1/accounts/{code}/statement", allow: read, handler: a.server(a.accountRead(payments.ReadStatement)(makeStatementEndpoint(svc)), decodeStatementRequest)},
+		{pattern: "GET /v1/entries/{id}", allow: read, handler: a.server(makeGetEntryEndpoint(svc), decodeGetEntryRequest)},
+		{pattern: "POST /v1/entries", allow: admin, handler: a.server(makePostEntryEndpoint(svc), decodePostEntryRequest)},
+		{pattern: "POST /v1/entries/{id}/reversal", allow: admin, handler: a.server(makeReverseEntryEndpoint(svc), decodeReverseEntryRequest)},
+		{pattern: "GET /v1/trial-balance", allow: read, handler: a.server(makeTrialBalanceEndpoint(svc), decodeTrialBalanceRequest)},
+		{pattern: "GET /v1/verify", allow: read, handler: a.server(makeVerifyEndpoint(svc), decodeVerifyRequest)},
+		{pattern: "POST /v1/seals", allow: admin, handler: a.server(makeSealEndpoint(svc), decodeSealRequest)},
+	}
+}
+
+// The request decoders: each reads the path, the query (refusing parameters
+// the route does not take) and the body into the endpoint's request, and
+// fails with an *errs.Error naming the field at fault.
+
+func decodeListAccountsRequest(_ context.Context, r *http.Request) (any, error) {
+	q, err := parseQuery(r, "prefix", "cursor", "limit")
+	if err != nil {
+		return nil, err
+	}
+	limit, err := q.limit(defaultLimit)
+	if err != nil {
+		return nil, err
+	}
+	return listAccountsRequest{Prefix: q.str("prefix"), Cursor: q.str("cursor"), Limit: limit}, nil
+}
+
+func decodeGetAccountRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return getAccountRequest{Code: r.PathValue("code")}, nil
+}
+
+func decodeBalanceRequest(_ context.Context, r *http.Request) (any, error) {
+	q, err := parseQuery(r, "as_of")
+	if err != nil {
+		return nil, err
+	}
+	at, err := q.asOf()
+	if err != nil {
+		return nil, err
+	}
+	return balanceRequest{Code: r.PathValue("code"), AsOf: at}, nil
+}
+
+func decodeStatementRequest(_ context.Context, r *http.Request) (any, error) {
+	q, err := parseQuery(r, "from", "to", "cursor", "limit")
+	if err != nil {
+		return nil, err
+	}
+	sq := ledger.StatementQuery{Account: r.PathValue("code"), Cursor: q.str("cursor")}
+	if sq.From, err = q.date("from"); err != nil {
+		return nil, err
+	}
+	if sq.To, err = q.date("to"); err != nil {
+		return nil, err
+	}
+	if !sq.From.IsZero() && !sq.To.IsZero() && sq.To.Before(sq.From) {
+		return nil, errs.Field("to", "%s is before from (%s)", sq.To, sq.From)
+	}
+	if sq.Limit, err = q.limit(defaultLimit); err != nil {
+		return nil, err
+	}
+	return statementRequest{Query: sq}, nil
+}
+
+func decodeGetEntryRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	id, err := entryID(r)
+	if err != nil {
+		return nil, err
+	}
+	return getEntryRequest{ID: id}, nil
+}
+
+func decodePostEntryRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	var b entryBody
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	return postEntryRequest{Entry: b.newEntry()}, nil
+}
+
+func decodeReverseEntryRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	id, err := entryID(r)
+	if err != nil {
+		return nil, err
+	}
+	var b reversalBody
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	return reverseEntryRequest{Reversal: ledger.Reversal{
+		EntryID:        id,
+		IdempotencyKey: b.IdempotencyKey,
+		EffectiveDate:  ledger.Date(b.EffectiveDate),
+		Reason:         b.Reason,
+	}}, nil
+}
+
+func decodeTrialBalanceRequest(_ context.Context, r *http.Request) (any, error) {
+	q, err := parseQuery(r, "as_of")
+	if err != nil {
+		return nil, err
+	}
+	at, err := q.asOf()
+	if err != nil {
+		return nil, err
+	}
+	return trialBalanceRequest{AsOf: at}, nil
+}
+
+func decodeVerifyRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return verifyRequest{}, nil
+}
+
+func decodeSealRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	var b sealBody
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	return sealRequest(b), nil
 }
