@@ -118,12 +118,14 @@ func (c *Consumer) watchLag(ctx context.Context) {
 		lag, err := c.measureLag(ctx)
 		switch {
 		case err == nil:
+			// Under the lock: once c.lag is lag, each applied batch
+			// updates it (observe).
 			c.mu.Lock()
 			c.lag, c.lagAt = lag, time.Now()
-			c.mu.Unlock()
 			for p, n := range lag {
 				c.m.lag.WithLabelValues(partitionLabel(p)).Set(float64(n))
 			}
+			c.mu.Unlock()
 		case ctx.Err() == nil:
 			c.log.Warn("measuring the lag", "err", err)
 		}
