@@ -2,13 +2,17 @@ package httptransport
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/internal/jsonstrict"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 )
@@ -303,6 +307,80 @@ func (a *api) ledgerRoutes(svc ledger.Service) []route {
 		{pattern: "GET /v1/verify", allow: read, handler: a.server(makeVerifyEndpoint(svc), decodeVerifyRequest)},
 		{pattern: "POST /v1/seals", allow: admin, handler: a.server(makeSealEndpoint(svc), decodeSealRequest)},
 	}
+}
+
+// The request bodies of the ledger routes.
+
+// lineBody is a ledger.Line as a request body gives it.
+type lineBody struct {
+	Account  string      `json:"account"`
+	Amount   jsonDecimal `json:"amount"`
+	Currency string      `json:"currency"`
+	Memo     string      `json:"memo"`
+}
+
+// lineList decodes the "lines" array element by element, so that an error
+// names the line: "lines[2].amount".
+type lineList []ledger.Line
+
+func (l *lineList) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return &jsonstrict.FieldError{Path: "lines", Msg: "must be an array of lines"}
+	}
+	out := make(lineList, 0, len(raw))
+	for i, m := range raw {
+		var lb lineBody
+		if err := jsonstrict.DecodeBody(m, &lb); err != nil {
+			at := fmt.Sprintf("lines[%d]", i)
+			var e *errs.Error
+			if errors.As(err, &e) && e.Field != "body" {
+				return &jsonstrict.FieldError{Path: at + "." + e.Field, Msg: e.Message}
+			}
+			return &jsonstrict.FieldError{Path: at, Msg: "must be an object with account, amount, currency and memo"}
+		}
+		out = append(out, ledger.Line{
+			Account:  lb.Account,
+			Amount:   decimal.Decimal(lb.Amount),
+			Currency: lb.Currency,
+			Memo:     lb.Memo,
+		})
+	}
+	*l = out
+	return nil
+}
+
+// entryBody is the body of POST /v1/entries: a ledger.NewEntry.
+type entryBody struct {
+	IdempotencyKey string            `json:"idempotency_key"`
+	EffectiveDate  jsonDate          `json:"effective_date"`
+	Description    string            `json:"description"`
+	SourceRef      string            `json:"source_ref"`
+	Metadata       map[string]string `json:"metadata"`
+	Lines          lineList          `json:"lines"`
+}
+
+func (b entryBody) newEntry() ledger.NewEntry {
+	return ledger.NewEntry{
+		IdempotencyKey: b.IdempotencyKey,
+		EffectiveDate:  ledger.Date(b.EffectiveDate),
+		Description:    b.Description,
+		SourceRef:      b.SourceRef,
+		Metadata:       b.Metadata,
+		Lines:          b.Lines,
+	}
+}
+
+// reversalBody is the body of POST /v1/entries/{id}/reversal.
+type reversalBody struct {
+	IdempotencyKey string   `json:"idempotency_key"`
+	EffectiveDate  jsonDate `json:"effective_date"`
+	Reason         string   `json:"reason"`
+}
+
+// sealBody is the body of POST /v1/seals.
+type sealBody struct {
+	Reason string `json:"reason"`
 }
 
 // The request decoders: each reads the path, the query (refusing parameters
