@@ -21,7 +21,12 @@ STATICCHECK_VERSION ?= v0.7.0
 FUZZ_TARGETS ?= ./payments:FuzzParseEvent ./payments/sepa:FuzzReadStatusReport ./payments/sepa:FuzzRead ./reconcile:FuzzReadCamt053 ./reconcile:FuzzReadCFONB
 FUZZTIME ?= 30s
 
-.PHONY: all build test bench demo run lint fuzz clean
+# The packages that start goroutines of their own (the ledger store, the
+# Kafka consumer, the bank gateway, the server's sender and scheduler, the
+# leases), tested again under the race detector by `make race`.
+RACE_PKGS ?= ./ledger/sqlstore/... ./transport/kafka/... ./payments/bank/... ./internal/server/... ./internal/lease/...
+
+.PHONY: all build test race bench demo run lint fuzz clean
 
 all: build
 
@@ -36,6 +41,11 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 1 -timeout 30m ./...
+
+# The race detector slows tests several times over: only RACE_PKGS, one
+# test binary at a time, as in `make test`.
+race:
+	$(GO) test -race -count=1 -p 1 -timeout 30m $(RACE_PKGS)
 
 bench:
 	$(GO) run ./cmd/ledgerctl bench $(BENCH_ARGS)

@@ -3,7 +3,6 @@ package payments
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -12,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/internal/staff"
 	"github.com/ofii/allowances/ledger"
 )
 
@@ -54,32 +54,20 @@ const RunReissue RunKind = "reissue"
 // accrued when the first batch was approved, so approval posts nothing.
 const LineReissue LineKind = "reissue"
 
-// The roles of the staff (the same names as the API's).
+// The names of the roles of the staff (staff.Role), as an Actor holds them.
 const (
-	RolePreparer   = "preparer"
-	RoleApprover   = "approver"
-	RoleController = "controller"
-	RoleAuditor    = "auditor"
-	RoleAdmin      = "admin"
+	RolePreparer   = string(staff.RolePreparer)
+	RoleApprover   = string(staff.RoleApprover)
+	RoleController = string(staff.RoleController)
+	RoleAuditor    = string(staff.RoleAuditor)
+	RoleAdmin      = string(staff.RoleAdmin)
 )
 
 // Actor is who asks for a transition: a person authenticated by the API or
-// by ledgerctl, or the service itself (the scheduler, the bank poller).
-type Actor struct {
-	Name    string   `json:"name"`
-	Roles   []string `json:"roles"`
-	Address string   `json:"address,omitempty"` // where the request came from
-}
-
-// Has reports whether a holds one of roles.
-func (a Actor) Has(roles ...string) bool {
-	for _, r := range roles {
-		if slices.Contains(a.Roles, r) {
-			return true
-		}
-	}
-	return false
-}
+// by ledgerctl, or the service itself (the scheduler, the bank poller). It
+// is staff.Actor, named here too so that the stores' signatures read as
+// they did.
+type Actor = staff.Actor
 
 // System is the actor of what the service does by itself.
 var System = Actor{Name: "system", Roles: []string{"system"}}
@@ -346,18 +334,6 @@ type Approvals interface {
 	AuditLog
 	StatusReports
 	BankOutbox
-}
-
-// Allow refuses an actor without a name, or without one of roles, for what
-// they ask to do: invalid without a name, forbidden without the role.
-func (a Actor) Allow(what string, roles ...string) error {
-	if strings.TrimSpace(a.Name) == "" {
-		return errs.Field("actor", "is required: who may %s", what)
-	}
-	if !a.Has(roles...) {
-		return errs.E(errs.Forbidden, "%s may not %s: it needs the role %s", a.Name, what, strings.Join(roles, " or "))
-	}
-	return nil
 }
 
 // MaxReasonLen bounds the notes and reasons people give.

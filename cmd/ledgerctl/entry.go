@@ -13,6 +13,7 @@ import (
 
 	"github.com/ofii/allowances/internal/cli"
 	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/internal/jsonstrict"
 	"github.com/ofii/allowances/ledger"
 )
 
@@ -49,7 +50,7 @@ posts it: it needs the token of an administrator.`,
 				return err
 			}
 			var e ledger.NewEntry
-			if err := cli.DecodeStrict(data, &e); err != nil {
+			if err := jsonstrict.Decode(data, &e); err != nil {
 				return fmt.Errorf("read entry from %s: %w", args[0], err)
 			}
 			// The file goes as it is, so that ledgerd reads the amounts

@@ -14,13 +14,14 @@ import (
 
 	"github.com/ofii/allowances/internal/cli"
 	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/internal/staff"
 	httptransport "github.com/ofii/allowances/transport/http"
 )
 
 // roleNames lists the roles a token may carry, for help and error texts.
 func roleNames() string {
 	var names []string
-	for _, r := range httptransport.AllRoles() {
+	for _, r := range staff.AllRoles() {
 		names = append(names, string(r))
 	}
 	return strings.Join(names, ", ")
@@ -69,7 +70,7 @@ and ledgerd takes the line once it is in its settings and it is restarted.`,
 			var rs []string
 			for _, name := range roleFlag {
 				name = strings.ToLower(strings.TrimSpace(name))
-				r, err := httptransport.ParseRole(name)
+				r, err := staff.ParseRole(name)
 				if err != nil {
 					return errs.Field("--role", "%q is not a role; the roles are %s", name, roleNames())
 				}

@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/go-kit/kit/endpoint"
-	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/google/uuid"
 
 	"github.com/ofii/allowances/internal/errs"
@@ -398,8 +397,8 @@ func (a *api) approvalRoutes(svc payments.Approvals) []route {
 		{pattern: "POST /v1/batches/{id}/cancel", allow: BatchCancellers, handler: a.server(makeCancelEndpoint(svc), decodeReasonTransition)},
 		{pattern: "POST /v1/batches/{id}/release", allow: BatchApprovers, handler: a.server(makeReleaseEndpoint(svc), decodeReleaseRequest)},
 		{pattern: "GET /v1/batches/{id}/files", allow: FileListers, handler: a.server(makeListFilesEndpoint(svc), decodeListFilesRequest)},
-		{pattern: "GET /v1/files/{msgId}", allow: FileReaders, handler: kithttp.NewServer(makeFileContentEndpoint(svc), decodeFileContentRequest,
-			encodeFileContent, kithttp.ServerErrorEncoder(encodeError))},
+		{pattern: "GET /v1/files/{msgId}", allow: FileReaders, handler: a.serverEncoding(makeFileContentEndpoint(svc), decodeFileContentRequest,
+			encodeFileContent)},
 		{pattern: "GET /v1/files/{msgId}/info", allow: FileListers, handler: a.server(makeFileInfoEndpoint(svc), decodeFileContentRequest)},
 		{pattern: "GET /v1/payment-exceptions", allow: AllRoles(), handler: a.server(makeListExceptionsEndpoint(svc), decodeListExceptionsRequest)},
 		{pattern: "POST /v1/payment-exceptions/{id}/payee", allow: PayeeCorrectors, handler: a.server(makeCorrectPayeeEndpoint(svc), decodeCorrectPayeeRequest)},

@@ -14,36 +14,28 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-kit/kit/endpoint"
+
 	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/internal/staff"
 )
 
-// Role is what a person may do through the API.
-type Role string
+// Role is what a person may do through the API: a staff.Role, named here
+// for the routing tables.
+type Role = staff.Role
 
-// The roles of the staff API (DESIGN.md: preparer and approver are different
-// people; controllers reconcile; auditors read).
+// The roles of the staff API (staff.Role).
 const (
-	RolePreparer   Role = "preparer"
-	RoleApprover   Role = "approver"
-	RoleController Role = "controller"
-	RoleAuditor    Role = "auditor"
-	RoleAdmin      Role = "admin"
+	RolePreparer   = staff.RolePreparer
+	RoleApprover   = staff.RoleApprover
+	RoleController = staff.RoleController
+	RoleAuditor    = staff.RoleAuditor
+	RoleAdmin      = staff.RoleAdmin
 )
 
 // AllRoles returns every role, for routes that any authenticated person may
-// call.
-func AllRoles() []Role {
-	return []Role{RolePreparer, RoleApprover, RoleController, RoleAuditor, RoleAdmin}
-}
-
-// ParseRole reads a role name.
-func ParseRole(s string) (Role, error) {
-	r := Role(s)
-	if slices.Contains(AllRoles(), r) {
-		return r, nil
-	}
-	return "", fmt.Errorf("unknown role %q (want preparer, approver, controller, auditor or admin)", s)
-}
+// call (staff.AllRoles).
+func AllRoles() []Role { return staff.AllRoles() }
 
 // Principal is who made a request: the name of the token's holder, the roles
 // it carries and the address the request came from. It is kept in the
@@ -241,7 +233,7 @@ func (p *tokenParser) entry(where, s string) error {
 
 	var roles []Role
 	for _, rs := range strings.Split(roleList, "+") {
-		r, err := ParseRole(strings.TrimSpace(rs))
+		r, err := staff.ParseRole(strings.TrimSpace(rs))
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
@@ -282,59 +274,95 @@ func (p *tokenParser) entry(where, s string) error {
 	return nil
 }
 
-// Authorize returns middleware that lets a request through only with a
-// bearer token of tokens holding one of the roles in allow, and puts the
-// Principal in the request's context. Without a valid token it answers 401
-// with a WWW-Authenticate challenge; with a token of another role, 403
-// naming the roles required. Each route states its own allow list.
-func Authorize(tokens Tokens, allow ...Role) func(http.Handler) http.Handler {
-	if len(allow) == 0 {
-		panic("httptransport.Authorize: no role allowed; a public route must not be wrapped")
-	}
-	need := make([]string, len(allow))
-	for i, r := range allow {
-		need[i] = string(r)
-	}
-	var needText string
-	if len(need) == 1 {
-		needText = "the role " + need[0]
-	} else {
-		needText = "one of the roles " + strings.Join(need, ", ")
-	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token, ok := bearerToken(r)
-			if !ok {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="allowances"`)
-				writeError(w, errs.E(errs.Unauthorized, "a bearer token is required (Authorization: Bearer <token>)"))
-				return
+// credentials is what a request says of its caller, read at the HTTP level
+// by readCredentials and judged by the authenticate middleware.
+type credentials struct {
+	token      string // the bearer token, "" when the request has none
+	remoteAddr string
+}
+
+type credentialsKey struct{}
+
+// readCredentials is the kithttp.ServerBefore of every route that needs a
+// token: it puts the request's bearer token and address in the context.
+// It decides nothing; authenticate does.
+func readCredentials(ctx context.Context, r *http.Request) context.Context {
+	token, _ := bearerToken(r)
+	return context.WithValue(ctx, credentialsKey{}, credentials{token: token, remoteAddr: r.RemoteAddr})
+}
+
+// challenge is an unauthorized error answered with a WWW-Authenticate
+// header: it is a kithttp.Headerer, which encodeError writes.
+type challenge struct {
+	err    error
+	header string
+}
+
+func (c challenge) Error() string { return c.err.Error() }
+func (c challenge) Unwrap() error { return c.err }
+
+// Headers returns the WWW-Authenticate challenge of the response.
+func (c challenge) Headers() http.Header {
+	return http.Header{"Www-Authenticate": []string{c.header}}
+}
+
+// authenticate is the endpoint middleware that lets a request through only
+// with a valid bearer token of tokens (read by readCredentials), and puts
+// its Principal in the context and in the request log. Without a token,
+// or with one not valid, it fails unauthorized with a WWW-Authenticate
+// challenge.
+func authenticate(tokens Tokens) endpoint.Middleware {
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, request any) (any, error) {
+			c, _ := ctx.Value(credentialsKey{}).(credentials)
+			if c.token == "" {
+				return nil, challenge{
+					err:    errs.E(errs.Unauthorized, "a bearer token is required (Authorization: Bearer <token>)"),
+					header: `Bearer realm="allowances"`,
+				}
 			}
-			p, err := tokens.Check(token, time.Now())
+			p, err := tokens.Check(c.token, time.Now())
 			if err != nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="allowances", error="invalid_token"`)
-				writeError(w, err)
-				return
+				return nil, challenge{err: err, header: `Bearer realm="allowances", error="invalid_token"`}
 			}
-			p.RemoteAddr = r.RemoteAddr
-			if info := infoFrom(r.Context()); info != nil {
+			p.RemoteAddr = c.remoteAddr
+			if info := infoFrom(ctx); info != nil {
 				info.principal = p.Name
 			}
-			if !p.HasRole(allow...) {
-				writeError(w, errs.E(errs.Forbidden, "this needs %s; %s has %s", needText, p.Name, rolesText(p.Roles)))
-				return
-			}
-			next.ServeHTTP(w, r.WithContext(ContextWithPrincipal(r.Context(), p)))
-		})
+			return next(ContextWithPrincipal(ctx, p), request)
+		}
 	}
 }
 
-func rolesText(roles []Role) string {
-	s := make([]string, len(roles))
-	for i, r := range roles {
-		s[i] = string(r)
+// authorize is the endpoint middleware that lets through only the
+// authenticated principals holding one of the roles in allow, and fails
+// forbidden, naming the roles required, for the others. Each route states
+// its own allow list; authenticate runs before it.
+func authorize(allow ...Role) endpoint.Middleware {
+	if len(allow) == 0 {
+		panic("httptransport: authorize with no role allowed; a public route must not be wrapped")
 	}
-	return strings.Join(s, "+")
+	var needText string
+	if len(allow) == 1 {
+		needText = "the role " + string(allow[0])
+	} else {
+		needText = "one of the roles " + strings.Join(staff.Names(allow), ", ")
+	}
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, request any) (any, error) {
+			p, ok := PrincipalFrom(ctx)
+			if !ok {
+				return nil, errs.E(errs.Unauthorized, "the request names no authenticated person")
+			}
+			if !p.HasRole(allow...) {
+				return nil, errs.E(errs.Forbidden, "this needs %s; %s has %s", needText, p.Name, rolesText(p.Roles))
+			}
+			return next(ctx, request)
+		}
+	}
 }
+
+func rolesText(roles []Role) string { return strings.Join(staff.Names(roles), "+") }
 
 // bearerToken returns the token of an "Authorization: Bearer <token>"
 // header; the scheme is case-insensitive (RFC 6750).

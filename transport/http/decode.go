@@ -2,6 +2,7 @@ package httptransport
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,19 +16,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/go-kit/kit/endpoint"
+	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/internal/jsonstrict"
 	"github.com/ofii/allowances/ledger"
 )
 
-// decodeBody reads r's body, one JSON value, into v. It refuses a body
-// declared as anything but JSON (415), or not declared at all; bytes that
-// are not UTF-8, which encoding/json would silently replace; fields v does
-// not have and anything after the value. Every failure is an *errs.Error
+// decodeBody reads r's body, one JSON value, into v with the one strict
+// decoder (jsonstrict.DecodeBody). It refuses a body declared as anything
+// but JSON (415), or not declared at all. Every failure is an *errs.Error
 // naming the field or the position at fault. The body's size is capped by
 // the observer's http.MaxBytesReader.
 func decodeBody(r *http.Request, v any) error {
@@ -44,25 +46,7 @@ func decodeBody(r *http.Request, v any) error {
 	if ct == "" && len(bytes.TrimSpace(data)) > 0 {
 		return unsupportedType("is missing: the body is JSON, declared as application/json")
 	}
-	if !utf8.Valid(data) {
-		return errs.Field("body", "is not valid UTF-8 text: the byte at offset %d is not", ledger.InvalidUTF8At(data))
-	}
-	if at := loneSurrogateAt(data); at >= 0 {
-		return errs.Field("body", "the escape at offset %d is half of a UTF-16 surrogate pair, not a character", at)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return bodyError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return bodyError(err)
-		}
-		return errs.Field("body", "unexpected data after the JSON value")
-	}
-	return nil
+	return jsonstrict.DecodeBody(data, v)
 }
 
 // checkJSONType refuses a Content-Type other than application/json, whose
@@ -86,49 +70,10 @@ func unsupportedType(format string, args ...any) error {
 	return &errs.Error{Code: errs.Unsupported, Field: "Content-Type", Message: fmt.Sprintf(format, args...)}
 }
 
-// loneSurrogateAt is the offset of the first \uXXXX escape of the JSON
-// text b that is a UTF-16 surrogate without its other half, which
-// encoding/json would silently replace, or -1. Outside strings a valid
-// JSON text has no backslash, so every backslash starts an escape.
-func loneSurrogateAt(b []byte) int {
-	unit := func(i int) (rune, bool) { // the \uXXXX escape at i
-		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
-			return 0, false
-		}
-		n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
-		return rune(n), err == nil
-	}
-	for i := 0; i < len(b); i++ {
-		if b[i] != '\\' {
-			continue
-		}
-		r, ok := unit(i)
-		switch {
-		case !ok:
-			i++ // a one-character escape, such as \\ or \"
-		case r >= 0xD800 && r < 0xDC00:
-			if lo, ok := unit(i + 6); ok && lo >= 0xDC00 && lo < 0xE000 {
-				i += 11
-				continue
-			}
-			return i
-		case r >= 0xDC00 && r < 0xE000:
-			return i
-		default:
-			i += 5
-		}
-	}
-	return -1
-}
-
-// bodyError explains a decoding failure.
+// bodyError explains a failure to read a body: too large (413), or cut
+// short.
 func bodyError(err error) error {
-	var (
-		tooLarge *http.MaxBytesError
-		syntax   *json.SyntaxError
-		typ      *json.UnmarshalTypeError
-		field    *fieldError
-	)
+	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
 		return &errs.Error{Code: errs.TooLarge, Field: "body", Message: fmt.Sprintf("larger than the limit of %d bytes", tooLarge.Limit)}
@@ -136,64 +81,17 @@ func bodyError(err error) error {
 		return errs.Field("body", "empty; a JSON object is expected")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return errs.Field("body", "invalid JSON: it ends before the value is complete")
-	case errors.As(err, &syntax):
-		return errs.Field("body", "invalid JSON at offset %d", syntax.Offset)
-	case errors.As(err, &field):
-		return errs.Field(field.path, "%s", field.msg)
-	case errors.As(err, &typ):
-		path := typ.Field
-		if path == "" {
-			path = "body"
-		}
-		return errs.Field(path, "%s", typeMessage(typ))
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		if n, err := strconv.Unquote(name); err == nil {
-			name = n
-		}
-		return errs.Field(name, "unknown field")
 	}
 	return errs.Field("body", "%v", err)
 }
 
+// The types whose failures jsonstrict explains in their own words: a
+// failure of jsonDecimal or jsonDate is a *json.UnmarshalTypeError of one
+// of them, to which encoding/json adds the field's path.
 var (
 	decimalType = reflect.TypeFor[decimal.Decimal]()
 	dateType    = reflect.TypeFor[ledger.Date]()
 )
-
-// typeMessage says what a value of the wrong JSON type should have been.
-func typeMessage(e *json.UnmarshalTypeError) string {
-	switch e.Type {
-	case decimalType:
-		return e.Value + " is not an amount: digits with at most two decimals after a '.', such as \"125.40\""
-	case dateType:
-		return "not a date (YYYY-MM-DD)"
-	}
-	switch e.Type.Kind() {
-	case reflect.String:
-		return "must be a string, not " + e.Value
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "must be a whole number, not " + e.Value
-	case reflect.Float32, reflect.Float64:
-		return "must be a number, not " + e.Value
-	case reflect.Bool:
-		return "must be true or false, not " + e.Value
-	case reflect.Slice, reflect.Array:
-		return "must be an array, not " + e.Value
-	case reflect.Map, reflect.Struct:
-		return "must be an object, not " + e.Value
-	}
-	return fmt.Sprintf("cannot hold a JSON %s", e.Value)
-}
-
-// fieldError is a decoding failure whose full path is known (an element of
-// an array, which encoding/json does not number).
-type fieldError struct {
-	path, msg string
-}
-
-func (e *fieldError) Error() string { return e.path + ": " + e.msg }
 
 // jsonDecimal reads an amount given as a JSON string ("125.40") or number
 // (125.40) in the one form ledger.ParseAmount reads: no exponent ("1e3"),
@@ -231,90 +129,19 @@ func (d *jsonDate) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// lineBody is a ledger.Line as a request body gives it.
-type lineBody struct {
-	Account  string      `json:"account"`
-	Amount   jsonDecimal `json:"amount"`
-	Currency string      `json:"currency"`
-	Memo     string      `json:"memo"`
+// pendingRequest is a request not decoded yet: the route's decoder runs
+// inside the endpoint middlewares (decoded), after authentication, so that
+// nobody's body is read, nor their mistakes answered, before they are
+// known.
+type pendingRequest struct {
+	r         *http.Request
+	dec       kithttp.DecodeRequestFunc
+	wildcards []string
 }
 
-// lineList decodes the "lines" array element by element, so that an error
-// names the line: "lines[2].amount".
-type lineList []ledger.Line
-
-func (l *lineList) UnmarshalJSON(b []byte) error {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return &fieldError{path: "lines", msg: "must be an array of lines"}
-	}
-	out := make(lineList, 0, len(raw))
-	for i, m := range raw {
-		var lb lineBody
-		dec := json.NewDecoder(bytes.NewReader(m))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&lb); err != nil {
-			at := fmt.Sprintf("lines[%d]", i)
-			var (
-				typ *json.UnmarshalTypeError
-				e   *errs.Error
-			)
-			if errors.As(err, &typ) && typ.Field != "" {
-				return &fieldError{path: at + "." + typ.Field, msg: typeMessage(typ)}
-			}
-			if errors.As(bodyError(err), &e) && e.Field != "body" {
-				return &fieldError{path: at + "." + e.Field, msg: e.Message}
-			}
-			return &fieldError{path: at, msg: "must be an object with account, amount, currency and memo"}
-		}
-		out = append(out, ledger.Line{
-			Account:  lb.Account,
-			Amount:   decimal.Decimal(lb.Amount),
-			Currency: lb.Currency,
-			Memo:     lb.Memo,
-		})
-	}
-	*l = out
-	return nil
-}
-
-// entryBody is the body of POST /v1/entries: a ledger.NewEntry.
-type entryBody struct {
-	IdempotencyKey string            `json:"idempotency_key"`
-	EffectiveDate  jsonDate          `json:"effective_date"`
-	Description    string            `json:"description"`
-	SourceRef      string            `json:"source_ref"`
-	Metadata       map[string]string `json:"metadata"`
-	Lines          lineList          `json:"lines"`
-}
-
-func (b entryBody) newEntry() ledger.NewEntry {
-	return ledger.NewEntry{
-		IdempotencyKey: b.IdempotencyKey,
-		EffectiveDate:  ledger.Date(b.EffectiveDate),
-		Description:    b.Description,
-		SourceRef:      b.SourceRef,
-		Metadata:       b.Metadata,
-		Lines:          b.Lines,
-	}
-}
-
-// reversalBody is the body of POST /v1/entries/{id}/reversal.
-type reversalBody struct {
-	IdempotencyKey string   `json:"idempotency_key"`
-	EffectiveDate  jsonDate `json:"effective_date"`
-	Reason         string   `json:"reason"`
-}
-
-// sealBody is the body of POST /v1/seals.
-type sealBody struct {
-	Reason string `json:"reason"`
-}
-
-// textInURL refuses, before h sees the request, a path wildcard of pattern
-// or a query parameter whose text is not UTF-8 or holds a NUL, naming it:
-// what the stores would be asked to look up could not be text.
-func textInURL(pattern string, h http.Handler) http.Handler {
+// deferDecoding is the kithttp.DecodeRequestFunc of a route of pattern: it
+// hands dec and the request to decoded, the innermost middleware.
+func deferDecoding(pattern string, dec kithttp.DecodeRequestFunc) kithttp.DecodeRequestFunc {
 	var wildcards []string
 	for rest := pattern; ; {
 		i := strings.IndexByte(rest, '{')
@@ -328,13 +155,30 @@ func textInURL(pattern string, h http.Handler) http.Handler {
 		wildcards = append(wildcards, strings.TrimSuffix(rest[i+1:i+j], "..."))
 		rest = rest[i+j+1:]
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := checkURLText(r, wildcards); err != nil {
-			encodeError(r.Context(), err, w)
-			return
+	return func(_ context.Context, r *http.Request) (any, error) {
+		return pendingRequest{r: r, dec: dec, wildcards: wildcards}, nil
+	}
+}
+
+// decoded decodes a pendingRequest and calls e with it. It first refuses a
+// path wildcard or a query parameter whose text is not UTF-8 or holds a
+// NUL, naming it: what the stores would be asked to look up could not be
+// text.
+func decoded(e endpoint.Endpoint) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		p, ok := request.(pendingRequest)
+		if !ok {
+			return e(ctx, request)
 		}
-		h.ServeHTTP(w, r)
-	})
+		if err := checkURLText(p.r, p.wildcards); err != nil {
+			return nil, err
+		}
+		req, err := p.dec(ctx, p.r)
+		if err != nil {
+			return nil, err
+		}
+		return e(ctx, req)
+	}
 }
 
 func checkURLText(r *http.Request, wildcards []string) error {

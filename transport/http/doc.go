@@ -1,8 +1,19 @@
-// Package httptransport is the staff HTTP API: go-kit endpoints over
-// ledger.Service (endpoint.go), their JSON decoding and encoding and the
-// routes (transport.go), bearer-token authentication with roles (auth.go),
-// and the request logs, metrics and panic recovery around them
-// (middleware.go).
+// Package httptransport is the staff HTTP API, go-kit style: each service
+// (ledger.go, eligibility.go, batches.go, approvals.go, reconcile.go,
+// reads.go) has its endpoints, their request decoders and its routing
+// table; transport.go serves every route's endpoint as a kithttp.Server
+// behind a chain of endpoint middlewares; the transport itself only
+// decodes, encodes and maps errors (errors.go, decode.go).
+//
+// The endpoint middlewares of a route, outermost first: instrumenting
+// (counts and times it, middleware.go), logging (notes its outcome for the
+// request log), authenticate (bearer token to Principal, auth.go) and
+// authorize (the route's roles), then the route's decoder (run after
+// authentication, so that nobody's body is read before they are known).
+// At the HTTP level, around them all, the observer (middleware.go) caps
+// bodies, gives each request an id, recovers panics, answers 404 and 405,
+// and writes one log line per request; readCredentials, a
+// kithttp.ServerBefore, reads the Authorization header into the context.
 //
 // Every route under /v1 needs a bearer token; each route declares the roles
 // it admits. Reads are open to every role, writes to admin only, until the

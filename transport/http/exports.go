@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
-	kithttp "github.com/go-kit/kit/transport/http"
 
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
@@ -38,8 +37,7 @@ const fecWriteWindow = 2 * time.Minute
 // FEC_SIREN), the FEC route answers 503.
 func (a *api) exportRoutes(x FECExporter) []route {
 	return []route{
-		{pattern: "GET /v1/exports/fec", allow: FECReaders, handler: kithttp.NewServer(makeFECEndpoint(x), decodeFECRequest,
-			a.encodeFEC, kithttp.ServerErrorEncoder(encodeError))},
+		{pattern: "GET /v1/exports/fec", allow: FECReaders, handler: a.serverEncoding(makeFECEndpoint(x), decodeFECRequest, a.encodeFEC)},
 	}
 }
 

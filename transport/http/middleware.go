@@ -11,20 +11,26 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-kit/kit/endpoint"
+	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ofii/allowances/internal/errs"
 )
 
-// requestInfo is what the handlers deeper in the chain tell the request log:
-// who called, and the error behind a failure. The observing middleware puts
-// it in the context; the others fill it in.
+// requestInfo is what the endpoint middlewares tell the request log and
+// the metrics: who called, the error behind a failure, and whether the
+// request was counted as an endpoint's. The observer puts it in the
+// context; the middlewares fill it in.
 type requestInfo struct {
 	id        string
+	start     time.Time
+	method    string // the method's metrics label
 	principal string
 	code      errs.Code
 	err       error // logged in full for internal errors only
+	counted   bool  // the instrumenting middleware counted and timed it
 }
 
 type infoKey struct{}
@@ -51,6 +57,71 @@ func recordError(ctx context.Context, err error) {
 		info.code = errs.CodeOf(err)
 		info.err = err
 	}
+}
+
+// failureOf is the error an endpoint's outcome stands for: its error, or
+// the business failure its response carries, or nil.
+func failureOf(response any, err error) error {
+	if err != nil {
+		return err
+	}
+	if f, ok := response.(endpoint.Failer); ok {
+		return f.Failed()
+	}
+	return nil
+}
+
+// logging is the endpoint middleware that notes an endpoint's outcome for
+// the request log: the code of its failure, and for an internal error the
+// error in full (never shown to the caller). The observer writes the line
+// with what only the HTTP level knows (status, bytes).
+func logging() endpoint.Middleware {
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, request any) (any, error) {
+			response, err := next(ctx, request)
+			if f := failureOf(response, err); f != nil {
+				recordError(ctx, f)
+			}
+			return response, err
+		}
+	}
+}
+
+// instrumenting is the endpoint middleware that counts an endpoint's
+// requests by route, method and the status its outcome is answered with,
+// and times them from their arrival, in the series of /metrics. The
+// observer counts the requests that reach no endpoint (no route, the
+// probes, a panic).
+func instrumenting(m *metrics, pattern string) endpoint.Middleware {
+	route := routeOf(pattern)
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, request any) (any, error) {
+			response, err := next(ctx, request)
+			if info := infoFrom(ctx); info != nil {
+				info.counted = true
+				m.requests.WithLabelValues(route, info.method, strconv.Itoa(statusOfOutcome(response, err))).Inc()
+				m.duration.WithLabelValues(route).Observe(time.Since(info.start).Seconds())
+			}
+			return response, err
+		}
+	}
+}
+
+// statusOfOutcome is the HTTP status an endpoint's outcome is answered
+// with: that of its failure's code (encodeError), the one its response
+// asks for (kithttp.StatusCoder), or 200.
+func statusOfOutcome(response any, err error) int {
+	if f := failureOf(response, err); f != nil {
+		code := errs.CodeOf(f)
+		if code == errs.Internal || statusOf(code) == http.StatusInternalServerError {
+			return http.StatusInternalServerError
+		}
+		return statusOf(code)
+	}
+	if sc, ok := response.(kithttp.StatusCoder); ok {
+		return sc.StatusCode()
+	}
+	return http.StatusOK
 }
 
 // metrics are the HTTP series of /metrics.
@@ -101,9 +172,11 @@ func register[C prometheus.Collector](reg *prometheus.Registry, c C) (C, error) 
 	return c, nil
 }
 
-// observer wraps the whole API: it limits request bodies, gives each request
-// an id, recovers panics into 500, counts and times requests, and writes
-// one log line per request. It never logs headers or bodies.
+// observer wraps the whole API at the HTTP level: it limits request
+// bodies, gives each request an id, recovers panics into 500, counts and
+// times the requests that reach no endpoint, and writes one log line per
+// request with what the endpoint middlewares noted. It never logs headers
+// or bodies.
 type observer struct {
 	logger  *slog.Logger
 	metrics *metrics
@@ -117,7 +190,7 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 		// Before w is wrapped: MaxBytesReader tells the server to close the
 		// connection when the limit is hit, through the server's own writer.
 		r.Body = http.MaxBytesReader(w, r.Body, o.maxBody)
-		info := &requestInfo{id: requestID(r)}
+		info := &requestInfo{id: requestID(r), start: start, method: methodLabel(r.Method)}
 		w.Header().Set("X-Request-Id", info.id)
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
@@ -143,13 +216,15 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 	})
 }
 
-// done counts, times and logs a finished request. r.Pattern is the pattern
-// the ServeMux matched, set on r as it routed it.
+// done logs a finished request, and counts and times it unless an
+// endpoint's instrumenting middleware did. r.Pattern is the pattern the
+// ServeMux matched, set on r as it routed it.
 func (o *observer) done(r *http.Request, rec *recorder, info *requestInfo, took time.Duration) {
 	route := routeOf(r.Pattern)
-	method := methodLabel(r.Method)
-	o.metrics.requests.WithLabelValues(route, method, strconv.Itoa(rec.status)).Inc()
-	o.metrics.duration.WithLabelValues(route).Observe(took.Seconds())
+	if !info.counted {
+		o.metrics.requests.WithLabelValues(route, info.method, strconv.Itoa(rec.status)).Inc()
+		o.metrics.duration.WithLabelValues(route).Observe(took.Seconds())
+	}
 
 	level := slog.LevelInfo
 	switch {

@@ -24,6 +24,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ofii/allowances/internal/staff"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 	"github.com/ofii/allowances/reconcile"
@@ -369,7 +370,7 @@ func rolesOf(op *openapi3.Operation) ([]string, error) {
 	roles := make([]string, 0, len(list))
 	for _, v := range list {
 		s, ok := v.(string)
-		if _, err := ParseRole(s); !ok || err != nil {
+		if _, err := staff.ParseRole(s); !ok || err != nil {
 			return nil, fmt.Errorf("x-roles holds %v, not a role", v)
 		}
 		roles = append(roles, s)

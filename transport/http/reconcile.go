@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/go-kit/kit/endpoint"
-	kithttp "github.com/go-kit/kit/transport/http"
 
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
@@ -321,8 +320,8 @@ func (a *api) reconcileRoutes(svc reconcile.Service) []route {
 		{pattern: "POST /v1/statements", allow: StatementImporters, maxBody: a.opts.MaxStatementBytes,
 			handler: a.server(makeImportEndpoint(svc), decodeImportRequest)},
 		{pattern: "POST /v1/statements/fetch", allow: StatementImporters, handler: a.server(makeFetchEndpoint(svc), decodeFetchRequest)},
-		{pattern: "GET /v1/reconciliation/report", allow: ReconReaders, handler: kithttp.NewServer(makeReportEndpoint(svc), a.decodeReportRequest,
-			encodeReport, kithttp.ServerErrorEncoder(encodeError))},
+		{pattern: "GET /v1/reconciliation/report", allow: ReconReaders, handler: a.serverEncoding(makeReportEndpoint(svc), a.decodeReportRequest,
+			encodeReport)},
 		{pattern: "GET /v1/reconciliation/exceptions", allow: ReconReaders, handler: a.server(makeListReconExceptionsEndpoint(svc), decodeListReconExceptionsRequest)},
 		{pattern: "POST /v1/reconciliation/exceptions/{id}/match", allow: Reconcilers, handler: a.server(makeMatchByHandEndpoint(svc), decodeMatchByHandRequest)},
 		{pattern: "POST /v1/reconciliation/exceptions/{id}/confirm", allow: Reconcilers, handler: a.server(makeConfirmEndpoint(svc), decodeConfirmRequest)},

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -86,8 +87,22 @@ type route struct {
 	allow   []Role // roles admitted; empty only when public
 	public  bool   // no token needed
 	maxBody int64  // body limit; 0 means Options.MaxBodyBytes
-	handler http.Handler
+	handler served
 }
+
+// served is what serves a route: an endpoint with its decoder and encoder
+// (a.server), which NewHandler serves as a kithttp.Server behind the
+// route's endpoint middlewares, or, for a public route outside the API's
+// endpoints (the probes, /metrics), a plain http.Handler (plain).
+type served struct {
+	e   endpoint.Endpoint
+	dec kithttp.DecodeRequestFunc
+	enc kithttp.EncodeResponseFunc
+	h   http.Handler
+}
+
+// plain serves a public route with h, outside the endpoints.
+func plain(h http.Handler) served { return served{h: h} }
 
 // NewHandler returns the staff HTTP API over svc: the /v1 ledger routes,
 // /healthz, /readyz and /metrics, wrapped in request logging, metrics and
@@ -131,16 +146,9 @@ func NewHandler(svc ledger.Service, opts Options) http.Handler {
 		maxBody = max(maxBody, rt.maxBody)
 	}
 	for _, rt := range routes {
-		h := textInURL(rt.pattern, rt.handler)
+		h := a.serve(rt, m)
 		if limit := cmp.Or(rt.maxBody, opts.MaxBodyBytes); limit < maxBody {
 			h = limitBody(h, limit)
-		}
-		switch {
-		case rt.public:
-		case len(rt.allow) > 0:
-			h = Authorize(opts.Tokens, rt.allow...)(h)
-		default:
-			panic("httptransport: route " + rt.pattern + " admits no role and is not public")
 		}
 		mux.Handle(rt.pattern, h)
 	}
@@ -181,27 +189,15 @@ func (a *api) table(svc ledger.Service) []route {
 	return routes
 }
 
-// routes is the routing table of the API.
+// routes is the routing table of the API outside its services: the ledger's
+// routes (ledger.go) and the public probes.
 func (a *api) routes(svc ledger.Service) []route {
-	read := AllRoles()
-	admin := []Role{RoleAdmin}
-	return []route{
-		{pattern: "GET /v1/accounts", allow: read, handler: a.server(makeListAccountsEndpoint(svc), decodeListAccountsRequest)},
-		{pattern: "GET /v1/accounts/{code}", allow: read, handler: a.server(makeGetAccountEndpoint(svc), decodeGetAccountRequest)},
-		{pattern: "GET /v1/accounts/{code}/balance", allow: read, handler: a.server(a.accountRead(payments.ReadBalance)(makeBalanceEndpoint(svc)), decodeBalanceRequest)},
-		{pattern: "GET /v1/accounts/{code}/statement", allow: read, handler: a.server(a.accountRead(payments.ReadStatement)(makeStatementEndpoint(svc)), decodeStatementRequest)},
-		{pattern: "GET /v1/entries/{id}", allow: read, handler: a.server(makeGetEntryEndpoint(svc), decodeGetEntryRequest)},
-		{pattern: "POST /v1/entries", allow: admin, handler: a.server(makePostEntryEndpoint(svc), decodePostEntryRequest)},
-		{pattern: "POST /v1/entries/{id}/reversal", allow: admin, handler: a.server(makeReverseEntryEndpoint(svc), decodeReverseEntryRequest)},
-		{pattern: "GET /v1/trial-balance", allow: read, handler: a.server(makeTrialBalanceEndpoint(svc), decodeTrialBalanceRequest)},
-		{pattern: "GET /v1/verify", allow: read, handler: a.server(makeVerifyEndpoint(svc), decodeVerifyRequest)},
-		{pattern: "POST /v1/seals", allow: admin, handler: a.server(makeSealEndpoint(svc), decodeSealRequest)},
-
-		{pattern: "GET /healthz", public: true, handler: http.HandlerFunc(healthz)},
-		{pattern: "GET /readyz", public: true, handler: http.HandlerFunc(a.readyz)},
-		{pattern: "GET /metrics", public: true, handler: promhttp.HandlerFor(a.opts.Registry, promhttp.HandlerOpts{})},
-		{pattern: "GET /v1/openapi.json", public: true, handler: http.HandlerFunc(serveOpenAPI)},
-	}
+	return append(a.ledgerRoutes(svc),
+		route{pattern: "GET /healthz", public: true, handler: plain(http.HandlerFunc(healthz))},
+		route{pattern: "GET /readyz", public: true, handler: plain(http.HandlerFunc(a.readyz))},
+		route{pattern: "GET /metrics", public: true, handler: plain(promhttp.HandlerFor(a.opts.Registry, promhttp.HandlerOpts{}))},
+		route{pattern: "GET /v1/openapi.json", public: true, handler: plain(http.HandlerFunc(serveOpenAPI))},
+	)
 }
 
 // limitBody caps the bodies h reads at n bytes. The reader is given the
@@ -222,9 +218,42 @@ func limitBody(h http.Handler, n int64) http.Handler {
 	})
 }
 
-// server serves one endpoint with the API's encoders.
-func (a *api) server(e endpoint.Endpoint, dec kithttp.DecodeRequestFunc) http.Handler {
-	return kithttp.NewServer(e, dec, encodeResponse, kithttp.ServerErrorEncoder(encodeError))
+// server serves one endpoint, reading its requests with dec and writing
+// its responses as JSON.
+func (a *api) server(e endpoint.Endpoint, dec kithttp.DecodeRequestFunc) served {
+	return served{e: e, dec: dec, enc: encodeResponse}
+}
+
+// serverEncoding serves one endpoint whose responses enc writes.
+func (a *api) serverEncoding(e endpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.EncodeResponseFunc) served {
+	return served{e: e, dec: dec, enc: enc}
+}
+
+// serve makes the handler of rt: its endpoint behind the endpoint
+// middlewares, outermost first, instrumenting (count and time), logging
+// (note the outcome), authenticate and authorize (unless the route is
+// public), then the route's decoder, served by a kithttp.Server. The
+// transport only decodes, encodes and maps errors. serve panics on a
+// route that admits no role and is not public, a programming error.
+func (a *api) serve(rt route, m *metrics) http.Handler {
+	if rt.handler.h != nil {
+		if !rt.public {
+			panic("httptransport: route " + rt.pattern + " is served outside the endpoints and is not public")
+		}
+		return rt.handler.h
+	}
+	mw := []endpoint.Middleware{logging()}
+	switch {
+	case rt.public:
+	case len(rt.allow) > 0:
+		mw = append(mw, authenticate(a.opts.Tokens), authorize(rt.allow...))
+	default:
+		panic("httptransport: route " + rt.pattern + " admits no role and is not public")
+	}
+	e := endpoint.Chain(instrumenting(m, rt.pattern), mw...)(decoded(rt.handler.e))
+	return kithttp.NewServer(e, deferDecoding(rt.pattern, rt.handler.dec), rt.handler.enc,
+		kithttp.ServerBefore(readCredentials),
+		kithttp.ServerErrorEncoder(encodeError))
 }
 
 // encodeResponse writes a response as JSON, or its business failure as an
@@ -237,10 +266,19 @@ func encodeResponse(ctx context.Context, w http.ResponseWriter, response any) er
 	return kithttp.EncodeJSONResponse(ctx, w, response)
 }
 
-// encodeError writes err as an error response and notes it for the request
-// log, where an internal error is written in full.
-func encodeError(ctx context.Context, err error, w http.ResponseWriter) {
-	recordError(ctx, err)
+// encodeError writes err as an error response, with the headers it
+// carries when it is a kithttp.Headerer (the WWW-Authenticate challenge
+// of an unauthorized request). The logging middleware has noted it for the
+// request log.
+func encodeError(_ context.Context, err error, w http.ResponseWriter) {
+	var h kithttp.Headerer
+	if errors.As(err, &h) {
+		for k, vs := range h.Headers() {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+	}
 	writeError(w, err)
 }
 
@@ -331,132 +369,4 @@ func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
-}
-
-// The request decoders: each reads the path, the query (refusing parameters
-// the route does not take) and the body into the endpoint's request, and
-// fails with an *errs.Error naming the field at fault.
-
-func decodeListAccountsRequest(_ context.Context, r *http.Request) (any, error) {
-	q, err := parseQuery(r, "prefix", "cursor", "limit")
-	if err != nil {
-		return nil, err
-	}
-	limit, err := q.limit(defaultLimit)
-	if err != nil {
-		return nil, err
-	}
-	return listAccountsRequest{Prefix: q.str("prefix"), Cursor: q.str("cursor"), Limit: limit}, nil
-}
-
-func decodeGetAccountRequest(_ context.Context, r *http.Request) (any, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	return getAccountRequest{Code: r.PathValue("code")}, nil
-}
-
-func decodeBalanceRequest(_ context.Context, r *http.Request) (any, error) {
-	q, err := parseQuery(r, "as_of")
-	if err != nil {
-		return nil, err
-	}
-	at, err := q.asOf()
-	if err != nil {
-		return nil, err
-	}
-	return balanceRequest{Code: r.PathValue("code"), AsOf: at}, nil
-}
-
-func decodeStatementRequest(_ context.Context, r *http.Request) (any, error) {
-	q, err := parseQuery(r, "from", "to", "cursor", "limit")
-	if err != nil {
-		return nil, err
-	}
-	sq := ledger.StatementQuery{Account: r.PathValue("code"), Cursor: q.str("cursor")}
-	if sq.From, err = q.date("from"); err != nil {
-		return nil, err
-	}
-	if sq.To, err = q.date("to"); err != nil {
-		return nil, err
-	}
-	if !sq.From.IsZero() && !sq.To.IsZero() && sq.To.Before(sq.From) {
-		return nil, errs.Field("to", "%s is before from (%s)", sq.To, sq.From)
-	}
-	if sq.Limit, err = q.limit(defaultLimit); err != nil {
-		return nil, err
-	}
-	return statementRequest{Query: sq}, nil
-}
-
-func decodeGetEntryRequest(_ context.Context, r *http.Request) (any, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	id, err := entryID(r)
-	if err != nil {
-		return nil, err
-	}
-	return getEntryRequest{ID: id}, nil
-}
-
-func decodePostEntryRequest(_ context.Context, r *http.Request) (any, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	var b entryBody
-	if err := decodeBody(r, &b); err != nil {
-		return nil, err
-	}
-	return postEntryRequest{Entry: b.newEntry()}, nil
-}
-
-func decodeReverseEntryRequest(_ context.Context, r *http.Request) (any, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	id, err := entryID(r)
-	if err != nil {
-		return nil, err
-	}
-	var b reversalBody
-	if err := decodeBody(r, &b); err != nil {
-		return nil, err
-	}
-	return reverseEntryRequest{Reversal: ledger.Reversal{
-		EntryID:        id,
-		IdempotencyKey: b.IdempotencyKey,
-		EffectiveDate:  ledger.Date(b.EffectiveDate),
-		Reason:         b.Reason,
-	}}, nil
-}
-
-func decodeTrialBalanceRequest(_ context.Context, r *http.Request) (any, error) {
-	q, err := parseQuery(r, "as_of")
-	if err != nil {
-		return nil, err
-	}
-	at, err := q.asOf()
-	if err != nil {
-		return nil, err
-	}
-	return trialBalanceRequest{AsOf: at}, nil
-}
-
-func decodeVerifyRequest(_ context.Context, r *http.Request) (any, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	return verifyRequest{}, nil
-}
-
-func decodeSealRequest(_ context.Context, r *http.Request) (any, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	var b sealBody
-	if err := decodeBody(r, &b); err != nil {
-		return nil, err
-	}
-	return sealRequest(b), nil
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ofii/allowances/internal/jsonstrict"
 	"github.com/ofii/allowances/internal/mask"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments/sepa"
@@ -204,6 +205,20 @@ type faultsJSON struct {
 	Drop        bool    `json:"drop"`
 }
 
+// maxJSONBytes bounds the JSON bodies of the simulator's control routes.
+const maxJSONBytes = 1 << 16
+
+// decodeJSON reads r's body, one JSON value of at most maxJSONBytes, into
+// v with the service's strict decoder: no unknown field, nothing after the
+// value.
+func decodeJSON(r *http.Request, v any) error {
+	data, err := jsonstrict.Read(r.Body, maxJSONBytes)
+	if err != nil {
+		return err
+	}
+	return jsonstrict.DecodeBody(data, v)
+}
+
 func (b *Bank) handleGetFaults(w http.ResponseWriter, _ *http.Request) {
 	b.mu.Lock()
 	f := b.faults
@@ -213,9 +228,7 @@ func (b *Bank) handleGetFaults(w http.ResponseWriter, _ *http.Request) {
 
 func (b *Bank) handleSetFaults(w http.ResponseWriter, r *http.Request) {
 	var in faultsJSON
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
+	if err := decodeJSON(r, &in); err != nil {
 		writeProblem(w, http.StatusBadRequest, "INVALID", "the body is not JSON of the faults: "+err.Error())
 		return
 	}
@@ -246,7 +259,7 @@ func (b *Bank) handleGetClock(w http.ResponseWriter, _ *http.Request) {
 
 func (b *Bank) handleSetClock(w http.ResponseWriter, r *http.Request) {
 	var in clockJSON
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&in); err != nil {
+	if err := decodeJSON(r, &in); err != nil {
 		writeProblem(w, http.StatusBadRequest, "INVALID", `the body is {"today": "YYYY-MM-DD"}: `+err.Error())
 		return
 	}

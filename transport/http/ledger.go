@@ -2,13 +2,19 @@ package httptransport
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/internal/jsonstrict"
 	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
 )
 
 // Page sizes of the listing routes.
@@ -282,4 +288,225 @@ func makeSealEndpoint(svc ledger.Service) endpoint.Endpoint {
 		}
 		return sealResponse{Seal: s}, nil
 	}
+}
+
+// ledgerRoutes are the routes of the ledger: reads open to every role,
+// writes to admin only.
+func (a *api) ledgerRoutes(svc ledger.Service) []route {
+	read := AllRoles()
+	admin := []Role{RoleAdmin}
+	return []route{
+		{pattern: "GET /v1/accounts", allow: read, handler: a.server(makeListAccountsEndpoint(svc), decodeListAccountsRequest)},
+		{pattern: "GET /v1/accounts/{code}", allow: read, handler: a.server(makeGetAccountEndpoint(svc), decodeGetAccountRequest)},
+		{pattern: "GET /v1/accounts/{code}/balance", allow: read, handler: a.server(a.accountRead(payments.ReadBalance)(makeBalanceEndpoint(svc)), decodeBalanceRequest)},
+		{pattern: "GET /v1/accounts/{code}/statement", allow: read, handler: a.server(a.accountRead(payments.ReadStatement)(makeStatementEndpoint(svc)), decodeStatementRequest)},
+		{pattern: "GET /v1/entries/{id}", allow: read, handler: a.server(makeGetEntryEndpoint(svc), decodeGetEntryRequest)},
+		{pattern: "POST /v1/entries", allow: admin, handler: a.server(makePostEntryEndpoint(svc), decodePostEntryRequest)},
+		{pattern: "POST /v1/entries/{id}/reversal", allow: admin, handler: a.server(makeReverseEntryEndpoint(svc), decodeReverseEntryRequest)},
+		{pattern: "GET /v1/trial-balance", allow: read, handler: a.server(makeTrialBalanceEndpoint(svc), decodeTrialBalanceRequest)},
+		{pattern: "GET /v1/verify", allow: read, handler: a.server(makeVerifyEndpoint(svc), decodeVerifyRequest)},
+		{pattern: "POST /v1/seals", allow: admin, handler: a.server(makeSealEndpoint(svc), decodeSealRequest)},
+	}
+}
+
+// The request bodies of the ledger routes.
+
+// lineBody is a ledger.Line as a request body gives it.
+type lineBody struct {
+	Account  string      `json:"account"`
+	Amount   jsonDecimal `json:"amount"`
+	Currency string      `json:"currency"`
+	Memo     string      `json:"memo"`
+}
+
+// lineList decodes the "lines" array element by element, so that an error
+// names the line: "lines[2].amount".
+type lineList []ledger.Line
+
+func (l *lineList) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return &jsonstrict.FieldError{Path: "lines", Msg: "must be an array of lines"}
+	}
+	out := make(lineList, 0, len(raw))
+	for i, m := range raw {
+		var lb lineBody
+		if err := jsonstrict.DecodeBody(m, &lb); err != nil {
+			at := fmt.Sprintf("lines[%d]", i)
+			var e *errs.Error
+			if errors.As(err, &e) && e.Field != "body" {
+				return &jsonstrict.FieldError{Path: at + "." + e.Field, Msg: e.Message}
+			}
+			return &jsonstrict.FieldError{Path: at, Msg: "must be an object with account, amount, currency and memo"}
+		}
+		out = append(out, ledger.Line{
+			Account:  lb.Account,
+			Amount:   decimal.Decimal(lb.Amount),
+			Currency: lb.Currency,
+			Memo:     lb.Memo,
+		})
+	}
+	*l = out
+	return nil
+}
+
+// entryBody is the body of POST /v1/entries: a ledger.NewEntry.
+type entryBody struct {
+	IdempotencyKey string            `json:"idempotency_key"`
+	EffectiveDate  jsonDate          `json:"effective_date"`
+	Description    string            `json:"description"`
+	SourceRef      string            `json:"source_ref"`
+	Metadata       map[string]string `json:"metadata"`
+	Lines          lineList          `json:"lines"`
+}
+
+func (b entryBody) newEntry() ledger.NewEntry {
+	return ledger.NewEntry{
+		IdempotencyKey: b.IdempotencyKey,
+		EffectiveDate:  ledger.Date(b.EffectiveDate),
+		Description:    b.Description,
+		SourceRef:      b.SourceRef,
+		Metadata:       b.Metadata,
+		Lines:          b.Lines,
+	}
+}
+
+// reversalBody is the body of POST /v1/entries/{id}/reversal.
+type reversalBody struct {
+	IdempotencyKey string   `json:"idempotency_key"`
+	EffectiveDate  jsonDate `json:"effective_date"`
+	Reason         string   `json:"reason"`
+}
+
+// sealBody is the body of POST /v1/seals.
+type sealBody struct {
+	Reason string `json:"reason"`
+}
+
+// The request decoders: each reads the path, the query (refusing parameters
+// the route does not take) and the body into the endpoint's request, and
+// fails with an *errs.Error naming the field at fault.
+
+func decodeListAccountsRequest(_ context.Context, r *http.Request) (any, error) {
+	q, err := parseQuery(r, "prefix", "cursor", "limit")
+	if err != nil {
+		return nil, err
+	}
+	limit, err := q.limit(defaultLimit)
+	if err != nil {
+		return nil, err
+	}
+	return listAccountsRequest{Prefix: q.str("prefix"), Cursor: q.str("cursor"), Limit: limit}, nil
+}
+
+func decodeGetAccountRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return getAccountRequest{Code: r.PathValue("code")}, nil
+}
+
+func decodeBalanceRequest(_ context.Context, r *http.Request) (any, error) {
+	q, err := parseQuery(r, "as_of")
+	if err != nil {
+		return nil, err
+	}
+	at, err := q.asOf()
+	if err != nil {
+		return nil, err
+	}
+	return balanceRequest{Code: r.PathValue("code"), AsOf: at}, nil
+}
+
+func decodeStatementRequest(_ context.Context, r *http.Request) (any, error) {
+	q, err := parseQuery(r, "from", "to", "cursor", "limit")
+	if err != nil {
+		return nil, err
+	}
+	sq := ledger.StatementQuery{Account: r.PathValue("code"), Cursor: q.str("cursor")}
+	if sq.From, err = q.date("from"); err != nil {
+		return nil, err
+	}
+	if sq.To, err = q.date("to"); err != nil {
+		return nil, err
+	}
+	if !sq.From.IsZero() && !sq.To.IsZero() && sq.To.Before(sq.From) {
+		return nil, errs.Field("to", "%s is before from (%s)", sq.To, sq.From)
+	}
+	if sq.Limit, err = q.limit(defaultLimit); err != nil {
+		return nil, err
+	}
+	return statementRequest{Query: sq}, nil
+}
+
+func decodeGetEntryRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	id, err := entryID(r)
+	if err != nil {
+		return nil, err
+	}
+	return getEntryRequest{ID: id}, nil
+}
+
+func decodePostEntryRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	var b entryBody
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	return postEntryRequest{Entry: b.newEntry()}, nil
+}
+
+func decodeReverseEntryRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	id, err := entryID(r)
+	if err != nil {
+		return nil, err
+	}
+	var b reversalBody
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	return reverseEntryRequest{Reversal: ledger.Reversal{
+		EntryID:        id,
+		IdempotencyKey: b.IdempotencyKey,
+		EffectiveDate:  ledger.Date(b.EffectiveDate),
+		Reason:         b.Reason,
+	}}, nil
+}
+
+func decodeTrialBalanceRequest(_ context.Context, r *http.Request) (any, error) {
+	q, err := parseQuery(r, "as_of")
+	if err != nil {
+		return nil, err
+	}
+	at, err := q.asOf()
+	if err != nil {
+		return nil, err
+	}
+	return trialBalanceRequest{AsOf: at}, nil
+}
+
+func decodeVerifyRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return verifyRequest{}, nil
+}
+
+func decodeSealRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	var b sealBody
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	return sealRequest(b), nil
 }
