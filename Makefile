@@ -21,7 +21,7 @@ STATICCHECK_VERSION ?= v0.7.0
 FUZZ_TARGETS ?= ./payments:FuzzParseEvent ./payments/sepa:FuzzReadStatusReport ./payments/sepa:FuzzRead ./reconcile:FuzzReadCamt053 ./reconcile:FuzzReadCFONB
 FUZZTIME ?= 30s
 
-.PHONY: all build test bench demo run lint fuzz clean
+.PHONY: all build test bench demo run lint fuzz clean vendor-console
 
 all: build
 
@@ -45,6 +45,13 @@ demo:
 
 run:
 	$(GO) run ./cmd/ledgerd --dev
+
+# Refreshes the files of the State design system (@gouvfr/dsfr) that the
+# console embeds, and the axe-core its tests inject, from npm: only the
+# files used, with their licences and versions. DSFR_VERSION and
+# AXE_VERSION override the versions.
+vendor-console:
+	internal/console/vendor.sh
 
 lint:
 	@out="$$($(GOFMT) -l .)"; \

@@ -214,7 +214,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		Reconcile:     leasedRec,
 		BankAccount:   cfg.DebtorIBAN,
 	})
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+	served, err := withConsole(ctx, cfg, log, handler, consoleServices{pool: pool, batches: runs, workflow: leasedAp, files: leasedAp,
+		gateway: bk.Gateway, consumer: consumer, mode: mode})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: served, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

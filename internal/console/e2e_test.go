@@ -1,0 +1,529 @@
+package console_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/ofii/allowances/internal/config"
+	"github.com/ofii/allowances/internal/dbtest"
+	"github.com/ofii/allowances/internal/oidctest"
+	"github.com/ofii/allowances/internal/server"
+	httptransport "github.com/ofii/allowances/transport/http"
+	"github.com/ofii/allowances/transport/kafka"
+)
+
+const runToken = "console-test-run-token"
+
+// screenshots is where the end-to-end test writes a picture of each page
+// (ignored by git).
+var screenshots = filepath.Join("..", "..", "console-screenshots")
+
+// ledgerd is a ledgerd run in-process for the console's tests, with an
+// OpenID Connect provider.
+type ledgerd struct {
+	base    string // http://127.0.0.1:port
+	batchID string
+}
+
+// freeAddr is a loopback address no one listens on, for the console's
+// redirect URL, which the provider must know before ledgerd starts.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startLedgerd runs ledgerd in dev mode with the console signing people in
+// through a provider of the test, publishes the example events and starts
+// October's ADA run through the API.
+func startLedgerd(t *testing.T) ledgerd {
+	t.Helper()
+	_, dbURL := dbtest.MustOpen(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	prov := oidctest.Start(t, base+"/console/auth/callback", "groups",
+		oidctest.User{Username: "alex", Password: "alex-password", Name: "Alex Martin", Groups: []string{"finance-preparers", "finance-approvers"}},
+		oidctest.User{Username: "nobody", Password: "nobody-password", Name: "No Body", Groups: []string{"cafeteria"}})
+	env := map[string]string{
+		"LEDGER_DEV": "true", "DATABASE_URL": dbURL, "HTTP_ADDR": addr,
+		"AUTH_TOKENS":         "api.runner:preparer:" + httptransport.HashToken(runToken),
+		"KAFKA_EMBEDDED_ADDR": "127.0.0.1:0", "BANK_EMBEDDED_ADDR": "127.0.0.1:0", "ADA_RUN_DAY": "0",
+		"BANK_POLL_INTERVAL": "200ms", "APPROVAL_SECOND_ABOVE": "100.00",
+		"CONSOLE_OIDC_ISSUER": prov.Issuer, "CONSOLE_OIDC_CLIENT_ID": prov.ClientID, "CONSOLE_OIDC_CLIENT_SECRET": prov.ClientSecret,
+		"CONSOLE_OIDC_REDIRECT_URL": base + "/console/auth/callback",
+		"CONSOLE_ROLE_GROUPS":       "finance-preparers=preparer;finance-approvers=approver;finance-control=controller",
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan server.Addrs, 1)
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	go func() { done <- server.Run(ctx, cfg, log, ready) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("ledgerd did not stop")
+		}
+	})
+	var addrs server.Addrs
+	select {
+	case addrs = <-ready:
+	case err := <-done:
+		t.Fatalf("ledgerd stopped: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("ledgerd did not start")
+	}
+	publishExamples(t, addrs.Kafka)
+	l := ledgerd{base: base}
+	waitFor(t, "the events to be applied", func() bool {
+		return apiCall(t, "GET", base+"/v1/beneficiaries/OFII-2026-000123", "", nil) == 200
+	})
+	var run struct {
+		BatchID string `json:"batch_id"`
+	}
+	if st := apiCall(t, "POST", base+"/v1/runs", `{"kind":"ada","period":"2026-10"}`, &run); st != 201 {
+		t.Fatalf("start the run: %d", st)
+	}
+	l.batchID = run.BatchID
+	return l
+}
+
+func apiCall(t *testing.T, method, url, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+runToken)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func publishExamples(t *testing.T, broker string) {
+	t.Helper()
+	data, err := os.ReadFile("../../testdata/contracts/examples/valid.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []kafkago.Message
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		msgs = append(msgs, kafkago.Message{Key: kafka.KeyOf([]byte(l)), Value: []byte(l)})
+	}
+	w := &kafkago.Writer{Addr: kafkago.TCP(broker), Topic: "eligibility.v1", Balancer: &kafkago.Murmur2Balancer{}, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// browser starts a headless Debian chromium with a fresh profile. A
+// machine without chromium fails the test: .ci/run installs it.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("chromium is not installed (apt-get install -y chromium; .ci/run does it): %v", err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1280, 900),
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// run runs actions with a time limit, failing the test on error.
+func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(c, actions...); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		t.Fatalf("%s: %v (at %s: %.500s)", what, err, loc, body)
+	}
+}
+
+var axeSource = func() string {
+	b, err := os.ReadFile("testdata/axe/axe.min.js")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
+
+// checkPage runs axe-core on the page shown, failing on any violation of
+// WCAG 2.1 A or AA, and writes its screenshot under name.
+func checkPage(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	var violations []struct {
+		ID    string `json:"id"`
+		Help  string `json:"help"`
+		Nodes []struct {
+			Target []any `json:"target"`
+		} `json:"nodes"`
+	}
+	run(t, ctx, "axe-core into "+name, chromedp.Evaluate[chromedp.Void](axeSource))
+	c, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	raw, err := chromedp.Run(c, chromedp.Evaluate[string](
+		`axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}}).then(r => JSON.stringify(r.violations))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("axe on %s: %v", name, err)
+	}
+	if err := json.Unmarshal([]byte(raw), &violations); err != nil {
+		t.Fatalf("axe result of %s: %v", name, err)
+	}
+	for _, v := range violations {
+		t.Errorf("axe-core on %s: %s (%s) at %v", name, v.ID, v.Help, v.Nodes)
+	}
+	png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot of %s: %v", name, err)
+	}
+	if err := os.MkdirAll(screenshots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(screenshots, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// text returns the text of the element sel.
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(c, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+	if err != nil {
+		t.Fatalf("read %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// demoSignIn signs in one of the demo staff from the sign-in page.
+func demoSignIn(t *testing.T, ctx context.Context, base, who, next string) {
+	t.Helper()
+	run(t, ctx, "sign in as "+who,
+		chromedp.Navigate(base+"/console/connexion?suivant="+url.QueryEscape(next)),
+		chromedp.Click(chromedp.CSS("#demo-"+strings.ReplaceAll(who, ".", `\.`)), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS("#navigation")),
+	)
+}
+
+func signOut(t *testing.T, ctx context.Context) {
+	t.Helper()
+	run(t, ctx, "sign out",
+		chromedp.Click(chromedp.CSS(`form[action="/console/deconnexion"] button`), chromedp.NodeVisible),
+		chromedp.WaitVisible(`//h1[contains(., "Connexion")]`),
+	)
+}
+
+// act opens the modal of an action on a batch's page, writes text and
+// confirms.
+func act(t *testing.T, ctx context.Context, action, note string) {
+	t.Helper()
+	acts := []chromedp.Action[chromedp.Void]{
+		// The design system's script has made the button open its modal.
+		chromedp.WaitVisible(chromedp.CSS("#action-" + action + "[data-fr-js-modal-button]")),
+		chromedp.Click(chromedp.CSS("#action-"+action), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS("#confirmer-" + action)),
+	}
+	if note != "" {
+		acts = append(acts, chromedp.SendKeys(chromedp.CSS("#texte-"+action), note))
+	}
+	acts = append(acts, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('#fait, #refus, #form-erreur').forEach(e => e.remove())`),
+		chromedp.Click(chromedp.CSS("#confirmer-"+action)), chromedp.WaitVisible(chromedp.CSS("h1")),
+		chromedp.WaitReady(chromedp.CSS("#fait, #refus, #form-erreur")))
+	run(t, ctx, action, acts...)
+}
+
+// TestConsoleFlows drives the console in chromium against a ledgerd and an
+// OpenID Connect provider: a person of the preparers' and approvers' groups
+// signs in through the provider and submits October's batch, then is
+// refused its approval (they prepared it); two approvers approve it and one
+// releases it; every page passes axe-core.
+func TestConsoleFlows(t *testing.T) {
+	l := startLedgerd(t)
+	ctx := browser(t)
+	batchURL := l.base + "/console/lots/" + l.batchID
+
+	// Asked for a batch without a session: the sign-in page, then the
+	// provider, then back to the batch.
+	run(t, ctx, "ask for the batch", chromedp.Navigate(batchURL), chromedp.WaitVisible(chromedp.CSS("#connexion-agence")))
+	checkPage(t, ctx, "connexion")
+	run(t, ctx, "sign in at the provider",
+		chromedp.Click(chromedp.CSS("#connexion-agence")),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "alex"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "alex-password"),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#statut-lot")),
+	)
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc != batchURL {
+		t.Errorf("after sign-in at %s, want the batch asked for %s", loc, batchURL)
+	}
+	if got := text(t, ctx, "#statut-lot"); !strings.EqualFold(got, "Brouillon") {
+		t.Errorf("status %q, want Brouillon", got)
+	}
+	checkPage(t, ctx, "lot-brouillon")
+
+	// A reason left empty: the page again, the field marked, nothing done.
+	act(t, ctx, "cancel", "")
+	if got := text(t, ctx, "#texte-erreur-msg"); !strings.Contains(got, "Indiquez le motif") {
+		t.Errorf("empty reason: %q", got)
+	}
+	checkPage(t, ctx, "lot-erreur-formulaire")
+	run(t, ctx, "back to the batch", chromedp.Navigate(batchURL), chromedp.WaitVisible(chromedp.CSS("#statut-lot")))
+	if got := text(t, ctx, "#statut-lot"); !strings.EqualFold(got, "Brouillon") {
+		t.Errorf("after a refused cancellation, status %q, want Brouillon", got)
+	}
+
+	act(t, ctx, "submit", "Octobre vérifié")
+	if got := text(t, ctx, "#statut-lot"); !strings.EqualFold(got, "En attente d'approbation") {
+		t.Errorf("after submit, status %q", got)
+	}
+	act(t, ctx, "approve", "")
+	if got := text(t, ctx, "#refus"); !strings.Contains(got, "Vous avez préparé ce lot") {
+		t.Errorf("approval of one's own batch: %q", got)
+	}
+	checkPage(t, ctx, "lot-refus")
+	signOut(t, ctx)
+	checkPage(t, ctx, "deconnexion")
+
+	// Two approvers approve; the second releases.
+	for i, who := range []string{"paul.approver", "sophie.approver"} {
+		demoSignIn(t, ctx, l.base, who, "/console/a-traiter")
+		if i == 0 {
+			checkPage(t, ctx, "a-traiter")
+		}
+		run(t, ctx, "open the batch", chromedp.Navigate(batchURL), chromedp.WaitVisible(chromedp.CSS("#statut-lot")))
+		if i == 0 {
+			run(t, ctx, "open the approval modal", chromedp.WaitVisible(chromedp.CSS("#action-approve[data-fr-js-modal-button]")),
+				chromedp.Click(chromedp.CSS("#action-approve"), chromedp.NodeVisible),
+				chromedp.WaitVisible(chromedp.CSS("#confirmer-approve")))
+			checkPage(t, ctx, "lot-modale")
+			run(t, ctx, "close the modal", chromedp.Navigate(batchURL), chromedp.WaitVisible(chromedp.CSS("#statut-lot")))
+		}
+		act(t, ctx, "approve", "Conforme")
+		if got := text(t, ctx, "#fait"); !strings.Contains(got, "approbation a été enregistrée") {
+			t.Errorf("approval by %s: %q", who, got)
+		}
+		if i == 1 {
+			if got := text(t, ctx, "#statut-lot"); !strings.EqualFold(got, "Approuvé") {
+				t.Errorf("after two approvals, status %q", got)
+			}
+			act(t, ctx, "release", "")
+			if got := text(t, ctx, "#fait"); !strings.Contains(got, "envoyé") {
+				t.Errorf("release: %q", got)
+			}
+			checkPage(t, ctx, "lot-envoye")
+			run(t, ctx, "search a beneficiary", chromedp.SetValue(chromedp.CSS("#beneficiaire"), "000123"),
+				chromedp.Click(chromedp.CSS("#chercher")), chromedp.WaitVisible(chromedp.CSS("#table-lignes")))
+			if got := text(t, ctx, "#table-lignes tbody"); !strings.Contains(got, "OFII-2026-000123") || strings.Contains(got, "OFII-2026-000200") {
+				t.Errorf("lines for 000123: %q", got)
+			}
+			run(t, ctx, "the whole batch", chromedp.Navigate(batchURL), chromedp.WaitVisible(chromedp.CSS("#statut-lot")))
+			checkPage(t, ctx, "lot")
+		}
+		run(t, ctx, "the batches", chromedp.Navigate(l.base+"/console/lots"), chromedp.WaitVisible(chromedp.CSS("h1")))
+		if i == 1 {
+			checkPage(t, ctx, "lots")
+			run(t, ctx, "a bad filter", chromedp.Navigate(l.base+"/console/lots?mois=octobre"), chromedp.WaitVisible(chromedp.CSS("#mois-erreur")))
+			checkPage(t, ctx, "lots-filtre-errone")
+		}
+		signOut(t, ctx)
+	}
+
+	// A person of no group with a role is refused at sign-in.
+	run(t, ctx, "sign in without a role",
+		chromedp.Navigate(l.base+"/console/connexion"),
+		chromedp.Click(chromedp.CSS("#connexion-agence"), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "nobody"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "nobody-password"),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#refus")),
+	)
+	if got := text(t, ctx, "#refus"); !strings.Contains(got, "aucun groupe") {
+		t.Errorf("sign-in without a role: %q", got)
+	}
+	checkPage(t, ctx, "connexion-refusee")
+}
+
+// TestConsoleRefusals checks, without a browser, what the console refuses:
+// a form without its session's token or with another session's, an action
+// of a role the person lacks, and the headers of every page.
+func TestConsoleRefusals(t *testing.T) {
+	l := startLedgerd(t)
+	marie := signedInClient(t, l.base, "marie.preparer")
+	claire := signedInClient(t, l.base, "claire.controller")
+	batch := l.base + "/console/lots/" + l.batchID
+
+	page, resp := get(t, marie, batch)
+	if resp.StatusCode != 200 {
+		t.Fatalf("batch page: %d", resp.StatusCode)
+	}
+	for h, want := range map[string]string{"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP %q", csp)
+	}
+	token := csrfOf(t, page)
+	clairePage, _ := get(t, claire, l.base+"/console/a-traiter")
+	claireToken := csrfOf(t, clairePage)
+
+	for _, c := range []struct {
+		name, token string
+		want        int
+	}{{"NoToken", "", 403}, {"WrongToken", "forged", 403}, {"OtherSessionsToken", claireToken, 403}} {
+		t.Run(c.name, func(t *testing.T) {
+			resp := post(t, marie, batch+"/submit", url.Values{"csrf": {c.token}, "texte": {"x"}})
+			if resp.StatusCode != c.want {
+				t.Errorf("status %d, want %d", resp.StatusCode, c.want)
+			}
+		})
+	}
+	// Claire (controller) sees no action, and is refused one anyway.
+	body, _ := get(t, claire, batch)
+	if strings.Contains(body, "action-submit") {
+		t.Error("a controller is shown the submit action")
+	}
+	if resp := post(t, claire, batch+"/submit", url.Values{"csrf": {claireToken}}); resp.StatusCode != 403 {
+		t.Errorf("a controller's submit: %d, want 403", resp.StatusCode)
+	}
+	var st struct {
+		Status string `json:"status"`
+	}
+	apiCall(t, "GET", l.base+"/v1/batches/"+l.batchID, "", &st)
+	if st.Status != "draft" {
+		t.Errorf("after refusals, batch %s, want draft", st.Status)
+	}
+	// The right token goes through.
+	if resp := post(t, marie, batch+"/submit", url.Values{"csrf": {token}}); resp.StatusCode != 200 {
+		t.Errorf("submit with the token: %d", resp.StatusCode)
+	}
+	apiCall(t, "GET", l.base+"/v1/batches/"+l.batchID, "", &st)
+	if st.Status != "pending_approval" {
+		t.Errorf("after submit, batch %s, want pending_approval", st.Status)
+	}
+	// Signed out, the session is over: the batch page leads to sign-in.
+	if resp := post(t, marie, l.base+"/console/deconnexion", url.Values{"csrf": {token}}); resp.StatusCode != 200 {
+		t.Errorf("sign-out: %d", resp.StatusCode)
+	}
+	if _, resp := get(t, marie, batch); !strings.HasPrefix(resp.Request.URL.Path, "/console/connexion") {
+		t.Errorf("after sign-out, at %s", resp.Request.URL)
+	}
+}
+
+func signedInClient(t *testing.T, base, who string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	page, _ := get(t, c, base+"/console/connexion")
+	m := regexp.MustCompile(`name="jeton" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no form token on the sign-in page")
+	}
+	resp := post(t, c, base+"/console/connexion/demo", url.Values{"jeton": {m[1]}, "personne": {who}, "suivant": {"/console/a-traiter"}})
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/console/a-traiter" {
+		t.Fatalf("demo sign-in of %s: %d at %s", who, resp.StatusCode, resp.Request.URL)
+	}
+	return c
+}
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no CSRF token on the page")
+	}
+	return m[1]
+}
+
+func get(t *testing.T, c *http.Client, u string) (string, *http.Response) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return string(b), resp
+}
+
+func post(t *testing.T, c *http.Client, u string, v url.Values) *http.Response {
+	t.Helper()
+	resp, err := c.PostForm(u, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}

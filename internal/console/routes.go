@@ -1,0 +1,51 @@
+package console
+
+import "net/http"
+
+// The console's addresses. Every page has its own, to be shared.
+const (
+	pathRoot      = "/console/"
+	pathSignIn    = "/console/connexion"
+	pathDemo      = "/console/connexion/demo"
+	pathAuthLogin = "/console/auth/login"
+	pathCallback  = "/console/auth/callback"
+	pathSignOut   = "/console/deconnexion"
+	pathTodo      = "/console/a-traiter"
+	pathBatches   = "/console/lots"
+)
+
+// navItem is one entry of the main navigation.
+type navItem struct {
+	Label string
+	Path  string
+	// Roles may see it; empty: everyone signed in.
+	Roles []string
+}
+
+// navigation is the main navigation, in the order shown; a page appears
+// only to the roles it lists.
+var navigation = []navItem{
+	{Label: "À traiter", Path: pathTodo},
+	{Label: "Lots", Path: pathBatches},
+}
+
+// routes registers every page and action.
+func (c *Console) routes() {
+	m := c.mux
+	m.HandleFunc("GET "+pathRoot+"{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, pathTodo, http.StatusFound)
+	})
+	m.HandleFunc("GET "+pathSignIn, c.signIn)
+	m.HandleFunc("POST "+pathDemo, c.demoSignIn)
+	m.HandleFunc("GET "+pathAuthLogin, c.authLogin)
+	m.HandleFunc("GET "+pathCallback, c.authCallback)
+	m.Handle("POST "+pathSignOut, c.signedIn(nil, c.signOut))
+
+	m.Handle("GET "+pathTodo, c.signedIn(nil, c.todoPage))
+	m.Handle("GET "+pathBatches, c.signedIn(nil, c.batchesPage))
+	m.Handle("GET "+pathBatches+"/{id}", c.signedIn(nil, c.batchPage))
+	m.Handle("POST "+pathBatches+"/{id}/{action}", c.signedIn(nil, c.batchAction))
+	m.HandleFunc(pathRoot, func(w http.ResponseWriter, r *http.Request) {
+		c.refuse(w, r, c.session(r), http.StatusNotFound, "Cette page n'existe pas.")
+	})
+}
