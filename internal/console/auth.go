@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ofii/allowances/internal/config"
+	"github.com/ofii/allowances/internal/demostaff"
 	"github.com/ofii/allowances/payments"
 )
 
@@ -32,20 +33,7 @@ const (
 
 // DemoStaff are the people who may sign in without the provider, in dev
 // mode only: the staff of `make demo`.
-var DemoStaff = []DemoPerson{
-	{"marie.preparer", "Marie", []string{payments.RolePreparer}},
-	{"paul.approver", "Paul", []string{payments.RoleApprover}},
-	{"sophie.approver", "Sophie", []string{payments.RoleApprover}},
-	{"claire.controller", "Claire", []string{payments.RoleController}},
-	{"luc.auditor", "Luc", []string{payments.RoleAuditor}},
-}
-
-// DemoPerson is one of the demo staff.
-type DemoPerson struct {
-	Name  string
-	First string
-	Roles []string
-}
+var DemoStaff = demostaff.Staff
 
 // RolesOf returns the roles that groups give under mapping, each once, in
 // the order of the API's roles.
@@ -209,7 +197,7 @@ func (c *Console) demoSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PostFormValue("personne")
-	i := slices.IndexFunc(DemoStaff, func(p DemoPerson) bool { return p.Name == name })
+	i := slices.IndexFunc(DemoStaff, func(p demostaff.Person) bool { return p.Name == name })
 	if i < 0 {
 		c.refuse(w, r, nil, http.StatusBadRequest, "Cette personne ne fait pas partie du personnel de démonstration.")
 		return

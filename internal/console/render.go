@@ -31,6 +31,7 @@ var funcs = template.FuncMap{
 	"fileStatus":   fileStatusLabel,
 	"fileBadge":    fileStatusBadge,
 	"scheme":       schemeLabel,
+	"schemeShort":  schemeShort,
 	"kind":         kindLabel,
 	"role":         roleLabel,
 	"roles":        func(rs []string) string { return rolesLabel(rs) },
@@ -217,6 +218,21 @@ func schemeLabel(s payments.Scheme) string {
 		return "Aide à la réinsertion"
 	case payments.SchemeBusinessCreation:
 		return "Aide à la création d'entreprise"
+	}
+	return string(s)
+}
+
+// schemeShort names a scheme in a table's cell.
+func schemeShort(s payments.Scheme) string {
+	switch s {
+	case payments.SchemeADA:
+		return "ADA"
+	case payments.SchemeReturn:
+		return "Retour"
+	case payments.SchemeReinsertion:
+		return "Réinsertion"
+	case payments.SchemeBusinessCreation:
+		return "Création d'entreprise"
 	}
 	return string(s)
 }
