@@ -56,8 +56,17 @@ type BatchWorkflow interface {
 type PaymentFiles interface {
 	Files(ctx context.Context, batch uuid.UUID) ([]payments.PaymentFile, error)
 	FileContent(ctx context.Context, msgID string) (payments.PaymentFile, []byte, error)
+	FileBeneficiaries(ctx context.Context, msgID string) ([]string, error)
 	Exceptions(ctx context.Context, f payments.ExceptionFilter) ([]payments.PaymentException, error)
 	RecordReads(ctx context.Context, by payments.Actor, reads []payments.Read) error
+}
+
+// PaymentExceptions settle the payments the bank rejected
+// (payments.Approvals).
+type PaymentExceptions interface {
+	CorrectPayee(ctx context.Context, id uuid.UUID, by payments.Actor, p payments.Payee, reason string) (payments.PaymentException, error)
+	CloseException(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (payments.PaymentException, error)
+	Reissue(ctx context.Context, by payments.Actor, note string) (payments.Batch, error)
 }
 
 // StateItem is one line of the service's state on the "À traiter" page.
@@ -78,6 +87,8 @@ type Options struct {
 	Batches  BatchReader
 	Workflow BatchWorkflow
 	Files    PaymentFiles
+	// Exceptions settle the payments the bank rejected.
+	Exceptions PaymentExceptions
 	// State says how the service stands (bank breaker, consumer lag...).
 	State  func(ctx context.Context) []StateItem
 	Logger *slog.Logger
@@ -104,7 +115,7 @@ func New(ctx context.Context, opts Options) (*Console, error) {
 	if !opts.Config.Enabled {
 		return nil, errors.New("console: not enabled (set CONSOLE_OIDC_ISSUER, or start in dev mode)")
 	}
-	if opts.Pool == nil || opts.Batches == nil || opts.Workflow == nil || opts.Files == nil {
+	if opts.Pool == nil || opts.Batches == nil || opts.Workflow == nil || opts.Files == nil || opts.Exceptions == nil {
 		return nil, errors.New("console: the database and the payment services are required")
 	}
 	if opts.Logger == nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/ofii/allowances/internal/dbtest"
 	"github.com/ofii/allowances/internal/oidctest"
 	"github.com/ofii/allowances/internal/server"
+	"github.com/ofii/allowances/payments/bank/banksim"
 	httptransport "github.com/ofii/allowances/transport/http"
 	"github.com/ofii/allowances/transport/kafka"
 )
@@ -55,7 +56,7 @@ func freeAddr(t *testing.T) string {
 // startLedgerd runs ledgerd in dev mode with the console signing people in
 // through a provider of the test, publishes the example events and starts
 // October's ADA run through the API.
-func startLedgerd(t *testing.T) ledgerd {
+func startLedgerd(t *testing.T, opts ...server.Option) ledgerd {
 	t.Helper()
 	_, dbURL := dbtest.MustOpen(t)
 	addr := freeAddr(t)
@@ -80,7 +81,7 @@ func startLedgerd(t *testing.T) ledgerd {
 	ready := make(chan server.Addrs, 1)
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	go func() { done <- server.Run(ctx, cfg, log, ready) }()
+	go func() { done <- server.Run(ctx, cfg, log, ready, opts...) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -277,16 +278,31 @@ func signOut(t *testing.T, ctx context.Context) {
 	)
 }
 
+// openModal clicks the button of an action until its modal shows: the
+// design system's script may still be starting when the page appears.
+func openModal(t *testing.T, ctx context.Context, action string) {
+	t.Helper()
+	for try := 0; ; try++ {
+		run(t, ctx, "the "+action+" button", chromedp.WaitVisible(chromedp.CSS("#action-"+action+"[data-fr-js-modal-button]")),
+			chromedp.Click(chromedp.CSS("#action-"+action), chromedp.NodeVisible))
+		c, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := chromedp.Do(c, chromedp.WaitVisible(chromedp.CSS("#confirmer-"+action)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if try == 5 {
+			t.Fatalf("the modal of %s does not open: %v", action, err)
+		}
+	}
+}
+
 // act opens the modal of an action on a batch's page, writes text and
 // confirms.
 func act(t *testing.T, ctx context.Context, action, note string) {
 	t.Helper()
-	acts := []chromedp.Action[chromedp.Void]{
-		// The design system's script has made the button open its modal.
-		chromedp.WaitVisible(chromedp.CSS("#action-" + action + "[data-fr-js-modal-button]")),
-		chromedp.Click(chromedp.CSS("#action-"+action), chromedp.NodeVisible),
-		chromedp.WaitVisible(chromedp.CSS("#confirmer-" + action)),
-	}
+	openModal(t, ctx, action)
+	var acts []chromedp.Action[chromedp.Void]
 	if note != "" {
 		acts = append(acts, chromedp.SendKeys(chromedp.CSS("#texte-"+action), note))
 	}
@@ -302,7 +318,11 @@ func act(t *testing.T, ctx context.Context, action, note string) {
 // refused its approval (they prepared it); two approvers approve it and one
 // releases it; every page passes axe-core.
 func TestConsoleFlows(t *testing.T) {
-	l := startLedgerd(t)
+	// The bank rejects the account Amina Diallo (OFII-2026-000123) is paid
+	// to in October: an exception her payee's correction settles.
+	l := startLedgerd(t, server.WithBankSimulator(func(c *banksim.Config) {
+		c.RejectIBANs = map[string]bool{"FR7630004008230001073943676": true}
+	}))
 	ctx := browser(t)
 	batchURL := l.base + "/console/lots/" + l.batchID
 
@@ -361,9 +381,7 @@ func TestConsoleFlows(t *testing.T) {
 		}
 		run(t, ctx, "open the batch", chromedp.Navigate(batchURL), chromedp.WaitVisible(chromedp.CSS("#statut-lot")))
 		if i == 0 {
-			run(t, ctx, "open the approval modal", chromedp.WaitVisible(chromedp.CSS("#action-approve[data-fr-js-modal-button]")),
-				chromedp.Click(chromedp.CSS("#action-approve"), chromedp.NodeVisible),
-				chromedp.WaitVisible(chromedp.CSS("#confirmer-approve")))
+			openModal(t, ctx, "approve")
 			checkPage(t, ctx, "lot-modale")
 			run(t, ctx, "close the modal", chromedp.Navigate(batchURL), chromedp.WaitVisible(chromedp.CSS("#statut-lot")))
 		}
@@ -396,6 +414,38 @@ func TestConsoleFlows(t *testing.T) {
 		}
 		signOut(t, ctx)
 	}
+
+	// The bank's status report rejects the payment: the preparer corrects
+	// the payee, a bad IBAN first, and makes the batch that pays again.
+	demoSignIn(t, ctx, l.base, "marie.preparer", "/console/virements")
+	waitFor(t, "the rejection to be an exception", func() bool {
+		run(t, ctx, "the transfers", chromedp.Navigate(l.base+"/console/virements"), chromedp.WaitVisible(chromedp.CSS("h1")))
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#table-anomalies tbody tr').length`))
+		return err == nil && n > 0
+	})
+	checkPage(t, ctx, "virements")
+	run(t, ctx, "open the exception", chromedp.Click(chromedp.CSS("#table-anomalies tbody a"), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS("#iban")))
+	checkPage(t, ctx, "anomalie")
+	run(t, ctx, "a bad IBAN",
+		chromedp.SetValue(chromedp.CSS("#iban"), "FR76 3000 6000 0112 3456 7890 180"),
+		chromedp.SetValue(chromedp.CSS("#motif"), "Compte clos, nouveau RIB reçu"),
+		chromedp.Click(chromedp.CSS("#corriger")), chromedp.WaitVisible(chromedp.CSS("#iban-erreur")))
+	if got := text(t, ctx, "#iban-erreur"); !strings.Contains(got, "IBAN n'est pas valable") {
+		t.Errorf("bad IBAN: %q", got)
+	}
+	checkPage(t, ctx, "anomalie-iban-errone")
+	run(t, ctx, "the right IBAN",
+		chromedp.SetValue(chromedp.CSS("#iban"), "FR76 3000 6000 0112 3456 7890 189"),
+		chromedp.Click(chromedp.CSS("#corriger")), chromedp.WaitVisible(chromedp.CSS("#fait")),
+		chromedp.Click(chromedp.CSS("#nouvel-envoi")), chromedp.WaitVisible(chromedp.CSS("#statut-lot")))
+	if got := text(t, ctx, "h1"); !strings.Contains(got, "Nouvel envoi") {
+		t.Errorf("reissue batch page: %q", got)
+	}
+	if got := text(t, ctx, "#table-lignes tbody"); !strings.Contains(got, "OFII-2026-000123") || !strings.Contains(got, "0189") {
+		t.Errorf("reissue lines: %q", got)
+	}
+	signOut(t, ctx)
 
 	// A person of no group with a role is refused at sign-in.
 	run(t, ctx, "sign in without a role",

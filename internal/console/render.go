@@ -32,6 +32,8 @@ var funcs = template.FuncMap{
 	"fileBadge":    fileStatusBadge,
 	"scheme":       schemeLabel,
 	"schemeShort":  schemeShort,
+	"excStatus":    exceptionStatusLabel,
+	"excBadge":     exceptionStatusBadge,
 	"kind":         kindLabel,
 	"role":         roleLabel,
 	"roles":        func(rs []string) string { return rolesLabel(rs) },

@@ -1,6 +1,10 @@
 package console
 
-import "net/http"
+import (
+	"net/http"
+
+	httptransport "github.com/ofii/allowances/transport/http"
+)
 
 // The console's addresses. Every page has its own, to be shared.
 const (
@@ -12,6 +16,7 @@ const (
 	pathSignOut   = "/console/deconnexion"
 	pathTodo      = "/console/a-traiter"
 	pathBatches   = "/console/lots"
+	pathTransfers = "/console/virements"
 )
 
 // navItem is one entry of the main navigation.
@@ -27,6 +32,7 @@ type navItem struct {
 var navigation = []navItem{
 	{Label: "À traiter", Path: pathTodo},
 	{Label: "Lots", Path: pathBatches},
+	{Label: "Virements", Path: pathTransfers},
 }
 
 // routes registers every page and action.
@@ -45,6 +51,12 @@ func (c *Console) routes() {
 	m.Handle("GET "+pathBatches, c.signedIn(nil, c.batchesPage))
 	m.Handle("GET "+pathBatches+"/{id}", c.signedIn(nil, c.batchPage))
 	m.Handle("POST "+pathBatches+"/{id}/{action}", c.signedIn(nil, c.batchAction))
+	m.Handle("GET "+pathTransfers, c.signedIn(nil, c.transfersPage))
+	m.Handle("GET "+pathTransfers+"/fichiers/{msgid}", c.signedIn(roleNames(httptransport.FileReaders), c.fileDownload))
+	m.Handle("GET "+pathTransfers+"/anomalies/{id}", c.signedIn(nil, c.exceptionPage))
+	m.Handle("POST "+pathTransfers+"/anomalies/{id}/corriger", c.signedIn(roleNames(httptransport.PayeeCorrectors), c.correctPayee))
+	m.Handle("POST "+pathTransfers+"/anomalies/{id}/clore", c.signedIn(roleNames(httptransport.ExceptionClosers), c.closeException))
+	m.Handle("POST "+pathTransfers+"/nouvel-envoi", c.signedIn(roleNames(httptransport.PayeeCorrectors), c.reissue))
 	m.HandleFunc(pathRoot, func(w http.ResponseWriter, r *http.Request) {
 		c.refuse(w, r, c.session(r), http.StatusNotFound, "Cette page n'existe pas.")
 	})
