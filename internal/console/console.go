@@ -89,6 +89,8 @@ type Options struct {
 	Files    PaymentFiles
 	// Exceptions settle the payments the bank rejected.
 	Exceptions PaymentExceptions
+	// Audit reads the audit trail.
+	Audit AuditTrail
 	// State says how the service stands (bank breaker, consumer lag...).
 	State  func(ctx context.Context) []StateItem
 	Logger *slog.Logger
@@ -115,7 +117,7 @@ func New(ctx context.Context, opts Options) (*Console, error) {
 	if !opts.Config.Enabled {
 		return nil, errors.New("console: not enabled (set CONSOLE_OIDC_ISSUER, or start in dev mode)")
 	}
-	if opts.Pool == nil || opts.Batches == nil || opts.Workflow == nil || opts.Files == nil || opts.Exceptions == nil {
+	if opts.Pool == nil || opts.Batches == nil || opts.Workflow == nil || opts.Files == nil || opts.Exceptions == nil || opts.Audit == nil {
 		return nil, errors.New("console: the database and the payment services are required")
 	}
 	if opts.Logger == nil {

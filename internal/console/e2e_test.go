@@ -289,6 +289,9 @@ func openModal(t *testing.T, ctx context.Context, action string) {
 		err := chromedp.Do(c, chromedp.WaitVisible(chromedp.CSS("#confirmer-"+action)))
 		cancel()
 		if err == nil {
+			// The modal's opening transition ends before its buttons
+			// stay where a click lands.
+			time.Sleep(500 * time.Millisecond)
 			return
 		}
 		if try == 5 {
@@ -447,6 +450,20 @@ func TestConsoleFlows(t *testing.T) {
 	}
 	signOut(t, ctx)
 
+	// The auditor reads who did what to the batch, and from where.
+	demoSignIn(t, ctx, l.base, "luc.auditor", "/console/journal?objet=batch&id="+l.batchID)
+	run(t, ctx, "the trail", chromedp.WaitVisible(chromedp.CSS("#table-journal")))
+	trail := text(t, ctx, "#table-journal tbody")
+	for _, want := range []string{"Soumission", "alex", "Approbation", "paul.approver", "sophie.approver", "Envoi à la banque", "127.0.0.1"} {
+		if !strings.Contains(trail, want) {
+			t.Errorf("the trail of the batch lacks %q: %s", want, trail)
+		}
+	}
+	checkPage(t, ctx, "journal")
+	run(t, ctx, "a bad date", chromedp.Navigate(l.base+"/console/journal?depuis=2026-12-04"), chromedp.WaitVisible(chromedp.CSS("#depuis-erreur")))
+	checkPage(t, ctx, "journal-filtre-errone")
+	signOut(t, ctx)
+
 	// A person of no group with a role is refused at sign-in.
 	run(t, ctx, "sign in without a role",
 		chromedp.Navigate(l.base+"/console/connexion"),
@@ -506,6 +523,13 @@ func TestConsoleRefusals(t *testing.T) {
 	}
 	if resp := post(t, claire, batch+"/submit", url.Values{"csrf": {claireToken}}); resp.StatusCode != 403 {
 		t.Errorf("a controller's submit: %d, want 403", resp.StatusCode)
+	}
+	// The trail is the auditors': marie has no link to it, and is refused.
+	if page, _ := get(t, marie, l.base+"/console/a-traiter"); strings.Contains(page, `href="/console/journal"`) {
+		t.Error("a preparer is shown the audit trail")
+	}
+	if _, resp := get(t, marie, l.base+"/console/journal"); resp.StatusCode != 403 {
+		t.Errorf("a preparer reads the trail: %d, want 403", resp.StatusCode)
 	}
 	var st struct {
 		Status string `json:"status"`

@@ -33,6 +33,8 @@ var funcs = template.FuncMap{
 	"scheme":       schemeLabel,
 	"schemeShort":  schemeShort,
 	"excStatus":    exceptionStatusLabel,
+	"todo":         actionLabel,
+	"auditAction":  auditActionLabel,
 	"excBadge":     exceptionStatusBadge,
 	"kind":         kindLabel,
 	"role":         roleLabel,
@@ -41,6 +43,13 @@ var funcs = template.FuncMap{
 	"isZeroAmount": func(d decimal.Decimal) bool { return d.IsZero() },
 	"zeroDate":     func(d ledger.Date) bool { return d.IsZero() },
 	"add":          func(a, b int) int { return a + b },
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	},
 }
 
 func parsePages() (*pages, error) {
@@ -281,4 +290,41 @@ func shortID(s string) string {
 		return s[:8]
 	}
 	return s
+}
+
+// actionLabel says in French what to do about a rejected payment
+// (sepa.Action).
+func actionLabel(a string) string {
+	switch a {
+	case "fix_payee":
+		return "corriger le bénéficiaire du virement (compte ou titulaire)"
+	case "retry":
+		return "renvoyer le paiement tel quel"
+	case "never_resend":
+		return "ne pas renvoyer ce paiement"
+	case "our_bug":
+		return "erreur du fichier émis : à signaler à l'équipe technique"
+	case "stop_paying":
+		return "cesser les paiements : le titulaire est décédé ou le compte est fermé définitivement"
+	case "review":
+		return "examiner le rejet avec la banque"
+	}
+	return a
+}
+
+var auditActions = map[string]string{
+	"submit": "Soumission", "approve": "Approbation", "approved": "Approuvé", "reject": "Rejet", "cancel": "Annulation",
+	"cancelled": "Annulé", "release": "Envoi à la banque", "released": "Envoyé", "send": "Transmission à la banque",
+	"sent": "Transmis", "report": "Compte rendu de la banque", "refused": "Refusé par la banque", "withdraw": "Retrait",
+	"correct_payee": "Correction du bénéficiaire", "close": "Clôture", "closed": "Clos", "reissue": "Nouvel envoi",
+	"read": "Consultation",
+}
+
+// auditActionLabel names an action of the audit trail in French, the
+// code itself when it has no name.
+func auditActionLabel(a string) string {
+	if l, ok := auditActions[a]; ok {
+		return l
+	}
+	return a
 }

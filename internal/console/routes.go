@@ -17,6 +17,7 @@ const (
 	pathTodo      = "/console/a-traiter"
 	pathBatches   = "/console/lots"
 	pathTransfers = "/console/virements"
+	pathJournal   = "/console/journal"
 )
 
 // navItem is one entry of the main navigation.
@@ -33,6 +34,7 @@ var navigation = []navItem{
 	{Label: "À traiter", Path: pathTodo},
 	{Label: "Lots", Path: pathBatches},
 	{Label: "Virements", Path: pathTransfers},
+	{Label: "Journal", Path: pathJournal, Roles: roleNames(httptransport.AuditReaders)},
 }
 
 // routes registers every page and action.
@@ -57,6 +59,7 @@ func (c *Console) routes() {
 	m.Handle("POST "+pathTransfers+"/anomalies/{id}/corriger", c.signedIn(roleNames(httptransport.PayeeCorrectors), c.correctPayee))
 	m.Handle("POST "+pathTransfers+"/anomalies/{id}/clore", c.signedIn(roleNames(httptransport.ExceptionClosers), c.closeException))
 	m.Handle("POST "+pathTransfers+"/nouvel-envoi", c.signedIn(roleNames(httptransport.PayeeCorrectors), c.reissue))
+	m.Handle("GET "+pathJournal, c.signedIn(roleNames(httptransport.AuditReaders), c.journalPage))
 	m.HandleFunc(pathRoot, func(w http.ResponseWriter, r *http.Request) {
 		c.refuse(w, r, c.session(r), http.StatusNotFound, "Cette page n'existe pas.")
 	})

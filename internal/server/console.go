@@ -23,6 +23,7 @@ type consoleServices struct {
 	workflow console.BatchWorkflow
 	files    console.PaymentFiles
 	excs     console.PaymentExceptions
+	audit    console.AuditTrail
 	gateway  *bank.HTTPGateway
 	consumer *kafka.Consumer
 	mode     Mode
@@ -37,7 +38,7 @@ func withConsole(ctx context.Context, cfg config.Config, log *slog.Logger, api h
 		return api, nil
 	}
 	c, err := console.New(ctx, console.Options{Config: cfg.Console, Dev: cfg.Dev, Pool: s.pool, Batches: s.batches,
-		Workflow: s.workflow, Files: s.files, Exceptions: s.excs, Logger: log, State: s.state})
+		Workflow: s.workflow, Files: s.files, Exceptions: s.excs, Audit: s.audit, Logger: log, State: s.state})
 	if err != nil {
 		return nil, err
 	}
