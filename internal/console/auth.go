@@ -22,6 +22,7 @@ import (
 	"github.com/ofii/allowances/internal/config"
 	"github.com/ofii/allowances/internal/demostaff"
 	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/reconcile"
 )
 
 // The cookies of the console.
@@ -380,8 +381,16 @@ func (c *Console) signedIn(roles []string, h handlerFunc) http.Handler {
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-			if err := r.ParseForm(); err != nil {
+			limit := int64(1 << 20)
+			if r.URL.Path == pathRecon+"/releves" {
+				limit = reconcile.DefaultMaxBytes + 1<<20 // the file and the form around it
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			parse := r.ParseForm
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+				parse = func() error { return r.ParseMultipartForm(8 << 20) }
+			}
+			if err := parse(); err != nil {
 				c.refuse(w, r, s, http.StatusBadRequest, "Le formulaire envoyé n'a pas pu être lu.")
 				return
 			}

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -29,7 +31,14 @@ import (
 	"github.com/ofii/allowances/transport/kafka"
 )
 
-const runToken = "console-test-run-token"
+// The API's tokens of the tests: a preparer who starts the run, two
+// approvers who move batches through the API when the console is not
+// what a test is about.
+const (
+	runToken       = "console-test-run-token"
+	approverToken1 = "console-test-approver-1"
+	approverToken2 = "console-test-approver-2"
+)
 
 // screenshots is where the end-to-end test writes a picture of each page
 // (ignored by git).
@@ -66,7 +75,8 @@ func startLedgerd(t *testing.T, opts ...server.Option) ledgerd {
 		oidctest.User{Username: "nobody", Password: "nobody-password", Name: "No Body", Groups: []string{"cafeteria"}})
 	env := map[string]string{
 		"LEDGER_DEV": "true", "DATABASE_URL": dbURL, "HTTP_ADDR": addr,
-		"AUTH_TOKENS":         "api.runner:preparer:" + httptransport.HashToken(runToken),
+		"AUTH_TOKENS": "api.runner:preparer:" + httptransport.HashToken(runToken) + ";api.approver1:approver:" +
+			httptransport.HashToken(approverToken1) + ";api.approver2:approver:" + httptransport.HashToken(approverToken2),
 		"KAFKA_EMBEDDED_ADDR": "127.0.0.1:0", "BANK_EMBEDDED_ADDR": "127.0.0.1:0", "ADA_RUN_DAY": "0",
 		"BANK_POLL_INTERVAL": "200ms", "APPROVAL_SECOND_ABOVE": "100.00",
 		"CONSOLE_OIDC_ISSUER": prov.Issuer, "CONSOLE_OIDC_CLIENT_ID": prov.ClientID, "CONSOLE_OIDC_CLIENT_SECRET": prov.ClientSecret,
@@ -115,11 +125,16 @@ func startLedgerd(t *testing.T, opts ...server.Option) ledgerd {
 
 func apiCall(t *testing.T, method, url, body string, out any) int {
 	t.Helper()
+	return apiCallAs(t, runToken, method, url, body, out)
+}
+
+func apiCallAs(t *testing.T, token, method, url, body string, out any) int {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+runToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -600,4 +615,60 @@ func post(t *testing.T, c *http.Client, u string, v url.Values) *http.Response {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp
+}
+
+// TestConsoleReconciliation: the batch is paid through the API; a
+// controller imports, from the console, a statement booking its amount to
+// the payee's account without its reference, confirms the suggestion the
+// cascade makes, and undoes the match.
+func TestConsoleReconciliation(t *testing.T) {
+	l := startLedgerd(t)
+	for _, step := range []struct{ token, path string }{{runToken, "submit"}, {approverToken1, "approve"}, {approverToken2, "approve"},
+		{approverToken1, "release"}} {
+		if st := apiCallAs(t, step.token, "POST", l.base+"/v1/batches/"+l.batchID+"/"+step.path, `{}`, nil); st != 200 {
+			t.Fatalf("%s: %d", step.path, st)
+		}
+	}
+	var files struct {
+		Files []struct {
+			ExecutionDate string `json:"execution_date"`
+		} `json:"files"`
+	}
+	if st := apiCall(t, "GET", l.base+"/v1/batches/"+l.batchID+"/files", "", &files); st != 200 || len(files.Files) != 1 {
+		t.Fatalf("files: %d %+v", st, files)
+	}
+	tmpl, err := template.ParseFiles("testdata/camt053_suggestion.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, map[string]string{"Day": files.Files[0].ExecutionDate, "Account": "FR7630001007941234567890185",
+		"Opening": "10000000.00", "Closing": "9999588.20", "Amount": "411.80", "IBAN": "FR7630004008230001073943676"}); err != nil {
+		t.Fatal(err)
+	}
+	stmt := filepath.Join(t.TempDir(), "releve.xml")
+	if err := os.WriteFile(stmt, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := browser(t)
+	demoSignIn(t, ctx, l.base, "claire.controller", "/console/rapprochement")
+	checkPage(t, ctx, "rapprochement")
+	run(t, ctx, "import the statement", chromedp.SetUploadFiles(chromedp.CSS("#releve"), []string{stmt}),
+		chromedp.Click(chromedp.CSS("#importer")), chromedp.WaitVisible(chromedp.CSS("#importe")))
+	if got := text(t, ctx, "#table-rapprochement tbody"); !strings.Contains(got, "Suggestion à confirmer") {
+		t.Fatalf("exceptions after the import: %q", got)
+	}
+	checkPage(t, ctx, "rapprochement-import")
+	run(t, ctx, "confirm the suggestion", chromedp.Click(chromedp.CSS("#confirmer-0")), chromedp.WaitVisible(chromedp.CSS("#fait")))
+	if got := text(t, ctx, "#table-rapprochements tbody"); !strings.Contains(got, "suggestion confirmée") || !strings.Contains(got, "claire.controller") {
+		t.Errorf("matches after the confirmation: %q", got)
+	}
+	run(t, ctx, "undo without a reason", chromedp.Click(chromedp.CSS(`#table-rapprochements button`)), chromedp.WaitVisible(chromedp.CSS("#defaire-0-erreur")))
+	checkPage(t, ctx, "rapprochement-erreur")
+	run(t, ctx, "undo the match", chromedp.SendKeys(chromedp.CSS("#defaire-0"), "Ligne attribuée à tort"),
+		chromedp.Click(chromedp.CSS(`#table-rapprochements button`)), chromedp.WaitVisible(chromedp.CSS("#fait")))
+	if got := text(t, ctx, "#table-rapprochements tbody"); !strings.Contains(got, "défait par claire.controller") {
+		t.Errorf("matches after the undo: %q", got)
+	}
 }

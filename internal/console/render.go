@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/reconcile"
 )
 
 // pages are the parsed templates: each page's file with the layout.
@@ -35,6 +37,9 @@ var funcs = template.FuncMap{
 	"excStatus":    exceptionStatusLabel,
 	"todo":         actionLabel,
 	"auditAction":  auditActionLabel,
+	"rule":         ruleLabel[reconcile.Rule],
+	"reconKind":    reconKindLabel[reconcile.ExceptionKind],
+	"idstr":        func(id fmt.Stringer) string { return id.String() },
 	"excBadge":     exceptionStatusBadge,
 	"kind":         kindLabel,
 	"role":         roleLabel,
@@ -327,4 +332,31 @@ func auditActionLabel(a string) string {
 		return l
 	}
 	return a
+}
+
+var rules = map[string]string{
+	"end_to_end": "référence de bout en bout", "batch": "fichier entier", "return": "retour de fonds",
+	"suggestion": "suggestion confirmée", "manual": "à la main", "fee": "frais bancaires", "suspense": "compte d'attente",
+}
+
+// ruleLabel names a matching rule in French.
+func ruleLabel[T ~string](r T) string {
+	if l, ok := rules[string(r)]; ok {
+		return l
+	}
+	return string(r)
+}
+
+var reconKinds = map[string]string{
+	"unmatched": "Ligne inexpliquée", "amount_mismatch": "Montant différent", "duplicate": "Doublon",
+	"ambiguous": "Plusieurs paiements possibles", "suggestion": "Suggestion à confirmer", "returned": "Fonds retournés",
+	"in_transit_too_long": "Paiement en transit depuis trop longtemps",
+}
+
+// reconKindLabel names a kind of reconciliation exception in French.
+func reconKindLabel[T ~string](k T) string {
+	if l, ok := reconKinds[string(k)]; ok {
+		return l
+	}
+	return string(k)
 }

@@ -18,6 +18,7 @@ const (
 	pathBatches   = "/console/lots"
 	pathTransfers = "/console/virements"
 	pathJournal   = "/console/journal"
+	pathRecon     = "/console/rapprochement"
 )
 
 // navItem is one entry of the main navigation.
@@ -34,6 +35,7 @@ var navigation = []navItem{
 	{Label: "À traiter", Path: pathTodo},
 	{Label: "Lots", Path: pathBatches},
 	{Label: "Virements", Path: pathTransfers},
+	{Label: "Rapprochement", Path: pathRecon, Roles: roleNames(httptransport.ReconReaders)},
 	{Label: "Journal", Path: pathJournal, Roles: roleNames(httptransport.AuditReaders)},
 }
 
@@ -59,6 +61,10 @@ func (c *Console) routes() {
 	m.Handle("POST "+pathTransfers+"/anomalies/{id}/corriger", c.signedIn(roleNames(httptransport.PayeeCorrectors), c.correctPayee))
 	m.Handle("POST "+pathTransfers+"/anomalies/{id}/clore", c.signedIn(roleNames(httptransport.ExceptionClosers), c.closeException))
 	m.Handle("POST "+pathTransfers+"/nouvel-envoi", c.signedIn(roleNames(httptransport.PayeeCorrectors), c.reissue))
+	m.Handle("GET "+pathRecon, c.signedIn(roleNames(httptransport.ReconReaders), c.reconPage))
+	m.Handle("POST "+pathRecon+"/releves", c.signedIn(roleNames(httptransport.StatementImporters), c.importStatement))
+	m.Handle("POST "+pathRecon+"/anomalies/{id}", c.signedIn(roleNames(httptransport.Reconcilers), c.reconAction))
+	m.Handle("POST "+pathRecon+"/rapprochements/{id}/defaire", c.signedIn(roleNames(httptransport.Reconcilers), c.undoMatch))
 	m.Handle("GET "+pathJournal, c.signedIn(roleNames(httptransport.AuditReaders), c.journalPage))
 	m.HandleFunc(pathRoot, func(w http.ResponseWriter, r *http.Request) {
 		c.refuse(w, r, c.session(r), http.StatusNotFound, "Cette page n'existe pas.")
