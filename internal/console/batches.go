@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/mask"
 	"github.com/ofii/allowances/payments"
@@ -96,6 +97,7 @@ type batchData struct {
 	Done    string // what was just done, in words
 	Refusal string // why the action was refused, in words
 	Form    *actionView
+	Changes *batchChanges
 }
 
 type schemeTotal struct {
@@ -201,7 +203,8 @@ func (c *Console) loadBatch(w http.ResponseWriter, r *http.Request, s *Session, 
 	d.Page = max(d.Page, 1)
 
 	var lines []payments.BatchLine
-	cursor := ""
+	net := map[string]decimal.Decimal{}
+	cursor, read := "", 0
 	for {
 		page, next, err := c.opts.Batches.BatchLines(ctx, id, cursor, 1000)
 		if err != nil {
@@ -209,15 +212,25 @@ func (c *Console) loadBatch(w http.ResponseWriter, r *http.Request, s *Session, 
 			return batchData{}, false
 		}
 		for _, l := range page {
+			net[l.BeneficiaryID] = net[l.BeneficiaryID].Add(l.Net)
 			if d.Query == "" || strings.Contains(strings.ToUpper(l.BeneficiaryID), strings.ToUpper(d.Query)) {
 				lines = append(lines, l)
 			}
 		}
-		if next == "" || len(lines) >= maxLines {
+		read += len(page)
+		if next == "" || read >= maxLines {
 			d.Partial = next != ""
 			break
 		}
 		cursor = next
+	}
+	if !d.Partial {
+		ch, err := c.changesOf(ctx, b, net)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return batchData{}, false
+		}
+		d.Changes = ch
 	}
 	switch d.Sort {
 	case "montant-croissant":
@@ -255,7 +268,7 @@ func (c *Console) loadBatch(w http.ResponseWriter, r *http.Request, s *Session, 
 	}
 	// Who read whose lines is recorded before they are shown, as the API
 	// does; the IBANs are masked.
-	if err := c.opts.Batches.RecordReads(ctx, actor(s, r), linesRead(id.String(), shown)); err != nil {
+	if err := c.opts.Batches.RecordReads(ctx, actor(s, r), append(linesRead(id.String(), shown), changeReads(id.String(), d.Changes)...)); err != nil {
 		c.fail(w, r, s, err)
 		return batchData{}, false
 	}

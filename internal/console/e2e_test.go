@@ -671,4 +671,21 @@ func TestConsoleReconciliation(t *testing.T) {
 	if got := text(t, ctx, "#table-rapprochements tbody"); !strings.Contains(got, "défait par claire.controller") {
 		t.Errorf("matches after the undo: %q", got)
 	}
+
+	// November's batch, next to October's paid one: a new household, and
+	// one whose amount went up with a child.
+	var nov struct {
+		BatchID string `json:"batch_id"`
+	}
+	if st := apiCall(t, "POST", l.base+"/v1/runs", `{"kind":"ada","period":"2026-11"}`, &nov); st != 201 {
+		t.Fatalf("November's run: %d", st)
+	}
+	run(t, ctx, "November's batch", chromedp.Navigate(l.base+"/console/lots/"+nov.BatchID), chromedp.WaitVisible(chromedp.CSS("#changements")))
+	changes := text(t, ctx, "main")
+	for _, want := range []string{"Nouveaux foyers", "OFII-2026-000200", "Montants en hausse", "OFII-2026-000123"} {
+		if !strings.Contains(changes, want) {
+			t.Errorf("the changes since October lack %q", want)
+		}
+	}
+	checkPage(t, ctx, "lot-changements")
 }
