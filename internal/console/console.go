@@ -91,6 +91,8 @@ type Options struct {
 	Exceptions PaymentExceptions
 	// Audit reads the audit trail.
 	Audit AuditTrail
+	// Beneficiaries reads the beneficiaries' timelines.
+	Beneficiaries BeneficiaryReader
 	// Reconcile imports statements and settles their exceptions.
 	Reconcile Reconciliation
 	// BankAccount is the IBAN whose reconciliation report the console
@@ -122,7 +124,7 @@ func New(ctx context.Context, opts Options) (*Console, error) {
 	if !opts.Config.Enabled {
 		return nil, errors.New("console: not enabled (set CONSOLE_OIDC_ISSUER, or start in dev mode)")
 	}
-	if opts.Pool == nil || opts.Batches == nil || opts.Workflow == nil || opts.Files == nil || opts.Exceptions == nil || opts.Audit == nil || opts.Reconcile == nil {
+	if opts.Pool == nil || opts.Batches == nil || opts.Workflow == nil || opts.Files == nil || opts.Exceptions == nil || opts.Audit == nil || opts.Reconcile == nil || opts.Beneficiaries == nil {
 		return nil, errors.New("console: the database and the payment services are required")
 	}
 	if opts.Logger == nil {

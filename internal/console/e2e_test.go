@@ -688,4 +688,19 @@ func TestConsoleReconciliation(t *testing.T) {
 		}
 	}
 	checkPage(t, ctx, "lot-changements")
+
+	// Her file: the timeline, her payees' IBANs masked.
+	run(t, ctx, "the beneficiaries", chromedp.Navigate(l.base+"/console/beneficiaires"), chromedp.WaitVisible(chromedp.CSS("#id")),
+		chromedp.SendKeys(chromedp.CSS("#id"), "ofii-2026-000123"), chromedp.Click(chromedp.CSS("#chercher-beneficiaire")),
+		chromedp.WaitVisible(chromedp.CSS("#beneficiaire")))
+	file := text(t, ctx, "main")
+	if !strings.Contains(file, "Amina Diallo") || !strings.Contains(file, "1 adulte(s), 1 enfant(s)") || strings.Contains(file, "FR7630004008230001073943676") {
+		t.Errorf("the file of OFII-2026-000123: %q", file)
+	}
+	checkPage(t, ctx, "beneficiaire")
+	run(t, ctx, "an unknown beneficiary", chromedp.Navigate(l.base+"/console/beneficiaires?id=OFII-2026-999999"), chromedp.WaitVisible(chromedp.CSS("#id-erreur")))
+	if got := text(t, ctx, "#id-erreur"); !strings.Contains(got, "Aucun bénéficiaire") {
+		t.Errorf("unknown beneficiary: %q", got)
+	}
+	checkPage(t, ctx, "beneficiaire-inconnu")
 }

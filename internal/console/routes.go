@@ -19,6 +19,7 @@ const (
 	pathTransfers = "/console/virements"
 	pathJournal   = "/console/journal"
 	pathRecon     = "/console/rapprochement"
+	pathPeople    = "/console/beneficiaires"
 )
 
 // navItem is one entry of the main navigation.
@@ -36,6 +37,7 @@ var navigation = []navItem{
 	{Label: "Lots", Path: pathBatches},
 	{Label: "Virements", Path: pathTransfers},
 	{Label: "Rapprochement", Path: pathRecon, Roles: roleNames(httptransport.ReconReaders)},
+	{Label: "Bénéficiaires", Path: pathPeople},
 	{Label: "Journal", Path: pathJournal, Roles: roleNames(httptransport.AuditReaders)},
 }
 
@@ -65,6 +67,7 @@ func (c *Console) routes() {
 	m.Handle("POST "+pathRecon+"/releves", c.signedIn(roleNames(httptransport.StatementImporters), c.importStatement))
 	m.Handle("POST "+pathRecon+"/anomalies/{id}", c.signedIn(roleNames(httptransport.Reconcilers), c.reconAction))
 	m.Handle("POST "+pathRecon+"/rapprochements/{id}/defaire", c.signedIn(roleNames(httptransport.Reconcilers), c.undoMatch))
+	m.Handle("GET "+pathPeople, c.signedIn(nil, c.beneficiaryPage))
 	m.Handle("GET "+pathJournal, c.signedIn(roleNames(httptransport.AuditReaders), c.journalPage))
 	m.HandleFunc(pathRoot, func(w http.ResponseWriter, r *http.Request) {
 		c.refuse(w, r, c.session(r), http.StatusNotFound, "Cette page n'existe pas.")

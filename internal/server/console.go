@@ -25,6 +25,7 @@ type consoleServices struct {
 	excs     console.PaymentExceptions
 	audit    console.AuditTrail
 	recon    console.Reconciliation
+	people   console.BeneficiaryReader
 	gateway  *bank.HTTPGateway
 	consumer *kafka.Consumer
 	mode     Mode
@@ -39,7 +40,7 @@ func withConsole(ctx context.Context, cfg config.Config, log *slog.Logger, api h
 		return api, nil
 	}
 	c, err := console.New(ctx, console.Options{Config: cfg.Console, Dev: cfg.Dev, Pool: s.pool, Batches: s.batches,
-		Workflow: s.workflow, Files: s.files, Exceptions: s.excs, Audit: s.audit, Reconcile: s.recon, BankAccount: cfg.DebtorIBAN, Logger: log, State: s.state})
+		Workflow: s.workflow, Files: s.files, Exceptions: s.excs, Audit: s.audit, Reconcile: s.recon, Beneficiaries: s.people, BankAccount: cfg.DebtorIBAN, Logger: log, State: s.state})
 	if err != nil {
 		return nil, err
 	}
