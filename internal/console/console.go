@@ -91,6 +91,10 @@ type Options struct {
 	Exceptions PaymentExceptions
 	// Audit reads the audit trail.
 	Audit AuditTrail
+	// Books reads the ledger.
+	Books Books
+	// DeadLetters reads the invalid eligibility events.
+	DeadLetters DeadLetterReader
 	// Beneficiaries reads the beneficiaries' timelines.
 	Beneficiaries BeneficiaryReader
 	// Reconcile imports statements and settles their exceptions.
@@ -124,7 +128,7 @@ func New(ctx context.Context, opts Options) (*Console, error) {
 	if !opts.Config.Enabled {
 		return nil, errors.New("console: not enabled (set CONSOLE_OIDC_ISSUER, or start in dev mode)")
 	}
-	if opts.Pool == nil || opts.Batches == nil || opts.Workflow == nil || opts.Files == nil || opts.Exceptions == nil || opts.Audit == nil || opts.Reconcile == nil || opts.Beneficiaries == nil {
+	if opts.Pool == nil || opts.Batches == nil || opts.Workflow == nil || opts.Files == nil || opts.Exceptions == nil || opts.Audit == nil || opts.Reconcile == nil || opts.Beneficiaries == nil || opts.Books == nil || opts.DeadLetters == nil {
 		return nil, errors.New("console: the database and the payment services are required")
 	}
 	if opts.Logger == nil {

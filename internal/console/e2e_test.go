@@ -703,4 +703,16 @@ func TestConsoleReconciliation(t *testing.T) {
 		t.Errorf("unknown beneficiary: %q", got)
 	}
 	checkPage(t, ctx, "beneficiaire-inconnu")
+
+	// The books: the trial balance, an account's balance, a code of no
+	// account; and the dead letters.
+	run(t, ctx, "the books", chromedp.Navigate(l.base+"/console/comptabilite?compte=bank:main"), chromedp.WaitVisible(chromedp.CSS("#solde-compte")))
+	if got := text(t, ctx, "#balance-generale"); !strings.Contains(got, "payments-in-transit") || !strings.Contains(got, "Total EUR") {
+		t.Errorf("trial balance: %q", got)
+	}
+	checkPage(t, ctx, "comptabilite")
+	run(t, ctx, "no such account", chromedp.Navigate(l.base+"/console/comptabilite?compte=nope:none"), chromedp.WaitVisible(chromedp.CSS("#compte-erreur")))
+	checkPage(t, ctx, "comptabilite-compte-inconnu")
+	run(t, ctx, "the dead letters", chromedp.Navigate(l.base+"/console/lettres-mortes"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	checkPage(t, ctx, "lettres-mortes")
 }

@@ -20,6 +20,8 @@ const (
 	pathJournal   = "/console/journal"
 	pathRecon     = "/console/rapprochement"
 	pathPeople    = "/console/beneficiaires"
+	pathBooks     = "/console/comptabilite"
+	pathDead      = "/console/lettres-mortes"
 )
 
 // navItem is one entry of the main navigation.
@@ -38,6 +40,8 @@ var navigation = []navItem{
 	{Label: "Virements", Path: pathTransfers},
 	{Label: "Rapprochement", Path: pathRecon, Roles: roleNames(httptransport.ReconReaders)},
 	{Label: "Bénéficiaires", Path: pathPeople},
+	{Label: "Comptabilité", Path: pathBooks},
+	{Label: "Lettres mortes", Path: pathDead},
 	{Label: "Journal", Path: pathJournal, Roles: roleNames(httptransport.AuditReaders)},
 }
 
@@ -68,6 +72,8 @@ func (c *Console) routes() {
 	m.Handle("POST "+pathRecon+"/anomalies/{id}", c.signedIn(roleNames(httptransport.Reconcilers), c.reconAction))
 	m.Handle("POST "+pathRecon+"/rapprochements/{id}/defaire", c.signedIn(roleNames(httptransport.Reconcilers), c.undoMatch))
 	m.Handle("GET "+pathPeople, c.signedIn(nil, c.beneficiaryPage))
+	m.Handle("GET "+pathBooks, c.signedIn(nil, c.booksPage))
+	m.Handle("GET "+pathDead, c.signedIn(nil, c.deadLettersPage))
 	m.Handle("GET "+pathJournal, c.signedIn(roleNames(httptransport.AuditReaders), c.journalPage))
 	m.HandleFunc(pathRoot, func(w http.ResponseWriter, r *http.Request) {
 		c.refuse(w, r, c.session(r), http.StatusNotFound, "Cette page n'existe pas.")

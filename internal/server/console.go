@@ -25,7 +25,11 @@ type consoleServices struct {
 	excs     console.PaymentExceptions
 	audit    console.AuditTrail
 	recon    console.Reconciliation
-	people   console.BeneficiaryReader
+	people   interface {
+		console.BeneficiaryReader
+		console.DeadLetterReader
+	}
+	books    console.Books
 	gateway  *bank.HTTPGateway
 	consumer *kafka.Consumer
 	mode     Mode
@@ -40,7 +44,7 @@ func withConsole(ctx context.Context, cfg config.Config, log *slog.Logger, api h
 		return api, nil
 	}
 	c, err := console.New(ctx, console.Options{Config: cfg.Console, Dev: cfg.Dev, Pool: s.pool, Batches: s.batches,
-		Workflow: s.workflow, Files: s.files, Exceptions: s.excs, Audit: s.audit, Reconcile: s.recon, Beneficiaries: s.people, BankAccount: cfg.DebtorIBAN, Logger: log, State: s.state})
+		Workflow: s.workflow, Files: s.files, Exceptions: s.excs, Audit: s.audit, Reconcile: s.recon, Beneficiaries: s.people, Books: s.books, DeadLetters: s.people, BankAccount: cfg.DebtorIBAN, Logger: log, State: s.state})
 	if err != nil {
 		return nil, err
 	}

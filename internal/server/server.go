@@ -214,7 +214,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		Reconcile:     leasedRec,
 		BankAccount:   cfg.DebtorIBAN,
 	})
-	served, err := withConsole(ctx, cfg, log, handler, consoleServices{pool: pool, batches: runs, workflow: leasedAp, files: leasedAp, excs: leasedAp, audit: leasedAp, recon: leasedRec, people: events,
+	served, err := withConsole(ctx, cfg, log, handler, consoleServices{pool: pool, batches: runs, workflow: leasedAp, files: leasedAp, excs: leasedAp, audit: leasedAp, recon: leasedRec, people: events, books: store,
 		gateway: bk.Gateway, consumer: consumer, mode: mode})
 	if err != nil {
 		return err
