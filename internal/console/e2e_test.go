@@ -660,6 +660,12 @@ func TestConsoleReconciliation(t *testing.T) {
 		t.Fatalf("exceptions after the import: %q", got)
 	}
 	checkPage(t, ctx, "rapprochement-import")
+	run(t, ctx, "what waits for the controller", chromedp.Navigate(l.base+"/console/a-traiter"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if got := text(t, ctx, "main"); !strings.Contains(got, "anomalie(s) de rapprochement") {
+		t.Errorf("the controller's À traiter: %q", got)
+	}
+	checkPage(t, ctx, "a-traiter-controleur")
+	run(t, ctx, "back to the reconciliation", chromedp.Navigate(l.base+"/console/rapprochement"), chromedp.WaitVisible(chromedp.CSS("#table-rapprochement")))
 	run(t, ctx, "confirm the suggestion", chromedp.Click(chromedp.CSS("#confirmer-0")), chromedp.WaitVisible(chromedp.CSS("#fait")))
 	if got := text(t, ctx, "#table-rapprochements tbody"); !strings.Contains(got, "suggestion confirmée") || !strings.Contains(got, "claire.controller") {
 		t.Errorf("matches after the confirmation: %q", got)

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/reconcile"
 	httptransport "github.com/ofii/allowances/transport/http"
 )
 
@@ -17,6 +18,8 @@ type todoData struct {
 	Exceptions int              // open payment exceptions
 	ExcMore    bool
 	Refused    []payments.PaymentFile // files the bank refused
+	Recon      int                    // open reconciliation exceptions, for controllers
+	ReconMore  bool
 	State      []StateItem
 	Nothing    bool
 }
@@ -75,8 +78,16 @@ func (c *Console) todoPage(w http.ResponseWriter, r *http.Request, s *Session) {
 			}
 		}
 	}
+	if s.Has(roleNames(httptransport.Reconcilers)...) {
+		xs, err := c.opts.Reconcile.Exceptions(ctx, reconcile.ExceptionFilter{Status: reconcile.ExceptionOpen, Limit: 100})
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		d.Recon, d.ReconMore = len(xs), len(xs) == 100
+	}
 	d.State = c.opts.State(ctx)
-	d.Nothing = len(d.ToSubmit)+len(d.ToApprove)+len(d.ToRelease)+d.Exceptions+len(d.Refused) == 0
+	d.Nothing = len(d.ToSubmit)+len(d.ToApprove)+len(d.ToRelease)+d.Exceptions+len(d.Refused)+d.Recon == 0
 	c.render(w, r, s, http.StatusOK, "todo", "À traiter", d)
 }
 
