@@ -500,6 +500,35 @@ func TestConsoleFlows(t *testing.T) {
 // of a role the person lacks, and the headers of every page.
 func TestConsoleRefusals(t *testing.T) {
 	l := startLedgerd(t)
+	// The session cookie: HttpOnly, SameSite=Lax, and not Secure only
+	// because this is dev mode on a loopback address.
+	{
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		page, _ := get(t, c, l.base+"/console/connexion")
+		m := regexp.MustCompile(`name="jeton" value="([^"]+)"`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatal("no form token on the sign-in page")
+		}
+		resp := post(t, c, l.base+"/console/connexion/demo", url.Values{"jeton": {m[1]}, "personne": {"luc.auditor"}})
+		var found bool
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "console_session" {
+				found = true
+				if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/console/" || ck.Secure {
+					t.Errorf("session cookie %+v", ck)
+				}
+			}
+		}
+		if !found || resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("demo sign-in: %d, cookies %v", resp.StatusCode, resp.Cookies())
+		}
+		// Without the sign-in page's form token, no one signs in.
+		if resp := post(t, c, l.base+"/console/connexion/demo", url.Values{"jeton": {"forged"}, "personne": {"luc.auditor"}}); resp.StatusCode != 403 {
+			t.Errorf("demo sign-in with a forged token: %d", resp.StatusCode)
+		}
+	}
 	marie := signedInClient(t, l.base, "marie.preparer")
 	claire := signedInClient(t, l.base, "claire.controller")
 	batch := l.base + "/console/lots/" + l.batchID

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/dbtest"
+	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/internal/migrations"
 	"github.com/ofii/allowances/ledger"
 )
@@ -185,6 +187,29 @@ func TestLocalNext(t *testing.T) {
 	} {
 		if got := localNext(in); got != want {
 			t.Errorf("localNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestFrenchError: the workflow's refusals are said in French, in words
+// that name the reason.
+func TestFrenchError(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+		want   string
+	}{
+		{errs.E(errs.Forbidden, "alex prepared batch 1234: another person must approve it"), 403, "Vous avez préparé ce lot"},
+		{errs.E(errs.Forbidden, "api.runner computed batch 1234 (started its run): another person must approve it"), 403, "Vous avez calculé ce lot"},
+		{errs.E(errs.Conflict, "paul.approver has already approved batch 1234: a second approval must come from another approver"), 409, "déjà approuvé"},
+		{errs.E(errs.Conflict, "batch 1234 is approved: only a batch pending approval can be approved"), 409, "« Approuvé »"},
+		{errs.E(errs.Conflict, "batch 1234 is draft: only a batch pending approval can be rejected"), 409, "« Brouillon »"},
+		{errs.E(errs.NotFound, "batch 1234 not found"), 404, "n'existe pas"},
+		{errors.New("connection refused"), 500, "erreur interne"},
+	} {
+		status, msg := frenchError(c.err)
+		if status != c.status || !strings.Contains(msg, c.want) {
+			t.Errorf("%v: %d %q, want %d and %q", c.err, status, msg, c.status, c.want)
 		}
 	}
 }
