@@ -590,6 +590,39 @@ func TestConsoleRefusals(t *testing.T) {
 	if st.Status != "pending_approval" {
 		t.Errorf("after submit, batch %s, want pending_approval", st.Status)
 	}
+	// Approved and released through the API, its pain.001 file is
+	// downloaded by an approver, and refused to the preparer, whose
+	// page shows no link to it.
+	for _, step := range []struct{ token, path string }{{approverToken1, "approve"}, {approverToken2, "approve"}, {approverToken1, "release"}} {
+		if st := apiCallAs(t, step.token, "POST", l.base+"/v1/batches/"+l.batchID+"/"+step.path, `{}`, nil); st != 200 {
+			t.Fatalf("%s: %d", step.path, st)
+		}
+	}
+	var files struct {
+		Files []struct {
+			MsgID string `json:"msg_id"`
+		} `json:"files"`
+	}
+	if st := apiCall(t, "GET", l.base+"/v1/batches/"+l.batchID+"/files", "", &files); st != 200 || len(files.Files) != 1 {
+		t.Fatalf("files: %d %+v", st, files)
+	}
+	paul := signedInClient(t, l.base, "paul.approver")
+	download := l.base + "/console/virements/fichiers/" + files.Files[0].MsgID
+	if page, _ := get(t, paul, l.base+"/console/virements"); !strings.Contains(page, `href="/console/virements/fichiers/`+files.Files[0].MsgID+`"`) {
+		t.Error("the approver's transfers page has no download link")
+	}
+	xml, resp := get(t, paul, download)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/xml" || !strings.Contains(xml, "CstmrCdtTrfInitn") ||
+		resp.Header.Get("X-Content-Sha256") == "" {
+		t.Errorf("download: %d %s %.100q", resp.StatusCode, resp.Header.Get("Content-Type"), xml)
+	}
+	if page, _ := get(t, marie, l.base+"/console/virements"); strings.Contains(page, "/console/virements/fichiers/") {
+		t.Error("the preparer is shown the download")
+	}
+	if _, resp := get(t, marie, download); resp.StatusCode != 403 {
+		t.Errorf("the preparer's download: %d, want 403", resp.StatusCode)
+	}
+
 	// Signed out, the session is over: the batch page leads to sign-in.
 	if resp := post(t, marie, l.base+"/console/deconnexion", url.Values{"csrf": {token}}); resp.StatusCode != 200 {
 		t.Errorf("sign-out: %d", resp.StatusCode)
