@@ -266,13 +266,21 @@ func checkPage(t *testing.T, ctx context.Context, name string) {
 // text returns the text of the element sel.
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(c, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
-	if err != nil {
-		t.Fatalf("read %s: %v", sel, err)
+	// The design system's script may replace nodes just after a page
+	// loads: a node gone between the query and the read is queried again.
+	var err error
+	for try := 0; try < 5; try++ {
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		var s string
+		s, err = chromedp.Run(c, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+		cancel()
+		if err == nil {
+			return strings.TrimSpace(s)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	return strings.TrimSpace(s)
+	t.Fatalf("read %s: %v", sel, err)
+	return ""
 }
 
 // demoSignIn signs in one of the demo staff from the sign-in page.
