@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/ofii/allowances/internal/config"
 	"github.com/ofii/allowances/internal/console"
@@ -59,7 +60,17 @@ func withConsole(ctx context.Context, cfg config.Config, log *slog.Logger, api h
 func (s consoleServices) state(context.Context) []console.StateItem {
 	var out []console.StateItem
 	if s.mode.Dev {
-		out = append(out, console.StateItem{Label: "Mode", Value: "développement : " + s.mode.Warning, Severe: true})
+		var what []string
+		if s.mode.Bank == BankSimulator {
+			what = append(what, "les fichiers de virement vont au simulateur de banque intégré, qui ne paie personne")
+		}
+		if s.mode.Kafka == KafkaEmbedded {
+			what = append(what, "les événements d'éligibilité sont lus sur le courtier Kafka intégré")
+		}
+		if len(what) == 0 {
+			what = append(what, "la banque et Kafka sont les vrais, aucun simulateur ne les remplace")
+		}
+		out = append(out, console.StateItem{Label: "Mode de développement", Value: strings.Join(what, " ; "), Severe: true})
 	}
 	if s.gateway != nil {
 		states := s.gateway.BreakerStates()
