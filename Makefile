@@ -26,7 +26,7 @@ FUZZTIME ?= 30s
 # leases), tested again under the race detector by `make race`.
 RACE_PKGS ?= ./ledger/sqlstore/... ./transport/kafka/... ./payments/bank/... ./internal/server/... ./internal/lease/...
 
-.PHONY: all build test race bench demo run lint fuzz clean
+.PHONY: all build test race bench demo run lint fuzz clean vendor-console
 
 all: build
 
@@ -55,6 +55,13 @@ demo:
 
 run:
 	$(GO) run ./cmd/ledgerd --dev
+
+# Refreshes the files of the State design system (@gouvfr/dsfr) that the
+# console embeds, and the axe-core its tests inject, from npm: only the
+# files used, with their licences and versions. DSFR_VERSION and
+# AXE_VERSION override the versions.
+vendor-console:
+	internal/console/vendor.sh
 
 lint:
 	@out="$$($(GOFMT) -l .)"; \

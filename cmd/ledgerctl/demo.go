@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ofii/allowances/internal/cli"
+	"github.com/ofii/allowances/internal/demostaff"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 	httptransport "github.com/ofii/allowances/transport/http"
@@ -70,7 +71,9 @@ ledgerd.`,
 			fmt.Fprintf(d.w, "\nexplore it: start ledgerd on the demonstration's database, in dev mode, with a token for the staff of the demo\n"+
 				"  DATABASE_URL='%s' LEDGER_DEV=true AUTH_TOKENS='demo-staff:preparer+auditor+controller:%s' go run ./cmd/ledgerd\n"+
 				"then, from another shell:\n"+
-				"  LEDGER_TOKEN='%s' go run ./cmd/ledgerctl beneficiaries show OFII-2026-000007\n", dsn, httptransport.HashToken(tok), tok)
+				"  LEDGER_TOKEN='%s' go run ./cmd/ledgerctl beneficiaries show OFII-2026-000007\n"+
+				"or open the staff console at http://127.0.0.1:8080/console/ (HTTP_ADDR's port): in dev mode its sign-in page offers the demo staff,\n"+
+				"  %s\n", dsn, httptransport.HashToken(tok), tok, demoStaffText())
 			return nil
 		},
 	}
@@ -300,4 +303,14 @@ func demoIBAN(i int) string {
 	n, _ := new(big.Int).SetString(bban+"152700", 10)
 	check := 98 - new(big.Int).Mod(n, big.NewInt(97)).Int64()
 	return fmt.Sprintf("FR%02d%s", check, bban)
+}
+
+// demoStaffText lists the staff the console's sign-in page offers in dev
+// mode, with their roles.
+func demoStaffText() string {
+	var parts []string
+	for _, p := range demostaff.Staff {
+		parts = append(parts, p.Name+" ("+strings.Join(p.Roles, "+")+")")
+	}
+	return strings.Join(parts, ", ")
 }

@@ -74,6 +74,15 @@ var Settings = []Setting{
 	{"PAYMENT_FILE_MAX_TX", "10000", "most payments in one payment file: a larger batch is split into several files"},
 	{"RECON_SUGGESTION_DAYS", "3", "window, in business days, within which a statement line of a payment's amount and payee account is suggested for it"},
 	{"RECON_IN_TRANSIT_DAYS", "5", "business days after its execution date a payment may stay off the statements before it is an exception"},
+	{"CONSOLE_OIDC_ISSUER", "", "issuer URL of the agency's OpenID Connect provider for the staff console under `/console/`; the console is on when it is set (then every `CONSOLE_OIDC_*` setting and `CONSOLE_ROLE_GROUPS` are required), or in dev mode, where demo staff may sign in; off otherwise, and the log says so"},
+	{"CONSOLE_OIDC_CLIENT_ID", "", "client id of the console at the OpenID Connect provider"},
+	{"CONSOLE_OIDC_CLIENT_SECRET", "", "client secret of the console at the OpenID Connect provider (a secret: never shown)"},
+	{"CONSOLE_OIDC_REDIRECT_URL", "", "the console's callback URL registered at the provider, ending in `/console/auth/callback`"},
+	{"CONSOLE_OIDC_GROUPS_CLAIM", "groups", "claim of the ID token that lists the person's groups"},
+	{"CONSOLE_ROLE_GROUPS", "", "which groups give which roles, `group=role[+role]` separated by `;` (roles: preparer, approver, controller, auditor, admin); a person of no listed group cannot sign in"},
+	{"CONSOLE_IDLE_TIMEOUT", "30m", "a console session unused this long ends (1m to 24h)"},
+	{"CONSOLE_SESSION_MAX", "10h", "a console session ends this long after sign-in, used or not (at least `CONSOLE_IDLE_TIMEOUT`, at most 7 days)"},
+	{"CONSOLE_CHANGE_SHARE", "0.10", "share by which a household's amount must go up or down from the previous month to be listed on a batch's page (0.10: 10 %)"},
 	{"ORPHAN_FACTS_DAYS", "7", "days a beneficiary may have facts (changes, payees, overpayments) and no rights opening before it shows in `GET /v1/beneficiaries/unopened`"},
 	{"FEC_SIREN", "", "SIREN of the agency (nine digits, checked), the start of the FEC's file name; `GET /v1/exports/fec` answers 503 without it"},
 	{"FEC_ACCOUNTS", "", "account numbers of the public-body chart for the FEC over those of the chart (its metadata `gbcp`), `code=number[:label]` separated by `,` (e.g. `bank:main=5151:Banque de France`); a control account's number is its beneficiaries' accounts'"},
@@ -82,7 +91,7 @@ var Settings = []Setting{
 // Secret reports whether the setting's value must never be shown, in logs or
 // in `ledgerctl config`.
 func (s Setting) Secret() bool {
-	return s.Env == "KAFKA_SASL_PASSWORD" || s.Env == "BANK_TOKEN" || s.Env == "LEDGER_TOKEN"
+	return s.Env == "KAFKA_SASL_PASSWORD" || s.Env == "BANK_TOKEN" || s.Env == "LEDGER_TOKEN" || s.Env == "CONSOLE_OIDC_CLIENT_SECRET"
 }
 
 // Config holds the settings after parsing.
@@ -155,6 +164,31 @@ type Config struct {
 	FECSIREN string
 	// FECAccounts is FEC_ACCOUNTS as written, checked by fec.ParseMapping.
 	FECAccounts string
+
+	// Console holds the settings of the staff console (CONSOLE_*).
+	Console Console
+}
+
+// Console holds the settings of the staff console.
+type Console struct {
+	// Enabled is set when the console is served: CONSOLE_OIDC_ISSUER is
+	// set, or dev mode is on.
+	Enabled bool
+	// OIDC is set when people sign in through the OpenID Connect
+	// provider; in dev mode without it, only the demo staff can.
+	OIDC         bool
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	RedirectURL  string
+	GroupsClaim  string
+	// RoleGroups maps a group of the provider to the roles it gives.
+	RoleGroups  map[string][]string
+	IdleTimeout time.Duration
+	SessionMax  time.Duration
+	// ChangeShare is the share of change from the previous month above
+	// which a household's amount is listed on a batch's page.
+	ChangeShare decimal.Decimal
 }
 
 // Load reads the settings from the environment through getenv (os.Getenv
@@ -227,7 +261,107 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := loadBank(get, &c); err != nil {
 		return c, err
 	}
+	if err := loadConsole(get, &c); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// consoleRoles are the roles CONSOLE_ROLE_GROUPS may give: the staff API's.
+var consoleRoles = []string{"preparer", "approver", "controller", "auditor", "admin"}
+
+// loadConsole reads the CONSOLE_* settings. The console is on when
+// CONSOLE_OIDC_ISSUER is set or in dev mode; with an issuer, every setting
+// of the provider is required, so that a console half configured does not
+// start.
+func loadConsole(get func(string) string, c *Config) error {
+	k := &c.Console
+	k.Issuer = strings.TrimRight(get("CONSOLE_OIDC_ISSUER"), "/")
+	k.ClientID = get("CONSOLE_OIDC_CLIENT_ID")
+	k.ClientSecret = get("CONSOLE_OIDC_CLIENT_SECRET")
+	k.RedirectURL = get("CONSOLE_OIDC_REDIRECT_URL")
+	k.GroupsClaim = get("CONSOLE_OIDC_GROUPS_CLAIM")
+	groups := get("CONSOLE_ROLE_GROUPS")
+	k.OIDC = k.Issuer != ""
+	k.Enabled = k.OIDC || c.Dev
+	if !k.OIDC {
+		for _, s := range []struct{ name, value string }{{"CONSOLE_OIDC_CLIENT_ID", k.ClientID},
+			{"CONSOLE_OIDC_CLIENT_SECRET", k.ClientSecret}, {"CONSOLE_OIDC_REDIRECT_URL", k.RedirectURL}, {"CONSOLE_ROLE_GROUPS", groups}} {
+			if s.value != "" {
+				return fmt.Errorf("%s: set while CONSOLE_OIDC_ISSUER is not: set the issuer too, or leave the console's settings unset", s.name)
+			}
+		}
+	} else {
+		if u, err := url.Parse(k.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("CONSOLE_OIDC_ISSUER: %q is not an http or https URL", k.Issuer)
+		}
+		for _, s := range []struct{ name, value string }{{"CONSOLE_OIDC_CLIENT_ID", k.ClientID},
+			{"CONSOLE_OIDC_CLIENT_SECRET", k.ClientSecret}, {"CONSOLE_OIDC_REDIRECT_URL", k.RedirectURL}, {"CONSOLE_ROLE_GROUPS", groups}} {
+			if s.value == "" {
+				return fmt.Errorf("%s: unset while CONSOLE_OIDC_ISSUER is set: the console cannot sign anyone in without it", s.name)
+			}
+		}
+		u, err := url.Parse(k.RedirectURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !strings.HasSuffix(u.Path, "/console/auth/callback") {
+			return fmt.Errorf("CONSOLE_OIDC_REDIRECT_URL: %q is not an http or https URL ending in /console/auth/callback", k.RedirectURL)
+		}
+		if k.GroupsClaim == "" {
+			return fmt.Errorf("CONSOLE_OIDC_GROUPS_CLAIM: empty")
+		}
+		if k.RoleGroups, err = ParseRoleGroups(groups); err != nil {
+			return fmt.Errorf("CONSOLE_ROLE_GROUPS: %w", err)
+		}
+	}
+	var err error
+	if k.IdleTimeout, err = time.ParseDuration(get("CONSOLE_IDLE_TIMEOUT")); err != nil || k.IdleTimeout < time.Minute || k.IdleTimeout > 24*time.Hour {
+		return fmt.Errorf("CONSOLE_IDLE_TIMEOUT: %q is not a duration between 1m and 24h (such as 30m)", get("CONSOLE_IDLE_TIMEOUT"))
+	}
+	if k.SessionMax, err = time.ParseDuration(get("CONSOLE_SESSION_MAX")); err != nil || k.SessionMax < k.IdleTimeout || k.SessionMax > 7*24*time.Hour {
+		return fmt.Errorf("CONSOLE_SESSION_MAX: %q is not a duration between CONSOLE_IDLE_TIMEOUT (%s) and 168h (such as 10h)",
+			get("CONSOLE_SESSION_MAX"), k.IdleTimeout)
+	}
+	v := get("CONSOLE_CHANGE_SHARE")
+	if k.ChangeShare, err = decimal.NewFromString(v); err != nil || !k.ChangeShare.IsPositive() || k.ChangeShare.GreaterThan(decimal.NewFromInt(10)) {
+		return fmt.Errorf("CONSOLE_CHANGE_SHARE: %q is not a share above 0 and at most 10 (such as 0.10)", v)
+	}
+	return nil
+}
+
+// ParseRoleGroups reads CONSOLE_ROLE_GROUPS: `group=role[+role]` separated
+// by `;`. A group given twice, an empty group or an unknown role is an
+// error naming the entry.
+func ParseRoleGroups(v string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for i, item := range strings.Split(v, ";") {
+		if strings.TrimSpace(item) == "" {
+			continue
+		}
+		group, roles, ok := strings.Cut(item, "=")
+		group = strings.TrimSpace(group)
+		if !ok || group == "" {
+			return nil, fmt.Errorf("entry %d %q is not group=role[+role]", i+1, strings.TrimSpace(item))
+		}
+		if _, dup := out[group]; dup {
+			return nil, fmt.Errorf("entry %d: the group %q is given twice", i+1, group)
+		}
+		var list []string
+		for _, r := range strings.Split(roles, "+") {
+			r = strings.TrimSpace(r)
+			known := false
+			for _, k := range consoleRoles {
+				known = known || k == r
+			}
+			if !known {
+				return nil, fmt.Errorf("entry %d (%s): unknown role %q (want preparer, approver, controller, auditor or admin)", i+1, group, r)
+			}
+			list = append(list, r)
+		}
+		out[group] = list
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no group=role entry")
+	}
+	return out, nil
 }
 
 // loadBank reads the approval, debtor and BANK_* settings.

@@ -48,6 +48,12 @@ func TestBadSettings(t *testing.T) {
 		{"BANK_ACCOUNTS", "FR7630001007941234567890185=bank:reserve", "BANK_ACCOUNTS"},
 		{"BANK_ACCOUNTS", "FR7610107001011234567890129=bank:a,FR7610107001011234567890129=bank:b", "BANK_ACCOUNTS"},
 		{"BANK_ACCOUNTS", "FR7610107001011234567890129=bank:a,FR1420041010050500013M02606=bank:a", "BANK_ACCOUNTS"},
+		{"CONSOLE_OIDC_ISSUER", "https://id.ofii.test", "CONSOLE_OIDC_CLIENT_ID"},
+		{"CONSOLE_OIDC_CLIENT_ID", "console", "CONSOLE_OIDC_CLIENT_ID"},
+		{"CONSOLE_ROLE_GROUPS", "a=preparer", "CONSOLE_ROLE_GROUPS"},
+		{"CONSOLE_IDLE_TIMEOUT", "10s", "CONSOLE_IDLE_TIMEOUT"},
+		{"CONSOLE_SESSION_MAX", "1m", "CONSOLE_SESSION_MAX"},
+		{"CONSOLE_CHANGE_SHARE", "0", "CONSOLE_CHANGE_SHARE"},
 	} {
 		_, err := config.Load(func(k string) string {
 			if k == tt.name {
@@ -88,5 +94,66 @@ func TestBankAccounts(t *testing.T) {
 	}
 	if c, _ := config.Load(func(string) string { return "" }); len(c.BankAccounts) != 0 {
 		t.Errorf("no BANK_ACCOUNTS: %+v", c.BankAccounts)
+	}
+}
+
+// TestConsoleSettings: the console is off unless an issuer is set or dev
+// mode is on; with an issuer, every setting of the provider is required,
+// and the groups map to the API's roles.
+func TestConsoleSettings(t *testing.T) {
+	full := map[string]string{
+		"CONSOLE_OIDC_ISSUER": "https://id.ofii.test/realms/staff", "CONSOLE_OIDC_CLIENT_ID": "console",
+		"CONSOLE_OIDC_CLIENT_SECRET": "s3cret", "CONSOLE_OIDC_REDIRECT_URL": "https://ledger.ofii.test/console/auth/callback",
+		"CONSOLE_ROLE_GROUPS": "fin-prep=preparer; fin-appr=approver+preparer;audit=auditor",
+	}
+	load := func(env map[string]string) (config.Config, error) {
+		return config.Load(func(k string) string { return env[k] })
+	}
+	c, err := load(nil)
+	if err != nil || c.Console.Enabled {
+		t.Errorf("unset: enabled %v, err %v; want off", c.Console.Enabled, err)
+	}
+	c, err = load(map[string]string{"LEDGER_DEV": "true"})
+	if err != nil || !c.Console.Enabled || c.Console.OIDC {
+		t.Errorf("dev mode: %+v, %v; want on without OIDC", c.Console, err)
+	}
+	c, err = load(full)
+	if err != nil || !c.Console.Enabled || !c.Console.OIDC || c.Console.GroupsClaim != "groups" {
+		t.Fatalf("full: %+v, %v", c.Console, err)
+	}
+	if got := c.Console.RoleGroups["fin-appr"]; len(got) != 2 || got[0] != "approver" || got[1] != "preparer" {
+		t.Errorf("fin-appr roles %v", got)
+	}
+	for name := range full {
+		if name == "CONSOLE_OIDC_ISSUER" {
+			continue
+		}
+		env := map[string]string{}
+		for k, v := range full {
+			if k != name {
+				env[k] = v
+			}
+		}
+		if _, err := load(env); err == nil || !strings.HasPrefix(err.Error(), name+":") {
+			t.Errorf("without %s: %v, want an error naming it", name, err)
+		}
+	}
+	for _, bad := range []struct{ name, value string }{
+		{"CONSOLE_ROLE_GROUPS", "fin=boss"}, {"CONSOLE_ROLE_GROUPS", "fin=preparer;fin=approver"}, {"CONSOLE_ROLE_GROUPS", "=preparer"},
+		{"CONSOLE_OIDC_REDIRECT_URL", "https://ledger.ofii.test/callback"}, {"CONSOLE_OIDC_ISSUER", "id.ofii.test"},
+	} {
+		env := map[string]string{}
+		for k, v := range full {
+			env[k] = v
+		}
+		env[bad.name] = bad.value
+		if _, err := load(env); err == nil || !strings.HasPrefix(err.Error(), bad.name+":") {
+			t.Errorf("%s=%s: %v, want an error naming it", bad.name, bad.value, err)
+		}
+	}
+	for _, s := range config.Settings {
+		if s.Env == "CONSOLE_OIDC_CLIENT_SECRET" && !s.Secret() {
+			t.Error("CONSOLE_OIDC_CLIENT_SECRET is not secret")
+		}
 	}
 }

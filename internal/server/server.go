@@ -210,6 +210,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	if err != nil {
 		return err
 	}
+	reconSvc := banking.Reconciliation(rec, store, leasedRec)
 	handler := httptransport.NewHandler(withVerifyMetrics(store, reg), httptransport.Options{
 		Tokens: tokens, Logger: log, Registry: reg, MaxBodyBytes: cfg.HTTPMaxBodyBytes,
 		Ready: map[string]func(context.Context) error{"database": pool.Ping},
@@ -220,11 +221,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		Beneficiaries: events,
 		Runs:          runs,
 		Approvals:     leasedAp,
-		Reconcile:     banking.Reconciliation(rec, store, leasedRec),
+		Reconcile:     reconSvc,
 		BankAccount:   cfg.DebtorIBAN,
 		FEC:           fecx,
 	})
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+	served, err := withConsole(ctx, cfg, log, handler, consoleServices{pool: pool, batches: runs, workflow: leasedAp, files: leasedAp, excs: leasedAp, audit: leasedAp, recon: reconSvc, people: events, books: store,
+		gateway: bk.Gateway, consumer: consumer, mode: mode})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: served, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -1,0 +1,215 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/ofii/allowances/internal/dbtest"
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/internal/migrations"
+	"github.com/ofii/allowances/ledger"
+)
+
+// testSessions returns the sessions of a fresh database on a clock the test
+// moves.
+func testSessions(t *testing.T, idle, max time.Duration) (*Sessions, func(time.Duration)) {
+	t.Helper()
+	pool, _ := dbtest.MustOpen(t)
+	if _, err := migrations.Up(context.Background(), pool, nil); err != nil {
+		t.Fatal(err)
+	}
+	var offset atomic.Int64
+	start := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	now := func() time.Time { return start.Add(time.Duration(offset.Load())) }
+	return NewSessions(pool, idle, max, now), func(d time.Duration) { offset.Add(int64(d)) }
+}
+
+func TestSessionTimeouts(t *testing.T) {
+	ctx := context.Background()
+	st, wait := testSessions(t, 30*time.Minute, 2*time.Hour)
+	token, s, err := st.Create(ctx, "sub-1", "marie.preparer", []string{"preparer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Expires.Equal(s.Created.Add(2 * time.Hour)) {
+		t.Errorf("expires %v, want 2h after %v", s.Expires, s.Created)
+	}
+	// Used every 20 minutes, it lives to its absolute end, not past it.
+	for i := range 5 {
+		wait(20 * time.Minute)
+		got, err := st.Get(ctx, token)
+		if err != nil {
+			t.Fatalf("use %d after %v: %v", i, time.Duration(i+1)*20*time.Minute, err)
+		}
+		if got.Name != "marie.preparer" || !slices.Equal(got.Roles, []string{"preparer"}) {
+			t.Errorf("session %+v", got)
+		}
+	}
+	wait(20 * time.Minute) // 2h after sign-in
+	if _, err := st.Get(ctx, token); !errors.Is(err, ErrNoSession) {
+		t.Errorf("at its absolute end: %v, want ErrNoSession", err)
+	}
+
+	// Left idle for the idle timeout, it is over.
+	token, _, err = st.Create(ctx, "sub-2", "paul.approver", []string{"approver"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(29 * time.Minute)
+	if _, err := st.Get(ctx, token); err != nil {
+		t.Fatalf("29 minutes idle: %v", err)
+	}
+	wait(30 * time.Minute)
+	if _, err := st.Get(ctx, token); !errors.Is(err, ErrNoSession) {
+		t.Errorf("30 minutes idle: %v, want ErrNoSession", err)
+	}
+}
+
+func TestSessionRevocation(t *testing.T) {
+	ctx := context.Background()
+	st, _ := testSessions(t, 30*time.Minute, 8*time.Hour)
+	a, sa, err := st.Create(ctx, "sub-1", "marie.preparer", []string{"preparer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := st.Create(ctx, "sub-1", "marie.preparer", []string{"preparer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Revoke(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, a); !errors.Is(err, ErrNoSession) {
+		t.Errorf("revoked: %v, want ErrNoSession", err)
+	}
+	if _, err := st.Get(ctx, b); err != nil {
+		t.Errorf("the other session of the same person: %v", err)
+	}
+	for _, bad := range []string{"", "x", a + "x", string(make([]byte, 500))} {
+		if _, err := st.Get(ctx, bad); !errors.Is(err, ErrNoSession) {
+			t.Errorf("token %.20q: %v, want ErrNoSession", bad, err)
+		}
+	}
+	if sa.CSRFToken() == "" || !sa.CheckCSRF(sa.CSRFToken()) {
+		t.Error("a session refuses its own form token")
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	ctx := context.Background()
+	st, _ := testSessions(t, 30*time.Minute, 8*time.Hour)
+	ta, a, err := st.Create(ctx, "s1", "marie.preparer", []string{"preparer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := st.Create(ctx, "s2", "paul.approver", []string{"approver"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The token read back from the database is the one the forms carry.
+	again, err := st.Get(ctx, ta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.CSRFToken() != a.CSRFToken() {
+		t.Error("the form token changed between requests")
+	}
+	for _, c := range []struct {
+		name  string
+		token string
+		ok    bool
+	}{{"Own", a.CSRFToken(), true}, {"Missing", "", false}, {"OtherSession", b.CSRFToken(), false},
+		{"Truncated", a.CSRFToken()[:10], false}, {"Forged", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", false}} {
+		if got := a.CheckCSRF(c.token); got != c.ok {
+			t.Errorf("%s: %v, want %v", c.name, got, c.ok)
+		}
+	}
+}
+
+func TestRolesOf(t *testing.T) {
+	mapping := map[string][]string{"finance-prep": {"preparer"}, "finance-appr": {"approver"}, "audit": {"auditor", "controller"}}
+	for _, c := range []struct {
+		groups []string
+		want   []string
+	}{
+		{nil, nil},
+		{[]string{"cafeteria"}, nil},
+		{[]string{"finance-appr", "finance-prep"}, []string{"preparer", "approver"}},
+		{[]string{"audit", "finance-appr", "audit"}, []string{"approver", "controller", "auditor"}},
+		{[]string{"Finance-Prep"}, nil}, // groups are matched exactly
+	} {
+		if got := RolesOf(c.groups, mapping); !slices.Equal(got, c.want) {
+			t.Errorf("RolesOf(%v) = %v, want %v", c.groups, got, c.want)
+		}
+	}
+}
+
+func TestFrenchFormats(t *testing.T) {
+	for in, want := range map[string]string{
+		"0": "0,00\u202f€", "5.5": "5,50\u202f€", "411.8": "411,80\u202f€", "1234.56": "1\u202f234,56\u202f€",
+		"1234567.891": "1\u202f234\u202f567,89\u202f€", "-1234.5": "−1\u202f234,50\u202f€", "100000": "100\u202f000,00\u202f€",
+	} {
+		if got := Euros(decimal.RequireFromString(in)); got != want {
+			t.Errorf("Euros(%s) = %q, want %q", in, got, want)
+		}
+	}
+	if got := Date(ledger.NewDate(2026, 12, 4)); got != "04/12/2026" {
+		t.Errorf("Date = %q", got)
+	}
+	if got := Date(ledger.Date{}); got != "" {
+		t.Errorf("zero Date = %q", got)
+	}
+	// 23:30 UTC on 31 December is 00:30 on 1 January in Paris.
+	if got := DateTime(time.Date(2026, 12, 31, 23, 30, 0, 0, time.UTC)); got != "01/01/2027 à 00:30" {
+		t.Errorf("DateTime = %q", got)
+	}
+	if got := Month(2026, 10); got != "octobre 2026" {
+		t.Errorf("Month = %q", got)
+	}
+}
+
+func TestLocalNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"/console/lots/abc?page=2": "/console/lots/abc?page=2",
+		"":                         pathTodo,
+		"https://evil.example/":    pathTodo,
+		"//evil.example/console/":  pathTodo,
+		"/v1/batches":              pathTodo,
+		"/console/auth/callback":   pathTodo,
+		"/console/\\evil":          pathTodo,
+	} {
+		if got := localNext(in); got != want {
+			t.Errorf("localNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestFrenchError: the workflow's refusals are said in French, in words
+// that name the reason.
+func TestFrenchError(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+		want   string
+	}{
+		{errs.E(errs.Forbidden, "alex prepared batch 1234: another person must approve it"), 403, "Vous avez préparé ce lot"},
+		{errs.E(errs.Forbidden, "api.runner computed batch 1234 (started its run): another person must approve it"), 403, "Vous avez calculé ce lot"},
+		{errs.E(errs.Conflict, "paul.approver has already approved batch 1234: a second approval must come from another approver"), 409, "déjà approuvé"},
+		{errs.E(errs.Conflict, "batch 1234 is approved: only a batch pending approval can be approved"), 409, "« Approuvé »"},
+		{errs.E(errs.Conflict, "batch 1234 is draft: only a batch pending approval can be rejected"), 409, "« Brouillon »"},
+		{errs.E(errs.NotFound, "batch 1234 not found"), 404, "n'existe pas"},
+		{errors.New("connection refused"), 500, "erreur interne"},
+	} {
+		status, msg := frenchError(c.err)
+		if status != c.status || !strings.Contains(msg, c.want) {
+			t.Errorf("%v: %d %q, want %d and %q", c.err, status, msg, c.status, c.want)
+		}
+	}
+}
