@@ -74,6 +74,7 @@ var Settings = []Setting{
 	{"PAYMENT_FILE_MAX_TX", "10000", "most payments in one payment file: a larger batch is split into several files"},
 	{"RECON_SUGGESTION_DAYS", "3", "window, in business days, within which a statement line of a payment's amount and payee account is suggested for it"},
 	{"RECON_IN_TRANSIT_DAYS", "5", "business days after its execution date a payment may stay off the statements before it is an exception"},
+	{"CFONB_REASONS_FILE", "", "file of the French reject codes of the CFONB 120 statements' returns, `code;iso;libellé` a line, made from the list the bank gives (see [CFONB reject codes](#cfonb-reject-codes)); without it a code of columns 41-42 is kept as the bank gave it, untranslated; a fault of the file stops the start"},
 	{"ORPHAN_FACTS_DAYS", "7", "days a beneficiary may have facts (changes, payees, overpayments) and no rights opening before it shows in `GET /v1/beneficiaries/unopened`"},
 	{"FEC_SIREN", "", "SIREN of the agency (nine digits, checked), the start of the FEC's file name; `GET /v1/exports/fec` answers 503 without it"},
 	{"FEC_ACCOUNTS", "", "account numbers of the public-body chart for the FEC over those of the chart (its metadata `gbcp`), `code=number[:label]` separated by `,` (e.g. `bank:main=5151:Banque de France`); a control account's number is its beneficiaries' accounts'"},
@@ -149,7 +150,11 @@ type Config struct {
 	PaymentFileMaxTx    int
 	ReconSuggestionDays int
 	ReconInTransitDays  int
-	OrphanFactsDays     int
+	// CFONBReasonsFile is the path of the list of French reject codes
+	// (CFONB_REASONS_FILE), read by reconcile.LoadFrenchReasons at
+	// start; empty: none.
+	CFONBReasonsFile string
+	OrphanFactsDays  int
 
 	// FECSIREN is the agency's SIREN, checked; empty: no FEC export.
 	FECSIREN string
@@ -284,6 +289,7 @@ func loadBank(get func(string) string, c *Config) error {
 	if err := loadFEC(get, c); err != nil {
 		return err
 	}
+	c.CFONBReasonsFile = get("CFONB_REASONS_FILE")
 	if c.PaymentFileMaxTx > 100000 {
 		return fmt.Errorf("PAYMENT_FILE_MAX_TX: %d is more than 100000", c.PaymentFileMaxTx)
 	}

@@ -183,6 +183,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	approvals := workflow.New(apStore, store, delCfg)
 	recCfg := banking.ReconcileConfig(cfg, log)
 	recCfg.Now = o.now
+	if recCfg.FrenchReasons, err = reconcile.LoadFrenchReasons(cfg.CFONBReasonsFile); err != nil {
+		return fmt.Errorf("CFONB_REASONS_FILE: %w", err)
+	}
+	if cfg.CFONBReasonsFile != "" {
+		log.Info("French reject codes loaded", "file", cfg.CFONBReasonsFile, "codes", recCfg.FrenchReasons.Len())
+	}
 	rec, err := reconsql.New(pool, store, recCfg)
 	if err != nil {
 		return fmt.Errorf("reconciliation: %w", err)
