@@ -87,6 +87,9 @@ func TestParseFrenchReasons(t *testing.T) {
 			t.Errorf("%s: %v, %v; want line %d field %q %q", b.name, fr, err, b.line, b.field, b.reason)
 		}
 	}
+	if ex, err := LoadFrenchReasons("../deploy/cfonb-reasons.example.csv"); err != nil || ex.Len() != 3 {
+		t.Errorf("the example of deploy/: %v", err)
+	}
 	if _, err := LoadFrenchReasons("testdata/no-such-file.csv"); err == nil || !strings.Contains(err.Error(), "no-such-file.csv") {
 		t.Errorf("a missing file: %v", err)
 	}
