@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/ofii/allowances/payments/sepa"
 )
 
 func TestParseFrenchReasons(t *testing.T) {
@@ -154,4 +156,29 @@ func TestCFONBFrenchReasons(t *testing.T) {
 	if l := p.Statements[0].Lines[3]; l.ReturnReason != "06" {
 		t.Errorf("without a list: reason %q, want 06", l.ReturnReason)
 	}
+}
+
+// FuzzParseFrenchReasons: whatever the file, the parser returns a list of
+// valid rows or an error naming the file, never both, never a panic.
+func FuzzParseFrenchReasons(f *testing.F) {
+	f.Add([]byte("code;iso;libellé\n04;AC04;Compte clos\n"))
+	f.Add([]byte("\ufeff# c\r\nX9;;Sans code\r\n"))
+	f.Add([]byte("04;AC04;a\n04;AC01;b\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr, err := ParseFrenchReasons(bytes.NewReader(b), "f.csv")
+		if (fr == nil) == (err == nil) {
+			t.Fatalf("list %v and error %v", fr, err)
+		}
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "f.csv") {
+				t.Fatalf("error %v does not name the file", err)
+			}
+			return
+		}
+		for code, r := range fr.codes {
+			if !isFrenchCode(code) || r.Code != code || (r.ISO != "" && !sepa.IsReasonCode(r.ISO)) || r.Label == "" {
+				t.Fatalf("row %+v", r)
+			}
+		}
+	})
 }
