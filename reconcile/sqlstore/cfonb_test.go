@@ -277,7 +277,7 @@ func TestCFONBFrenchRejectCodeWithoutList(t *testing.T) {
 		t.Errorf("stored reason %q label %q (%v)", reason, label, err)
 	}
 	pe, _ := e.ap.Exceptions(e.ctx, payments.ExceptionFilter{Status: payments.ExceptionOpen})
-	if len(pe) != 1 || pe[0].ReasonCode != "04" || pe[0].Action != "review" || !strings.Contains(pe[0].Reason, "not in a loaded list") {
+	if len(pe) != 1 || pe[0].ReasonCode != "04" || pe[0].Action != "review" || !strings.Contains(pe[0].Reason, "which no loaded list of the bank's codes (CFONB_REASONS_FILE) translates") {
 		t.Errorf("payment exceptions: %+v", pe)
 	}
 }
