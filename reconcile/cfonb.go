@@ -37,6 +37,11 @@ const cfonbRecordLen = 120
 // invalid date, an amount with a non-digit or an invalid sign character, a
 // file larger than opts.MaxBytes, and a statement whose opening balance
 // plus its movements is not its closing balance.
+//
+// With opts.FrenchReasons, the reject code of columns 41-42 of a movement
+// is translated: its ISO code becomes the line's ReturnReason (unless the
+// bank wrote one in a complement), and the code and its libellé its
+// BankReason.
 func NewCFONBReader(r io.Reader, opts Options) Reader {
 	opts = opts.withDefaults()
 	src := newSource(r, opts.MaxBytes)
@@ -255,8 +260,13 @@ func (c *cfonbReader) movement(g *cfonbGroup, rec *cfonbRecord) (Line, error) {
 			notes = append(notes, detail)
 		}
 	}
+	bankCode := l.ReturnReason
+	iso, text := c.opts.FrenchReasons.bankReason(bankCode)
+	l.BankReason = text
 	if code := returnReason(l, notes); code != "" {
 		l.ReturnReason = code
+	} else if iso != "" {
+		l.ReturnReason = iso
 	}
 	// The other party: the payee of a debit, the payer of a credit, or
 	// whichever the bank names.
@@ -536,10 +546,12 @@ var (
 // code in columns 41-42), one written alone as a word. It returns "" when
 // there is none.
 //
-// The two-character reject codes of columns 41-42 are not translated into
-// ISO codes: no correspondence published with the CFONB standard for the
-// returns of SEPA credit transfers could be sourced, so such a code is kept
-// as the bank gave it and shown as the bank's own (sepa.ReasonText).
+// An ISO code the bank wrote comes first. Else the two-character reject
+// code of columns 41-42 is translated through the list of the bank's codes
+// the operator loaded (Options.FrenchReasons), the CFONB publishing the
+// correspondence only to banks; without a list, or for a code not in it,
+// the code is kept as the bank gave it and shown as the bank's own
+// (sepa.ReasonText).
 func returnReason(l Line, notes []string) string {
 	if len(notes) == 0 {
 		return ""

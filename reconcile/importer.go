@@ -83,8 +83,9 @@ func (a Accounts) String() string {
 }
 
 // OpenFile returns the statement reader of file's format, from its start:
-// XML is camt.053 or camt.054 by its namespace, anything else CFONB 120.
-func OpenFile(file io.ReadSeeker) (Reader, error) {
+// XML is camt.053 or camt.054 by its namespace, anything else CFONB 120,
+// read with opts.
+func OpenFile(file io.ReadSeeker, opts Options) (Reader, error) {
 	if _, err := file.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
@@ -101,13 +102,13 @@ func OpenFile(file io.ReadSeeker) (Reader, error) {
 		return nil, errs.Field("file", "is empty")
 	}
 	if head[0] != '<' {
-		return NewCFONBReader(file, Options{}), nil
+		return NewCFONBReader(file, opts), nil
 	}
 	switch {
 	case bytes.Contains(head, []byte("camt.054")):
-		return NewCamt054Reader(file, Options{}), nil
+		return NewCamt054Reader(file, opts), nil
 	case bytes.Contains(head, []byte("camt.053")):
-		return NewCamt053Reader(file, Options{}), nil
+		return NewCamt053Reader(file, opts), nil
 	}
 	return nil, errs.Field("file", "is XML but neither a camt.053 statement nor a camt.054 notification")
 }
@@ -141,6 +142,8 @@ type ImportPlan struct {
 	// Simulated marks the statements as fetched from the bank simulator of
 	// dev mode.
 	Simulated bool
+	// Options are those the file is read with, again by the store.
+	Options Options
 }
 
 // PlanImport decides what importing a checked file stores: a bank sends
@@ -191,6 +194,9 @@ type ImportStore interface {
 type Importer struct {
 	Store    ImportStore
 	Accounts Accounts
+	// Options are the readers' options: the list of French reject codes
+	// CFONB returns are translated with.
+	Options Options
 }
 
 var (
@@ -218,7 +224,7 @@ func (i Importer) ImportFetched(ctx context.Context, file io.ReadSeeker, by paym
 		return res, err
 	}
 	// First pass: the whole file is read and checked, nothing written.
-	rd, err := OpenFile(file)
+	rd, err := OpenFile(file, i.Options)
 	if err != nil {
 		return res, err
 	}
@@ -228,6 +234,7 @@ func (i Importer) ImportFetched(ctx context.Context, file io.ReadSeeker, by paym
 	}
 	res.Format, res.FileSHA256 = summary.Format, summary.FileSHA256
 	plan, err := PlanImport(summary, i.Accounts, simulated)
+	plan.Options = i.Options
 	res.Skipped = plan.Skipped
 	if err != nil {
 		return res, err

@@ -68,7 +68,7 @@ func TestOpenFile(t *testing.T) {
 		{"empty", " \r\n", "is empty"},
 		{"other XML", "<?xml version=\"1.0\"?><Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.001.001.09\"/>", "neither a camt.053"},
 	} {
-		if _, err := reconcile.OpenFile(strings.NewReader(tt.content)); errs.CodeOf(err) != errs.Invalid || !strings.Contains(err.Error(), tt.want) {
+		if _, err := reconcile.OpenFile(strings.NewReader(tt.content), reconcile.Options{}); errs.CodeOf(err) != errs.Invalid || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
 		}
 	}

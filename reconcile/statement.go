@@ -138,9 +138,15 @@ type Line struct {
 	Batch *BatchInfo `json:",omitzero"`
 	// ReturnReason is the ISO reason code of a return (RtrInf/Rsn/Cd, e.g.
 	// AC04); in CFONB the ISO code the bank wrote in a 05 complement
-	// ("MOTIF AC04", see returnReason), else the two-character reject code
-	// of columns 41-42, which is the CFONB's own.
+	// ("MOTIF AC04", see returnReason), else the ISO code the list of
+	// French reject codes (Options.FrenchReasons) gives the two-character
+	// code of columns 41-42, else that code, which is the CFONB's own.
 	ReturnReason string `json:",omitzero"`
+	// BankReason is, in CFONB when a list of French reject codes is
+	// loaded (Options.FrenchReasons), the bank's own code of columns
+	// 41-42 in words: "06: libellé" as the list writes it, or the code
+	// and that the list does not hold it. Empty without a list.
+	BankReason string `json:",omitzero"`
 	// CounterpartyName and CounterpartyIBAN identify the other party: the
 	// creditor of a debit, the debtor of a credit (falling back to the
 	// other side when the bank names only that one, or names us there).
@@ -228,6 +234,10 @@ type Options struct {
 	// MaxDepth is the deepest nesting of XML elements accepted, the
 	// document element counting as 1; 0 means DefaultMaxDepth.
 	MaxDepth int
+	// FrenchReasons translates the two-character reject codes of CFONB
+	// 120 returns into ISO reason codes and words; nil: none is
+	// translated, each kept as the bank gave it.
+	FrenchReasons *FrenchReasons
 }
 
 // Default limits of Options.

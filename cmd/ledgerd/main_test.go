@@ -331,6 +331,8 @@ func TestBadSettingsStopTheStart(t *testing.T) {
 	for _, c := range []struct{ name, value, want string }{
 		{"RATE_SCHEDULE_FILE", "../../payments/testdata/schedules/negative-rate.json", "RATE_SCHEDULE_FILE"},
 		{"RATE_SCHEDULE_FILE", "/nonexistent/schedule.json", "RATE_SCHEDULE_FILE"},
+		{"CFONB_REASONS_FILE", "../../README.md", "CFONB_REASONS_FILE: ../../README.md"},
+		{"CFONB_REASONS_FILE", "/nonexistent/cfonb-reasons.csv", "CFONB_REASONS_FILE: /nonexistent/cfonb-reasons.csv"},
 		{"AUTH_TOKENS", "ops:boss:00", "AUTH_TOKENS"},
 	} {
 		env := map[string]string{"DATABASE_URL": url, "HTTP_ADDR": "127.0.0.1:0", "KAFKA_EMBEDDED_ADDR": "127.0.0.1:0", "BANK_EMBEDDED_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error", c.name: c.value}

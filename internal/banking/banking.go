@@ -137,7 +137,7 @@ func StatementFetcher(cfg config.Config, gw bank.Gateway, rec *reconsql.Store) r
 
 // Importer imports the statement files into rec.
 func Importer(rec *reconsql.Store) reconcile.Importer {
-	return reconcile.Importer{Store: rec, Accounts: rec.Accounts()}
+	return reconcile.Importer{Store: rec, Accounts: rec.Accounts(), Options: rec.ReaderOptions()}
 }
 
 // Reconciliation puts the reconciliation's services together: the

@@ -83,6 +83,7 @@ var Settings = []Setting{
 	{"CONSOLE_IDLE_TIMEOUT", "30m", "a console session unused this long ends (1m to 24h)"},
 	{"CONSOLE_SESSION_MAX", "10h", "a console session ends this long after sign-in, used or not (at least `CONSOLE_IDLE_TIMEOUT`, at most 7 days)"},
 	{"CONSOLE_CHANGE_SHARE", "0.10", "share by which a household's amount must go up or down from the previous month to be listed on a batch's page (0.10: 10 %)"},
+	{"CFONB_REASONS_FILE", "", "file of the French reject codes of the CFONB 120 statements' returns, `code;iso;libellé` a line, made from the list the bank gives (see [CFONB reject codes](#cfonb-reject-codes)); without it a code of columns 41-42 is kept as the bank gave it, untranslated; a fault of the file stops the start"},
 	{"ORPHAN_FACTS_DAYS", "7", "days a beneficiary may have facts (changes, payees, overpayments) and no rights opening before it shows in `GET /v1/beneficiaries/unopened`"},
 	{"FEC_SIREN", "", "SIREN of the agency (nine digits, checked), the start of the FEC's file name; `GET /v1/exports/fec` answers 503 without it"},
 	{"FEC_ACCOUNTS", "", "account numbers of the public-body chart for the FEC over those of the chart (its metadata `gbcp`), `code=number[:label]` separated by `,` (e.g. `bank:main=5151:Banque de France`); a control account's number is its beneficiaries' accounts'"},
@@ -158,7 +159,11 @@ type Config struct {
 	PaymentFileMaxTx    int
 	ReconSuggestionDays int
 	ReconInTransitDays  int
-	OrphanFactsDays     int
+	// CFONBReasonsFile is the path of the list of French reject codes
+	// (CFONB_REASONS_FILE), read by reconcile.LoadFrenchReasons at
+	// start; empty: none.
+	CFONBReasonsFile string
+	OrphanFactsDays  int
 
 	// FECSIREN is the agency's SIREN, checked; empty: no FEC export.
 	FECSIREN string
@@ -418,6 +423,7 @@ func loadBank(get func(string) string, c *Config) error {
 	if err := loadFEC(get, c); err != nil {
 		return err
 	}
+	c.CFONBReasonsFile = get("CFONB_REASONS_FILE")
 	if c.PaymentFileMaxTx > 100000 {
 		return fmt.Errorf("PAYMENT_FILE_MAX_TX: %d is more than 100000", c.PaymentFileMaxTx)
 	}

@@ -78,6 +78,21 @@ func TestReadmeListsEverySetting(t *testing.T) {
 	}
 }
 
+func TestCFONBReasonsFile(t *testing.T) {
+	c, err := config.Load(func(k string) string {
+		if k == "CFONB_REASONS_FILE" {
+			return " /etc/ledger/cfonb-reasons.csv "
+		}
+		return ""
+	})
+	if err != nil || c.CFONBReasonsFile != "/etc/ledger/cfonb-reasons.csv" {
+		t.Fatalf("CFONB_REASONS_FILE = %q, %v", c.CFONBReasonsFile, err)
+	}
+	if c, _ := config.Load(func(string) string { return "" }); c.CFONBReasonsFile != "" {
+		t.Errorf("default CFONB_REASONS_FILE = %q, want none", c.CFONBReasonsFile)
+	}
+}
+
 func TestBankAccounts(t *testing.T) {
 	c, err := config.Load(func(k string) string {
 		if k == "BANK_ACCOUNTS" {

@@ -117,6 +117,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	}
 	log.Info("rate schedule loaded", "file", cfg.RateScheduleFile, "versions", len(schedules.Versions()),
 		"latest", schedules.Latest().Version, "in_force_from", schedules.Latest().EffectiveFrom.String())
+	frenchReasons, err := reconcile.LoadFrenchReasons(cfg.CFONBReasonsFile)
+	if err != nil {
+		return fmt.Errorf("CFONB_REASONS_FILE: %w", err)
+	}
+	if cfg.CFONBReasonsFile != "" {
+		log.Info("French reject codes loaded", "file", cfg.CFONBReasonsFile, "codes", frenchReasons.Len())
+	}
 	tokens, err := httptransport.LoadTokens(cfg.AuthTokens, cfg.AuthTokensFile)
 	if err != nil {
 		return fmt.Errorf("AUTH_TOKENS: %w", err)
@@ -183,6 +190,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	approvals := workflow.New(apStore, store, delCfg)
 	recCfg := banking.ReconcileConfig(cfg, log)
 	recCfg.Now = o.now
+	recCfg.FrenchReasons = frenchReasons
 	rec, err := reconsql.New(pool, store, recCfg)
 	if err != nil {
 		return fmt.Errorf("reconciliation: %w", err)

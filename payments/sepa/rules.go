@@ -426,10 +426,12 @@ var reasons = map[string]reason{
 // ReasonText explains an ISO 20022 status reason code in words a finance
 // person understands, after the code: "AC04: the account is closed". A
 // code of two characters is the reject code of a French bank's CFONB 120
-// statement (columns 41-42 of its 04 record), which is no ISO code: it is
-// said so, and the reader sent to the line's label, where French banks
-// write the reason. An unknown code gives "XXXX: reason code not known"; an
-// empty code gives "".
+// statement (columns 41-42 of its 04 record), which is no ISO code and
+// was not translated into one (no list of the bank's codes loaded, the
+// code not in it, or no ISO code for it in the list: CFONB_REASONS_FILE):
+// it is said so, and the reader sent to the line's label, where French
+// banks write the reason and the list's libellé is added. An unknown code
+// gives "XXXX: reason code not known"; an empty code gives "".
 func ReasonText(code string) string {
 	code = strings.ToUpper(strings.TrimSpace(code))
 	if code == "" {
@@ -439,7 +441,7 @@ func ReasonText(code string) string {
 		return code + ": " + r.text
 	}
 	if len(code) == 2 {
-		return code + ": reject code of the French bank's statement (CFONB), not an ISO 20022 reason code: see the line's label"
+		return code + ": reject code of the French bank's statement (CFONB), not an ISO 20022 reason code, which no loaded list of the bank's codes (CFONB_REASONS_FILE) translates: see the line's label"
 	}
 	return code + ": reason code not known"
 }

@@ -295,7 +295,7 @@ func TestReasons(t *testing.T) {
 		{"DNOR", "", ActionReview},
 		{"ac04", "AC04: the account is closed", ActionFixPayee},
 		{"ZZ99", "ZZ99: reason code not known", ActionReview},
-		{"04", "04: reject code of the French bank's statement (CFONB), not an ISO 20022 reason code: see the line's label", ActionReview},
+		{"04", "04: reject code of the French bank's statement (CFONB), not an ISO 20022 reason code, which no loaded list of the bank's codes (CFONB_REASONS_FILE) translates: see the line's label", ActionReview},
 		{"", "", ActionReview},
 	}
 	for _, tt := range tests {

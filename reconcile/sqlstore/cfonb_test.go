@@ -212,3 +212,72 @@ func TestSeveralServiceAccounts(t *testing.T) {
 	}
 	e.verify()
 }
+
+// TestCFONBFrenchRejectCode imports, with a list of French reject codes
+// loaded, a statement on which a payment is returned with only the bank's
+// code 04 in columns 41-42: the list's ISO code AC04 is the return's
+// reason, so the return rule matches it and the payment exception asks
+// for the payee to be corrected, as for a camt return; the bank's code
+// and libellé stay with the line's label.
+func TestCFONBFrenchRejectCode(t *testing.T) {
+	fr, err := reconcile.LoadFrenchReasons("../testdata/cfonb_reasons_example.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, banksim.Config{}, 1)
+	importer := reconcile.Importer{Store: e.rec.Store, Accounts: e.rec.Store.Accounts(), Options: reconcile.Options{FrenchReasons: fr}}
+	batches, _ := e.runs.Batches(e.ctx, payments.BatchFilter{})
+	page, _, _ := e.runs.BatchLines(e.ctx, batches[0].ID, "", 100)
+	h1 := page[0]
+	day := ledger.NewDate(2026, 11, 6)
+	f := newCFONB(account, day, funding)
+	f.move(h1.Net.Neg(), "VIR SEPA EMIS ADA OCT 2026", "", [2]string{"RCN", h1.ID}, [2]string{"NBE", "HOUSEHOLD 1"})
+	f.move(h1.Net, "RETOUR VIR SEPA", "04", [2]string{"RCN", h1.ID}, [2]string{"NPY", "HOUSEHOLD 1"})
+	res, err := importer.Import(e.ctx, f.bytes(), controller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Match.Matched[reconcile.RuleEndToEnd].Count != 1 || res.Match.Matched[reconcile.RuleReturn].Count != 1 || res.Match.Unmatched != 0 {
+		t.Fatalf("import: %+v", res)
+	}
+	var reason, label string
+	if err := e.pool.QueryRow(e.ctx, `SELECT return_reason, label FROM statement_lines WHERE idx = 2`).Scan(&reason, &label); err != nil ||
+		reason != "AC04" || label != "RETOUR VIR SEPA (bank reason 04: Compte clos (exemple de test))" {
+		t.Errorf("stored reason %q label %q (%v)", reason, label, err)
+	}
+	wantAmount(t, "payable of H1", e.balance(ledger.SubAccount(ledger.Payable, "H1")), h1.Net)
+	pe, _ := e.ap.Exceptions(e.ctx, payments.ExceptionFilter{Status: payments.ExceptionOpen})
+	if len(pe) != 1 || pe[0].LineID != h1.ID || pe[0].ReasonCode != "AC04" || pe[0].Action != "fix_payee" {
+		t.Errorf("payment exceptions: %+v", pe)
+	}
+	open, _ := e.rec.Exceptions(e.ctx, reconcile.ExceptionFilter{Status: reconcile.ExceptionOpen})
+	if len(open) != 1 || open[0].Kind != reconcile.ExceptionReturned || !strings.Contains(open[0].Reason, "AC04: the account is closed") {
+		t.Errorf("reconciliation exceptions: %+v", open)
+	}
+	e.verify()
+}
+
+// TestCFONBFrenchRejectCodeWithoutList imports the same return without a
+// list: the bank's code 04 is kept as it is, the label untouched.
+func TestCFONBFrenchRejectCodeWithoutList(t *testing.T) {
+	e := newEnv(t, banksim.Config{}, 1)
+	batches, _ := e.runs.Batches(e.ctx, payments.BatchFilter{})
+	page, _, _ := e.runs.BatchLines(e.ctx, batches[0].ID, "", 100)
+	h1 := page[0]
+	day := ledger.NewDate(2026, 11, 6)
+	f := newCFONB(account, day, funding)
+	f.move(h1.Net.Neg(), "VIR SEPA EMIS ADA OCT 2026", "", [2]string{"RCN", h1.ID}, [2]string{"NBE", "HOUSEHOLD 1"})
+	f.move(h1.Net, "RETOUR VIR SEPA", "04", [2]string{"RCN", h1.ID}, [2]string{"NPY", "HOUSEHOLD 1"})
+	if _, err := e.rec.Import(e.ctx, f.bytes(), controller); err != nil {
+		t.Fatal(err)
+	}
+	var reason, label string
+	if err := e.pool.QueryRow(e.ctx, `SELECT return_reason, label FROM statement_lines WHERE idx = 2`).Scan(&reason, &label); err != nil ||
+		reason != "04" || label != "RETOUR VIR SEPA" {
+		t.Errorf("stored reason %q label %q (%v)", reason, label, err)
+	}
+	pe, _ := e.ap.Exceptions(e.ctx, payments.ExceptionFilter{Status: payments.ExceptionOpen})
+	if len(pe) != 1 || pe[0].ReasonCode != "04" || pe[0].Action != "review" || !strings.Contains(pe[0].Reason, "which no loaded list of the bank's codes (CFONB_REASONS_FILE) translates") {
+		t.Errorf("payment exceptions: %+v", pe)
+	}
+}

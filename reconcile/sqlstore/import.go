@@ -79,7 +79,7 @@ func (s *Store) StoreStatements(ctx context.Context, file io.ReadSeeker, plan re
 	// the record, and the booking comes with the camt.053 of the day.
 	notice := plan.Notice
 	// Second pass: the lines, a chunk per transaction.
-	rd, err := reconcile.OpenFile(file)
+	rd, err := reconcile.OpenFile(file, plan.Options)
 	if err != nil {
 		return res, err
 	}
@@ -241,6 +241,12 @@ func fromLine(stmt uuid.UUID, l reconcile.Line, bank string) *stLine {
 		cpName: l.CounterpartyName, cpIBAN: l.CounterpartyIBAN, label: l.Label, matchStatus: "unmatched", bank: bank}
 	if x.booking.IsZero() {
 		x.booking = x.value
+	}
+	// The bank's own reject code and its words, which the list of French
+	// codes gives beside the ISO code of return_reason, stay with the
+	// label the staff read.
+	if l.BankReason != "" {
+		x.label = strings.TrimSpace(x.label + " (bank reason " + l.BankReason + ")")
 	}
 	if l.Batch != nil {
 		x.batchCount, x.pmtInf, x.msgID = l.Batch.Count, firstOf(l.Batch.PmtInfID, x.pmtInf), firstOf(l.Batch.MsgID, x.msgID)

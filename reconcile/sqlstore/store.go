@@ -53,6 +53,10 @@ type Config struct {
 	// Insert writes the statement lines and the matches by multi-row
 	// INSERTs instead of COPY, which CockroachDB allows only to admins.
 	Insert bool
+	// FrenchReasons is the list of French reject codes the CFONB 120
+	// statements' returns are translated with (CFONB_REASONS_FILE); nil:
+	// none is translated.
+	FrenchReasons *reconcile.FrenchReasons
 }
 
 // The defaults of Config.
@@ -114,6 +118,12 @@ func New(pool *pgxpool.Pool, l reconcile.EntryPoster, cfg Config) (*Store, error
 
 // Accounts are the service's accounts whose statements the store keeps.
 func (s *Store) Accounts() reconcile.Accounts { return s.accounts }
+
+// ReaderOptions are the options the statement files are read with: the
+// list of French reject codes of the store's Config.
+func (s *Store) ReaderOptions() reconcile.Options {
+	return reconcile.Options{FrenchReasons: s.cfg.FrenchReasons}
+}
 
 func (s *Store) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 
