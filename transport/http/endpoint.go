@@ -230,7 +230,11 @@ func makeTrialBalanceEndpoint(svc ledger.Service) endpoint.Endpoint {
 	}
 }
 
-type verifyRequest struct{}
+// verifyRequest asks for the whole ledger to be read (Full), or only what
+// the last seal does not cover.
+type verifyRequest struct {
+	Full bool
+}
 
 type verifyResponse struct {
 	ledger.VerifyReport
@@ -240,8 +244,9 @@ type verifyResponse struct {
 func (r verifyResponse) Failed() error { return r.Err }
 
 func makeVerifyEndpoint(svc ledger.Service) endpoint.Endpoint {
-	return func(ctx context.Context, _ any) (any, error) {
-		rep, err := svc.Verify(ctx)
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(verifyRequest)
+		rep, err := svc.VerifyWith(ctx, ledger.VerifyOptions{Full: req.Full})
 		if err != nil {
 			return verifyResponse{Err: fmt.Errorf("verify: %w", err)}, nil
 		}

@@ -432,10 +432,19 @@ func decodeTrialBalanceRequest(_ context.Context, r *http.Request) (any, error) 
 }
 
 func decodeVerifyRequest(_ context.Context, r *http.Request) (any, error) {
-	if _, err := parseQuery(r); err != nil {
+	q, err := parseQuery(r, "full")
+	if err != nil {
 		return nil, err
 	}
-	return verifyRequest{}, nil
+	var full bool
+	switch v := q.str("full"); v {
+	case "", "false":
+	case "true":
+		full = true
+	default:
+		return nil, errs.Field("full", "%q is not true or false", v)
+	}
+	return verifyRequest{Full: full}, nil
 }
 
 func decodeSealRequest(_ context.Context, r *http.Request) (any, error) {
