@@ -277,4 +277,3 @@ func TestIncrementalAfterSealsWithoutState(t *testing.T) {
 		t.Fatalf("full = %v, want seal %d", got, seal.Seq)
 	}
 }
-
