@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/ofii/allowances/internal/db"
 	"github.com/ofii/allowances/ledger"
@@ -75,6 +76,10 @@ func (v *verifier) checkDigest(head sealedHead, digest *ledger.BalancesDigest) {
 	}
 }
 
+// incrementalAccountPages is how many times more accounts than a page
+// incremental verify reads in one transaction.
+const incrementalAccountPages = 10
+
 // accountPages checks the accounts page by page, each page at the last
 // seal it sees: when full, each stored balance against all its postings
 // and each sealed balance against the postings of the sealed entries;
@@ -90,7 +95,13 @@ func (v *verifier) accountPages(ctx context.Context, rep *ledger.VerifyReport) e
 			}
 			args := []any{}
 			cond := keyRange{lo: lo}.cond("code", &args)
-			args = append(args, v.page)
+			page := v.page
+			if !v.full {
+				// Narrow rows, and the postings since the last seal read
+				// once per page: larger pages.
+				page *= incrementalAccountPages
+			}
+			args = append(args, page)
 			rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT code FROM accounts WHERE %s ORDER BY code LIMIT $%d`, cond, len(args)), args...)
 			if err != nil {
 				return err
@@ -100,7 +111,7 @@ func (v *verifier) accountPages(ctx context.Context, rep *ledger.VerifyReport) e
 				return err
 			}
 			r := keyRange{lo: lo}
-			if len(codes) == v.page {
+			if len(codes) == page {
 				r.hi = codes[len(codes)-1]
 			}
 			out.accounts = int64(len(codes))
@@ -169,8 +180,7 @@ func verifyTailBalances(ctx context.Context, tx pgx.Tx, r keyRange, seq int64, s
 		s := &get(x.acct).sealed
 		s.bal, s.n = s.bal.Add(x.bal), s.n+x.n
 	}
-	read := func(sql, col string, pick func(*row) *sums) error {
-		args := []any{}
+	read := func(sql, col string, args []any, pick func(*row) *sums) error {
 		rows, err := tx.Query(ctx, fmt.Sprintf(sql, r.cond(col, &args)), args...)
 		if err != nil {
 			return err
@@ -181,13 +191,25 @@ func verifyTailBalances(ctx context.Context, tx pgx.Tx, r keyRange, seq int64, s
 			return nil, []any{&acct, &s.bal, &s.n}
 		}, func() { *pick(get(acct)) = s })
 	}
-	if err := read(`SELECT account_code, sum(balance), sum(postings) FROM account_balances WHERE %s GROUP BY account_code`, "account_code",
+	if err := read(`SELECT account_code, sum(balance), sum(postings) FROM account_balances WHERE %s GROUP BY account_code`, "account_code", nil,
 		func(x *row) *sums { return &x.stored }); err != nil {
 		return err
 	}
-	if err := read(`SELECT p.account_code, sum(p.amount), count(*) FROM entries e JOIN postings p ON p.entry_id = e.id
-		WHERE e.seal_seq IS NULL AND %s GROUP BY p.account_code`, "p.account_code", func(x *row) *sums { return &x.tail }); err != nil {
+	// The unsealed entries first, then their postings by key: the
+	// postings of sealed entries are never read.
+	rows, err := tx.Query(ctx, `SELECT id FROM entries WHERE seal_seq IS NULL`)
+	if err != nil {
 		return err
+	}
+	tail, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return err
+	}
+	if len(tail) > 0 {
+		if err := read(`SELECT account_code, sum(amount), count(*) FROM postings WHERE entry_id = ANY($1) AND %s GROUP BY account_code`,
+			"account_code", []any{tail}, func(x *row) *sums { return &x.tail }); err != nil {
+			return err
+		}
 	}
 	accts := make([]string, 0, len(byAcct))
 	for a := range byAcct {

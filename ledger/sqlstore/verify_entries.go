@@ -56,18 +56,25 @@ func (v *verifier) entryPages(ctx context.Context, rep *ledger.VerifyReport) err
 // it, and big is true: the entry is hi, checked chunks at a time.
 func (v *verifier) entryRange(ctx context.Context, tx pgx.Tx, lo any) (r keyRange, big bool, err error) {
 	args := []any{}
-	cond := keyRange{lo: lo}.cond("e.id", &args)
-	if !v.full {
-		// Only the entries that the seal where the proof starts does not cover:
-		// those sealed since are still read.
-		args = append(args, v.sealedAt)
-		cond += fmt.Sprintf(" AND (e.seal_seq IS NULL OR e.seal_seq > $%d)", len(args))
+	var from string
+	if v.full {
+		from = "entries e WHERE " + keyRange{lo: lo}.cond("e.id", &args)
+	} else {
+		// Only the entries that the seal where the proof starts does not
+		// cover (those sealed since are still read), found by the index on
+		// seal_seq: the sealed entries are not read.
+		c1 := keyRange{lo: lo}.cond("id", &args)
+		c2 := keyRange{lo: lo}.cond("id", &args)
+		args = append(args, v.sealedAt, v.page)
+		from = fmt.Sprintf(`(SELECT id FROM entries WHERE seal_seq IS NULL AND %s
+			UNION ALL SELECT id FROM entries WHERE seal_seq > $%d AND %s ORDER BY id LIMIT $%d) t
+			JOIN entries e ON e.id = t.id WHERE true`, c1, len(args)-1, c2, len(args))
 	}
 	args = append(args, v.page)
 	// An open entry's line count is not known until it is posted: its
 	// chunks say how many lines it holds so far.
 	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT e.id, e.line_count, (SELECT COALESCE(sum(c.line_count), 0) FROM entry_chunks c WHERE c.entry_id = e.id)
-		FROM entries e WHERE %s ORDER BY e.id LIMIT $%d`, cond, len(args)), args...)
+		FROM %s ORDER BY e.id LIMIT $%d`, from, len(args)), args...)
 	if err != nil {
 		return keyRange{}, false, err
 	}
