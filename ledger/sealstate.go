@@ -1,7 +1,8 @@
 package ledger
 
 import (
-	"crypto/sha3"
+	"crypto/aes"
+	"crypto/cipher"
 	"encoding/binary"
 	"fmt"
 
@@ -14,8 +15,9 @@ import (
 //
 //	balances = LtHash16 over the set of (account, currency, balance with two
 //	           decimals, postings) of the sealed balances: the lane-wise sum,
-//	           modulo 2^16, of 1,024 lanes drawn by SHAKE128 from each row's
-//	           length-prefixed encoding under "sealed-balance/1"
+//	           modulo 2^16, of 1,024 lanes drawn from each row: the AES-256-CTR
+//	           key stream (zero IV) under the key H("sealed-balance/1",
+//	           account, currency, balance, postings)
 //	state    = H("seal-state/1", previous seal's state (empty before the
 //	           first sealed state), seq, seal hash, postings the seal
 //	           covers, balances)
@@ -68,7 +70,7 @@ func (d *BalancesDigest) Equal(o *BalancesDigest) bool { return d.lanes == o.lan
 func (d *BalancesDigest) Add(account, currency string, balance decimal.Decimal, postings int64) {
 	e := balanceElement(account, currency, balance, postings)
 	for i := range d.lanes {
-		d.lanes[i] += e[i]
+		d.lanes[i] += binary.LittleEndian.Uint16(e[2*i:])
 	}
 }
 
@@ -76,7 +78,7 @@ func (d *BalancesDigest) Add(account, currency string, balance decimal.Decimal, 
 func (d *BalancesDigest) Remove(account, currency string, balance decimal.Decimal, postings int64) {
 	e := balanceElement(account, currency, balance, postings)
 	for i := range d.lanes {
-		d.lanes[i] -= e[i]
+		d.lanes[i] -= binary.LittleEndian.Uint16(e[2*i:])
 	}
 }
 
@@ -87,25 +89,22 @@ func (d *BalancesDigest) Merge(o *BalancesDigest) {
 	}
 }
 
-func balanceElement(account, currency string, balance decimal.Decimal, postings int64) *[balanceLanes]uint16 {
-	var enc []byte
-	put := func(b []byte) {
-		enc = binary.BigEndian.AppendUint64(enc, uint64(len(b)))
-		enc = append(enc, b...)
+// balanceElement draws a row's 1,024 lanes: AES-256 in counter mode, keyed
+// by the SHA-256 of the row's encoding, as an extendable-output hash.
+func balanceElement(account, currency string, balance decimal.Decimal, postings int64) *[BalancesDigestSize]byte {
+	h := newHasher("sealed-balance/1")
+	h.str(account)
+	h.str(currency)
+	h.str(balance.StringFixed(2))
+	h.int(postings)
+	key := h.sum()
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		panic(err) // a 32-byte key is always accepted
 	}
-	put([]byte("sealed-balance/1"))
-	put([]byte(account))
-	put([]byte(currency))
-	put([]byte(balance.StringFixed(2)))
-	enc = binary.BigEndian.AppendUint64(enc, uint64(postings))
-	var buf [BalancesDigestSize]byte
-	x := sha3.NewSHAKE128()
-	_, _ = x.Write(enc)
-	_, _ = x.Read(buf[:])
-	var out [balanceLanes]uint16
-	for i := range out {
-		out[i] = binary.LittleEndian.Uint16(buf[2*i:])
-	}
+	var out [BalancesDigestSize]byte
+	var iv [aes.BlockSize]byte
+	cipher.NewCTR(block, iv[:]).XORKeyStream(out[:], out[:])
 	return &out
 }
 
