@@ -210,8 +210,7 @@ type pageOut struct {
 	trial                             map[string]decimal.Decimal
 	next                              keyRange // the next page's lower bound in lo
 	done                              bool
-	big                               *bigEntry             // an entry checked over several pages, which this one starts
-	digest                            ledger.BalancesDigest // of the page's sealed balances
+	big                               *bigEntry // an entry checked over several pages, which this one starts
 }
 
 func newPageOut() pageOut { return pageOut{trial: map[string]decimal.Decimal{}} }

@@ -35,7 +35,7 @@ func (v *verifier) sealedState(ctx context.Context, _ *ledger.VerifyReport) erro
 			return err
 		}
 		var x sealedRow
-		return sumRows(rows, func() (any, []any) { return nil, []any{&x.acct, &x.cur, &x.bal, &x.n} }, func() {
+		return sumRows(rows, []any{&x.acct, &x.cur, &x.bal, &x.n}, func() {
 			digest.Add(x.acct, x.cur, x.bal, x.n)
 			trial[x.cur] = trial[x.cur].Add(x.bal)
 		})
@@ -150,11 +150,10 @@ type sums struct {
 }
 
 // sumRows scans each row into dest, then calls each.
-func sumRows(rows pgx.Rows, dest func() (any, []any), each func()) error {
+func sumRows(rows pgx.Rows, dest []any, each func()) error {
 	defer rows.Close()
 	for rows.Next() {
-		_, d := dest()
-		if err := rows.Scan(d...); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
 		each()
@@ -187,9 +186,7 @@ func verifyTailBalances(ctx context.Context, tx pgx.Tx, r keyRange, seq int64, s
 		}
 		var acct string
 		var s sums
-		return sumRows(rows, func() (any, []any) {
-			return nil, []any{&acct, &s.bal, &s.n}
-		}, func() { *pick(get(acct)) = s })
+		return sumRows(rows, []any{&acct, &s.bal, &s.n}, func() { *pick(get(acct)) = s })
 	}
 	if err := read(`SELECT account_code, sum(balance), sum(postings) FROM account_balances WHERE %s GROUP BY account_code`, "account_code", nil,
 		func(x *row) *sums { return &x.stored }); err != nil {
@@ -245,7 +242,7 @@ func verifySealedBalances(ctx context.Context, tx pgx.Tx, r keyRange, seq int64,
 	}
 	var k key
 	var s sums
-	if err := sumRows(rows, func() (any, []any) { return nil, []any{&k.acct, &k.cur, &s.bal, &s.n} }, func() {
+	if err := sumRows(rows, []any{&k.acct, &k.cur, &s.bal, &s.n}, func() {
 		x := byKey[k]
 		if x == nil {
 			x = &row{}
