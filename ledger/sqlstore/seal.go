@@ -168,49 +168,33 @@ func sealBalances(ctx context.Context, tx pgx.Tx, seq int64, ids []uuid.UUID) (l
 			return digest, 0, fmt.Errorf("seal %d: %w", seq-1, err)
 		}
 	}
-	rows, err := tx.Query(ctx, `SELECT account_code, currency, sum(amount), count(*) FROM postings WHERE entry_id = ANY($1) GROUP BY account_code, currency`, ids)
+	// The database adds the postings to the sealed balances, and streams
+	// back each row changed with what was added, from which the row before
+	// follows: the rows are never all held here.
+	rows, err := tx.Query(ctx, `WITH d AS (
+			SELECT account_code, currency, sum(amount) AS b, count(*) AS n FROM postings WHERE entry_id = ANY($1) GROUP BY account_code, currency),
+		u AS (
+			INSERT INTO sealed_balances (account_code, currency, balance, postings, seal_seq)
+			SELECT account_code, currency, b, n, $2 FROM d
+			ON CONFLICT (account_code, currency) DO UPDATE SET balance = sealed_balances.balance + excluded.balance,
+				postings = sealed_balances.postings + excluded.postings, seal_seq = excluded.seal_seq
+			RETURNING account_code, currency, balance, postings)
+		SELECT u.account_code, u.currency, u.balance, u.postings, d.b, d.n FROM u JOIN d ON d.account_code = u.account_code AND d.currency = u.currency`,
+		ids, seq)
 	if err != nil {
 		return digest, 0, err
-	}
-	delta, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sealedRow, error) {
-		var x sealedRow
-		return x, r.Scan(&x.acct, &x.cur, &x.bal, &x.n)
-	})
-	if err != nil || len(delta) == 0 {
-		return digest, 0, err
-	}
-	codes := make([]string, len(delta))
-	for i, d := range delta {
-		codes[i] = d.acct
-	}
-	old, err := readSealed(ctx, tx, `account_code = ANY($1)`, codes)
-	if err != nil {
-		return digest, 0, err
-	}
-	byKey := make(map[[2]string]sealedRow, len(old))
-	for _, r := range old {
-		byKey[[2]string{r.acct, r.cur}] = r
 	}
 	var (
-		postings int64
-		bals     = make([]string, len(delta))
-		counts   = make([]int64, len(delta))
-		curs     = make([]string, len(delta))
+		postings  int64
+		now, diff sealedRow
 	)
-	for i, d := range delta {
-		postings += d.n
-		nb, nn := d.bal, d.n
-		if o, ok := byKey[[2]string{d.acct, d.cur}]; ok {
-			digest.Remove(o.acct, o.cur, o.bal, o.n)
-			nb, nn = o.bal.Add(d.bal), o.n+d.n
+	err = sumRows(rows, []any{&now.acct, &now.cur, &now.bal, &now.n, &diff.bal, &diff.n}, func() {
+		postings += diff.n
+		if before := now.n - diff.n; before > 0 {
+			digest.Remove(now.acct, now.cur, now.bal.Sub(diff.bal), before)
 		}
-		digest.Add(d.acct, d.cur, nb, nn)
-		curs[i], bals[i], counts[i] = d.cur, nb.StringFixed(2), nn
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO sealed_balances (account_code, currency, balance, postings, seal_seq)
-		SELECT a, c, b::DECIMAL(19, 2), n, $5 FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[]) AS t (a, c, b, n)
-		ON CONFLICT (account_code, currency) DO UPDATE SET balance = excluded.balance, postings = excluded.postings, seal_seq = excluded.seal_seq`,
-		codes, curs, bals, counts, seq)
+		digest.Add(now.acct, now.cur, now.bal, now.n)
+	})
 	return digest, postings, err
 }
 
