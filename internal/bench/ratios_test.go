@@ -1,6 +1,9 @@
 package bench
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestJudge(t *testing.T) {
 	for _, tt := range []struct {
@@ -44,5 +47,23 @@ func TestMedianRatios(t *testing.T) {
 	got = medianRatios([]Report{run(1, 0), run(3, 0)})
 	if got[0].Value != 2 || !got[0].Pass {
 		t.Errorf("median of two = %+v; want 2, a pass", got[0])
+	}
+}
+
+// TestSteps: the COPY floor runs always and g with f; an unknown step is
+// refused, naming the field.
+func TestSteps(t *testing.T) {
+	o := Options{Steps: "fv"}
+	for step, want := range map[string]bool{"a": true, "b": false, "f": true, "g": true, "v": true, "k": false} {
+		if got := o.has(step); got != want {
+			t.Errorf("steps %q: has(%s) = %t, want %t", o.Steps, step, got, want)
+		}
+	}
+	if all := (Options{}); !all.has("k") || !all.has("m") {
+		t.Error("no steps given does not run every step")
+	}
+	bad := Options{DatabaseURL: "postgres://x/y", Steps: "fz"}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "steps") {
+		t.Errorf("Validate(steps fz) = %v, want an error naming steps", err)
 	}
 }
