@@ -235,14 +235,40 @@ type Problem struct {
 
 // VerifyReport is the result of Verify.
 type VerifyReport struct {
-	OK       bool      `json:"ok"`
-	Entries  int64     `json:"entries"`
-	Postings int64     `json:"postings"`
-	Accounts int64     `json:"accounts"`
-	Seals    int64     `json:"seals"`
-	Open     int64     `json:"open_entries"` // bulk entries still being written
+	OK       bool  `json:"ok"`
+	Entries  int64 `json:"entries"`
+	Postings int64 `json:"postings"`
+	Accounts int64 `json:"accounts"`
+	Seals    int64 `json:"seals"`
+	Open     int64 `json:"open_entries"` // bulk entries still being written
+	// Mode is "full" when every posting was read, "incremental" when the
+	// postings of the entries sealed up to seal FromSeal were not (see
+	// VerifyOptions).
+	Mode     string    `json:"mode"`
+	FromSeal int64     `json:"from_seal,omitempty"`
 	Problems []Problem `json:"problems"`
 	Took     string    `json:"took"`
+}
+
+// VerifyOptions choose how much Verify reads.
+//
+// Incremental (the default) reads the seal rows, the accounts with their
+// stored and sealed balances, and the entries that no seal covers with their
+// postings. It proves: the seals chain to one another and to the seal head,
+// and their sealed states chain too; the sealed balances are the ones the
+// last seal recorded (by its balances digest); every entry after the last
+// seal balances, names accounts in its currency and still has the content it
+// was posted with; every stored balance equals its sealed balance plus the
+// postings since the last seal; the trial balance is zero. It does not read
+// the postings of sealed entries: a change to a sealed posting, entry or
+// entry hash that leaves the stored balances alone, or a posting written
+// under no entry, is found by Full only.
+//
+// Full reads everything: every entry and posting, every seal recomputed from
+// its entries' hashes, and the sealed balances recomputed from the postings
+// of the sealed entries, besides all of the above.
+type VerifyOptions struct {
+	Full bool
 }
 
 // Seal chains the hashes of the entries posted since the previous seal.
@@ -252,7 +278,12 @@ type Seal struct {
 	PrevHash   string    `json:"prev_hash"`
 	Hash       string    `json:"hash"`
 	EntryCount int64     `json:"entry_count"`
-	Reason     string    `json:"reason,omitempty"`
+	// PostingCount is the postings of the entries the seal covers, and
+	// StateHash the hash of the sealed state it records (balances of every
+	// account over all sealed entries), chained to the previous seal's.
+	PostingCount int64  `json:"posting_count"`
+	StateHash    string `json:"state_hash,omitempty"`
+	Reason       string `json:"reason,omitempty"`
 }
 
 // Service is what the rest of the service needs from the ledger.
@@ -276,5 +307,8 @@ type Service interface {
 	TrialBalance(ctx context.Context, at AsOf) (TrialBalance, error)
 
 	Seal(ctx context.Context, reason string) (*Seal, error)
+	// Verify proves the whole ledger, reading every posting; VerifyWith
+	// proves as much as its options ask (see VerifyOptions).
 	Verify(ctx context.Context) (VerifyReport, error)
+	VerifyWith(ctx context.Context, o VerifyOptions) (VerifyReport, error)
 }

@@ -22,6 +22,7 @@ func benchCmd(a *app) *cobra.Command {
 	var (
 		quick bool
 		mode  string
+		runs  int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -42,7 +43,8 @@ and reports the ratios b/a (bulk time over COPY time, target <= 2),
 c/e (>= 1.0) and d/c (>= 0.5). Then, on an embedded Kafka broker:
 
   f  eligibility events (rights openings and household changes) applied per
-     second from the topic into the database by the consumer (>= 20,000)
+     second from the topic into the database by the consumer (>= 30,000),
+     in batches of KAFKA_BATCH_SIZE's default (--event-batch)
   g  the bare kafka-go read rate of the same records
 
 and, for each count N of --households:
@@ -63,13 +65,23 @@ and last:
   m  the import of a statement of 2 lines beside --backlog unmatched lines
      (400,000 by default): the time depends on the file, not the backlog
      (target < 1 s)
+  v  verify of a ledger of at least the largest N postings, all but one in
+     a hundred sealed: --full (every posting) and from the last seal
   k  two hostile files, generated as they are read and refused: a 64 MiB
      pain.002 nested without end and a 200 MB camt.053 with one giant
      value, with the bytes read, the reader's peak heap and the process's
      peak RSS (bound: 16 MiB allocated by the reader)
 
-Transactions that fail are counted apart
-and not in the rates. Progress goes to standard error on a terminal.`,
+--steps runs some of the steps only (a, the COPY floor the ratios divide
+by, runs always; g runs with f). Transactions that fail are counted apart
+and not in the rates. Progress goes to standard error on a terminal.
+
+The figures are one run's, printed as they came. A ratio with a target says
+PASS or MISS; one without says info. With --runs N the whole run is done N
+times: the ratios are the medians of the runs, PASS or MISS judged on the
+median, with the range (min-max) beside them. The server settings that
+weigh on the figures (shared_buffers, synchronous_commit, work_mem,
+max_wal_size) are printed with them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if quick {
@@ -101,7 +113,10 @@ and not in the rates. Progress goes to standard error on a terminal.`,
 			if err := opts.Validate(); err != nil {
 				return cli.Usage(err)
 			}
-			rep, err := bench.Run(cmd.Context(), opts, &barProgress{w: a.stderr, visible: cli.IsTerminal(a.stderr)})
+			if runs < 1 {
+				return cli.Usage(fmt.Errorf("--runs: %d is not a positive number", runs))
+			}
+			rep, err := bench.RunMany(cmd.Context(), opts, runs, &barProgress{w: a.stderr, visible: cli.IsTerminal(a.stderr)})
 			if err != nil {
 				return fmt.Errorf("bench: %w", err)
 			}
@@ -122,6 +137,9 @@ and not in the rates. Progress goes to standard error on a terminal.`,
 	f.Var((*householdsFlag)(&opts.Households), "households", "household counts of the ADA runs of step h (negative or empty: skip it)")
 	f.Var((*householdsFlag)(&opts.Statements), "statements", "line counts of the statements imported and matched in step i (negative or empty: skip it)")
 	f.IntVar(&opts.Backlog, "backlog", 0, "unmatched statement lines beside which step m imports a statement of 2 lines (0: 400000, negative: skip it)")
+	f.StringVar(&opts.Steps, "steps", "", "letters of the steps to run, such as \"fv\" (empty: all of "+bench.AllSteps+")")
+	f.IntVar(&runs, "runs", 1, "runs of the whole measurement: ratios are judged on the median, with the range")
+	f.IntVar(&opts.EventBatch, "event-batch", 0, "events per transaction of step f (0: the service's KAFKA_BATCH_SIZE default)")
 	f.BoolVar(&quick, "quick", false, "smoke run: sizes 10000,100000, 3s steps, 20000 events, households and statements 10000,100000 (explicit flags win)")
 	return cmd
 }
@@ -175,13 +193,35 @@ func printBenchReport(w io.Writer, rep bench.Report) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	t = cli.NewTable(w, "RATIO", "VALUE", "TARGET", "RESULT", "MEANING")
+	for i, run := range rep.Runs[min(1, len(rep.Runs)):] {
+		fmt.Fprintf(w, "run %d of %d:\n", i+2, len(rep.Runs))
+		t := cli.NewTable(w, "STEP", "MEASUREMENT", "N", "SECONDS", "RATE", "UNIT", "ERRORS")
+		for _, r := range run {
+			t.Row(r.Step, r.Name, fmt.Sprint(r.N), fmt.Sprintf("%.3f", r.Seconds), fmt.Sprintf("%.0f", r.Rate), r.Unit, fmt.Sprint(r.Errors))
+		}
+		if err := t.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	value := "VALUE"
+	if len(rep.Runs) > 1 {
+		value = fmt.Sprintf("MEDIAN OF %d (MIN-MAX)", len(rep.Runs))
+	}
+	t = cli.NewTable(w, "RATIO", value, "TARGET", "RESULT", "MEANING")
 	for _, r := range rep.Ratios {
-		res := "MISS"
-		if r.Pass {
+		res, target := "MISS", r.Target
+		switch {
+		case r.Info:
+			res, target = "info", "-"
+		case r.Pass:
 			res = "PASS"
 		}
-		t.Row(r.Name, fmt.Sprintf("%.2f", r.Value), r.Target, res, r.Note)
+		v := fmt.Sprintf("%.2f", r.Value)
+		if r.Runs > 1 {
+			v += fmt.Sprintf(" (%.2f-%.2f)", r.Min, r.Max)
+		}
+		t.Row(r.Name, v, target, res, r.Note)
 	}
 	if err := t.Flush(); err != nil {
 		return err
@@ -203,7 +243,8 @@ func printBenchReport(w io.Writer, rep bench.Report) error {
 	t = cli.NewTable(w)
 	t.Row("go", fmt.Sprintf("%s, GOMAXPROCS %d, %d CPUs", m.GoVersion, m.GOMAXPROCS, m.NumCPU))
 	t.Row("server", m.ServerVersion)
-	t.Row("server settings", fmt.Sprintf("default isolation %s, synchronous_commit %s", benchOrDash(m.DefaultIsolation), benchOrDash(m.SynchronousCommit)))
+	t.Row("server settings", fmt.Sprintf("default isolation %s, synchronous_commit %s, shared_buffers %s, work_mem %s, max_wal_size %s",
+		benchOrDash(m.DefaultIsolation), benchOrDash(m.SynchronousCommit), benchOrDash(m.SharedBuffers), benchOrDash(m.WorkMem), benchOrDash(m.MaxWalSize)))
 	t.Row("database", fmt.Sprintf("%s (kept: %t), pool of %d connections", o.Database, o.Keep, m.MaxConns))
 	t.Row("bulk", fmt.Sprintf("sizes %s, chunk %s, contra %s", strings.Join(sizes, ","), chunk, "expense:ada"))
 	t.Row("beneficiary accounts", rep.Accounts)

@@ -520,11 +520,28 @@ func TestLedger(t *testing.T) {
 				t.Fatal(err)
 			}
 		}()
-		r := s.as(t, "", "", "verify")
+		// The posting is sealed: reading every posting finds it.
+		r := s.as(t, "", "", "verify", "--full")
+		r.want(t, cli.ExitFailure, "KIND", "DETAIL", "full")
+		wantStderr(t, r, "NOT OK")
+		r = s.as(t, claireToken, "", "verify", "--api", "--full")
 		r.want(t, cli.ExitFailure, "KIND", "DETAIL")
 		wantStderr(t, r, "NOT OK")
+	})
+	t.Run("VerifyFromTheLastSealFindsABalanceChanged", func(t *testing.T) {
+		change := func(by string) {
+			if _, err := pool.Exec(context.Background(), `UPDATE account_balances SET balance = balance + `+by+`
+				WHERE account_code = 'bank:main' AND shard = (SELECT min(shard) FROM account_balances WHERE account_code = 'bank:main')`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		change("1")
+		defer change("-1")
+		r := s.as(t, "", "", "verify")
+		r.want(t, cli.ExitFailure, "incremental", "balance_mismatch", "bank:main")
+		wantStderr(t, r, "NOT OK")
 		r = s.as(t, claireToken, "", "verify", "--api")
-		r.want(t, cli.ExitFailure, "KIND", "DETAIL")
+		r.want(t, cli.ExitFailure, "balance_mismatch")
 		wantStderr(t, r, "NOT OK")
 	})
 	t.Run("Reverse", func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -16,13 +17,19 @@ import (
 )
 
 func verifyCmd(a *app) *cobra.Command {
-	var viaAPI bool
+	var viaAPI, full bool
 	cmd := &cobra.Command{
-		Use:   "verify [--api]",
+		Use:   "verify [--full] [--api]",
 		Short: "Prove from the postings that the books are right",
 		Long: `Check, from the postings alone, that every entry balances, every stored
 balance equals the sum of its postings, the trial balance sums to zero, and
 no entry or seal was altered. The exit status is 1 when a problem is found.
+
+By default it starts from the last seal: it proves the seal chain and the
+sealed balances the last seal recorded, and reads only the postings of the
+entries posted since. A change to a sealed posting that leaves the stored
+balances alone is found by --full only, which reads every posting and
+recomputes every seal.
 
 By default it uses the database itself (DATABASE_URL or --database-url), so
 that the books are proved without trusting the server. With --api it asks
@@ -32,7 +39,11 @@ ledgerd (LEDGER_URL) to run the same check, with the caller's token.`,
 			ctx := cmd.Context()
 			var r ledger.VerifyReport
 			if viaAPI {
-				if err := a.apiGet(ctx, "/v1/verify", nil, &r, nil); err != nil {
+				q := url.Values{}
+				if full {
+					q.Set("full", "true")
+				}
+				if err := a.apiGet(ctx, "/v1/verify", q, &r, nil); err != nil {
 					return err
 				}
 			} else {
@@ -40,12 +51,17 @@ ledgerd (LEDGER_URL) to run the same check, with the caller's token.`,
 				if err != nil {
 					return err
 				}
-				if r, err = svc.Verify(ctx); err != nil {
+				if r, err = svc.VerifyWith(ctx, ledger.VerifyOptions{Full: full}); err != nil {
 					return fmt.Errorf("verify: %w", err)
 				}
 			}
 			err := a.write(r, func(w io.Writer) error {
 				kv := cli.NewTable(w)
+				mode := r.Mode
+				if r.FromSeal > 0 {
+					mode += fmt.Sprintf(" (entries and postings after seal %d)", r.FromSeal)
+				}
+				kv.Row("mode", mode)
 				kv.Row("entries", strconv.FormatInt(r.Entries, 10))
 				kv.Row("postings", strconv.FormatInt(r.Postings, 10))
 				kv.Row("accounts", strconv.FormatInt(r.Accounts, 10))
@@ -88,6 +104,7 @@ ledgerd (LEDGER_URL) to run the same check, with the caller's token.`,
 		},
 	}
 	cmd.Flags().BoolVar(&viaAPI, "api", false, "ask ledgerd to verify, instead of reading the database here")
+	cmd.Flags().BoolVar(&full, "full", false, "read every posting and recompute every seal, instead of starting from the last seal")
 	return cmd
 }
 

@@ -63,7 +63,7 @@ func TestRunTiny(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	for _, step := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "m"} {
+	for _, step := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "m", "v"} {
 		r, ok := rep.Find(step, 0)
 		if !ok {
 			t.Errorf("no result for step %s: %+v", step, rep.Results)
@@ -73,7 +73,7 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("step %s: n %d in %gs, rate %g, want all positive (%s)", step, r.N, r.Seconds, r.Rate, r.Note)
 		}
 	}
-	wantRatios := []string{"b/a N=200", "b/a N=300", "c/e", "d/c", "f events/s", "f/g", "h/a N=300"}
+	wantRatios := []string{"b/a N=200", "b/a N=300", "c/e", "d/c", "f events/s", "f/a", "f/g", "h/a N=300"}
 	if runtime.GOOS == "linux" {
 		wantRatios = append(wantRatios, "h peak RSS N=300")
 	}
@@ -81,6 +81,7 @@ func TestRunTiny(t *testing.T) {
 	if runtime.GOOS == "linux" {
 		wantRatios = append(wantRatios, "i peak RSS N=200")
 	}
+	wantRatios = append(wantRatios, "v full/incremental", "v full/a")
 	var gotRatios []string
 	for _, r := range rep.Ratios {
 		gotRatios = append(gotRatios, r.Name)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ofii/allowances/internal/config"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
 	"github.com/ofii/allowances/transport/kafka"
 )
@@ -68,8 +69,12 @@ func (e *env) events(ctx context.Context, n int) ([]Result, error) {
 	e.settle(ctx)
 
 	store := paysql.New(e.pool)
+	batch := e.opts.EventBatch
+	if batch == 0 {
+		batch = config.DefaultKafkaBatchSize
+	}
 	c, err := kafka.NewConsumer(kafka.ConsumerConfig{Brokers: brokers, Topic: eventsTopic, DLQTopic: eventsTopic + ".dlq",
-		GroupID: "bench", BatchSize: 1000}, store, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		GroupID: "bench", BatchSize: batch}, store, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +111,7 @@ func (e *env) events(ctx context.Context, n int) ([]Result, error) {
 	var errors int64 = st.DeadLetters
 	return []Result{
 		{Step: "f", Name: "events applied (Kafka → database)", N: st.Applied, Seconds: took.Seconds(), Rate: rate(st.Applied, took),
-			Unit: "events/s", Errors: errors, Note: fmt.Sprintf("%d ada.rights_opened + ada.household_changed, batches of 1000, 4 partitions, embedded broker", n)},
+			Unit: "events/s", Errors: errors, Note: fmt.Sprintf("%d ada.rights_opened + ada.household_changed, batches of %d, 4 partitions, embedded broker", n, batch)},
 		{Step: "g", Name: "kafka-go read, no database", N: int64(n), Seconds: read.Seconds(), Rate: rate(int64(n), read),
 			Unit: "records/s", Note: "the same records read by partition readers"},
 	}, nil

@@ -58,10 +58,16 @@ func withVerifyMetrics(svc ledger.Service, reg prometheus.Registerer) ledger.Ser
 	return v
 }
 
-// Verify verifies the books and records the outcome.
+// Verify verifies the books from every posting and records the outcome.
 func (v *verifiedLedger) Verify(ctx context.Context) (ledger.VerifyReport, error) {
+	return v.VerifyWith(ctx, ledger.VerifyOptions{Full: true})
+}
+
+// VerifyWith verifies the books, from the last seal or in full, and records
+// the outcome.
+func (v *verifiedLedger) VerifyWith(ctx context.Context, o ledger.VerifyOptions) (ledger.VerifyReport, error) {
 	begin := time.Now()
-	rep, err := v.Service.Verify(ctx)
+	rep, err := v.Service.VerifyWith(ctx, o)
 	if err != nil && ctx.Err() != nil {
 		return rep, err // the caller went away: no outcome
 	}

@@ -161,16 +161,14 @@ func readKnown(ctx context.Context, tx pgx.Tx, in []parsed) (*known, error) {
 	if len(ids) == 0 {
 		return k, nil
 	}
-	err := each(ctx, tx, `SELECT event_id FROM events WHERE event_id = ANY($1::UUID[])`, ids, func(r pgx.Rows) error {
+	var q reads
+	q.add("known events", `SELECT event_id FROM events WHERE event_id = ANY($1::UUID[])`, ids, func(r pgx.Rows) error {
 		var id uuid.UUID
 		err := r.Scan(&id)
 		k.events[id] = true
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read known events: %w", err)
-	}
-	err = each(ctx, tx, `SELECT b.id, b.first_seen, b.unopened_since,
+	q.add("known beneficiaries", `SELECT b.id, b.first_seen, b.unopened_since,
 		EXISTS (SELECT 1 FROM ada_facts f WHERE f.beneficiary_id = b.id AND f.kind = 'opened')
 		FROM beneficiaries b WHERE b.id = ANY($1::TEXT[])`, bens, func(r pgx.Rows) error {
 		var id string
@@ -179,19 +177,13 @@ func readKnown(ctx context.Context, tx pgx.Tx, in []parsed) (*known, error) {
 		k.beneficiary[id] = &b
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read known beneficiaries: %w", err)
-	}
-	err = each(ctx, tx, `SELECT grant_id FROM return_grants WHERE grant_id = ANY($1::TEXT[])`, returns, func(r pgx.Rows) error {
+	q.add("known return grants", `SELECT grant_id FROM return_grants WHERE grant_id = ANY($1::TEXT[])`, returns, func(r pgx.Rows) error {
 		var id string
 		err := r.Scan(&id)
 		k.returnGrants[id] = true
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read known return grants: %w", err)
-	}
-	err = each(ctx, tx, `SELECT g.grant_id, g.beneficiary_id, t.tranche_id, t.released_on
+	q.add("known reinsertion grants", `SELECT g.grant_id, g.beneficiary_id, t.tranche_id, t.released_on
 		FROM reinsertion_grants g LEFT JOIN reinsertion_tranches t ON t.grant_id = g.grant_id
 		WHERE g.grant_id = ANY($1::TEXT[])`, grants, func(r pgx.Rows) error {
 		var id, ben string
@@ -210,28 +202,63 @@ func readKnown(ctx context.Context, tx pgx.Tx, in []parsed) (*known, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read known reinsertion grants: %w", err)
-	}
-	err = each(ctx, tx, `SELECT overpayment_id FROM overpayments WHERE overpayment_id = ANY($1::TEXT[])`, overpayments, func(r pgx.Rows) error {
+	q.add("known overpayments", `SELECT overpayment_id FROM overpayments WHERE overpayment_id = ANY($1::TEXT[])`, overpayments, func(r pgx.Rows) error {
 		var id string
 		err := r.Scan(&id)
 		k.overpayments[id] = true
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read known overpayments: %w", err)
+	if err := q.run(ctx, tx); err != nil {
+		return nil, err
 	}
 	return k, nil
 }
 
-// each runs a query of one array argument and calls fn for each row; with
-// an empty array it does nothing.
-func each(ctx context.Context, tx pgx.Tx, sql string, arg []string, fn func(pgx.Rows) error) error {
+// reads are queries of one array argument each, sent together in one
+// round trip.
+type reads struct {
+	b     pgx.Batch
+	whats []string
+	fns   []func(pgx.Rows) error
+}
+
+// add queues a query whose rows fn reads; with an empty array it does
+// nothing.
+func (q *reads) add(what, sql string, arg []string, fn func(pgx.Rows) error) {
 	if len(arg) == 0 {
+		return
+	}
+	q.b.Queue(sql, arg)
+	q.whats, q.fns = append(q.whats, what), append(q.fns, fn)
+}
+
+// run sends the queries and reads their rows, in order.
+func (q *reads) run(ctx context.Context, tx pgx.Tx) error {
+	if len(q.fns) == 0 {
 		return nil
 	}
-	return queryEach(ctx, tx, sql, []any{arg}, fn)
+	br := tx.SendBatch(ctx, &q.b)
+	for i, fn := range q.fns {
+		if err := readRows(br, fn); err != nil {
+			br.Close()
+			return fmt.Errorf("read %s: %w", q.whats[i], err)
+		}
+	}
+	return br.Close()
+}
+
+func readRows(br pgx.BatchResults, fn func(pgx.Rows) error) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // waitsForOpening reports whether an event of type t states a fact that has

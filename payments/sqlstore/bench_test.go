@@ -12,7 +12,7 @@ import (
 // open rights and change household. It reports events per second, parsing
 // included.
 func BenchmarkApply(b *testing.B) {
-	for _, batch := range []int{500, 1000} {
+	for _, batch := range []int{250, 500, 1000, 2000} {
 		b.Run(fmt.Sprint("batch=", batch), func(b *testing.B) { benchmarkApply(b, batch) })
 	}
 }

@@ -86,6 +86,8 @@ type statement struct {
 // write runs the plan's statements in order: tranches are inserted before
 // releases update them.
 func (p *plan) write(ctx context.Context, tx pgx.Tx) error {
+	b := &pgx.Batch{}
+	var sent []statement
 	for _, st := range []statement{
 		p.events.statement(p.now),
 		p.beneficiaries.statement(p.now),
@@ -101,11 +103,21 @@ func (p *plan) write(ctx context.Context, tx pgx.Tx) error {
 		if st.n == 0 {
 			continue
 		}
-		// Exec mode: PostgreSQL plans each statement for its arrays
-		// instead of reusing a generic plan.
-		if _, err := tx.Exec(ctx, st.sql, append([]any{pgx.QueryExecModeDescribeExec}, st.args...)...); err != nil {
+		b.Queue(st.sql, st.args...)
+		sent = append(sent, st)
+	}
+	// One round trip for every statement: they are prepared once per
+	// connection (the inserts from arrays have one plan whatever the
+	// arrays), then sent together in a pipeline.
+	br := tx.SendBatch(ctx, b)
+	for _, st := range sent {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
 			return fmt.Errorf("write %d %s: %w", st.n, st.what, err)
 		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("write the batch: %w", err)
 	}
 	return nil
 }

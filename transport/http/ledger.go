@@ -236,7 +236,11 @@ func makeTrialBalanceEndpoint(svc ledger.Service) endpoint.Endpoint {
 	}
 }
 
-type verifyRequest struct{}
+// verifyRequest asks for the whole ledger to be read (Full), or only what
+// the last seal does not cover.
+type verifyRequest struct {
+	Full bool
+}
 
 type verifyResponse struct {
 	ledger.VerifyReport
@@ -246,8 +250,9 @@ type verifyResponse struct {
 func (r verifyResponse) Failed() error { return r.Err }
 
 func makeVerifyEndpoint(svc ledger.Service) endpoint.Endpoint {
-	return func(ctx context.Context, _ any) (any, error) {
-		rep, err := svc.Verify(ctx)
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(verifyRequest)
+		rep, err := svc.VerifyWith(ctx, ledger.VerifyOptions{Full: req.Full})
 		if err != nil {
 			return verifyResponse{Err: fmt.Errorf("verify: %w", err)}, nil
 		}
@@ -494,10 +499,19 @@ func decodeTrialBalanceRequest(_ context.Context, r *http.Request) (any, error) 
 }
 
 func decodeVerifyRequest(_ context.Context, r *http.Request) (any, error) {
-	if _, err := parseQuery(r); err != nil {
+	q, err := parseQuery(r, "full")
+	if err != nil {
 		return nil, err
 	}
-	return verifyRequest{}, nil
+	var full bool
+	switch v := q.str("full"); v {
+	case "", "false":
+	case "true":
+		full = true
+	default:
+		return nil, errs.Field("full", "%q is not true or false", v)
+	}
+	return verifyRequest{Full: full}, nil
 }
 
 func decodeSealRequest(_ context.Context, r *http.Request) (any, error) {

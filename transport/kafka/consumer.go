@@ -34,7 +34,7 @@ type ConsumerConfig struct {
 	Topic     string   // the eligibility topic
 	DLQTopic  string   // the dead-letter topic
 	GroupID   string   // the consumer group
-	BatchSize int      // most records given to one Apply; 500
+	BatchSize int      // most records given to one Apply; config.DefaultKafkaBatchSize
 	// Linger is how long a batch waits for more records after its first:
 	// 20ms.
 	Linger   time.Duration
@@ -102,7 +102,7 @@ func (c *ConsumerConfig) setDefaults() {
 			*n = v
 		}
 	}
-	defInt(&c.BatchSize, 500)
+	defInt(&c.BatchSize, config.DefaultKafkaBatchSize)
 	def(&c.Linger, 20*time.Millisecond)
 	def(&c.RetryMin, 100*time.Millisecond)
 	def(&c.RetryMax, 10*time.Second)
