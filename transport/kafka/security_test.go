@@ -217,7 +217,7 @@ func TestKafkaSettings(t *testing.T) {
 		}
 	}
 	for _, s := range config.Settings {
-		if s.Secret() != (s.Env == "KAFKA_SASL_PASSWORD" || s.Env == "BANK_TOKEN" || s.Env == "LEDGER_TOKEN") {
+		if s.Secret() != (s.Env == "KAFKA_SASL_PASSWORD" || s.Env == "BANK_TOKEN" || s.Env == "LEDGER_TOKEN" || s.Env == "CONSOLE_OIDC_CLIENT_SECRET") {
 			t.Errorf("%s: Secret() = %v", s.Env, s.Secret())
 		}
 	}
