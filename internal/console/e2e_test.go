@@ -736,17 +736,66 @@ func TestConsoleReconciliation(t *testing.T) {
 	}
 	checkPage(t, ctx, "a-traiter-controleur")
 	run(t, ctx, "back to the reconciliation", chromedp.Navigate(l.base+"/console/rapprochement"), chromedp.WaitVisible(chromedp.CSS("#table-rapprochement")))
-	run(t, ctx, "confirm the suggestion", chromedp.Click(chromedp.CSS("#confirmer-0")), chromedp.WaitVisible(chromedp.CSS("#fait")))
+	// The suggestion is confirmed in its modal.
+	confirm := firstID(t, ctx, `[id^="action-confirm-"]`)
+	x := strings.TrimPrefix(confirm, "action-confirm-")
+	openModal(t, ctx, "confirm-"+x)
+	checkPage(t, ctx, "rapprochement-modale")
+	submitModal(t, ctx, "confirm the suggestion", "#confirmer-confirm-"+x)
+	if got := text(t, ctx, "#fait"); !strings.Contains(got, "suggestion a été confirmée") {
+		t.Errorf("confirm: %q", got)
+	}
 	if got := text(t, ctx, "#table-rapprochements tbody"); !strings.Contains(got, "suggestion confirmée") || !strings.Contains(got, "claire.controller") {
 		t.Errorf("matches after the confirmation: %q", got)
 	}
-	run(t, ctx, "undo without a reason", chromedp.Click(chromedp.CSS(`#table-rapprochements button`)), chromedp.WaitVisible(chromedp.CSS("#defaire-0-erreur")))
-	checkPage(t, ctx, "rapprochement-erreur")
-	run(t, ctx, "undo the match", chromedp.SendKeys(chromedp.CSS("#defaire-0"), "Ligne attribuée à tort"),
-		chromedp.Click(chromedp.CSS(`#table-rapprochements button`)), chromedp.WaitVisible(chromedp.CSS("#fait")))
+
+	// The match is undone in its modal: the line is an exception again.
+	undo := firstID(t, ctx, `[id^="action-undo-"]`)
+	m := strings.TrimPrefix(undo, "action-undo-")
+	openModal(t, ctx, "undo-"+m)
+	run(t, ctx, "the undo's reason", chromedp.SendKeys(chromedp.CSS("#motif-undo-"+m), "Ligne attribuée à tort"))
+	submitModal(t, ctx, "undo the match", "#confirmer-undo-"+m)
 	if got := text(t, ctx, "#table-rapprochements tbody"); !strings.Contains(got, "défait par claire.controller") {
 		t.Errorf("matches after the undo: %q", got)
 	}
+
+	// Matched by hand: the payment the cascade found is shown and ticked;
+	// without a reason the form comes back marked, nothing done.
+	match := firstID(t, ctx, `[id^="action-match-"]`)
+	x = strings.TrimPrefix(match, "action-match-")
+	openModal(t, ctx, "match-"+x)
+	ticked, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#paiements-`+x+` input[type=checkbox]:checked').length`))
+	if err != nil || ticked != 1 {
+		t.Fatalf("the candidate payments ticked: %d %v", ticked, err)
+	}
+	submitModal(t, ctx, "match without a reason", "#confirmer-match-"+x)
+	if got := text(t, ctx, "#erreur-motif-texte"); !strings.Contains(got, "Indiquez le motif") {
+		t.Errorf("match without a reason: %q", got)
+	}
+	checkPage(t, ctx, "rapprochement-erreur")
+	run(t, ctx, "match by hand", chromedp.SendKeys(chromedp.CSS("#erreur-motif"), "Virement retrouvé sur le relevé"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('#fait, #refus').forEach(e => e.remove())`),
+		chromedp.Click(chromedp.CSS("#renvoyer")), chromedp.WaitVisible(chromedp.CSS("#fait")))
+	if got := text(t, ctx, "#fait"); !strings.Contains(got, "rapprochée des paiements") {
+		t.Errorf("match by hand: %q", got)
+	}
+	if got := text(t, ctx, "#table-rapprochements tbody"); !strings.Contains(got, "à la main") || !strings.Contains(got, "Virement retrouvé") {
+		t.Errorf("matches after the match by hand: %q", got)
+	}
+	checkPage(t, ctx, "rapprochement-apres")
+	run(t, ctx, "the resolved exceptions", chromedp.Navigate(l.base+"/console/rapprochement?statut=resolved"), chromedp.WaitVisible(chromedp.CSS("#table-rapprochement")))
+	checkPage(t, ctx, "rapprochement-resolues")
+
+	// The auditor reads the page and sees no action.
+	signOut(t, ctx)
+	demoSignIn(t, ctx, l.base, "luc.auditor", "/console/rapprochement")
+	run(t, ctx, "the auditor's reconciliation", chromedp.WaitVisible(chromedp.CSS("#rapprochements")))
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[id^="action-"], #importer').length`)); err != nil || n != 0 {
+		t.Errorf("the auditor is offered %d actions (%v)", n, err)
+	}
+	checkPage(t, ctx, "rapprochement-auditeur")
+	signOut(t, ctx)
+	demoSignIn(t, ctx, l.base, "claire.controller", "/console/a-traiter")
 
 	// November's batch, next to October's paid one: a new household, and
 	// one whose amount went up with a child.
@@ -783,7 +832,7 @@ func TestConsoleReconciliation(t *testing.T) {
 	// The books: the trial balance, an account's balance, a code of no
 	// account; and the dead letters.
 	run(t, ctx, "the books", chromedp.Navigate(l.base+"/console/comptabilite?compte=bank:main"), chromedp.WaitVisible(chromedp.CSS("#solde-compte")))
-	if got := text(t, ctx, "#balance-generale"); !strings.Contains(got, "payments-in-transit") || !strings.Contains(got, "Total EUR") {
+	if got := text(t, ctx, "#balance-generale"); !strings.Contains(got, "bank:main") || !strings.Contains(got, "Total EUR") {
 		t.Errorf("trial balance: %q", got)
 	}
 	checkPage(t, ctx, "comptabilite")
@@ -791,4 +840,25 @@ func TestConsoleReconciliation(t *testing.T) {
 	checkPage(t, ctx, "comptabilite-compte-inconnu")
 	run(t, ctx, "the dead letters", chromedp.Navigate(l.base+"/console/lettres-mortes"), chromedp.WaitVisible(chromedp.CSS("h1")))
 	checkPage(t, ctx, "lettres-mortes")
+}
+
+// firstID is the id of the first element sel finds.
+func firstID(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	id, err := chromedp.Run(c, chromedp.Evaluate[string](`(document.querySelector('`+sel+`') || {id: ""}).id`))
+	if err != nil || id == "" {
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		t.Fatalf("no element %s (%v): %.800s", sel, err, body)
+	}
+	return id
+}
+
+// submitModal clicks a modal's button sel and waits for the page it leads
+// to: its notice, refusal or marked form.
+func submitModal(t *testing.T, ctx context.Context, what, sel string) {
+	t.Helper()
+	run(t, ctx, what, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('#fait, #refus, #form-erreur').forEach(e => e.remove())`),
+		chromedp.Click(chromedp.CSS(sel)), chromedp.WaitVisible(chromedp.CSS("h1")), chromedp.WaitReady(chromedp.CSS("#fait, #refus, #form-erreur")))
 }
