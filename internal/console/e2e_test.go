@@ -823,6 +823,27 @@ func TestConsoleReconciliation(t *testing.T) {
 		t.Errorf("the file of OFII-2026-000123: %q", file)
 	}
 	checkPage(t, ctx, "beneficiaire")
+	// October's calendar: her rights open on the 3rd, every day from it
+	// covered, and why; what was due and paid to her.
+	run(t, ctx, "her October", chromedp.Navigate(l.base+"/console/beneficiaires?id=OFII-2026-000123&mois=2026-10"),
+		chromedp.WaitVisible(chromedp.CSS("#table-calendrier")))
+	if got := text(t, ctx, "#calendrier"); !strings.Contains(got, "octobre 2026") {
+		t.Errorf("the calendar's month: %q", got)
+	}
+	if got := text(t, ctx, "main"); !strings.Contains(got, "29 jour(s) ouvrant droit") || strings.Contains(got, "FR7630004008230001073943676") {
+		t.Errorf("her October: %q", got)
+	}
+	if got := strings.ToLower(text(t, ctx, "#table-calendrier tbody")); strings.Count(got, "couvert") != 29 || strings.Count(got, "sans droits") != 2 ||
+		!strings.Contains(got, "1 adulte, non hébergé, metropole") {
+		t.Errorf("the calendar: %q", got)
+	}
+	if got := text(t, ctx, "#table-versements tbody"); !strings.Contains(got, "411,80") {
+		t.Errorf("what was due and paid: %q", got)
+	}
+	checkPage(t, ctx, "beneficiaire-calendrier")
+	run(t, ctx, "a month of no form", chromedp.Navigate(l.base+"/console/beneficiaires?id=OFII-2026-000123&mois=octobre"),
+		chromedp.WaitVisible(chromedp.CSS("#mois-erreur")))
+	checkPage(t, ctx, "beneficiaire-mois-errone")
 	run(t, ctx, "an unknown beneficiary", chromedp.Navigate(l.base+"/console/beneficiaires?id=OFII-2026-999999"), chromedp.WaitVisible(chromedp.CSS("#id-erreur")))
 	if got := text(t, ctx, "#id-erreur"); !strings.Contains(got, "Aucun bénéficiaire") {
 		t.Errorf("unknown beneficiary: %q", got)
