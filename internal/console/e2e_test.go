@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -882,4 +883,85 @@ func submitModal(t *testing.T, ctx context.Context, what, sel string) {
 	t.Helper()
 	run(t, ctx, what, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('#fait, #refus, #form-erreur').forEach(e => e.remove())`),
 		chromedp.Click(chromedp.CSS(sel)), chromedp.WaitVisible(chromedp.CSS("h1")), chromedp.WaitReady(chromedp.CSS("#fait, #refus, #form-erreur")))
+}
+
+// TestConsoleReconciliationRefusals checks, without a browser, that the
+// server refuses what the pages do not offer: an auditor's moves, an
+// assignment to a name with a space and a match without a reason (the
+// form again, nothing applied), an exception that does not exist, files
+// that are no statement, and an upload without the form's token.
+func TestConsoleReconciliationRefusals(t *testing.T) {
+	l := startLedgerd(t)
+	luc := signedInClient(t, l.base, "luc.auditor")
+	claire := signedInClient(t, l.base, "claire.controller")
+	page, _ := get(t, luc, l.base+"/console/rapprochement")
+	lucToken := csrfOf(t, page)
+	page, _ = get(t, claire, l.base+"/console/rapprochement")
+	claireToken := csrfOf(t, page)
+	id := "0b0c7c43-5d36-4a52-8b0e-6b8f0b5e0f11"
+	exception := l.base + "/console/rapprochement/anomalies/" + id
+	for _, c := range []struct {
+		what   string
+		client *http.Client
+		u      string
+		form   url.Values
+		want   int
+	}{
+		{"an auditor's close", luc, exception, url.Values{"csrf": {lucToken}, "action": {"close"}, "motif": {"x"}}, http.StatusForbidden},
+		{"an auditor's match", luc, exception, url.Values{"csrf": {lucToken}, "action": {"match"}, "autres": {"L1"}, "motif": {"x"}}, http.StatusForbidden},
+		{"an auditor's undo", luc, l.base + "/console/rapprochement/rapprochements/" + id + "/defaire", url.Values{"csrf": {lucToken}, "motif": {"x"}}, http.StatusForbidden},
+		{"an assignment to a name with a space", claire, exception, url.Values{"csrf": {claireToken}, "action": {"assign"}, "responsable": {"a b"}}, http.StatusBadRequest},
+		{"a match without a reason", claire, exception, url.Values{"csrf": {claireToken}, "action": {"match"}, "autres": {"L1"}}, http.StatusBadRequest},
+		{"a move of no name", claire, exception, url.Values{"csrf": {claireToken}, "action": {"delete"}}, http.StatusBadRequest},
+		{"closing an exception that does not exist", claire, exception, url.Values{"csrf": {claireToken}, "action": {"close"}, "motif": {"Rien à passer"}}, http.StatusNotFound},
+		{"an exception of no id", claire, l.base + "/console/rapprochement/anomalies/zzz", url.Values{"csrf": {claireToken}, "action": {"close"}, "motif": {"x"}}, http.StatusNotFound},
+		{"a close without the form's token", claire, exception, url.Values{"action": {"close"}, "motif": {"x"}}, http.StatusForbidden},
+		{"an import that is not a file upload", claire, l.base + "/console/rapprochement/releves", url.Values{"csrf": {claireToken}}, http.StatusBadRequest},
+	} {
+		if resp := post(t, c.client, c.u, c.form); resp.StatusCode != c.want {
+			t.Errorf("%s: %d, want %d", c.what, resp.StatusCode, c.want)
+		}
+	}
+	if _, resp := get(t, claire, l.base+"/console/rapprochement?statut=perdues"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("an exception status of no name: %d, want 400", resp.StatusCode)
+	}
+	for name, content := range map[string]string{"NotAStatement": "<Document>pas un relevé</Document>", "Empty": ""} {
+		t.Run(name, func(t *testing.T) {
+			body, status := upload(t, claire, l.base+"/console/rapprochement/releves", claireToken, content)
+			if status != http.StatusBadRequest || !strings.Contains(body, `id="releve-erreur"`) {
+				t.Errorf("status %d, want 400 with the file's field marked", status)
+			}
+		})
+	}
+	if _, status := upload(t, claire, l.base+"/console/rapprochement/releves", "forged", "x"); status != http.StatusForbidden {
+		t.Errorf("an upload without the form's token: %d, want 403", status)
+	}
+	page, _ = get(t, claire, l.base+"/console/rapprochement")
+	if !strings.Contains(page, "Aucune anomalie.") || !strings.Contains(page, "Aucun rapprochement.") {
+		t.Error("a refused move or import left a trace on the page")
+	}
+	if body, resp := get(t, claire, l.base+"/console/beneficiaires?id=OFII-2026-000123&mois=2026-13"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="mois-erreur"`) {
+		t.Errorf("a month of no calendar: %d", resp.StatusCode)
+	}
+}
+
+// upload sends content as the statement file of the import form.
+func upload(t *testing.T, c *http.Client, u, token, content string) (string, int) {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	_ = w.WriteField("csrf", token)
+	f, err := w.CreateFormFile("releve", "releve.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.Write([]byte(content))
+	_ = w.Close()
+	resp, err := c.Post(u, w.FormDataContentType(), &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body), resp.StatusCode
 }
