@@ -557,6 +557,16 @@ func TestConsoleRefusals(t *testing.T) {
 	token := csrfOf(t, page)
 	clairePage, _ := get(t, claire, l.base+"/console/a-traiter")
 	claireToken := csrfOf(t, clairePage)
+	// The last verification of the books: none yet, then the API's.
+	if !strings.Contains(clairePage, "Dernière vérification du grand livre : jamais lancée depuis le démarrage") {
+		t.Error("À traiter does not say the books were never verified")
+	}
+	if st := apiCall(t, "GET", l.base+"/v1/verify", "", nil); st != 200 {
+		t.Fatalf("verify: %d", st)
+	}
+	if page, _ := get(t, claire, l.base+"/console/a-traiter"); !regexp.MustCompile(`Dernière vérification du grand livre : \d\d/\d\d/\d{4} à \d\d:\d\d, conforme`).MatchString(page) {
+		t.Error("À traiter does not say the books were verified and found right")
+	}
 
 	for _, c := range []struct {
 		name, token string
