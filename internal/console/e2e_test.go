@@ -796,6 +796,8 @@ func TestConsoleReconciliation(t *testing.T) {
 	checkPage(t, ctx, "rapprochement-apres")
 	run(t, ctx, "the resolved exceptions", chromedp.Navigate(l.base+"/console/rapprochement?statut=resolved"), chromedp.WaitVisible(chromedp.CSS("#table-rapprochement")))
 	checkPage(t, ctx, "rapprochement-resolues")
+	run(t, ctx, "a status of no name", chromedp.Navigate(l.base+"/console/rapprochement?statut=perdues"), chromedp.WaitVisible(chromedp.CSS("#statut-erreur")))
+	checkPage(t, ctx, "rapprochement-statut-errone")
 
 	// The auditor reads the page and sees no action.
 	signOut(t, ctx)
@@ -932,7 +934,7 @@ func TestConsoleReconciliationRefusals(t *testing.T) {
 			t.Errorf("%s: %d, want %d", c.what, resp.StatusCode, c.want)
 		}
 	}
-	if _, resp := get(t, claire, l.base+"/console/rapprochement?statut=perdues"); resp.StatusCode != http.StatusBadRequest {
+	if body, resp := get(t, claire, l.base+"/console/rapprochement?statut=perdues"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="statut-erreur"`) {
 		t.Errorf("an exception status of no name: %d, want 400", resp.StatusCode)
 	}
 	for name, content := range map[string]string{"NotAStatement": "<Document>pas un relevé</Document>", "Empty": ""} {

@@ -43,18 +43,19 @@ const reconListed = 100
 
 // reconData is the "Rapprochement" page.
 type reconData struct {
-	Day        string
-	DayError   string
-	Status     reconcile.ExceptionStatus // of the exceptions listed
-	Statuses   []reconcile.ExceptionStatus
-	Report     *reconcile.Report
-	Exceptions []reconExceptionView
-	Matches    []reconcile.Match
-	CanImport  bool
-	CanResolve bool
-	Imported   *reconcile.ImportResult
-	Done       string
-	Refusal    string
+	Day         string
+	DayError    string
+	Status      reconcile.ExceptionStatus // of the exceptions listed
+	StatusError string
+	Statuses    []reconcile.ExceptionStatus
+	Report      *reconcile.Report
+	Exceptions  []reconExceptionView
+	Matches     []reconcile.Match
+	CanImport   bool
+	CanResolve  bool
+	Imported    *reconcile.ImportResult
+	Done        string
+	Refusal     string
 	// Form is a move sent with a bad value, shown again with its field
 	// marked (nothing done).
 	Form     *reconForm
@@ -167,7 +168,7 @@ func (c *Console) reconPage(w http.ResponseWriter, r *http.Request, s *Session) 
 	if st := r.URL.Query().Get("statut"); st != "" {
 		v, err := httptransport.ParseReconStatus(st)
 		if err != nil {
-			d.DayError = "Ce statut d'anomalie n'existe pas : choisissez ouvertes, résolues ou closes."
+			d.StatusError = "Ce statut d'anomalie n'existe pas : choisissez ouvertes, résolues ou closes."
 			status = http.StatusBadRequest
 		} else {
 			d.Status = v
