@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -556,6 +557,16 @@ func TestConsoleRefusals(t *testing.T) {
 	token := csrfOf(t, page)
 	clairePage, _ := get(t, claire, l.base+"/console/a-traiter")
 	claireToken := csrfOf(t, clairePage)
+	// The last verification of the books: none yet, then the API's.
+	if !strings.Contains(clairePage, "Dernière vérification du grand livre : jamais lancée depuis le démarrage") {
+		t.Error("À traiter does not say the books were never verified")
+	}
+	if st := apiCall(t, "GET", l.base+"/v1/verify", "", nil); st != 200 {
+		t.Fatalf("verify: %d", st)
+	}
+	if page, _ := get(t, claire, l.base+"/console/a-traiter"); !regexp.MustCompile(`Dernière vérification du grand livre : \d\d/\d\d/\d{4} à \d\d:\d\d, conforme`).MatchString(page) {
+		t.Error("À traiter does not say the books were verified and found right")
+	}
 
 	for _, c := range []struct {
 		name, token string
@@ -736,17 +747,68 @@ func TestConsoleReconciliation(t *testing.T) {
 	}
 	checkPage(t, ctx, "a-traiter-controleur")
 	run(t, ctx, "back to the reconciliation", chromedp.Navigate(l.base+"/console/rapprochement"), chromedp.WaitVisible(chromedp.CSS("#table-rapprochement")))
-	run(t, ctx, "confirm the suggestion", chromedp.Click(chromedp.CSS("#confirmer-0")), chromedp.WaitVisible(chromedp.CSS("#fait")))
+	// The suggestion is confirmed in its modal.
+	confirm := firstID(t, ctx, `[id^="action-confirm-"]`)
+	x := strings.TrimPrefix(confirm, "action-confirm-")
+	openModal(t, ctx, "confirm-"+x)
+	checkPage(t, ctx, "rapprochement-modale")
+	submitModal(t, ctx, "confirm the suggestion", "#confirmer-confirm-"+x)
+	if got := text(t, ctx, "#fait"); !strings.Contains(got, "suggestion a été confirmée") {
+		t.Errorf("confirm: %q", got)
+	}
 	if got := text(t, ctx, "#table-rapprochements tbody"); !strings.Contains(got, "suggestion confirmée") || !strings.Contains(got, "claire.controller") {
 		t.Errorf("matches after the confirmation: %q", got)
 	}
-	run(t, ctx, "undo without a reason", chromedp.Click(chromedp.CSS(`#table-rapprochements button`)), chromedp.WaitVisible(chromedp.CSS("#defaire-0-erreur")))
-	checkPage(t, ctx, "rapprochement-erreur")
-	run(t, ctx, "undo the match", chromedp.SendKeys(chromedp.CSS("#defaire-0"), "Ligne attribuée à tort"),
-		chromedp.Click(chromedp.CSS(`#table-rapprochements button`)), chromedp.WaitVisible(chromedp.CSS("#fait")))
+
+	// The match is undone in its modal: the line is an exception again.
+	undo := firstID(t, ctx, `[id^="action-undo-"]`)
+	m := strings.TrimPrefix(undo, "action-undo-")
+	openModal(t, ctx, "undo-"+m)
+	run(t, ctx, "the undo's reason", chromedp.SendKeys(chromedp.CSS("#motif-undo-"+m), "Ligne attribuée à tort"))
+	submitModal(t, ctx, "undo the match", "#confirmer-undo-"+m)
 	if got := text(t, ctx, "#table-rapprochements tbody"); !strings.Contains(got, "défait par claire.controller") {
 		t.Errorf("matches after the undo: %q", got)
 	}
+
+	// Matched by hand: the payment the cascade found is shown and ticked;
+	// without a reason the form comes back marked, nothing done.
+	match := firstID(t, ctx, `[id^="action-match-"]`)
+	x = strings.TrimPrefix(match, "action-match-")
+	openModal(t, ctx, "match-"+x)
+	ticked, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#paiements-`+x+` input[type=checkbox]:checked').length`))
+	if err != nil || ticked != 1 {
+		t.Fatalf("the candidate payments ticked: %d %v", ticked, err)
+	}
+	submitModal(t, ctx, "match without a reason", "#confirmer-match-"+x)
+	if got := text(t, ctx, "#erreur-motif-texte"); !strings.Contains(got, "Indiquez le motif") {
+		t.Errorf("match without a reason: %q", got)
+	}
+	checkPage(t, ctx, "rapprochement-erreur")
+	run(t, ctx, "match by hand", chromedp.SendKeys(chromedp.CSS("#erreur-motif"), "Virement retrouvé sur le relevé"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('#fait, #refus').forEach(e => e.remove())`),
+		chromedp.Click(chromedp.CSS("#renvoyer")), chromedp.WaitVisible(chromedp.CSS("#fait")))
+	if got := text(t, ctx, "#fait"); !strings.Contains(got, "rapprochée des paiements") {
+		t.Errorf("match by hand: %q", got)
+	}
+	if got := text(t, ctx, "#table-rapprochements tbody"); !strings.Contains(got, "à la main") || !strings.Contains(got, "Virement retrouvé") {
+		t.Errorf("matches after the match by hand: %q", got)
+	}
+	checkPage(t, ctx, "rapprochement-apres")
+	run(t, ctx, "the resolved exceptions", chromedp.Navigate(l.base+"/console/rapprochement?statut=resolved"), chromedp.WaitVisible(chromedp.CSS("#table-rapprochement")))
+	checkPage(t, ctx, "rapprochement-resolues")
+	run(t, ctx, "a status of no name", chromedp.Navigate(l.base+"/console/rapprochement?statut=perdues"), chromedp.WaitVisible(chromedp.CSS("#statut-erreur")))
+	checkPage(t, ctx, "rapprochement-statut-errone")
+
+	// The auditor reads the page and sees no action.
+	signOut(t, ctx)
+	demoSignIn(t, ctx, l.base, "luc.auditor", "/console/rapprochement")
+	run(t, ctx, "the auditor's reconciliation", chromedp.WaitVisible(chromedp.CSS("#rapprochements")))
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[id^="action-"], #importer').length`)); err != nil || n != 0 {
+		t.Errorf("the auditor is offered %d actions (%v)", n, err)
+	}
+	checkPage(t, ctx, "rapprochement-auditeur")
+	signOut(t, ctx)
+	demoSignIn(t, ctx, l.base, "claire.controller", "/console/a-traiter")
 
 	// November's batch, next to October's paid one: a new household, and
 	// one whose amount went up with a child.
@@ -774,6 +836,27 @@ func TestConsoleReconciliation(t *testing.T) {
 		t.Errorf("the file of OFII-2026-000123: %q", file)
 	}
 	checkPage(t, ctx, "beneficiaire")
+	// October's calendar: her rights open on the 3rd, every day from it
+	// covered, and why; what was due and paid to her.
+	run(t, ctx, "her October", chromedp.Navigate(l.base+"/console/beneficiaires?id=OFII-2026-000123&mois=2026-10"),
+		chromedp.WaitVisible(chromedp.CSS("#table-calendrier")))
+	if got := text(t, ctx, "#calendrier"); !strings.Contains(got, "octobre 2026") {
+		t.Errorf("the calendar's month: %q", got)
+	}
+	if got := text(t, ctx, "main"); !strings.Contains(got, "29 jour(s) ouvrant droit") || strings.Contains(got, "FR7630004008230001073943676") {
+		t.Errorf("her October: %q", got)
+	}
+	if got := strings.ToLower(text(t, ctx, "#table-calendrier tbody")); strings.Count(got, "couvert") != 29 || strings.Count(got, "sans droits") != 2 ||
+		!strings.Contains(got, "1 adulte, non hébergé, metropole") {
+		t.Errorf("the calendar: %q", got)
+	}
+	if got := text(t, ctx, "#table-versements tbody"); !strings.Contains(got, "411,80") {
+		t.Errorf("what was due and paid: %q", got)
+	}
+	checkPage(t, ctx, "beneficiaire-calendrier")
+	run(t, ctx, "a month of no form", chromedp.Navigate(l.base+"/console/beneficiaires?id=OFII-2026-000123&mois=octobre"),
+		chromedp.WaitVisible(chromedp.CSS("#mois-erreur")))
+	checkPage(t, ctx, "beneficiaire-mois-errone")
 	run(t, ctx, "an unknown beneficiary", chromedp.Navigate(l.base+"/console/beneficiaires?id=OFII-2026-999999"), chromedp.WaitVisible(chromedp.CSS("#id-erreur")))
 	if got := text(t, ctx, "#id-erreur"); !strings.Contains(got, "Aucun bénéficiaire") {
 		t.Errorf("unknown beneficiary: %q", got)
@@ -783,7 +866,7 @@ func TestConsoleReconciliation(t *testing.T) {
 	// The books: the trial balance, an account's balance, a code of no
 	// account; and the dead letters.
 	run(t, ctx, "the books", chromedp.Navigate(l.base+"/console/comptabilite?compte=bank:main"), chromedp.WaitVisible(chromedp.CSS("#solde-compte")))
-	if got := text(t, ctx, "#balance-generale"); !strings.Contains(got, "payments-in-transit") || !strings.Contains(got, "Total EUR") {
+	if got := text(t, ctx, "#balance-generale"); !strings.Contains(got, "bank:main") || !strings.Contains(got, "Total EUR") {
 		t.Errorf("trial balance: %q", got)
 	}
 	checkPage(t, ctx, "comptabilite")
@@ -791,4 +874,106 @@ func TestConsoleReconciliation(t *testing.T) {
 	checkPage(t, ctx, "comptabilite-compte-inconnu")
 	run(t, ctx, "the dead letters", chromedp.Navigate(l.base+"/console/lettres-mortes"), chromedp.WaitVisible(chromedp.CSS("h1")))
 	checkPage(t, ctx, "lettres-mortes")
+}
+
+// firstID is the id of the first element sel finds.
+func firstID(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	id, err := chromedp.Run(c, chromedp.Evaluate[string](`(document.querySelector('`+sel+`') || {id: ""}).id`))
+	if err != nil || id == "" {
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		t.Fatalf("no element %s (%v): %.800s", sel, err, body)
+	}
+	return id
+}
+
+// submitModal clicks a modal's button sel and waits for the page it leads
+// to: its notice, refusal or marked form.
+func submitModal(t *testing.T, ctx context.Context, what, sel string) {
+	t.Helper()
+	run(t, ctx, what, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('#fait, #refus, #form-erreur').forEach(e => e.remove())`),
+		chromedp.Click(chromedp.CSS(sel)), chromedp.WaitVisible(chromedp.CSS("h1")), chromedp.WaitReady(chromedp.CSS("#fait, #refus, #form-erreur")))
+}
+
+// TestConsoleReconciliationRefusals checks, without a browser, that the
+// server refuses what the pages do not offer: an auditor's moves, an
+// assignment to a name with a space and a match without a reason (the
+// form again, nothing applied), an exception that does not exist, files
+// that are no statement, and an upload without the form's token.
+func TestConsoleReconciliationRefusals(t *testing.T) {
+	l := startLedgerd(t)
+	luc := signedInClient(t, l.base, "luc.auditor")
+	claire := signedInClient(t, l.base, "claire.controller")
+	page, _ := get(t, luc, l.base+"/console/rapprochement")
+	lucToken := csrfOf(t, page)
+	page, _ = get(t, claire, l.base+"/console/rapprochement")
+	claireToken := csrfOf(t, page)
+	id := "0b0c7c43-5d36-4a52-8b0e-6b8f0b5e0f11"
+	exception := l.base + "/console/rapprochement/anomalies/" + id
+	for _, c := range []struct {
+		what   string
+		client *http.Client
+		u      string
+		form   url.Values
+		want   int
+	}{
+		{"an auditor's close", luc, exception, url.Values{"csrf": {lucToken}, "action": {"close"}, "motif": {"x"}}, http.StatusForbidden},
+		{"an auditor's match", luc, exception, url.Values{"csrf": {lucToken}, "action": {"match"}, "autres": {"L1"}, "motif": {"x"}}, http.StatusForbidden},
+		{"an auditor's undo", luc, l.base + "/console/rapprochement/rapprochements/" + id + "/defaire", url.Values{"csrf": {lucToken}, "motif": {"x"}}, http.StatusForbidden},
+		{"an assignment to a name with a space", claire, exception, url.Values{"csrf": {claireToken}, "action": {"assign"}, "responsable": {"a b"}}, http.StatusBadRequest},
+		{"a match without a reason", claire, exception, url.Values{"csrf": {claireToken}, "action": {"match"}, "autres": {"L1"}}, http.StatusBadRequest},
+		{"a move of no name", claire, exception, url.Values{"csrf": {claireToken}, "action": {"delete"}}, http.StatusBadRequest},
+		{"closing an exception that does not exist", claire, exception, url.Values{"csrf": {claireToken}, "action": {"close"}, "motif": {"Rien à passer"}}, http.StatusNotFound},
+		{"an exception of no id", claire, l.base + "/console/rapprochement/anomalies/zzz", url.Values{"csrf": {claireToken}, "action": {"close"}, "motif": {"x"}}, http.StatusNotFound},
+		{"a close without the form's token", claire, exception, url.Values{"action": {"close"}, "motif": {"x"}}, http.StatusForbidden},
+		{"an import that is not a file upload", claire, l.base + "/console/rapprochement/releves", url.Values{"csrf": {claireToken}}, http.StatusBadRequest},
+	} {
+		if resp := post(t, c.client, c.u, c.form); resp.StatusCode != c.want {
+			t.Errorf("%s: %d, want %d", c.what, resp.StatusCode, c.want)
+		}
+	}
+	if body, resp := get(t, claire, l.base+"/console/rapprochement?statut=perdues"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="statut-erreur"`) {
+		t.Errorf("an exception status of no name: %d, want 400", resp.StatusCode)
+	}
+	for name, content := range map[string]string{"NotAStatement": "<Document>pas un relevé</Document>", "Empty": ""} {
+		t.Run(name, func(t *testing.T) {
+			body, status := upload(t, claire, l.base+"/console/rapprochement/releves", claireToken, content)
+			if status != http.StatusBadRequest || !strings.Contains(body, `id="releve-erreur"`) {
+				t.Errorf("status %d, want 400 with the file's field marked", status)
+			}
+		})
+	}
+	if _, status := upload(t, claire, l.base+"/console/rapprochement/releves", "forged", "x"); status != http.StatusForbidden {
+		t.Errorf("an upload without the form's token: %d, want 403", status)
+	}
+	page, _ = get(t, claire, l.base+"/console/rapprochement")
+	if !strings.Contains(page, "Aucune anomalie.") || !strings.Contains(page, "Aucun rapprochement.") {
+		t.Error("a refused move or import left a trace on the page")
+	}
+	if body, resp := get(t, claire, l.base+"/console/beneficiaires?id=OFII-2026-000123&mois=2026-13"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="mois-erreur"`) {
+		t.Errorf("a month of no calendar: %d", resp.StatusCode)
+	}
+}
+
+// upload sends content as the statement file of the import form.
+func upload(t *testing.T, c *http.Client, u, token, content string) (string, int) {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	_ = w.WriteField("csrf", token)
+	f, err := w.CreateFormFile("releve", "releve.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.Write([]byte(content))
+	_ = w.Close()
+	resp, err := c.Post(u, w.FormDataContentType(), &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body), resp.StatusCode
 }

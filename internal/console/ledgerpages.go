@@ -12,10 +12,12 @@ import (
 	"github.com/ofii/allowances/payments"
 )
 
-// Books reads the ledger's accounts and balances (ledger.Service).
+// Books reads the ledger's accounts, balances and statements
+// (ledger.Service).
 type Books interface {
 	Accounts(ctx context.Context, prefix, after string, limit int) ([]ledger.Account, error)
 	Balance(ctx context.Context, account string, at ledger.AsOf) (ledger.Balance, error)
+	Statement(ctx context.Context, q ledger.StatementQuery) (ledger.Statement, error)
 	TrialBalance(ctx context.Context, at ledger.AsOf) (ledger.TrialBalance, error)
 }
 

@@ -39,6 +39,7 @@ var funcs = template.FuncMap{
 	"auditAction":  auditActionLabel,
 	"rule":         ruleLabel[reconcile.Rule],
 	"reconKind":    reconKindLabel[reconcile.ExceptionKind],
+	"reconStatus":  reconStatusLabel,
 	"idstr":        func(id fmt.Stringer) string { return id.String() },
 	"excBadge":     exceptionStatusBadge,
 	"kind":         kindLabel,

@@ -69,7 +69,7 @@ func (c *Console) routes() {
 	m.Handle("POST "+pathTransfers+"/nouvel-envoi", c.signedIn(roleNames(httptransport.PayeeCorrectors), c.reissue))
 	m.Handle("GET "+pathRecon, c.signedIn(roleNames(httptransport.ReconReaders), c.reconPage))
 	m.Handle("POST "+pathRecon+"/releves", c.signedIn(roleNames(httptransport.StatementImporters), c.importStatement))
-	m.Handle("POST "+pathRecon+"/anomalies/{id}", c.signedIn(roleNames(httptransport.Reconcilers), c.reconAction))
+	m.Handle("POST "+pathRecon+"/anomalies/{id}", c.signedIn(roleNames(httptransport.ReconReaders), c.reconAction))
 	m.Handle("POST "+pathRecon+"/rapprochements/{id}/defaire", c.signedIn(roleNames(httptransport.Reconcilers), c.undoMatch))
 	m.Handle("GET "+pathPeople, c.signedIn(nil, c.beneficiaryPage))
 	m.Handle("GET "+pathBooks, c.signedIn(nil, c.booksPage))

@@ -9,12 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/dbtest"
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/internal/migrations"
 	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
+	"github.com/ofii/allowances/reconcile"
 )
 
 // testSessions returns the sessions of a fresh database on a clock the test
@@ -211,5 +214,83 @@ func TestFrenchError(t *testing.T) {
 		if status != c.status || !strings.Contains(msg, c.want) {
 			t.Errorf("%v: %d %q, want %d and %q", c.err, status, msg, c.status, c.want)
 		}
+	}
+}
+
+// TestCandidates checks the payments offered for an exception: a
+// suggestion's one, an ambiguous line's several as its reason lists them,
+// none for a line nothing explains.
+func TestCandidates(t *testing.T) {
+	for _, c := range []struct {
+		x    reconcile.Exception
+		want []string
+	}{
+		{reconcile.Exception{Kind: reconcile.ExceptionSuggestion, Payment: "p-1", Reason: "payment p-1 has the amount (and more): confirm"}, []string{"p-1"}},
+		{reconcile.Exception{Kind: reconcile.ExceptionAmbiguous, Reason: "2 payments have the amount and the payee account of this line (a-1, b-2): match it by hand"},
+			[]string{"a-1", "b-2"}},
+		{reconcile.Exception{Kind: reconcile.ExceptionUnmatched, Reason: "no rule (end to end, batch) explains the line"}, nil},
+	} {
+		if got := candidates(c.x); !slices.Equal(got, c.want) {
+			t.Errorf("candidates of %q = %q, want %q", c.x.Reason, got, c.want)
+		}
+	}
+}
+
+// TestExceptionMoves checks that a person sees only the moves of their
+// roles, and none on an exception no longer open.
+func TestExceptionMoves(t *testing.T) {
+	x := reconcile.Exception{ID: uuid.New(), Kind: reconcile.ExceptionSuggestion, Status: reconcile.ExceptionOpen, Line: &reconcile.LineRef{}}
+	names := func(as []reconMove) []string {
+		var out []string
+		for _, a := range as {
+			out = append(out, a.Name)
+		}
+		return out
+	}
+	controller := &Session{Roles: []string{payments.RoleController}}
+	if got := names(exceptionMoves(controller, x)); !slices.Equal(got, []string{"confirm", "match", "suspense", "close", "assign"}) {
+		t.Errorf("a controller's moves: %v", got)
+	}
+	if got := exceptionMoves(&Session{Roles: []string{payments.RoleAuditor}}, x); got != nil {
+		t.Errorf("an auditor's moves: %v", names(got))
+	}
+	if got := names(exceptionMoves(&Session{Roles: []string{payments.RoleAdmin}}, x)); !slices.Equal(got, []string{"assign"}) {
+		t.Errorf("an admin's moves: %v", got)
+	}
+	x.Kind, x.Line = reconcile.ExceptionInTransit, nil
+	if got := names(exceptionMoves(controller, x)); !slices.Equal(got, []string{"close", "assign"}) {
+		t.Errorf("moves on a payment in transit: %v", got)
+	}
+	x.Status = reconcile.ExceptionResolved
+	if got := exceptionMoves(controller, x); got != nil {
+		t.Errorf("moves on a resolved exception: %v", names(got))
+	}
+}
+
+// TestCalendar checks the month's grid: weeks from Monday, each day
+// covered, suspended (with the suspension's reason) or without rights.
+func TestCalendar(t *testing.T) {
+	first := ledger.NewDate(2026, 10, 1) // a Thursday
+	var days []payments.Day
+	for i := range 31 {
+		d := payments.Day{Date: first.AddDays(i), RightsOpen: i >= 2, Suspended: i >= 20 && i < 25, Adults: 2, Children: 1}
+		days = append(days, d)
+	}
+	susp := []payments.SuspensionSpan{{From: first.AddDays(20), Until: first.AddDays(25), Reason: "refus d'hébergement"}}
+	weeks, covered := calendar(first, days, susp)
+	if covered != 24 {
+		t.Errorf("covered %d days, want 24", covered)
+	}
+	if len(weeks) != 5 || weeks[0][3].Day != 1 || weeks[0][2].Day != 0 || weeks[4][5].Day != 31 || weeks[4][6].Day != 0 {
+		t.Fatalf("grid %v", weeks)
+	}
+	if c := weeks[0][3]; c.State != "none" {
+		t.Errorf("1 October: %+v", c)
+	}
+	if c := weeks[0][5]; c.State != "covered" || c.Detail != "2 adultes, 1 enfant, non hébergé" {
+		t.Errorf("3 October: %+v", c)
+	}
+	if c := weeks[3][2]; c.Day != 21 || c.State != "suspended" || c.Detail != "refus d'hébergement" {
+		t.Errorf("21 October: %+v", c)
 	}
 }

@@ -34,6 +34,8 @@ type consoleServices struct {
 	gateway  *bank.HTTPGateway
 	consumer *kafka.Consumer
 	mode     Mode
+	// lastVerify is the last verification of the books by this process.
+	lastVerify func() verifyRun
 }
 
 // withConsole returns api with the staff console mounted under /console/
@@ -59,6 +61,9 @@ func withConsole(ctx context.Context, cfg config.Config, log *slog.Logger, api h
 // state is how the service stands, for the console's "À traiter" page.
 func (s consoleServices) state(context.Context) []console.StateItem {
 	var out []console.StateItem
+	if s.lastVerify != nil {
+		out = append(out, verifyState(s.lastVerify()))
+	}
 	if s.mode.Dev {
 		var what []string
 		if s.mode.Bank == BankSimulator {
@@ -104,4 +109,21 @@ func (s consoleServices) state(context.Context) []console.StateItem {
 		}
 	}
 	return out
+}
+
+// verifyState says in French when the books were last verified by this
+// process and what it found; a verification that failed is to watch.
+func verifyState(v verifyRun) console.StateItem {
+	item := console.StateItem{Label: "Dernière vérification du grand livre"}
+	switch {
+	case v.At.IsZero():
+		item.Value = "jamais lancée depuis le démarrage"
+	case v.Outcome == verifyOK:
+		item.Value = console.DateTime(v.At) + ", conforme"
+	case v.Outcome == verifyProblems:
+		item.Value, item.Severe = console.DateTime(v.At)+", "+strconv.Itoa(v.Problems)+" anomalie(s) trouvée(s)", true
+	default:
+		item.Value, item.Severe = console.DateTime(v.At)+", n'a pas pu aboutir", true
+	}
+	return item
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,6 +32,26 @@ type verifiedLedger struct {
 	lastAt   prometheus.Gauge
 	lastTook prometheus.Gauge
 	problems prometheus.Gauge
+
+	mu   sync.Mutex
+	last verifyRun
+}
+
+// verifyRun is the outcome of the last verification of the books by this
+// process; At is zero until one ran.
+type verifyRun struct {
+	At       time.Time
+	Outcome  string // verifyOK, verifyProblems or verifyError
+	Problems int
+}
+
+// LastVerify is the outcome of the last verification of the books by this
+// process, what ledger_verify_last_ok and
+// ledger_verify_last_run_timestamp_seconds say.
+func (v *verifiedLedger) LastVerify() verifyRun {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.last
 }
 
 // withVerifyMetrics returns svc recording each Verify on reg:
@@ -38,7 +59,7 @@ type verifiedLedger struct {
 // verify proved the books, 0 otherwise), ledger_verify_last_run_timestamp_seconds
 // (0 until one ran), ledger_verify_last_duration_seconds and
 // ledger_verify_last_problems.
-func withVerifyMetrics(svc ledger.Service, reg prometheus.Registerer) ledger.Service {
+func withVerifyMetrics(svc ledger.Service, reg prometheus.Registerer) *verifiedLedger {
 	v := &verifiedLedger{Service: svc,
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ledger_verify_runs_total",
 			Help: "Verifications of the books by this process, by outcome (ok, problems, error)."}, []string{"outcome"}),
@@ -79,8 +100,12 @@ func (v *verifiedLedger) VerifyWith(ctx context.Context, o ledger.VerifyOptions)
 		outcome, ok = verifyProblems, 0
 	}
 	v.runs.WithLabelValues(outcome).Inc()
+	end := time.Now()
+	v.mu.Lock()
+	v.last = verifyRun{At: end, Outcome: outcome, Problems: len(rep.Problems)}
+	v.mu.Unlock()
 	v.lastOK.Set(ok)
-	v.lastAt.Set(float64(time.Now().Unix()))
+	v.lastAt.Set(float64(end.Unix()))
 	v.lastTook.Set(time.Since(begin).Seconds())
 	v.problems.Set(float64(len(rep.Problems)))
 	return rep, err

@@ -219,7 +219,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		return err
 	}
 	reconSvc := banking.Reconciliation(rec, store, leasedRec)
-	handler := httptransport.NewHandler(withVerifyMetrics(store, reg), httptransport.Options{
+	verified := withVerifyMetrics(store, reg)
+	handler := httptransport.NewHandler(verified, httptransport.Options{
 		Tokens: tokens, Logger: log, Registry: reg, MaxBodyBytes: cfg.HTTPMaxBodyBytes,
 		Ready: map[string]func(context.Context) error{"database": pool.Ping},
 		Detail: map[string]func() any{
@@ -234,7 +235,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		FEC:           fecx,
 	})
 	served, err := withConsole(ctx, cfg, log, handler, consoleServices{pool: pool, batches: runs, workflow: leasedAp, files: leasedAp, excs: leasedAp, audit: leasedAp, recon: reconSvc, people: events, books: store,
-		gateway: bk.Gateway, consumer: consumer, mode: mode})
+		gateway: bk.Gateway, consumer: consumer, mode: mode, lastVerify: verified.LastVerify})
 	if err != nil {
 		return err
 	}
