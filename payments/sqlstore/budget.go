@@ -1,0 +1,249 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/ofii/allowances/internal/db"
+	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/ledger"
+	"github.com/ofii/allowances/payments"
+)
+
+// BudgetRoles may record and confirm amendments of an appropriation.
+var BudgetRoles = []string{"budget", "admin"}
+
+// BudgetStore keeps the amendments of the appropriations and posts the
+// confirmed ones to the budget's memorandum accounts.
+type BudgetStore struct {
+	pool   *pgxpool.Pool
+	ledger ledger.Service
+	now    func() time.Time
+}
+
+// NewBudgetStore returns the budget's store on pool, posting to l; now
+// nil means time.Now.
+func NewBudgetStore(pool *pgxpool.Pool, l ledger.Service, now func() time.Time) *BudgetStore {
+	if now == nil {
+		now = time.Now
+	}
+	return &BudgetStore{pool: pool, ledger: l, now: now}
+}
+
+// SetUp creates the budget's memorandum control accounts that do not
+// exist yet; it can be run any number of times.
+func (s *BudgetStore) SetUp(ctx context.Context) error {
+	for _, a := range payments.BudgetChart() {
+		if _, err := s.ledger.CreateAccount(ctx, a); err != nil {
+			return fmt.Errorf("set up budget accounts: %w", err)
+		}
+	}
+	return nil
+}
+
+// balanceTx is the signed balance of an account, zero when it was never
+// posted to.
+func balanceTx(ctx context.Context, q pgx.Tx, account string) (decimal.Decimal, error) {
+	var sum decimal.Decimal
+	err := q.QueryRow(ctx, `SELECT COALESCE(sum(balance), 0) FROM account_balances WHERE account_code = $1`, account).Scan(&sum)
+	if err != nil {
+		return sum, fmt.Errorf("balance of %s: %w", account, err)
+	}
+	return sum, nil
+}
+
+// Record records an amendment, to be confirmed by another person. Nothing
+// is posted until then.
+func (s *BudgetStore) Record(ctx context.Context, a payments.Amendment, by payments.Actor) (payments.Amendment, error) {
+	if err := by.Allow("record a budget amendment", BudgetRoles...); err != nil {
+		return payments.Amendment{}, err
+	}
+	now := s.now().UTC()
+	if err := payments.CheckAmendment(a, now); err != nil {
+		return payments.Amendment{}, err
+	}
+	a.ID, a.Status, a.RecordedBy, a.RecordedAt = uuid.New(), payments.AmendmentRecorded, by.Name, now
+	a.ConfirmedBy, a.ConfirmedAt = "", nil
+	err := db.InTx(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+		available, err := balanceTx(ctx, tx, payments.BudgetAccount(payments.BudgetAvailable, a.Scheme, a.Year))
+		if err != nil {
+			return err
+		}
+		if err := payments.CheckAvailable(a, available); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO budget_amendments (id, scheme, fiscal_year, kind, amount, reference, reason, status, recorded_by, recorded_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			a.ID, string(a.Scheme), a.Year, string(a.Kind), a.Amount, a.Reference, a.Reason, string(a.Status), a.RecordedBy, a.RecordedAt)
+		return err
+	})
+	if err != nil {
+		return payments.Amendment{}, fmt.Errorf("record budget amendment: %w", err)
+	}
+	return a, nil
+}
+
+// Confirm confirms an amendment another person recorded and posts it. A
+// transfer out that would leave the available funds negative is refused.
+// Confirming a confirmed amendment again posts nothing new (its entry is
+// idempotent) and returns it.
+func (s *BudgetStore) Confirm(ctx context.Context, id uuid.UUID, by payments.Actor) (payments.Amendment, error) {
+	if err := by.Allow("confirm a budget amendment", BudgetRoles...); err != nil {
+		return payments.Amendment{}, err
+	}
+	a, err := s.Amendment(ctx, id)
+	if err != nil {
+		return a, err
+	}
+	if a.RecordedBy == by.Name {
+		return a, errs.E(errs.Forbidden, "%s recorded amendment %s: another person must confirm it", by.Name, id)
+	}
+	if a.Status == payments.AmendmentConfirmed {
+		if a.ConfirmedBy != by.Name {
+			return a, errs.E(errs.Conflict, "amendment %s was confirmed by %s", id, a.ConfirmedBy)
+		}
+		return a, nil
+	}
+	at := s.now().UTC()
+	var entry ledger.Entry
+	err = db.InTx(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+		available, err := balanceTx(ctx, tx, payments.BudgetAccount(payments.BudgetAvailable, a.Scheme, a.Year))
+		if err != nil {
+			return err
+		}
+		if err := payments.CheckAvailable(a, available); err != nil {
+			return errs.E(errs.Conflict, "%s", err.Error())
+		}
+		// Claim the amendment; the posting below is made only by the
+		// confirmer who claimed it.
+		tag, err := tx.Exec(ctx, `UPDATE budget_amendments SET status = 'confirmed', confirmed_by = $2, confirmed_at = $3
+			WHERE id = $1 AND status = 'recorded'`, id, by.Name, at)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return errs.E(errs.Conflict, "amendment %s is no longer awaiting confirmation", id)
+		}
+		return nil
+	})
+	if err != nil {
+		return a, fmt.Errorf("confirm budget amendment %s: %w", id, err)
+	}
+	// The claim is committed; the posting is idempotent, so a confirmation
+	// cut short here is finished by Repost.
+	entry, err = s.ledger.Post(ctx, payments.AmendmentPosting(a, at))
+	if err != nil {
+		return a, fmt.Errorf("post budget amendment %s: %w", id, err)
+	}
+	if err := db.InTx(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE budget_amendments SET entry_id = $2 WHERE id = $1`, id, entry.ID)
+		return err
+	}); err != nil {
+		return a, fmt.Errorf("confirm budget amendment %s: %w", id, err)
+	}
+	return s.Amendment(ctx, id)
+}
+
+// Repost posts the confirmed amendments whose posting was cut short (a
+// crash between the confirmation and its entry); it is safe to run at any
+// time.
+func (s *BudgetStore) Repost(ctx context.Context) (int, error) {
+	rows, err := s.pool.Query(ctx, amendmentSelect+` WHERE status = 'confirmed' AND entry_id IS NULL ORDER BY confirmed_at LIMIT 1000`)
+	if err != nil {
+		return 0, fmt.Errorf("repost budget amendments: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, scanAmendment)
+	if err != nil {
+		return 0, fmt.Errorf("repost budget amendments: %w", err)
+	}
+	for _, a := range list {
+		e, err := s.ledger.Post(ctx, payments.AmendmentPosting(a, *a.ConfirmedAt))
+		if err != nil {
+			return 0, fmt.Errorf("repost budget amendment %s: %w", a.ID, err)
+		}
+		if err := db.InTx(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE budget_amendments SET entry_id = $2 WHERE id = $1`, a.ID, e.ID)
+			return err
+		}); err != nil {
+			return 0, fmt.Errorf("repost budget amendment %s: %w", a.ID, err)
+		}
+	}
+	return len(list), nil
+}
+
+const amendmentSelect = `SELECT id, scheme, fiscal_year, kind, amount, reference, reason, status, recorded_by, recorded_at,
+	COALESCE(confirmed_by, ''), confirmed_at FROM budget_amendments`
+
+func scanAmendment(r pgx.CollectableRow) (payments.Amendment, error) {
+	var a payments.Amendment
+	var sc, kind, status string
+	err := r.Scan(&a.ID, &sc, &a.Year, &kind, &a.Amount, &a.Reference, &a.Reason, &status, &a.RecordedBy, &a.RecordedAt, &a.ConfirmedBy, &a.ConfirmedAt)
+	a.Scheme, a.Kind, a.Status = payments.Scheme(sc), payments.AmendmentKind(kind), payments.AmendmentStatus(status)
+	return a, err
+}
+
+// Amendment returns one amendment.
+func (s *BudgetStore) Amendment(ctx context.Context, id uuid.UUID) (payments.Amendment, error) {
+	rows, err := s.pool.Query(ctx, amendmentSelect+` WHERE id = $1`, id)
+	if err != nil {
+		return payments.Amendment{}, fmt.Errorf("amendment %s: %w", id, err)
+	}
+	a, err := pgx.CollectExactlyOneRow(rows, scanAmendment)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, errs.E(errs.NotFound, "amendment %s does not exist", id)
+	}
+	if err != nil {
+		return a, fmt.Errorf("amendment %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// Appropriation is where the appropriation of a scheme and year stands.
+type Appropriation struct {
+	Scheme        payments.Scheme `json:"scheme"`
+	Year          int             `json:"year"`
+	Appropriation decimal.Decimal `json:"appropriation"`
+	Available     decimal.Decimal `json:"available"`
+	Committed     decimal.Decimal `json:"committed"`
+	Spent         decimal.Decimal `json:"spent"`
+}
+
+// Appropriations reads the budget accounts of every scheme for year, in
+// one transaction so that they balance.
+func (s *BudgetStore) Appropriations(ctx context.Context, year int) ([]Appropriation, error) {
+	var out []Appropriation
+	err := db.InTx(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+		out = out[:0]
+		for _, sc := range payments.Schemes {
+			a := Appropriation{Scheme: sc, Year: year}
+			for _, f := range []struct {
+				control string
+				into    *decimal.Decimal
+				neg     bool
+			}{{payments.BudgetAppropriation, &a.Appropriation, true}, {payments.BudgetAvailable, &a.Available, false},
+				{payments.BudgetCommitted, &a.Committed, false}, {payments.BudgetSpent, &a.Spent, false}} {
+				b, err := balanceTx(ctx, tx, payments.BudgetAccount(f.control, sc, year))
+				if err != nil {
+					return err
+				}
+				if f.neg {
+					b = b.Neg()
+				}
+				*f.into = b
+			}
+			out = append(out, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("appropriations of %d: %w", year, err)
+	}
+	return out, nil
+}
