@@ -55,7 +55,11 @@ func TestBudgetAmendmentsFourEyesAndVerify(t *testing.T) {
 		{func() payments.Amendment { a := amend(payments.AmendmentInitial, "-1"); return a }(), "amount"},
 		{func() payments.Amendment { a := amend(payments.AmendmentInitial, "1"); a.Year = 2026; return a }(), "year"},
 		{func() payments.Amendment { a := amend("gift", "1"); return a }(), "kind"},
-		{func() payments.Amendment { a := amend(payments.AmendmentInitial, "1"); a.Scheme = "x'; DROP TABLE x"; return a }(), "scheme"},
+		{func() payments.Amendment {
+			a := amend(payments.AmendmentInitial, "1")
+			a.Scheme = "x'; DROP TABLE x"
+			return a
+		}(), "scheme"},
 		{func() payments.Amendment { a := amend(payments.AmendmentInitial, "1"); a.Reference = ""; return a }(), "reference"},
 		{amend(payments.AmendmentTransferOut, "0.01"), "amount"}, // nothing available yet
 	} {
