@@ -243,3 +243,74 @@ func (sc Scheme) Valid() bool {
 	}
 	return false
 }
+
+// BudgetPosition is where the appropriation of one scheme and year stands
+// when a batch is approved.
+type BudgetPosition struct {
+	Appropriated bool            // a confirmed amendment exists
+	Available    decimal.Decimal // signed balance of budget:available
+}
+
+// BudgetOverride lets an approver who holds the budget role approve a
+// batch beyond what is available, with a reason; it is audited.
+type BudgetOverride struct {
+	Force  bool   `json:"force_budget"`
+	Reason string `json:"budget_reason,omitempty"`
+}
+
+// BudgetYear is the fiscal year a batch commits: the year of its period.
+func BudgetYear(b Batch) int { return b.Period.Year }
+
+// CommitsBudget reports whether a scheme's net is committed on approval:
+// when the scheme has an appropriation for the year, or when control is
+// enforced (a forced approval without one leaves its available funds
+// negative, for all to see).
+func CommitsBudget(p BudgetPosition, enforce bool) bool { return p.Appropriated || enforce }
+
+// CheckBatchBudget checks a batch's net per scheme against the positions
+// of its year: a scheme beyond what is available, or without an
+// appropriation when control is enforced, refuses the whole batch (a
+// conflict naming every scheme at fault with its amounts). A reissue pays
+// what its first batch committed and is never checked.
+func CheckBatchBudget(b Batch, pos map[Scheme]BudgetPosition, enforce bool) error {
+	if !AccruesOnApproval(b) {
+		return nil
+	}
+	year := BudgetYear(b)
+	var faults []string
+	for _, sc := range Schemes {
+		t, ok := b.Totals[sc]
+		if !ok || !t.Net.IsPositive() {
+			continue
+		}
+		p := pos[sc]
+		switch {
+		case !p.Appropriated && enforce:
+			faults = append(faults, fmt.Sprintf("%s %d has no appropriation (the batch commits %s)", sc, year, t.Net.StringFixed(2)))
+		case p.Appropriated:
+			if err := CheckCommitment(sc, year, t.Net, p.Available); err != nil {
+				faults = append(faults, strings.TrimPrefix(err.Error(), "budget "))
+			}
+		}
+	}
+	if len(faults) == 0 {
+		return nil
+	}
+	return errs.E(errs.Conflict, "batch %s is beyond its budget: %s", b.ID, strings.Join(faults, "; "))
+}
+
+// BudgetCommitment is what a batch committed for one scheme, with the
+// entries that committed, spent or gave it back.
+type BudgetCommitment struct {
+	Batch    uuid.UUID
+	Scheme   Scheme
+	Year     int
+	Amount   decimal.Decimal
+	Entry    uuid.UUID
+	Spent    *uuid.UUID
+	Released *uuid.UUID
+}
+
+// UncommitKey is the key of the reversal that gives back the commitment
+// (or spending) of a cancelled batch's scheme.
+func UncommitKey(entry uuid.UUID) string { return "budget:giveback:" + entry.String() }

@@ -247,3 +247,83 @@ func (s *BudgetStore) Appropriations(ctx context.Context, year int) ([]Appropria
 	}
 	return out, nil
 }
+
+// Positions reads where the appropriation of every scheme stands for year.
+func (s *BudgetStore) Positions(ctx context.Context, year int) (map[payments.Scheme]payments.BudgetPosition, error) {
+	out := map[payments.Scheme]payments.BudgetPosition{}
+	err := db.InTx(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+		for _, sc := range payments.Schemes {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM budget_amendments WHERE scheme = $1 AND fiscal_year = $2 AND status = 'confirmed'`,
+				string(sc), year).Scan(&n); err != nil {
+				return err
+			}
+			avail, err := balanceTx(ctx, tx, payments.BudgetAccount(payments.BudgetAvailable, sc, year))
+			if err != nil {
+				return err
+			}
+			out[sc] = payments.BudgetPosition{Appropriated: n > 0, Available: avail}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("budget positions of %d: %w", year, err)
+	}
+	return out, nil
+}
+
+// Overridden audits an approval forced beyond the budget.
+func (s *BudgetStore) Overridden(ctx context.Context, batch uuid.UUID, by payments.Actor, reason, refused string) error {
+	return db.InTx(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+		return audit(ctx, tx, s.now().UTC().Truncate(time.Microsecond), by, "force_budget", "batch", batch.String(), "", "", reason,
+			map[string]any{"refused": refused})
+	})
+}
+
+// Committed records the entry that committed a batch's scheme; recording
+// it again changes nothing.
+func (s *BudgetStore) Committed(ctx context.Context, c payments.BudgetCommitment) error {
+	return db.InTx(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO budget_commitments (batch_id, scheme, fiscal_year, amount, entry_id, committed_at)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (batch_id, scheme) DO NOTHING`,
+			c.Batch, string(c.Scheme), c.Year, c.Amount, c.Entry, s.now().UTC())
+		return err
+	})
+}
+
+// Commitments reads what a batch committed.
+func (s *BudgetStore) Commitments(ctx context.Context, batch uuid.UUID) ([]payments.BudgetCommitment, error) {
+	rows, err := s.pool.Query(ctx, `SELECT batch_id, scheme, fiscal_year, amount, entry_id, spent_entry, released_entry
+		FROM budget_commitments WHERE batch_id = $1 ORDER BY scheme LIMIT 10`, batch)
+	if err != nil {
+		return nil, fmt.Errorf("commitments of batch %s: %w", batch, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (payments.BudgetCommitment, error) {
+		var c payments.BudgetCommitment
+		var sc string
+		err := r.Scan(&c.Batch, &sc, &c.Year, &c.Amount, &c.Entry, &c.Spent, &c.Released)
+		c.Scheme = payments.Scheme(sc)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commitments of batch %s: %w", batch, err)
+	}
+	return out, nil
+}
+
+// MarkSpent records the entry that spent a commitment.
+func (s *BudgetStore) MarkSpent(ctx context.Context, batch uuid.UUID, sc payments.Scheme, entry uuid.UUID) error {
+	return s.mark(ctx, "spent_entry", batch, sc, entry)
+}
+
+// MarkReleased records the entry that gave a commitment back.
+func (s *BudgetStore) MarkReleased(ctx context.Context, batch uuid.UUID, sc payments.Scheme, entry uuid.UUID) error {
+	return s.mark(ctx, "released_entry", batch, sc, entry)
+}
+
+func (s *BudgetStore) mark(ctx context.Context, column string, batch uuid.UUID, sc payments.Scheme, entry uuid.UUID) error {
+	return db.InTx(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE budget_commitments SET `+column+` = $3 WHERE batch_id = $1 AND scheme = $2`, batch, string(sc), entry)
+		return err
+	})
+}

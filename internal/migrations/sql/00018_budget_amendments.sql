@@ -22,5 +22,20 @@ CREATE TABLE IF NOT EXISTS budget_amendments (
 );
 CREATE INDEX IF NOT EXISTS budget_amendments_year_idx ON budget_amendments (fiscal_year, scheme, recorded_at);
 
+-- What the last approval of a batch committed per scheme, the entry that
+-- committed it, and the entries that later spent or gave it back.
+CREATE TABLE IF NOT EXISTS budget_commitments (
+    batch_id     UUID NOT NULL,
+    scheme       TEXT NOT NULL,
+    fiscal_year  INT NOT NULL,
+    amount       DECIMAL(19, 2) NOT NULL,
+    entry_id     UUID NOT NULL,
+    spent_entry  UUID,
+    released_entry UUID,
+    committed_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (batch_id, scheme)
+);
+
 -- +goose Down
+DROP TABLE IF EXISTS budget_commitments;
 DROP TABLE IF EXISTS budget_amendments;
