@@ -58,6 +58,7 @@ const LineReissue LineKind = "reissue"
 const (
 	RolePreparer   = string(staff.RolePreparer)
 	RoleApprover   = string(staff.RoleApprover)
+	RoleBudget     = string(staff.RoleBudget)
 	RoleController = string(staff.RoleController)
 	RoleAuditor    = string(staff.RoleAuditor)
 	RoleAdmin      = string(staff.RoleAdmin)

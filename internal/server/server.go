@@ -188,6 +188,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	delCfg := banking.DeliveryConfig(cfg, bk.Gateway, log)
 	delCfg.Now = o.now
 	approvals := workflow.New(apStore, store, delCfg)
+	budget := paysql.NewBudgetStore(pool, store, o.now)
+	if err := budget.SetUp(ctx); err != nil {
+		return err
+	}
+	approvals.SetBudget(budget, cfg.BudgetEnforce)
+	if !cfg.BudgetEnforce {
+		log.Warn("BUDGET_CONTROL=off: a scheme without an appropriation for the year is approved unchecked")
+	}
 	recCfg := banking.ReconcileConfig(cfg, log)
 	recCfg.Now = o.now
 	recCfg.FrenchReasons = frenchReasons

@@ -18,7 +18,7 @@ import (
 )
 
 // BudgetRoles may record and confirm amendments of an appropriation.
-var BudgetRoles = []string{"budget", "admin"}
+var BudgetRoles = []string{payments.RoleBudget, payments.RoleAdmin}
 
 // BudgetStore keeps the amendments of the appropriations and posts the
 // confirmed ones to the budget's memorandum accounts.

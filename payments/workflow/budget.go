@@ -11,9 +11,6 @@ import (
 	"github.com/ofii/allowances/payments"
 )
 
-// RoleBudget is the role that may force an approval beyond the budget.
-const RoleBudget = "budget"
-
 // Budget is what the workflow asks of the budget's store.
 type Budget interface {
 	// Positions reads where the appropriation of every scheme stands.
@@ -46,7 +43,7 @@ func (w *Batches) ApproveOverriding(ctx context.Context, id uuid.UUID, by paymen
 		return payments.Batch{}, err
 	}
 	if o.Force {
-		if !by.Has(RoleBudget) {
+		if !by.Has(payments.RoleBudget) {
 			return payments.Batch{}, errs.E(errs.Forbidden, "%s does not hold the budget role: only it may force an approval beyond the budget", by.Name)
 		}
 		r, err := payments.CheckReason("budget_reason", o.Reason, true)
