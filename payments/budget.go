@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -314,3 +315,84 @@ type BudgetCommitment struct {
 // UncommitKey is the key of the reversal that gives back the commitment
 // (or spending) of a cancelled batch's scheme.
 func UncommitKey(entry uuid.UUID) string { return "budget:giveback:" + entry.String() }
+
+// BudgetLine is where one scheme's appropriation stands for a year, and
+// where it is heading.
+type BudgetLine struct {
+	Scheme        Scheme          `json:"scheme"`
+	Year          int             `json:"year"`
+	Appropriation decimal.Decimal `json:"appropriation"`
+	Committed     decimal.Decimal `json:"committed"`
+	Spent         decimal.Decimal `json:"spent"`
+	Available     decimal.Decimal `json:"available"`
+	// MonthlyRun is the current caseload's month: for each household
+	// with open rights, the average of its last three months' net.
+	MonthlyRun decimal.Decimal `json:"monthly_run"`
+	// Forecast is spent + committed + the remaining months × MonthlyRun.
+	Forecast decimal.Decimal `json:"forecast"`
+	// RunsOut is the month ("2027-09") in which the appropriation runs
+	// out at that pace, empty when it lasts the year.
+	RunsOut string `json:"runs_out,omitempty"`
+	// MonthsOfCover is how many months of MonthlyRun the available funds
+	// pay for (capped at 99; 99 when nothing runs).
+	MonthsOfCover decimal.Decimal `json:"months_of_cover"`
+}
+
+// BudgetReport is the budget of a fiscal year, one line per scheme.
+type BudgetReport struct {
+	Year  int          `json:"year"`
+	AsOf  Period       `json:"as_of"`
+	Lines []BudgetLine `json:"lines"`
+}
+
+// Budgets serves the appropriations: their amendments and the report.
+type Budgets interface {
+	// Record records an amendment (role budget or admin).
+	Record(ctx context.Context, a Amendment, by Actor) (Amendment, error)
+	// Confirm confirms and posts an amendment another person recorded.
+	Confirm(ctx context.Context, id uuid.UUID, by Actor) (Amendment, error)
+	// Report is the budget of year as of now.
+	Report(ctx context.Context, year int) (BudgetReport, error)
+}
+
+// maxCover caps the months of cover.
+var maxCover = decimal.NewFromInt(99)
+
+// Forecast completes a line whose appropriation, committed, spent,
+// available and monthly run are set, as of the month asOf (the months
+// after it to the end of the year are still to pay): the forecast to the
+// year end, the month the appropriation runs out at that pace, and the
+// months of cover. A year before asOf's has no month left; a later one has
+// all twelve.
+func Forecast(l BudgetLine, asOf Period) BudgetLine {
+	remaining := 0
+	switch {
+	case l.Year == asOf.Year:
+		remaining = 12 - asOf.Month
+	case l.Year > asOf.Year:
+		remaining = 12
+	}
+	first := 1 + 12 - remaining // first month still to pay
+	used := l.Spent.Add(l.Committed)
+	l.Forecast = used.Add(l.MonthlyRun.Mul(decimal.NewFromInt(int64(remaining)))).Round(2)
+	l.RunsOut = ""
+	if l.MonthlyRun.IsPositive() {
+		for m := 0; m < remaining; m++ {
+			used = used.Add(l.MonthlyRun)
+			if used.GreaterThan(l.Appropriation) {
+				l.RunsOut = Period{Year: l.Year, Month: first + m}.String()
+				break
+			}
+		}
+		l.MonthsOfCover = decimal.Min(maxCover, l.Available.Div(l.MonthlyRun).Round(2))
+		if l.MonthsOfCover.IsNegative() {
+			l.MonthsOfCover = decimal.Zero
+		}
+	} else {
+		l.MonthsOfCover = maxCover
+	}
+	if l.RunsOut == "" && remaining == 0 && used.GreaterThan(l.Appropriation) {
+		l.RunsOut = Period{Year: l.Year, Month: 12}.String()
+	}
+	return l
+}

@@ -121,3 +121,54 @@ func TestBudgetChart(t *testing.T) {
 		}
 	}
 }
+
+// TestForecastOfASyntheticYear checks the forecast to the cent against a
+// month-by-month computation written here.
+func TestForecastOfASyntheticYear(t *testing.T) {
+	d := decimal.RequireFromString
+	// Three households with open rights; their last three months' net.
+	households := [][3]string{{"426.00", "426.00", "426.00"}, {"204.00", "210.60", "198.30"}, {"511.20", "0.00", "511.20"}}
+	run := decimal.Zero
+	for _, h := range households {
+		sum := decimal.Zero
+		for _, m := range h {
+			sum = sum.Add(d(m))
+		}
+		run = run.Add(sum.Div(decimal.NewFromInt(3)))
+	}
+	// 426 + 204.30 + 340.80 = 971.10 a month.
+	if !run.Equal(d("971.1")) {
+		t.Fatalf("run %s", run)
+	}
+	l := BudgetLine{Scheme: SchemeADA, Year: 2027, Appropriation: d("10000.00"), Spent: d("4200.00"), Committed: d("971.10"),
+		Available: d("4828.90"), MonthlyRun: run}
+	got := Forecast(l, Period{Year: 2027, Month: 5})
+	// Seven months left (June to December).
+	want := d("4200.00").Add(d("971.10")).Add(d("971.10").Mul(decimal.NewFromInt(7)))
+	if !got.Forecast.Equal(want) || got.Forecast.StringFixed(2) != "11968.80" {
+		t.Fatalf("forecast %s, want %s", got.Forecast, want)
+	}
+	// Month by month: June 6142.20, July 7113.30, August 8084.40, September
+	// 9055.50, October 10026.60 > 10000.
+	if got.RunsOut != "2027-10" {
+		t.Fatalf("runs out %q", got.RunsOut)
+	}
+	if got.MonthsOfCover.StringFixed(2) != "4.97" { // 4828.90 / 971.10
+		t.Fatalf("cover %s", got.MonthsOfCover)
+	}
+	// Enough appropriation: it lasts the year.
+	l.Appropriation = d("12000.00")
+	if got := Forecast(l, Period{Year: 2027, Month: 5}); got.RunsOut != "" {
+		t.Fatalf("runs out %q with enough", got.RunsOut)
+	}
+	// Nothing runs: 99 months of cover, forecast is what is used.
+	l.MonthlyRun = decimal.Zero
+	if got := Forecast(l, Period{Year: 2027, Month: 5}); !got.MonthsOfCover.Equal(d("99")) || got.Forecast.StringFixed(2) != "5171.10" {
+		t.Fatalf("no run: %+v", got)
+	}
+	// A later year has twelve months to go.
+	l.MonthlyRun, l.Spent, l.Committed = d("1000"), decimal.Zero, decimal.Zero
+	if got := Forecast(l, Period{Year: 2026, Month: 12}); got.Forecast.StringFixed(2) != "12000.00" || got.RunsOut != "" {
+		t.Fatalf("next year: %+v", got)
+	}
+}
