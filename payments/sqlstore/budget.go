@@ -327,3 +327,47 @@ func (s *BudgetStore) mark(ctx context.Context, column string, batch uuid.UUID, 
 		return err
 	})
 }
+
+var _ payments.Budgets = (*BudgetStore)(nil)
+
+// Report is the budget of year as of the current month: each scheme's
+// appropriation, committed, spent and available funds, and its forecast.
+// The monthly run of a scheme is what its approved batches paid for the
+// last three months (the current one included), divided by three: the sum
+// over the households paid of the average of their last three months.
+func (s *BudgetStore) Report(ctx context.Context, year int) (payments.BudgetReport, error) {
+	asOf := payments.PeriodOf(payments.LegalDay(s.now()))
+	if year < 2000 || year > asOf.Year+5 {
+		return payments.BudgetReport{}, errs.Field("year", "%d is not a fiscal year from 2000 to %d", year, asOf.Year+5)
+	}
+	apps, err := s.Appropriations(ctx, year)
+	if err != nil {
+		return payments.BudgetReport{}, err
+	}
+	runs := map[payments.Scheme]decimal.Decimal{}
+	from := asOf.Prev().Prev()
+	rows, err := s.pool.Query(ctx, `SELECT l.scheme, COALESCE(sum(l.net), 0) FROM batch_lines l JOIN batches b ON b.id = l.batch_id
+		WHERE b.status IN ('approved', 'releasing', 'released') AND l.period >= $1 AND l.period <= $2 GROUP BY l.scheme`,
+		from.String(), asOf.String())
+	if err != nil {
+		return payments.BudgetReport{}, fmt.Errorf("budget report %d: %w", year, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sc string
+		var sum decimal.Decimal
+		if err := rows.Scan(&sc, &sum); err != nil {
+			return payments.BudgetReport{}, fmt.Errorf("budget report %d: %w", year, err)
+		}
+		runs[payments.Scheme(sc)] = sum.Div(decimal.NewFromInt(3)).Round(2)
+	}
+	if err := rows.Err(); err != nil {
+		return payments.BudgetReport{}, fmt.Errorf("budget report %d: %w", year, err)
+	}
+	r := payments.BudgetReport{Year: year, AsOf: asOf}
+	for _, a := range apps {
+		r.Lines = append(r.Lines, payments.Forecast(payments.BudgetLine{Scheme: a.Scheme, Year: year, Appropriation: a.Appropriation,
+			Committed: a.Committed, Spent: a.Spent, Available: a.Available, MonthlyRun: runs[a.Scheme]}, asOf))
+	}
+	return r, nil
+}

@@ -121,5 +121,21 @@ func TestApprovalWithinTheAppropriationCommitsAndReleaseSpends(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantAmount(t, "appropriation", got[0].Appropriation, "1000.00")
+	// As of November, one month left: the run is October's 411.80 over
+	// three months, 137.27.
+	rep, err := bs.Report(e.ctx, 2026)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ada := rep.Lines[0]
+	wantAmount(t, "monthly run", ada.MonthlyRun, "137.27")
+	wantAmount(t, "forecast", ada.Forecast, "549.07")
+	wantAmount(t, "available in the report", ada.Available, "588.20")
+	if ada.RunsOut != "" || rep.AsOf.String() != "2026-11" {
+		t.Errorf("report %+v", rep)
+	}
+	if _, err := bs.Report(e.ctx, 1999); errs.CodeOf(err) != errs.Invalid {
+		t.Errorf("report of 1999: %v", err)
+	}
 	e.verify()
 }
