@@ -238,6 +238,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		Beneficiaries: events,
 		Runs:          runs,
 		Approvals:     leasedAp,
+		Budget:        budget,
 		Reconcile:     reconSvc,
 		BankAccount:   cfg.DebtorIBAN,
 		FEC:           fecx,
