@@ -172,7 +172,7 @@ type Config struct {
 	BudgetEnforce bool
 	// BudgetMinMonths is the months of cover below which the budget alert
 	// fires (BUDGET_MIN_MONTHS).
-	BudgetMinMonths int
+	BudgetMinMonths     int
 	ReconSuggestionDays int
 	ReconInTransitDays  int
 	// CFONBReasonsFile is the path of the list of French reject codes
