@@ -193,6 +193,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		return err
 	}
 	approvals.SetBudget(budget, cfg.BudgetEnforce)
+	reg.MustRegister(paysql.BudgetGauges(budget, cfg.BudgetMinMonths))
 	if !cfg.BudgetEnforce {
 		log.Warn("BUDGET_CONTROL=off: a scheme without an appropriation for the year is approved unchecked")
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/db"
@@ -370,4 +372,53 @@ func (s *BudgetStore) Report(ctx context.Context, year int) (payments.BudgetRepo
 			Committed: a.Committed, Spent: a.Spent, Available: a.Available, MonthlyRun: runs[a.Scheme]}, asOf))
 	}
 	return r, nil
+}
+
+// budgetCollector exports the months of cover of each scheme's
+// appropriation for the current year, and the threshold below which the
+// alert fires.
+type budgetCollector struct {
+	s         *BudgetStore
+	minMonths int
+	cover     *prometheus.Desc
+	min       *prometheus.Desc
+}
+
+// BudgetGauges exports ledger_budget_months_of_cover{scheme}: how many
+// months of the current run the available funds of the current year pay
+// for (NaN for a scheme without an appropriation, which the alert leaves
+// alone; 99 when nothing runs), and ledger_budget_min_months, the
+// BUDGET_MIN_MONTHS the alert compares it with.
+func BudgetGauges(s *BudgetStore, minMonths int) prometheus.Collector {
+	return &budgetCollector{s: s, minMonths: minMonths,
+		cover: prometheus.NewDesc("ledger_budget_months_of_cover",
+			"Months of the current monthly run that the scheme's available appropriation for the current year pays for (NaN: no appropriation).",
+			[]string{"scheme"}, nil),
+		min: prometheus.NewDesc("ledger_budget_min_months",
+			"BUDGET_MIN_MONTHS: the months of cover below which the budget alert fires.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *budgetCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.cover; ch <- c.min }
+
+// Collect implements prometheus.Collector.
+func (c *budgetCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.min, prometheus.GaugeValue, float64(c.minMonths))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	year := payments.LegalDay(c.s.now()).Time().Year()
+	rep, err := c.s.Report(ctx, year)
+	pos, perr := c.s.Positions(ctx, year)
+	for _, sc := range payments.Schemes {
+		v := math.NaN()
+		if err == nil && perr == nil && pos[sc].Appropriated {
+			for _, l := range rep.Lines {
+				if l.Scheme == sc {
+					v = l.MonthsOfCover.InexactFloat64()
+				}
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(c.cover, prometheus.GaugeValue, v, string(sc))
+	}
 }
