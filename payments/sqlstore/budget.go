@@ -84,7 +84,11 @@ func (s *BudgetStore) Record(ctx context.Context, a payments.Amendment, by payme
 		_, err = tx.Exec(ctx, `INSERT INTO budget_amendments (id, scheme, fiscal_year, kind, amount, reference, reason, status, recorded_by, recorded_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			a.ID, string(a.Scheme), a.Year, string(a.Kind), a.Amount, a.Reference, a.Reason, string(a.Status), a.RecordedBy, a.RecordedAt)
-		return err
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, now.Truncate(time.Microsecond), by, "record", "budget_amendment", a.ID.String(), "", string(a.Status), a.Reason,
+			map[string]any{"scheme": a.Scheme, "year": a.Year, "kind": a.Kind, "amount": a.Amount.StringFixed(2), "reference": a.Reference})
 	})
 	if err != nil {
 		return payments.Amendment{}, fmt.Errorf("record budget amendment: %w", err)
@@ -133,7 +137,8 @@ func (s *BudgetStore) Confirm(ctx context.Context, id uuid.UUID, by payments.Act
 		if tag.RowsAffected() != 1 {
 			return errs.E(errs.Conflict, "amendment %s is no longer awaiting confirmation", id)
 		}
-		return nil
+		return audit(ctx, tx, at.Truncate(time.Microsecond), by, "confirm", "budget_amendment", id.String(),
+			string(payments.AmendmentRecorded), string(payments.AmendmentConfirmed), "", nil)
 	})
 	if err != nil {
 		return a, fmt.Errorf("confirm budget amendment %s: %w", id, err)

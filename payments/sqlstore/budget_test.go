@@ -120,6 +120,10 @@ func TestBudgetAmendmentsFourEyesAndVerify(t *testing.T) {
 	if !rep.OK {
 		t.Fatalf("verify: %+v", rep)
 	}
+	var audited int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE object_kind = 'budget_amendment'`).Scan(&audited); err != nil || audited != 4 {
+		t.Fatalf("%d audit events of the amendments (%v), want 4", audited, err)
+	}
 	if n, err := s.Repost(ctx); err != nil || n != 0 {
 		t.Fatalf("repost: %d %v", n, err)
 	}
