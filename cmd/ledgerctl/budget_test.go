@@ -25,6 +25,11 @@ func TestBudgetCLI(t *testing.T) {
 	// Enforced, and no appropriation for ADA 2026: refused, nothing done.
 	s.as(t, paulToken, "", "batches", "approve", id).wantErr(t, cli.ExitFailure, "ada 2026 has no appropriation (the batch commits 411.80)")
 	wantBatch(t, s, id, payments.BatchPending)
+	s.as(t, paulToken, "", "batches", "approve", id, "--budget-reason", "x").wantErr(t, cli.ExitUsage, "--budget-reason: goes with --force-budget")
+	s.as(t, paulToken, "", "batches", "approve", id, "--force-budget").wantErr(t, cli.ExitUsage, "--budget-reason: is required")
+	s.as(t, paulToken, "", "batches", "approve", id, "--force-budget", "--budget-reason", "urgent").
+		wantErr(t, cli.ExitFailure, "does not hold the budget role")
+	wantBatch(t, s, id, payments.BatchPending)
 
 	amend := []string{"budget", "amend", "--scheme", "ada", "--year", "2026", "--kind", "initial", "--amount", "1000.00",
 		"--reference", "LFI 2026", "--reason", "programme 303"}
