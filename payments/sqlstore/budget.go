@@ -115,10 +115,13 @@ func (s *BudgetStore) Confirm(ctx context.Context, id uuid.UUID, by payments.Act
 		if a.ConfirmedBy != by.Name {
 			return a, errs.E(errs.Conflict, "amendment %s was confirmed by %s", id, a.ConfirmedBy)
 		}
-		return a, nil
+		// The same confirmation again finishes one cut short.
+		if err := s.post(ctx, a, *a.ConfirmedAt); err != nil {
+			return a, err
+		}
+		return s.Amendment(ctx, id)
 	}
-	at := s.now().UTC()
-	var entry ledger.Entry
+	at := s.now().UTC().Truncate(time.Microsecond)
 	err = db.InTx(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
 		available, err := balanceTx(ctx, tx, payments.BudgetAccount(payments.BudgetAvailable, a.Scheme, a.Year))
 		if err != nil {
@@ -144,18 +147,26 @@ func (s *BudgetStore) Confirm(ctx context.Context, id uuid.UUID, by payments.Act
 		return a, fmt.Errorf("confirm budget amendment %s: %w", id, err)
 	}
 	// The claim is committed; the posting is idempotent, so a confirmation
-	// cut short here is finished by Repost.
-	entry, err = s.ledger.Post(ctx, payments.AmendmentPosting(a, at))
-	if err != nil {
-		return a, fmt.Errorf("post budget amendment %s: %w", id, err)
-	}
-	if err := db.InTx(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE budget_amendments SET entry_id = $2 WHERE id = $1`, id, entry.ID)
-		return err
-	}); err != nil {
-		return a, fmt.Errorf("confirm budget amendment %s: %w", id, err)
+	// cut short here is finished by confirming again, or by Repost.
+	if err := s.post(ctx, a, at); err != nil {
+		return a, err
 	}
 	return s.Amendment(ctx, id)
+}
+
+// post posts a confirmed amendment (idempotent) and records its entry.
+func (s *BudgetStore) post(ctx context.Context, a payments.Amendment, at time.Time) error {
+	entry, err := s.ledger.Post(ctx, payments.AmendmentPosting(a, at))
+	if err != nil {
+		return fmt.Errorf("post budget amendment %s: %w", a.ID, err)
+	}
+	if err := db.InTx(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE budget_amendments SET entry_id = $2 WHERE id = $1`, a.ID, entry.ID)
+		return err
+	}); err != nil {
+		return fmt.Errorf("confirm budget amendment %s: %w", a.ID, err)
+	}
+	return nil
 }
 
 // Repost posts the confirmed amendments whose posting was cut short (a
@@ -171,15 +182,8 @@ func (s *BudgetStore) Repost(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("repost budget amendments: %w", err)
 	}
 	for _, a := range list {
-		e, err := s.ledger.Post(ctx, payments.AmendmentPosting(a, *a.ConfirmedAt))
-		if err != nil {
-			return 0, fmt.Errorf("repost budget amendment %s: %w", a.ID, err)
-		}
-		if err := db.InTx(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, `UPDATE budget_amendments SET entry_id = $2 WHERE id = $1`, a.ID, e.ID)
-			return err
-		}); err != nil {
-			return 0, fmt.Errorf("repost budget amendment %s: %w", a.ID, err)
+		if err := s.post(ctx, a, *a.ConfirmedAt); err != nil {
+			return 0, err
 		}
 	}
 	return len(list), nil
