@@ -189,9 +189,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	delCfg.Now = o.now
 	approvals := workflow.New(apStore, store, delCfg)
 	budget := paysql.NewBudgetStore(pool, store, o.now)
-	if err := budget.SetUp(ctx); err != nil {
-		return err
-	}
 	approvals.SetBudget(budget, cfg.BudgetEnforce)
 	reg.MustRegister(paysql.BudgetGauges(budget, cfg.BudgetMinMonths))
 	if !cfg.BudgetEnforce {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,6 +29,7 @@ type BudgetStore struct {
 	pool   *pgxpool.Pool
 	ledger ledger.Service
 	now    func() time.Time
+	ready  atomic.Bool // the budget's accounts exist
 }
 
 // NewBudgetStore returns the budget's store on pool, posting to l; now
@@ -40,13 +42,18 @@ func NewBudgetStore(pool *pgxpool.Pool, l ledger.Service, now func() time.Time) 
 }
 
 // SetUp creates the budget's memorandum control accounts that do not
-// exist yet; it can be run any number of times.
+// exist yet; it can be run any number of times. The store runs it before
+// it first posts, so that the chart holds them only once a budget is kept.
 func (s *BudgetStore) SetUp(ctx context.Context) error {
+	if s.ready.Load() {
+		return nil
+	}
 	for _, a := range payments.BudgetChart() {
 		if _, err := s.ledger.CreateAccount(ctx, a); err != nil {
 			return fmt.Errorf("set up budget accounts: %w", err)
 		}
 	}
+	s.ready.Store(true)
 	return nil
 }
 
@@ -156,6 +163,9 @@ func (s *BudgetStore) Confirm(ctx context.Context, id uuid.UUID, by payments.Act
 
 // post posts a confirmed amendment (idempotent) and records its entry.
 func (s *BudgetStore) post(ctx context.Context, a payments.Amendment, at time.Time) error {
+	if err := s.SetUp(ctx); err != nil {
+		return err
+	}
 	entry, err := s.ledger.Post(ctx, payments.AmendmentPosting(a, at))
 	if err != nil {
 		return fmt.Errorf("post budget amendment %s: %w", a.ID, err)

@@ -13,6 +13,8 @@ import (
 
 // Budget is what the workflow asks of the budget's store.
 type Budget interface {
+	// SetUp creates the budget's accounts that do not exist yet.
+	SetUp(ctx context.Context) error
 	// Positions reads where the appropriation of every scheme stands.
 	Positions(ctx context.Context, year int) (map[payments.Scheme]payments.BudgetPosition, error)
 	// Overridden audits an approval forced beyond the budget.
@@ -103,6 +105,9 @@ func (w *Batches) postCommitments(ctx context.Context, b payments.Batch) error {
 		t, ok := b.Totals[sc]
 		if !ok || !t.Net.IsPositive() || !payments.CommitsBudget(pos[sc], w.enforce) {
 			continue
+		}
+		if err := w.budget.SetUp(ctx); err != nil {
+			return err
 		}
 		e, err := w.ledger.Post(ctx, payments.CommitmentPosting(b.ID, sc, year, t.Net, b.ApprovedAt))
 		if err != nil {
