@@ -58,6 +58,7 @@ const LineReissue LineKind = "reissue"
 const (
 	RolePreparer   = string(staff.RolePreparer)
 	RoleApprover   = string(staff.RoleApprover)
+	RoleBudget     = string(staff.RoleBudget)
 	RoleController = string(staff.RoleController)
 	RoleAuditor    = string(staff.RoleAuditor)
 	RoleAdmin      = string(staff.RoleAdmin)
@@ -262,6 +263,10 @@ type BatchWorkflow interface {
 	// prepared the batch; once per person); the last one needed records
 	// the lines as paid and posts the accrual.
 	Approve(ctx context.Context, id uuid.UUID, by Actor, note string) (Batch, error)
+	// ApproveOverriding is Approve with a budget override: an approver
+	// who also holds the budget role may force, with a reason, an
+	// approval beyond the batch's budget (audited).
+	ApproveOverriding(ctx context.Context, id uuid.UUID, by Actor, note string, o BudgetOverride) (Batch, error)
 	// Reject sends a pending batch back to draft, with a reason (role
 	// approver).
 	Reject(ctx context.Context, id uuid.UUID, by Actor, reason string) (Batch, error)

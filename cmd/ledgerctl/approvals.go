@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/ofii/allowances/internal/apiclient"
 	"github.com/ofii/allowances/internal/cli"
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/payments"
@@ -68,7 +69,10 @@ longer replaces it.`,
 		name: "approve", short: "Approve a batch pending approval", text: "note",
 		long: `Approve a batch pending approval. The approver must be neither the person who
 started its run nor the one who submitted it, and approves once; the last
-approval needed records the lines as paid and posts the accrual.`,
+approval needed records the lines as paid and posts the accrual. With budget
+control, an approval beyond the batch's budget is refused; an approver who
+also holds the role budget may force it with --force-budget and
+--budget-reason (written to the audit trail).`,
 	},
 	{
 		name: "reject", short: "Send a batch pending approval back to draft, with a reason", text: "reason", required: true,
@@ -94,7 +98,8 @@ ledgerd's sender delivers (or 'ledgerctl bank send').`,
 }
 
 func batchMoveCmd(a *app, m batchMove) *cobra.Command {
-	var text string
+	var text, budgetReason string
+	var forceBudget bool
 	use := m.name + " ID"
 	if m.text != "" {
 		use += " --" + m.text + " TEXT"
@@ -120,16 +125,30 @@ func batchMoveCmd(a *app, m batchMove) *cobra.Command {
 				return err
 			}
 			var body any
+			fields := map[string]any{}
 			if text != "" {
-				body = map[string]string{m.text: text}
+				fields[m.text] = text
+			}
+			if forceBudget {
+				fields["force_budget"], fields["budget_reason"] = true, budgetReason
+			} else if budgetReason != "" {
+				return cli.Usage(errs.Field("--budget-reason", "goes with --force-budget"))
+			}
+			if len(fields) > 0 {
+				body = fields
 			}
 			var b payments.Batch
 			if err := c.Post(cmd.Context(), batchPath(id, m.name), nil, body, &b); err != nil {
 				err = maybeDone(err, fmt.Sprintf("'ledgerctl batches show %s' shows where the batch stands", id))
-				return flagNames(err, "id", m.text)
+				return apiclient.RenameFields(flagNames(err, "id", m.text), map[string]string{"budget_reason": "--budget-reason"})
 			}
 			return a.write(b, func(w io.Writer) error { return workflowTable(w, b) })
 		},
+	}
+	if m.name == "approve" {
+		cmd.Use += " [--force-budget --budget-reason TEXT]"
+		cmd.Flags().BoolVar(&forceBudget, "force-budget", false, "approve beyond the batch's budget (needs the role budget; audited)")
+		cmd.Flags().StringVar(&budgetReason, "budget-reason", "", "why the budget is overridden (required with --force-budget)")
 	}
 	switch m.text {
 	case "note":

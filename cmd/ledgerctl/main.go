@@ -53,6 +53,7 @@ var commands = []func(*app) *cobra.Command{
 	bankCmd,
 	reconcileCmd,
 	auditCmd,
+	budgetCmd,
 	eventsCmd,
 	demoCmd,
 	benchCmd,

@@ -80,6 +80,8 @@ var Settings = []Setting{
 	{"BANK_BREAKER_OPEN", "30s", "time the breaker stays open before one request tries the bank again"},
 	{"BANK_POLL_INTERVAL", "10s", "how often ledgerd sends the queued payment files and fetches the status reports"},
 	{"PAYMENT_FILE_MAX_TX", "10000", "most payments in one payment file: a larger batch is split into several files"},
+	{"BUDGET_CONTROL", "off", "`off`: a scheme and year without an appropriation is approved unchecked; `enforce`: it is refused like an overrun (production should use `enforce`); a batch beyond an appropriation is refused either way"},
+	{"BUDGET_MIN_MONTHS", "2", "months of cover of a scheme's appropriation below which the budget alert fires"},
 	{"RECON_SUGGESTION_DAYS", "3", "window, in business days, within which a statement line of a payment's amount and payee account is suggested for it"},
 	{"RECON_IN_TRANSIT_DAYS", "5", "business days after its execution date a payment may stay off the statements before it is an exception"},
 	{"CONSOLE_OIDC_ISSUER", "", "issuer URL of the agency's OpenID Connect provider for the staff console under `/console/`; the console is on when it is set (then every `CONSOLE_OIDC_*` setting and `CONSOLE_ROLE_GROUPS` are required), or in dev mode, where demo staff may sign in; off otherwise, and the log says so"},
@@ -165,6 +167,12 @@ type Config struct {
 	BankBreakerOpen     time.Duration
 	BankPollInterval    time.Duration
 	PaymentFileMaxTx    int
+	// BudgetEnforce says that approvals of a scheme and year without an
+	// appropriation are refused (BUDGET_CONTROL=enforce).
+	BudgetEnforce bool
+	// BudgetMinMonths is the months of cover below which the budget alert
+	// fires (BUDGET_MIN_MONTHS).
+	BudgetMinMonths     int
 	ReconSuggestionDays int
 	ReconInTransitDays  int
 	// CFONBReasonsFile is the path of the list of French reject codes
@@ -432,6 +440,17 @@ func loadBank(get func(string) string, c *Config) error {
 		return err
 	}
 	c.CFONBReasonsFile = get("CFONB_REASONS_FILE")
+	switch v := get("BUDGET_CONTROL"); v {
+	case "off":
+	case "enforce":
+		c.BudgetEnforce = true
+	default:
+		return fmt.Errorf("BUDGET_CONTROL: %q is not off or enforce", v)
+	}
+	v = get("BUDGET_MIN_MONTHS")
+	if c.BudgetMinMonths, err = strconv.Atoi(v); err != nil || c.BudgetMinMonths < 1 || c.BudgetMinMonths > 12 {
+		return fmt.Errorf("BUDGET_MIN_MONTHS: %q is not a number of months from 1 to 12", v)
+	}
 	if c.PaymentFileMaxTx > 100000 {
 		return fmt.Errorf("PAYMENT_FILE_MAX_TX: %d is more than 100000", c.PaymentFileMaxTx)
 	}

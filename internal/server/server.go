@@ -188,6 +188,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	delCfg := banking.DeliveryConfig(cfg, bk.Gateway, log)
 	delCfg.Now = o.now
 	approvals := workflow.New(apStore, store, delCfg)
+	budget := paysql.NewBudgetStore(pool, store, o.now)
+	approvals.SetBudget(budget, cfg.BudgetEnforce)
+	reg.MustRegister(paysql.BudgetGauges(budget, cfg.BudgetMinMonths))
+	if !cfg.BudgetEnforce {
+		log.Warn("BUDGET_CONTROL=off: a scheme without an appropriation for the year is approved unchecked")
+	}
 	recCfg := banking.ReconcileConfig(cfg, log)
 	recCfg.Now = o.now
 	recCfg.FrenchReasons = frenchReasons
@@ -230,6 +236,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		Beneficiaries: events,
 		Runs:          runs,
 		Approvals:     leasedAp,
+		Budget:        budget,
 		Reconcile:     reconSvc,
 		BankAccount:   cfg.DebtorIBAN,
 		FEC:           fecx,

@@ -24,6 +24,11 @@ const (
 	RoleController Role = "controller"
 	RoleAuditor    Role = "auditor"
 	RoleAdmin      Role = "admin"
+	// RoleBudget records and confirms the appropriations, and lets an
+	// approver who also holds it force an approval beyond the budget. It
+	// is held beside another role: the routes open to every role do not
+	// list it.
+	RoleBudget Role = "budget"
 )
 
 // AllRoles returns every role, for what any authenticated person may do.
@@ -34,10 +39,10 @@ func AllRoles() []Role {
 // ParseRole reads a role name.
 func ParseRole(s string) (Role, error) {
 	r := Role(s)
-	if slices.Contains(AllRoles(), r) {
+	if slices.Contains(AllRoles(), r) || r == RoleBudget {
 		return r, nil
 	}
-	return "", fmt.Errorf("unknown role %q (want preparer, approver, controller, auditor or admin)", s)
+	return "", fmt.Errorf("unknown role %q (want preparer, approver, controller, auditor, admin or budget)", s)
 }
 
 // Names returns the names of roles, in their order.

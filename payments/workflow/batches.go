@@ -131,6 +131,10 @@ type Batches struct {
 	ledger Ledger
 	now    func() time.Time
 	log    *slog.Logger
+	// budget, when set, controls approvals against the appropriations
+	// (SetBudget).
+	budget  Budget
+	enforce bool
 }
 
 var (
@@ -172,10 +176,15 @@ func (w *Batches) Reject(ctx context.Context, id uuid.UUID, by payments.Actor, r
 // its lines as paid, books the overpayments and posts the accrual, then
 // makes it 'approved'. A batch left 'approving' by an interrupted approval
 // is finished by any approver who approved it.
+//
+// With budget control on (SetBudget), an approval beyond the batch's
+// budget is refused; ApproveOverriding may force it.
 func (w *Batches) Approve(ctx context.Context, id uuid.UUID, by payments.Actor, note string) (payments.Batch, error) {
-	if err := by.Allow("approve a batch", payments.RoleApprover); err != nil {
-		return payments.Batch{}, err
-	}
+	return w.ApproveOverriding(ctx, id, by, note, payments.BudgetOverride{})
+}
+
+// approve is Approve once the budget is checked.
+func (w *Batches) approve(ctx context.Context, id uuid.UUID, by payments.Actor, note string) (payments.Batch, error) {
 	note, err := payments.CheckReason("note", note, false)
 	if err != nil {
 		return payments.Batch{}, err
@@ -214,6 +223,9 @@ func (w *Batches) finishApproval(ctx context.Context, id uuid.UUID, by payments.
 		}
 		if err := w.postAccrual(ctx, b); err != nil {
 			return fmt.Errorf("approve batch %s: post the accrual (approve again to finish): %v", id, err)
+		}
+		if err := w.postCommitments(ctx, b); err != nil {
+			return fmt.Errorf("approve batch %s: commit the budget (approve again to finish): %v", id, err)
 		}
 	}
 	return w.steps.CompleteApproval(ctx, b)
@@ -332,6 +344,9 @@ func (w *Batches) finishRelease(ctx context.Context, id uuid.UUID) error {
 		if err := w.steps.QueueFile(ctx, b, f); err != nil {
 			return fmt.Errorf("queue file %s: %w", f.MsgID, err)
 		}
+	}
+	if err := w.postSpending(ctx, b); err != nil {
+		return err
 	}
 	return w.steps.EndRelease(ctx, id)
 }

@@ -116,6 +116,9 @@ func (w *Batches) finishCancel(ctx context.Context, id uuid.UUID, reason string)
 		if err := w.steps.ForgetPaid(ctx, id); err != nil {
 			return err
 		}
+		if err := w.giveBack(ctx, b, reason); err != nil {
+			return err
+		}
 	}
 	return w.steps.EndCancel(ctx, b, withdrawn, reason)
 }

@@ -140,8 +140,54 @@ func makeSubmitEndpoint(svc payments.BatchWorkflow) endpoint.Endpoint {
 	return makeTransitionEndpoint("submit", svc.Submit)
 }
 
+// approveRequest is an approval, with an optional budget override.
+type approveRequest struct {
+	ID       uuid.UUID
+	Note     string
+	Override payments.BudgetOverride
+}
+
 func makeApproveEndpoint(svc payments.BatchWorkflow) endpoint.Endpoint {
-	return makeTransitionEndpoint("approve", svc.Approve)
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(approveRequest)
+		by, err := actorFrom(ctx)
+		if err != nil {
+			return batchResponse{Err: err}, nil
+		}
+		b, err := svc.ApproveOverriding(ctx, req.ID, by, req.Note, req.Override)
+		if err != nil {
+			return batchResponse{Err: fmt.Errorf("approve batch %s: %w", req.ID, err)}, nil
+		}
+		return batchResponse{Batch: b}, nil
+	}
+}
+
+// decodeApproveRequest reads the {id}, an optional {"note"} and an
+// optional budget override {"force_budget": true, "budget_reason"}.
+func decodeApproveRequest(_ context.Context, r *http.Request) (any, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	id, err := batchID(r)
+	if err != nil {
+		return nil, err
+	}
+	var b struct {
+		Note         string `json:"note"`
+		ForceBudget  bool   `json:"force_budget"`
+		BudgetReason string `json:"budget_reason"`
+	}
+	if err := decodeOptionalBody(r, &b); err != nil {
+		return nil, err
+	}
+	if b.ForceBudget {
+		if err := required("budget_reason", b.BudgetReason, "say why the budget is overridden, for the audit trail"); err != nil {
+			return nil, err
+		}
+	} else if b.BudgetReason != "" {
+		return nil, errs.Field("budget_reason", "is given without force_budget")
+	}
+	return approveRequest{ID: id, Note: b.Note, Override: payments.BudgetOverride{Force: b.ForceBudget, Reason: b.BudgetReason}}, nil
 }
 
 func makeRejectEndpoint(svc payments.BatchWorkflow) endpoint.Endpoint {
@@ -392,7 +438,7 @@ func decodeFileContentRequest(_ context.Context, r *http.Request) (any, error) {
 func (a *api) approvalRoutes(svc payments.Approvals) []route {
 	return []route{
 		{pattern: "POST /v1/batches/{id}/submit", allow: BatchSubmitters, handler: a.server(makeSubmitEndpoint(svc), decodeNoteTransition)},
-		{pattern: "POST /v1/batches/{id}/approve", allow: BatchApprovers, handler: a.server(makeApproveEndpoint(svc), decodeNoteTransition)},
+		{pattern: "POST /v1/batches/{id}/approve", allow: BatchApprovers, handler: a.server(makeApproveEndpoint(svc), decodeApproveRequest)},
 		{pattern: "POST /v1/batches/{id}/reject", allow: BatchApprovers, handler: a.server(makeRejectEndpoint(svc), decodeReasonTransition)},
 		{pattern: "POST /v1/batches/{id}/cancel", allow: BatchCancellers, handler: a.server(makeCancelEndpoint(svc), decodeReasonTransition)},
 		{pattern: "POST /v1/batches/{id}/release", allow: BatchApprovers, handler: a.server(makeReleaseEndpoint(svc), decodeReleaseRequest)},

@@ -31,6 +31,7 @@ const (
 	RoleController = staff.RoleController
 	RoleAuditor    = staff.RoleAuditor
 	RoleAdmin      = staff.RoleAdmin
+	RoleBudget     = staff.RoleBudget
 )
 
 // AllRoles returns every role, for routes that any authenticated person may

@@ -234,6 +234,7 @@ type (
 	tableBeneficiaries struct{ beneficiariesService }
 	tableRuns          struct{ runsService }
 	tableApprovals     struct{ approvalsService }
+	tableBudget        struct{ payments.Budgets }
 	tableReconcile     struct{ reconcileService }
 )
 
@@ -247,6 +248,7 @@ func servedRoutes(t *testing.T) map[string]route {
 		Runs:          tableRuns{},
 		Approvals:     tableApprovals{},
 		Reconcile:     tableReconcile{},
+		Budget:        tableBudget{},
 	}}
 	routes := map[string]route{}
 	for _, rt := range a.table(tableLedger{}) {

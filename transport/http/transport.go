@@ -57,6 +57,9 @@ type Options struct {
 	// Approvals, when set, serves the approval workflow of the batches,
 	// their payment files and exceptions, the bank and the audit trail.
 	Approvals payments.Approvals
+	// Budget, when set, serves the budget: the appropriations, their
+	// amendments and the forecast.
+	Budget payments.Budgets
 	// Detail adds, by name, facts to the /readyz body that say how far the
 	// service has got, such as the eligibility consumer's last applied
 	// offsets; they do not decide readiness.
@@ -181,6 +184,9 @@ func (a *api) table(svc ledger.Service) []route {
 	}
 	if opts.Approvals != nil {
 		routes = append(routes, a.approvalRoutes(opts.Approvals)...)
+	}
+	if opts.Budget != nil {
+		routes = append(routes, a.budgetRoutes(opts.Budget)...)
 	}
 	if opts.Reconcile != nil {
 		routes = append(routes, a.reconcileRoutes(opts.Reconcile)...)
