@@ -318,6 +318,10 @@ func (d *demo) close(ctx context.Context, svc ledger.Service) error {
 	fmt.Fprintln(d.w)
 	verify := verifyCmd(d.a) // verify reads the database unless --api
 	verify.SetContext(ctx)
+	// The demonstration's books are small: prove them from every posting.
+	if err := verify.Flags().Set("full", "true"); err != nil {
+		return err
+	}
 	if err := verify.RunE(verify, nil); err != nil {
 		return err
 	}

@@ -85,8 +85,12 @@ ledgerd (LEDGER_URL) to run the same check, with the caller's token.`,
 						return err
 					}
 				}
-				if r.OK {
+				if r.OK && r.Mode == "full" {
 					_, err := fmt.Fprintln(w, "\nOK: every entry balances, every balance equals its postings, the trial balance is zero, and no entry or seal was altered")
+					return err
+				}
+				if r.OK {
+					_, err := fmt.Fprintf(w, "\nOK: the seals and the sealed balances hold, every entry posted since seal %d balances, every balance equals its sealed balance and the postings since, and the trial balance is zero (verify --full also rereads every sealed posting)\n", r.FromSeal)
 					return err
 				}
 				return nil
