@@ -86,6 +86,20 @@ type NewEntry struct {
 	SourceRef      string            `json:"source_ref,omitempty"`
 	Metadata       map[string]string `json:"metadata,omitempty"`
 	Lines          []Line            `json:"lines"`
+	// Floors, when set, guard the entry: it is posted only if no balance
+	// named falls below its floor once the entry is applied, checked in
+	// the entry's own transaction; else nothing is written and Post
+	// returns a *FloorError (a conflict). An idempotent replay is not
+	// checked again. Only the service's own callers set it: it is not
+	// part of the HTTP API.
+	Floors []Floor `json:"-"`
+}
+
+// Floor is the least balance an account posted to by an entry may have
+// once the entry is applied (the signed balance, debit positive).
+type Floor struct {
+	Account string
+	Min     decimal.Decimal
 }
 
 // Reversal asks for an entry that negates EntryID.

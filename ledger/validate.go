@@ -186,7 +186,7 @@ func (e NewEntry) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return validateFloors(e.Floors, e.Lines)
 }
 
 // Validate checks a bulk entry's header.

@@ -110,6 +110,9 @@ func (s *Store) Post(ctx context.Context, e ledger.NewEntry) (ledger.Entry, erro
 		if err := sendBatch(ctx, tx, b); err != nil {
 			return err
 		}
+		if err := checkFloors(ctx, tx, e.Floors); err != nil {
+			return err
+		}
 		out = ledger.Entry{ID: id, IdempotencyKey: e.IdempotencyKey, Kind: ledger.KindStandard, Status: ledger.StatusPosted,
 			EffectiveDate: e.EffectiveDate, PostedAt: postedAt, Description: e.Description, SourceRef: e.SourceRef,
 			Metadata: e.Metadata, LineCount: int64(len(lines)), ContentHash: fmt.Sprintf("%x", content)}
@@ -126,6 +129,48 @@ func (s *Store) Post(ctx context.Context, e ledger.NewEntry) (ledger.Entry, erro
 		return ledger.Entry{}, fmt.Errorf("post entry %q: %w", e.IdempotencyKey, outOfRange("lines", err))
 	}
 	return out, nil
+}
+
+// checkFloors refuses, with the figures, an entry that left a balance
+// below its floor: it reads, in the entry's transaction and once its
+// balance rows are updated, each guarded account's balance across its
+// shards. Under SERIALIZABLE, two entries moving the same balance at once
+// cannot both pass: the second is retried and reads the first's.
+func checkFloors(ctx context.Context, tx pgx.Tx, floors []ledger.Floor) error {
+	if len(floors) == 0 {
+		return nil
+	}
+	accts := make([]string, len(floors))
+	for i, f := range floors {
+		accts[i] = f.Account
+	}
+	bal := make(map[string]decimal.Decimal, len(floors))
+	rows, err := tx.Query(ctx, `SELECT account_code, sum(balance) FROM account_balances WHERE account_code = ANY($1::TEXT[]) GROUP BY account_code`, accts)
+	if err != nil {
+		return fmt.Errorf("read the guarded balances: %w", err)
+	}
+	for rows.Next() {
+		var a string
+		var b decimal.Decimal
+		if err := rows.Scan(&a, &b); err != nil {
+			rows.Close()
+			return fmt.Errorf("read the guarded balances: %w", err)
+		}
+		bal[a] = b
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the guarded balances: %w", err)
+	}
+	var short []ledger.Shortfall
+	for _, f := range floors {
+		if b := bal[f.Account]; b.LessThan(f.Min) {
+			short = append(short, ledger.Shortfall{Account: f.Account, Balance: b, Min: f.Min})
+		}
+	}
+	if len(short) > 0 {
+		return &ledger.FloorError{Shortfalls: short}
+	}
+	return nil
 }
 
 // outOfRange turns the database's refusal of a number beyond its column
