@@ -188,9 +188,14 @@ func AmendmentPosting(a Amendment, at time.Time) ledger.NewEntry {
 	}
 }
 
-// CommitmentKey is the key of the commitment of a batch's scheme.
-func CommitmentKey(batch uuid.UUID, sc Scheme) string {
-	return fmt.Sprintf("budget:commit:%s:%s", batch, sc)
+// CommitmentKey is the key of the commitment made by one round of a
+// batch's approval: round is when the batch became 'approving' (its
+// approved_at, in microseconds). Resuming an interrupted approval keeps
+// the round, and so posts the commitment once; a batch whose approval was
+// taken back and which is approved again commits in a new round, under a
+// new key, once the first round's commitment is given back.
+func CommitmentKey(batch uuid.UUID, round time.Time) string {
+	return fmt.Sprintf("budget:commit:%s:%d", batch, round.UnixMicro())
 }
 
 // SpendingKey is the key of the spending of a batch's scheme.
@@ -198,29 +203,72 @@ func SpendingKey(batch uuid.UUID, sc Scheme) string {
 	return fmt.Sprintf("budget:spend:%s:%s", batch, sc)
 }
 
-// CommitmentPosting commits net of a batch's scheme against the
-// appropriation of year: Dr committed, Cr available.
-func CommitmentPosting(batch uuid.UUID, sc Scheme, year int, net decimal.Decimal, at time.Time) ledger.NewEntry {
-	return budgetMove(CommitmentKey(batch, sc), "committed", batch, sc, year, net, at,
-		BudgetAccount(BudgetCommitted, sc, year), BudgetAccount(BudgetAvailable, sc, year))
+// CommitmentPosting commits, in one entry, the net of each of schemes of
+// a batch against the appropriation of its year, on the day of its
+// approval round (b.ApprovedAt): per scheme, Dr committed, Cr available.
+// With guard, each available account is floored at zero in the entry's
+// own transaction (ledger.NewEntry.Floors), so that the commitment is
+// refused whole rather than go beyond what is available, whatever else
+// commits at the same moment.
+func CommitmentPosting(b Batch, schemes []Scheme, guard bool) ledger.NewEntry {
+	year := BudgetYear(b)
+	e := ledger.NewEntry{
+		IdempotencyKey: CommitmentKey(b.ID, b.ApprovedAt),
+		EffectiveDate:  LegalDay(b.ApprovedAt),
+		Description:    fmt.Sprintf("Budget %d: batch %s committed", year, b.ID),
+		SourceRef:      "batch:" + b.ID.String(),
+	}
+	memo := "batch " + b.ID.String()
+	for _, sc := range schemes {
+		net := b.Totals[sc].Net
+		avail := BudgetAccount(BudgetAvailable, sc, year)
+		e.Lines = append(e.Lines,
+			ledger.Line{Account: BudgetAccount(BudgetCommitted, sc, year), Amount: net, Memo: memo},
+			ledger.Line{Account: avail, Amount: net.Neg(), Memo: memo})
+		if guard {
+			e.Floors = append(e.Floors, ledger.Floor{Account: avail, Min: decimal.Zero})
+		}
+	}
+	return e
+}
+
+// CommitmentRefused words the ledger's refusal of a guarded commitment
+// (CommitmentPosting) as CheckBatchBudget does: a conflict naming each
+// scheme at fault with what the batch commits, what was available and by
+// how much it is over.
+func CommitmentRefused(b Batch, fe *ledger.FloorError) error {
+	year := BudgetYear(b)
+	var faults []string
+	for _, sf := range fe.Shortfalls {
+		for _, sc := range Schemes {
+			if BudgetAccount(BudgetAvailable, sc, year) != sf.Account {
+				continue
+			}
+			net := b.Totals[sc].Net
+			err := CheckCommitment(sc, year, net, sf.Balance.Add(net))
+			if err == nil { // cannot be: the floor is zero
+				err = fmt.Errorf("budget %s", fe.Error())
+			}
+			faults = append(faults, strings.TrimPrefix(err.Error(), "budget "))
+		}
+	}
+	if len(faults) == 0 {
+		faults = append(faults, fe.Error())
+	}
+	return errs.E(errs.Conflict, "batch %s is beyond its budget: %s", b.ID, strings.Join(faults, "; "))
 }
 
 // SpendingPosting turns the commitment of a released batch's scheme into
 // spending: Dr spent, Cr committed.
 func SpendingPosting(batch uuid.UUID, sc Scheme, year int, net decimal.Decimal, at time.Time) ledger.NewEntry {
-	return budgetMove(SpendingKey(batch, sc), "spent", batch, sc, year, net, at,
-		BudgetAccount(BudgetSpent, sc, year), BudgetAccount(BudgetCommitted, sc, year))
-}
-
-func budgetMove(key, what string, batch uuid.UUID, sc Scheme, year int, net decimal.Decimal, at time.Time, dr, cr string) ledger.NewEntry {
 	return ledger.NewEntry{
-		IdempotencyKey: key,
+		IdempotencyKey: SpendingKey(batch, sc),
 		EffectiveDate:  LegalDay(at),
-		Description:    fmt.Sprintf("Budget %s %d: batch %s %s", sc, year, batch, what),
+		Description:    fmt.Sprintf("Budget %s %d: batch %s spent", sc, year, batch),
 		SourceRef:      "batch:" + batch.String(),
 		Lines: []ledger.Line{
-			{Account: dr, Amount: net, Memo: "batch " + batch.String()},
-			{Account: cr, Amount: net.Neg(), Memo: "batch " + batch.String()},
+			{Account: BudgetAccount(BudgetSpent, sc, year), Amount: net, Memo: "batch " + batch.String()},
+			{Account: BudgetAccount(BudgetCommitted, sc, year), Amount: net.Neg(), Memo: "batch " + batch.String()},
 		},
 	}
 }
@@ -268,6 +316,22 @@ func BudgetYear(b Batch) int { return b.Period.Year }
 // negative, for all to see).
 func CommitsBudget(p BudgetPosition, enforce bool) bool { return p.Appropriated || enforce }
 
+// CommittedSchemes lists the schemes of a batch whose net its approval
+// commits: those with a positive net that CommitsBudget, in the order of
+// Schemes. A reissue commits nothing: its first batch did.
+func CommittedSchemes(b Batch, pos map[Scheme]BudgetPosition, enforce bool) []Scheme {
+	if !AccruesOnApproval(b) {
+		return nil
+	}
+	var out []Scheme
+	for _, sc := range Schemes {
+		if t, ok := b.Totals[sc]; ok && t.Net.IsPositive() && CommitsBudget(pos[sc], enforce) {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
 // CheckBatchBudget checks a batch's net per scheme against the positions
 // of its year: a scheme beyond what is available, or without an
 // appropriation when control is enforced, refuses the whole batch (a
@@ -301,7 +365,8 @@ func CheckBatchBudget(b Batch, pos map[Scheme]BudgetPosition, enforce bool) erro
 }
 
 // BudgetCommitment is what a batch committed for one scheme, with the
-// entries that committed, spent or gave it back.
+// entries that committed (one entry per approval round, for all its
+// schemes), spent or gave it back.
 type BudgetCommitment struct {
 	Batch    uuid.UUID
 	Scheme   Scheme

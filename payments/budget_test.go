@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/errs"
+	"github.com/ofii/allowances/ledger"
 )
 
 func TestCheckAmendment(t *testing.T) {
@@ -92,10 +94,28 @@ func TestBudgetPostings(t *testing.T) {
 			t.Fatalf("%s: lines %+v", tc.kind, e.Lines)
 		}
 	}
-	c := CommitmentPosting(id, SchemeReinsertion, 2027, amt, at)
-	if c.Lines[0].Account != "budget:committed:reinsertion:2027" || c.Lines[1].Account != "budget:available:reinsertion:2027" ||
-		!c.Lines[0].Amount.Equal(amt) || !c.Lines[1].Amount.Equal(amt.Neg()) {
-		t.Fatalf("commitment %+v", c.Lines)
+	b := Batch{ID: id, Period: Period{Year: 2027, Month: 1}, ApprovedAt: at, Totals: map[Scheme]Totals{
+		SchemeReinsertion: {Net: amt}, SchemeReturn: {Net: decimal.RequireFromString("10.00")}}}
+	c := CommitmentPosting(b, []Scheme{SchemeReinsertion, SchemeReturn}, true)
+	if c.IdempotencyKey != fmt.Sprintf("budget:commit:%s:%d", id, at.UnixMicro()) || c.EffectiveDate.String() != "2027-01-16" ||
+		len(c.Lines) != 4 || c.Lines[0].Account != "budget:committed:reinsertion:2027" || c.Lines[1].Account != "budget:available:reinsertion:2027" ||
+		!c.Lines[0].Amount.Equal(amt) || !c.Lines[1].Amount.Equal(amt.Neg()) || c.Lines[3].Account != "budget:available:return:2027" {
+		t.Fatalf("commitment %s %+v", c.IdempotencyKey, c.Lines)
+	}
+	if len(c.Floors) != 2 || c.Floors[1].Account != "budget:available:return:2027" || !c.Floors[1].Min.IsZero() {
+		t.Fatalf("floors %+v", c.Floors)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if u := CommitmentPosting(b, []Scheme{SchemeReturn}, false); len(u.Floors) != 0 || len(u.Lines) != 2 {
+		t.Fatalf("unguarded %+v", u)
+	}
+	refused := CommitmentRefused(b, &ledger.FloorError{Shortfalls: []ledger.Shortfall{
+		{Account: "budget:available:reinsertion:2027", Balance: decimal.RequireFromString("-500.50")}}})
+	if errs.CodeOf(refused) != errs.Conflict || !strings.HasSuffix(refused.Error(),
+		"is beyond its budget: reinsertion 2027: the batch commits 2500.50, 2000.00 available (500.50 over)") {
+		t.Fatalf("refused: %v", refused)
 	}
 	s := SpendingPosting(id, SchemeReinsertion, 2027, amt, at)
 	if s.Lines[0].Account != "budget:spent:reinsertion:2027" || s.Lines[1].Account != "budget:committed:reinsertion:2027" {

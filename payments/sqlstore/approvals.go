@@ -282,6 +282,37 @@ func (s *ApprovalStore) RecordApproval(ctx context.Context, id uuid.UUID, by pay
 	return done, nil
 }
 
+// RefuseApproval takes back the approval that made a batch 'approving'
+// when its commitment was refused (nothing of the approval was posted):
+// the batch is pending again, the last approval's row is removed, the
+// round of its approval (approved_at) is cleared, and the refusal is
+// audited with its reason. A batch no longer 'approving' is left as it is.
+func (s *ApprovalStore) RefuseApproval(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) error {
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		b, err := lockBatch(ctx, tx, id)
+		if err != nil || b.status != payments.BatchApproving {
+			return err
+		}
+		var last string
+		if err := tx.QueryRow(ctx, `SELECT approver FROM batch_approvals WHERE batch_id = $1 ORDER BY approved_at DESC, approver DESC LIMIT 1`,
+			id).Scan(&last); err != nil {
+			return fmt.Errorf("find the last approval: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM batch_approvals WHERE batch_id = $1 AND approver = $2`, id, last); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE batches SET status = 'pending_approval', approved_at = NULL WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, s.now(), by, "approval_refused", "batch", id.String(), string(payments.BatchApproving),
+			string(payments.BatchPending), reason, map[string]any{"approval_removed": last})
+	})
+	if err != nil {
+		return fmt.Errorf("take back the approval of batch %s: %w", id, err)
+	}
+	return nil
+}
+
 // CompleteApproval makes an 'approving' batch 'approved', once its
 // postings are made.
 func (s *ApprovalStore) CompleteApproval(ctx context.Context, b payments.Batch) error {

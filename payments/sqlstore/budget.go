@@ -302,13 +302,34 @@ func (s *BudgetStore) Overridden(ctx context.Context, batch uuid.UUID, by paymen
 }
 
 // Committed records the entry that committed a batch's scheme; recording
-// it again changes nothing.
+// it again changes nothing. A commitment of a new approval round replaces
+// one that was given back; one replacing a commitment still standing is
+// refused, so that a scheme of a batch is never committed twice.
 func (s *BudgetStore) Committed(ctx context.Context, c payments.BudgetCommitment) error {
 	return db.InTx(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO budget_commitments (batch_id, scheme, fiscal_year, amount, entry_id, committed_at)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (batch_id, scheme) DO NOTHING`,
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (batch_id, scheme) DO UPDATE
+			SET fiscal_year = excluded.fiscal_year, amount = excluded.amount, entry_id = excluded.entry_id,
+				spent_entry = NULL, released_entry = NULL, committed_at = excluded.committed_at
+			WHERE budget_commitments.released_entry IS NOT NULL AND budget_commitments.entry_id <> excluded.entry_id`,
 			c.Batch, string(c.Scheme), c.Year, c.Amount, c.Entry, s.now().UTC())
-		return err
+		if err != nil {
+			return err
+		}
+		var entry uuid.UUID
+		var released *uuid.UUID
+		if err := tx.QueryRow(ctx, `SELECT entry_id, released_entry FROM budget_commitments WHERE batch_id = $1 AND scheme = $2`,
+			c.Batch, string(c.Scheme)).Scan(&entry, &released); err != nil {
+			return err
+		}
+		switch {
+		case entry != c.Entry:
+			return fmt.Errorf("batch %s: %s is committed by entry %s, not given back: entry %s cannot commit it again",
+				c.Batch, c.Scheme, entry, c.Entry)
+		case released != nil:
+			return fmt.Errorf("batch %s: entry %s committing %s was given back: its approval round cannot commit again", c.Batch, c.Entry, c.Scheme)
+		}
+		return nil
 	})
 }
 

@@ -14,7 +14,13 @@ import (
 // budgetEnv is an approval environment with budget control on.
 func budgetEnv(t *testing.T, enforce bool) (*approvalEnv, *sqlstore.BudgetStore) {
 	t.Helper()
-	e := newApprovalEnv(t, sqlstore.ApprovalConfig{})
+	return budgetEnvWith(t, enforce, sqlstore.ApprovalConfig{})
+}
+
+// budgetEnvWith is budgetEnv with an approval configuration.
+func budgetEnvWith(t *testing.T, enforce bool, cfg sqlstore.ApprovalConfig) (*approvalEnv, *sqlstore.BudgetStore) {
+	t.Helper()
+	e := newApprovalEnv(t, cfg)
 	bs := sqlstore.NewBudgetStore(e.pool, e.ledger, e.clock)
 	if err := bs.SetUp(e.ctx); err != nil {
 		t.Fatal(err)

@@ -32,6 +32,10 @@ type ApprovalSteps interface {
 	// RecordApproval records an 'approving' batch's lines as paid; done
 	// says another approval finished it meanwhile.
 	RecordApproval(ctx context.Context, id uuid.UUID, by payments.Actor) (done bool, err error)
+	// RefuseApproval takes back the approval that made a batch
+	// 'approving' when its commitment was refused: pending again, the
+	// last approval removed, the refusal audited with reason.
+	RefuseApproval(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) error
 	// CompleteApproval makes an 'approving' batch 'approved'.
 	CompleteApproval(ctx context.Context, b payments.Batch) error
 	// Batch reads a batch.
@@ -184,7 +188,7 @@ func (w *Batches) Approve(ctx context.Context, id uuid.UUID, by payments.Actor, 
 }
 
 // approve is Approve once the budget is checked.
-func (w *Batches) approve(ctx context.Context, id uuid.UUID, by payments.Actor, note string) (payments.Batch, error) {
+func (w *Batches) approve(ctx context.Context, id uuid.UUID, by payments.Actor, note string, a approval) (payments.Batch, error) {
 	note, err := payments.CheckReason("note", note, false)
 	if err != nil {
 		return payments.Batch{}, err
@@ -194,24 +198,49 @@ func (w *Batches) approve(ctx context.Context, id uuid.UUID, by payments.Actor, 
 		return payments.Batch{}, err
 	}
 	if finish {
-		if err := w.finishApproval(ctx, id, by); err != nil {
+		if err := w.finishApproval(ctx, id, by, a); err != nil {
 			return payments.Batch{}, err
 		}
 	}
 	return w.steps.Batch(ctx, id)
 }
 
-// finishApproval establishes the overpayments an 'approving' batch's run
-// found, records its lines as paid, books the overpayments, posts the
-// accrual and makes the batch 'approved'. When a line or an overpayment was
-// computed on what has since changed, the approval is taken back and the
-// batch is a draft again.
-func (w *Batches) finishApproval(ctx context.Context, id uuid.UUID, by payments.Actor) error {
-	done, err := w.steps.RecordApproval(ctx, id, by)
-	if err != nil || done {
+// finishApproval commits an 'approving' batch's budget, establishes the
+// overpayments its run found, records its lines as paid, books the
+// overpayments, posts the accrual and makes the batch 'approved'.
+//
+// The commitment comes first, in one guarded entry (commitBudget): when
+// it is refused, nothing of the approval has been posted or recorded but
+// the approval itself, which is taken back. When a line or an overpayment
+// was computed on what has since changed, the approval is taken back, the
+// batch is a draft again and its commitment is given back.
+func (w *Batches) finishApproval(ctx context.Context, id uuid.UUID, by payments.Actor, a approval) error {
+	b, err := w.steps.Batch(ctx, id)
+	if err != nil {
 		return err
 	}
-	b, err := w.steps.Batch(ctx, id)
+	if b.Status == payments.BatchApproving {
+		if err := w.commitBudget(ctx, b, by, a); err != nil {
+			if errs.Is(err, errs.Conflict) {
+				return err
+			}
+			return fmt.Errorf("approve batch %s: commit the budget (approve again to finish): %v", id, err)
+		}
+	}
+	done, err := w.steps.RecordApproval(ctx, id, by)
+	if err != nil {
+		if errs.Is(err, errs.Conflict) {
+			if gerr := w.giveBack(ctx, id, "approval taken back: the batch was computed on what has since changed"); gerr != nil {
+				return fmt.Errorf("%s (and giving back its budget failed: %v; it is given back when the batch is approved again or cancelled)",
+					errs.MessageOf(err), gerr)
+			}
+		}
+		return err
+	}
+	if done {
+		return nil
+	}
+	b, err = w.steps.Batch(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -223,9 +252,6 @@ func (w *Batches) finishApproval(ctx context.Context, id uuid.UUID, by payments.
 		}
 		if err := w.postAccrual(ctx, b); err != nil {
 			return fmt.Errorf("approve batch %s: post the accrual (approve again to finish): %v", id, err)
-		}
-		if err := w.postCommitments(ctx, b); err != nil {
-			return fmt.Errorf("approve batch %s: commit the budget (approve again to finish): %v", id, err)
 		}
 	}
 	return w.steps.CompleteApproval(ctx, b)

@@ -38,6 +38,10 @@ func (w *Batches) Cancel(ctx context.Context, id uuid.UUID, by payments.Actor, r
 		err = w.cancelRelease(ctx, id, by, reason)
 	case reverse:
 		err = w.finishCancel(ctx, id, reason)
+	default:
+		// A draft or pending batch commits nothing, unless the take-back
+		// of an earlier approval was cut short before giving it back.
+		err = w.giveBack(ctx, id, reason)
 	}
 	var e *errs.Error
 	if errors.As(err, &e) {
@@ -94,6 +98,14 @@ func (w *Batches) finishCancel(ctx context.Context, id uuid.UUID, reason string)
 		}
 	}
 	if sent > 0 {
+		// The batch ends 'released' with what the bank got; each payment
+		// withdrawn is a payment exception awaiting a reissue, which
+		// commits nothing again: the commitment is spent whole, before the
+		// batch leaves 'cancelling' so that a cancellation cut short
+		// finishes it.
+		if err := w.postSpending(ctx, b); err != nil {
+			return err
+		}
 		return w.steps.KeepSent(ctx, id, withdrawn, sent, reason)
 	}
 	if payments.AccruesOnApproval(b) {
@@ -116,7 +128,7 @@ func (w *Batches) finishCancel(ctx context.Context, id uuid.UUID, reason string)
 		if err := w.steps.ForgetPaid(ctx, id); err != nil {
 			return err
 		}
-		if err := w.giveBack(ctx, b, reason); err != nil {
+		if err := w.giveBack(ctx, b.ID, reason); err != nil {
 			return err
 		}
 	}
