@@ -376,7 +376,9 @@ var _ payments.Budgets = (*BudgetStore)(nil)
 // appropriation, committed, spent and available funds, and its forecast.
 // The monthly run of a scheme is what its approved batches paid for the
 // last three months (the current one included), divided by three: the sum
-// over the households paid of the average of their last three months.
+// over the households paid of the average of their last three months. A
+// batch counts from its approval on, released and settled by the bank or
+// not; a reissue batch pays again what its first batch counted.
 func (s *BudgetStore) Report(ctx context.Context, year int) (payments.BudgetReport, error) {
 	asOf := payments.PeriodOf(payments.LegalDay(s.now()))
 	if year < 2000 || year > asOf.Year+5 {
@@ -389,7 +391,8 @@ func (s *BudgetStore) Report(ctx context.Context, year int) (payments.BudgetRepo
 	runs := map[payments.Scheme]decimal.Decimal{}
 	from := asOf.Prev().Prev()
 	rows, err := s.pool.Query(ctx, `SELECT l.scheme, COALESCE(sum(l.net), 0) FROM batch_lines l JOIN batches b ON b.id = l.batch_id
-		WHERE b.status IN ('approved', 'releasing', 'released') AND l.period >= $1 AND l.period <= $2 GROUP BY l.scheme`,
+		WHERE b.status IN ('approved', 'releasing', 'released', 'settled', 'partly_rejected') AND b.kind <> 'reissue'
+		AND l.period >= $1 AND l.period <= $2 GROUP BY l.scheme`,
 		from.String(), asOf.String())
 	if err != nil {
 		return payments.BudgetReport{}, fmt.Errorf("budget report %d: %w", year, err)

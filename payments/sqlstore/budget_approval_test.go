@@ -140,6 +140,13 @@ func TestApprovalWithinTheAppropriationCommitsAndReleaseSpends(t *testing.T) {
 	if ada.RunsOut != "" || rep.AsOf.String() != "2026-11" {
 		t.Errorf("report %+v", rep)
 	}
+	// Settled by the bank, the batch still counts in the run.
+	if _, err := e.pool.Exec(e.ctx, `UPDATE batches SET status = 'settled' WHERE id = $1`, oct.BatchID); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := bs.Report(e.ctx, 2026); err != nil || !rep.Lines[0].MonthlyRun.Equal(eur("137.27")) {
+		t.Errorf("run of a settled batch: %v %+v", err, rep.Lines)
+	}
 	if _, err := bs.Report(e.ctx, 1999); errs.CodeOf(err) != errs.Invalid {
 		t.Errorf("report of 1999: %v", err)
 	}
