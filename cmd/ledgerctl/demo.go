@@ -33,13 +33,15 @@ func demoCmd(a *app) *cobra.Command {
 month of the service on it: publish the eligibility events of a few hundred
 households to an embedded Kafka broker (a few of them invalid), consume them,
 run October's ADA and the grants run, print the batches; then have a
-preparer submit them and two approvers approve them (the ledger posts the
-accrual), release them to an embedded bank simulator as pain.001 files
+preparer submit them, two people of the budget record and confirm the
+year's appropriation of each scheme they pay, and two approvers approve
+them (the ledger commits the appropriations and posts the accrual),
+release them to an embedded bank simulator as pain.001 files
 (payable to payments in transit), apply the bank's pain.002 status reports
 (a closed account is rejected and becomes an exception, its payee corrected
-and paid again by a reissue batch), fetch the bank's camt.053 statement,
-correct a mistaken fee by a reversal, seal the books and print the trial
-balance and verify. It uses the database server itself (DATABASE_URL), not
+and paid again by a reissue batch), print the year's budget, fetch the
+bank's camt.053 statement, correct a mistaken fee by a reversal, seal the
+books and print the trial balance and verify. It uses the database server itself (DATABASE_URL), not
 ledgerd.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -74,6 +74,10 @@ func (d *demo) pay(ctx context.Context, svc ledger.Service, runs *paysql.RunStor
 		return err
 	}
 	ap := workflow.New(store, svc, banking.DeliveryConfig(cfg, bk.Gateway, quiet))
+	// Budget control as production has it: a scheme without an
+	// appropriation would be refused.
+	budget := d.budgetStore(svc)
+	ap.SetBudget(budget, true)
 	e, err := svc.Post(ctx, ledger.NewEntry{IdempotencyKey: "demo-funding", EffectiveDate: payments.LegalDay(d.now()),
 		Description: "State funding of the allowances", SourceRef: "demo", Lines: []ledger.Line{
 			{Account: ledger.BankMain, Amount: demoFunding}, {Account: ledger.StateFunding, Amount: demoFunding.Neg()}}})
@@ -90,6 +94,9 @@ func (d *demo) pay(ctx context.Context, svc ledger.Service, runs *paysql.RunStor
 		}
 		d.step("%s submits the %s batch %s (%s gross): %d approval(s) needed", demoPreparer.Name, b.Kind, b.ID.String()[:8],
 			cli.Amount(b.Total.Gross), sb.Workflow.ApprovalsNeeded)
+	}
+	if err := d.appropriate(ctx, budget, batches...); err != nil {
+		return err
 	}
 	self := payments.Actor{Name: demoPreparer.Name, Roles: []string{payments.RolePreparer, payments.RoleApprover}}
 	if _, err := ap.Approve(ctx, batches[0].ID, self, ""); err == nil {
@@ -114,6 +121,9 @@ func (d *demo) pay(ctx context.Context, svc ledger.Service, runs *paysql.RunStor
 		}
 	}
 	d.balances(ctx, svc, "after approval")
+	if err := d.committed(ctx, budget); err != nil {
+		return err
+	}
 
 	// Release and the bank.
 	for _, b := range batches {
@@ -184,6 +194,12 @@ func (d *demo) pay(ctx context.Context, svc ledger.Service, runs *paysql.RunStor
 			return err
 		}
 		d.step("batch %s (%s): %s", b.ID.String()[:8], b.Kind, cur.Status)
+	}
+
+	// The year's budget after the month: what the batches committed and
+	// their release spent.
+	if err := d.budget(ctx, budget); err != nil {
+		return err
 	}
 
 	// The statements: the day the bank booked the payments, and the day it

@@ -35,7 +35,9 @@ func TestDemo(t *testing.T) {
 		"IND-2026-0003: 142.00 of 142.00 recovered", "2 approval(s) needed", "refused: camille.preparer prepared batch",
 		"rejected: AC04: the account is closed", "matched 42 by end_to_end, 3 by fee; 0 unmatched", "1 by return",
 		"open exception (returned", "The ledger agrees with the bank on", "OK: every entry balances",
-		"queued (simulated: pays nobody)", "The statement came from the bank simulator of dev mode")
+		"queued (simulated: pays nobody)", "The statement came from the bank simulator of dev mode",
+		"agnes.budget records the 2026 appropriation of ada", "henri.budget confirms it", "budget 2026 after approval: ada",
+		"Budget 2026 as of", "appropriation  committed", "monthly_run", "months_of_cover")
 	u, _ := url.Parse(base)
 	u.Path = "/" + name
 	demo := u.String()
