@@ -310,6 +310,9 @@ type Service interface {
 	// after the code given as cursor.
 	Accounts(ctx context.Context, prefix, after string, limit int) ([]Account, error)
 
+	// Post posts a standard entry in one transaction; an entry with
+	// Floors is refused whole, with a *FloorError, when it would take a
+	// guarded balance below its floor.
 	Post(ctx context.Context, e NewEntry) (Entry, error)
 	Reverse(ctx context.Context, r Reversal) (Entry, error)
 	// PostBulk posts one entry of many lines in chunks; see BulkEntry.
