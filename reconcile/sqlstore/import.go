@@ -85,19 +85,6 @@ func (s *Store) StoreStatements(ctx context.Context, file io.ReadSeeker, plan re
 	}
 	total := newEffects()
 	skip := map[uuid.UUID]bool{}
-	var chunk []*stLine
-	flush := func() error {
-		if len(chunk) == 0 {
-			return nil
-		}
-		e, err := s.importChunk(ctx, chunk, by, notice)
-		if err != nil {
-			return err
-		}
-		total.add(e)
-		chunk = chunk[:0]
-		return nil
-	}
 	for _, st := range summary.Statements {
 		id := statementID(st)
 		if !plan.Imports(st.ID) {
@@ -138,20 +125,21 @@ func (s *Store) StoreStatements(ctx context.Context, file io.ReadSeeker, plan re
 		}
 		done[index[id]] = int(n)
 	}
-	_, err = reconcile.Walk(rd, func(st reconcile.Statement, l reconcile.Line) error {
+	keep := func(st reconcile.Statement, l reconcile.Line) (*stLine, bool) {
 		id := index[st.ID]
 		if skip[id] || l.Index < done[id] {
-			return nil
+			return nil, false
 		}
-		chunk = append(chunk, fromLine(id, l, plan.Banks[st.ID]))
-		if len(chunk) >= s.cfg.ChunkSize {
-			return flush()
+		return fromLine(id, l, plan.Banks[st.ID]), true
+	}
+	err = walkChunks(ctx, rd, s.cfg.ChunkSize, keep, func(chunk []*stLine) error {
+		e, err := s.importChunk(ctx, chunk, by, notice)
+		if err != nil {
+			return err
 		}
+		total.add(e)
 		return nil
 	})
-	if err == nil {
-		err = flush()
-	}
 	if err != nil {
 		return res, fmt.Errorf("import (import the file again to finish): %w", reconcile.FileError(err))
 	}
