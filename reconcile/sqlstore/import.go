@@ -260,8 +260,20 @@ func firstOf(a, b string) string {
 	return b
 }
 
-// importChunk decides and stores a chunk of lines, in one transaction.
+// importChunk decides and stores a chunk of lines, in one transaction: it
+// takes the debits' payments for not yet booked, and when one of them
+// was booked already, decides the chunk again reading their bookings.
 func (s *Store) importChunk(ctx context.Context, lines []*stLine, by payments.Actor, notice bool) (*effects, error) {
+	e, err := s.importChunkOnce(ctx, lines, by, notice, true)
+	if errors.Is(err, errBookedAlready) {
+		e, err = s.importChunkOnce(ctx, lines, by, notice, false)
+	}
+	return e, err
+}
+
+// importChunkOnce decides and stores a chunk of lines, in one
+// transaction, hopeful or not (decide).
+func (s *Store) importChunkOnce(ctx context.Context, lines []*stLine, by payments.Actor, notice, hopeful bool) (*effects, error) {
 	var e *effects
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		for _, l := range lines {
@@ -272,7 +284,8 @@ func (s *Store) importChunk(ctx context.Context, lines []*stLine, by payments.Ac
 		}
 		now := s.now()
 		e = newEffects()
-		if err := s.decide(ctx, tx, lines, e, by.Name, now); err != nil {
+		e.hopeful = hopeful
+		if err := s.decide(ctx, tx, lines, e, by.Name, now, hopeful); err != nil {
 			return err
 		}
 		e.keepMatchedOnly(lines)
