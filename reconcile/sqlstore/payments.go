@@ -21,12 +21,16 @@ func readPayments(ctx context.Context, tx pgx.Tx, ids []string, hopeful bool, pa
 	// No FOR UPDATE: the transaction is serializable, so two imports
 	// booking the same payment cannot both commit, and a lock on every
 	// row would write each one twice.
-	q := `SELECT p.line_id, p.beneficiary_id, p.status, p.amount, b.match_id, p.returned_by
-		FROM line_payments p LEFT JOIN payment_bookings b ON b.line_id = p.line_id WHERE p.line_id = ANY($1::TEXT[])`
+	// A look-up by key for each id: given the array, the planner would
+	// rather scan every payment in transit for each chunk.
+	booked := `(SELECT b.match_id FROM payment_bookings b WHERE b.line_id = x.line_id)`
 	if hopeful {
-		q = `SELECT p.line_id, p.beneficiary_id, p.status, p.amount, NULL::UUID, p.returned_by
-			FROM line_payments p WHERE p.line_id = ANY($1::TEXT[])`
+		booked = `NULL::UUID`
 	}
+	q := `SELECT p.line_id, p.beneficiary_id, p.status, p.amount, p.booked, p.returned_by
+		FROM unnest($1::TEXT[]) AS u (id),
+		LATERAL (SELECT x.line_id, x.beneficiary_id, x.status, x.amount, ` + booked + ` AS booked, x.returned_by
+			FROM line_payments x WHERE x.line_id = u.id LIMIT 1) AS p`
 	rows, err := tx.Query(ctx, q, ids)
 	if err != nil {
 		return err
