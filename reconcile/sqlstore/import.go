@@ -85,19 +85,6 @@ func (s *Store) StoreStatements(ctx context.Context, file io.ReadSeeker, plan re
 	}
 	total := newEffects()
 	skip := map[uuid.UUID]bool{}
-	var chunk []*stLine
-	flush := func() error {
-		if len(chunk) == 0 {
-			return nil
-		}
-		e, err := s.importChunk(ctx, chunk, by, notice)
-		if err != nil {
-			return err
-		}
-		total.add(e)
-		chunk = chunk[:0]
-		return nil
-	}
 	for _, st := range summary.Statements {
 		id := statementID(st)
 		if !plan.Imports(st.ID) {
@@ -138,20 +125,21 @@ func (s *Store) StoreStatements(ctx context.Context, file io.ReadSeeker, plan re
 		}
 		done[index[id]] = int(n)
 	}
-	_, err = reconcile.Walk(rd, func(st reconcile.Statement, l reconcile.Line) error {
+	keep := func(st reconcile.Statement, l reconcile.Line) (*stLine, bool) {
 		id := index[st.ID]
 		if skip[id] || l.Index < done[id] {
-			return nil
+			return nil, false
 		}
-		chunk = append(chunk, fromLine(id, l, plan.Banks[st.ID]))
-		if len(chunk) >= s.cfg.ChunkSize {
-			return flush()
+		return fromLine(id, l, plan.Banks[st.ID]), true
+	}
+	err = walkChunks(ctx, rd, s.cfg.ChunkSize, keep, func(chunk []*stLine) error {
+		e, err := s.importChunk(ctx, chunk, by, notice)
+		if err != nil {
+			return err
 		}
+		total.add(e)
 		return nil
 	})
-	if err == nil {
-		err = flush()
-	}
 	if err != nil {
 		return res, fmt.Errorf("import (import the file again to finish): %w", reconcile.FileError(err))
 	}
@@ -272,8 +260,20 @@ func firstOf(a, b string) string {
 	return b
 }
 
-// importChunk decides and stores a chunk of lines, in one transaction.
+// importChunk decides and stores a chunk of lines, in one transaction: it
+// takes the debits' payments for not yet booked, and when one of them
+// was booked already, decides the chunk again reading their bookings.
 func (s *Store) importChunk(ctx context.Context, lines []*stLine, by payments.Actor, notice bool) (*effects, error) {
+	e, err := s.importChunkOnce(ctx, lines, by, notice, true)
+	if errors.Is(err, errBookedAlready) {
+		e, err = s.importChunkOnce(ctx, lines, by, notice, false)
+	}
+	return e, err
+}
+
+// importChunkOnce decides and stores a chunk of lines, in one
+// transaction, hopeful or not (decide).
+func (s *Store) importChunkOnce(ctx context.Context, lines []*stLine, by payments.Actor, notice, hopeful bool) (*effects, error) {
 	var e *effects
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		for _, l := range lines {
@@ -284,7 +284,8 @@ func (s *Store) importChunk(ctx context.Context, lines []*stLine, by payments.Ac
 		}
 		now := s.now()
 		e = newEffects()
-		if err := s.decide(ctx, tx, lines, e, by.Name, now); err != nil {
+		e.hopeful = hopeful
+		if err := s.decide(ctx, tx, lines, e, by.Name, now, hopeful); err != nil {
 			return err
 		}
 		e.keepMatchedOnly(lines)

@@ -49,9 +49,9 @@ var matchSpace = uuid.MustParse("3b6f1d2a-8e47-4c09-a1f5-7d2e9c84b0a6")
 
 // payRow is a paid line as the cascade sees it.
 type payRow struct {
-	id, ben, status, msgID string
-	amount                 decimal.Decimal
-	booked, returned       *uuid.UUID
+	id, ben, status  string
+	amount           decimal.Decimal
+	booked, returned *uuid.UUID
 }
 
 // candidate is the payment as the rules of the cascade see it; nil for
@@ -75,6 +75,9 @@ type effects struct {
 	payExc     []payExc
 	byDate     map[dayKey]*daySum // for the aggregated postings
 	result     reconcile.MatchResult
+	// hopeful marks the effects of a chunk decided without reading the
+	// bookings of its debits' payments (decide).
+	hopeful bool
 }
 
 // booking is what booked a payment: a match, on a statement line.
@@ -153,7 +156,15 @@ func (e *effects) exception(kind reconcile.ExceptionKind, l *stLine, payment str
 // decide runs the first rules of the cascade over lines, in tx: fees, debits
 // by EndToEndId (rule 1), returns (rule 3). The lines it cannot explain are
 // left unmatched for the rest of the cascade.
-func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effects, by string, now time.Time) error {
+//
+// With hopeful set, the payments the debits book are taken for not yet
+// booked, without a look-up of each in payment_bookings: the bookings the
+// chunk then writes have the payment as key, so a payment booked already
+// fails the write (errBookedAlready) and the caller decides the chunk
+// again without hope. The bookings of the other lines' payments (returns,
+// amounts that differ) are read, for they decide the verdict. The
+// decisions are so those of the full reading whenever the chunk commits.
+func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effects, by string, now time.Time, hopeful bool) error {
 	var ids []string
 	for _, l := range lines {
 		if l.status != reconcile.StatusBooked {
@@ -166,25 +177,13 @@ func (s *Store) decide(ctx context.Context, tx pgx.Tx, lines []*stLine, e *effec
 	}
 	pays := map[string]*payRow{}
 	if len(ids) > 0 {
-		// No FOR UPDATE: the transaction is serializable, so two imports
-		// booking the same payment cannot both commit, and a lock on every
-		// row would write each one twice.
-		rows, err := tx.Query(ctx, `SELECT p.line_id, p.beneficiary_id, p.status, p.msg_id, p.amount, b.match_id, p.returned_by
-			FROM line_payments p LEFT JOIN payment_bookings b ON b.line_id = p.line_id WHERE p.line_id = ANY($1::TEXT[])`, ids)
-		if err != nil {
+		if err := readPayments(ctx, tx, ids, hopeful, pays); err != nil {
 			return err
 		}
-		for rows.Next() {
-			var p payRow
-			if err := rows.Scan(&p.id, &p.ben, &p.status, &p.msgID, &p.amount, &p.booked, &p.returned); err != nil {
-				rows.Close()
+		if hopeful {
+			if err := readBookings(ctx, tx, lines, pays); err != nil {
 				return err
 			}
-			pays[p.id] = &p
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 	}
 	for _, l := range lines {
@@ -263,7 +262,7 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, e *effects, now time.Time)
 			rows = append(rows, []any{id, b.match, b.stmt, int64(b.idx)})
 		}
 		if err := s.writeRows(ctx, tx, "payment_bookings", []string{"line_id", "match_id", "statement_id", "idx"}, rows); err != nil {
-			return fmt.Errorf("mark the payments booked: %w", err)
+			return fmt.Errorf("mark the payments booked: %w", bookingsError(err, e.hopeful))
 		}
 	}
 	if len(e.returned) > 0 {
@@ -358,7 +357,7 @@ func (s *Store) matchLines(ctx context.Context, scope string, args ...any) (reco
 			last = lines[n-1]
 			now := s.now()
 			e := newEffects()
-			if err := s.decide(ctx, tx, lines, e, "system", now); err != nil {
+			if err := s.decide(ctx, tx, lines, e, "system", now, false); err != nil {
 				return err
 			}
 			if err := s.cascadeRest(ctx, tx, lines, e, now); err != nil {

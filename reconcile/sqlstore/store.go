@@ -217,6 +217,11 @@ func (s *Store) writeRows(ctx context.Context, tx pgx.Tx, table string, cols []s
 		return nil
 	}
 	if !s.cfg.Insert {
+		for _, row := range rows {
+			for i, v := range row {
+				row[i] = copyValue(v)
+			}
+		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
 		return err
 	}
@@ -245,4 +250,25 @@ func (s *Store) writeRows(ctx context.Context, tx pgx.Tx, table string, cols []s
 		}
 	}
 	return nil
+}
+
+// copyValue is v in the form COPY encodes directly: a uuid.UUID's own
+// encoding goes through its text, which the binary COPY parses back for
+// every value.
+func copyValue(v any) any {
+	switch x := v.(type) {
+	case uuid.UUID:
+		return [16]byte(x)
+	case *uuid.UUID:
+		if x == nil {
+			return nil
+		}
+		return [16]byte(*x)
+	case ledger.Date:
+		if x.IsZero() {
+			return nil
+		}
+		return x.Time()
+	}
+	return v
 }
