@@ -168,35 +168,74 @@ func sealBalances(ctx context.Context, tx pgx.Tx, seq int64, ids []uuid.UUID) (l
 			return digest, 0, fmt.Errorf("seal %d: %w", seq-1, err)
 		}
 	}
-	// The database adds the postings to the sealed balances, and streams
-	// back each row changed with what was added, from which the row before
-	// follows: the rows are never all held here.
-	rows, err := tx.Query(ctx, `WITH d AS (
-			SELECT account_code, currency, sum(amount) AS b, count(*) AS n FROM postings WHERE entry_id = ANY($1) GROUP BY account_code, currency),
-		u AS (
-			INSERT INTO sealed_balances (account_code, currency, balance, postings, seal_seq)
-			SELECT account_code, currency, b, n, $2 FROM d
-			ON CONFLICT (account_code, currency) DO UPDATE SET balance = sealed_balances.balance + excluded.balance,
-				postings = sealed_balances.postings + excluded.postings, seal_seq = excluded.seal_seq
-			RETURNING account_code, currency, balance, postings)
-		SELECT u.account_code, u.currency, u.balance, u.postings, d.b, d.n FROM u JOIN d ON d.account_code = u.account_code AND d.currency = u.currency`,
-		ids, seq)
+	// The database sums the postings per account and streams back each sum
+	// beside the sealed row it changes, if any, from which the digest
+	// follows: the rows are never all held here. Then two set-based
+	// statements apply the sums: an UPDATE of the rows that exist and a
+	// plain INSERT of the others, each run only when it has rows, so that
+	// the first seal of a month's payments inserts without probing for
+	// conflicts and later ones update without inserting. Seals take turns
+	// on seal_head, so no other seal changes these rows in between.
+	rows, err := tx.Query(ctx, `WITH d AS (`+sealSums+`)
+		SELECT d.account_code, d.currency, d.b, d.n, s.balance, s.postings
+		FROM d LEFT JOIN sealed_balances s ON s.account_code = d.account_code AND s.currency = d.currency`, ids)
 	if err != nil {
 		return digest, 0, err
 	}
 	var (
-		postings  int64
-		now, diff sealedRow
+		postings        int64
+		diff            sealedRow
+		old             decimal.NullDecimal
+		oldN            *int64
+		existing, fresh int64
 	)
-	err = sumRows(rows, []any{&now.acct, &now.cur, &now.bal, &now.n, &diff.bal, &diff.n}, func() {
+	err = sumRows(rows, []any{&diff.acct, &diff.cur, &diff.bal, &diff.n, &old, &oldN}, func() {
 		postings += diff.n
-		if before := now.n - diff.n; before > 0 {
-			digest.Remove(now.acct, now.cur, now.bal.Sub(diff.bal), before)
+		if oldN == nil {
+			fresh++
+			digest.Add(diff.acct, diff.cur, diff.bal, diff.n)
+			return
 		}
-		digest.Add(now.acct, now.cur, now.bal, now.n)
+		existing++
+		digest.Remove(diff.acct, diff.cur, old.Decimal, *oldN)
+		digest.Add(diff.acct, diff.cur, old.Decimal.Add(diff.bal), *oldN+diff.n)
 	})
-	return digest, postings, err
+	if err != nil {
+		return digest, 0, err
+	}
+	// The UPDATE goes first: the INSERT then finds every row that existed
+	// updated, and leaves it alone.
+	if existing > 0 {
+		tag, err := tx.Exec(ctx, `UPDATE sealed_balances SET balance = sealed_balances.balance + d.b,
+				postings = sealed_balances.postings + d.n, seal_seq = $2
+			FROM (`+sealSums+`) AS d
+			WHERE sealed_balances.account_code = d.account_code AND sealed_balances.currency = d.currency`, ids, seq)
+		if err != nil {
+			return digest, 0, err
+		}
+		if tag.RowsAffected() != existing {
+			return digest, 0, fmt.Errorf("updated %d sealed balances, %d expected", tag.RowsAffected(), existing)
+		}
+	}
+	if fresh > 0 {
+		cond := ""
+		if existing > 0 {
+			cond = ` WHERE NOT EXISTS (SELECT 1 FROM sealed_balances s WHERE s.account_code = d.account_code AND s.currency = d.currency)`
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO sealed_balances (account_code, currency, balance, postings, seal_seq)
+			SELECT d.account_code, d.currency, d.b, d.n, $2 FROM (`+sealSums+`) AS d`+cond, ids, seq)
+		if err != nil {
+			return digest, 0, err
+		}
+		if tag.RowsAffected() != fresh {
+			return digest, 0, fmt.Errorf("inserted %d sealed balances, %d expected", tag.RowsAffected(), fresh)
+		}
+	}
+	return digest, postings, nil
 }
+
+// sealSums sums the postings of the entries $1 per account and currency.
+const sealSums = `SELECT account_code, currency, sum(amount) AS b, count(*) AS n FROM postings WHERE entry_id = ANY($1) GROUP BY account_code, currency`
 
 // readSealed reads the sealed balance rows that cond keeps.
 func readSealed(ctx context.Context, tx pgx.Tx, cond string, args ...any) ([]sealedRow, error) {
