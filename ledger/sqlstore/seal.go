@@ -189,17 +189,19 @@ func sealBalances(ctx context.Context, tx pgx.Tx, seq int64, ids []uuid.UUID) (l
 		oldN            *int64
 		existing, fresh int64
 	)
+	pipe := newDigestPipe(&digest)
 	err = sumRows(rows, []any{&diff.acct, &diff.cur, &diff.bal, &diff.n, &old, &oldN}, func() {
 		postings += diff.n
+		r := rowChange{acct: diff.acct, cur: diff.cur, add: diff.bal, addN: diff.n}
 		if oldN == nil {
 			fresh++
-			digest.Add(diff.acct, diff.cur, diff.bal, diff.n)
-			return
+		} else {
+			existing++
+			r.old, r.bal, r.n = true, old.Decimal, *oldN
 		}
-		existing++
-		digest.Remove(diff.acct, diff.cur, old.Decimal, *oldN)
-		digest.Add(diff.acct, diff.cur, old.Decimal.Add(diff.bal), *oldN+diff.n)
+		pipe.add(r)
 	})
+	pipe.close()
 	if err != nil {
 		return digest, 0, err
 	}
