@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/db"
@@ -206,9 +207,13 @@ var postingCols = []string{"entry_id", "line", "account_code", "amount", "curren
 func (s *Store) insertPostings(ctx context.Context, tx pgx.Tx, o *openEntry, c chunk) error {
 	date := o.date.Time()
 	if s.bulk == BulkCopy {
+		// The id goes as a pgtype.UUID: a uuid.UUID has no binary encoding
+		// of its own in pgx, which then fails and encodes it again through
+		// its text form on every row.
+		id := pgtype.UUID{Bytes: o.id, Valid: true}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"postings"}, postingCols, pgx.CopyFromSlice(len(c.lines), func(i int) ([]any, error) {
 			l := c.lines[i]
-			return []any{o.id, c.first + int64(i), l.account, l.amount, l.currency, date, o.postedAt, l.memo}, nil
+			return []any{id, c.first + int64(i), l.account, l.amount, l.currency, date, o.postedAt, l.memo}, nil
 		}))
 		return err
 	}
