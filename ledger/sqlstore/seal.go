@@ -168,72 +168,65 @@ func sealBalances(ctx context.Context, tx pgx.Tx, seq int64, ids []uuid.UUID) (l
 			return digest, 0, fmt.Errorf("seal %d: %w", seq-1, err)
 		}
 	}
-	// The database sums the postings per account and streams back each sum
-	// beside the sealed row it changes, if any, from which the digest
-	// follows: the rows are never all held here. Then two set-based
-	// statements apply the sums: an UPDATE of the rows that exist and a
-	// plain INSERT of the others, each run only when it has rows, so that
-	// the first seal of a month's payments inserts without probing for
-	// conflicts and later ones update without inserting. Seals take turns
-	// on seal_head, so no other seal changes these rows in between.
-	rows, err := tx.Query(ctx, `WITH d AS (`+sealSums+`)
-		SELECT d.account_code, d.currency, d.b, d.n, s.balance, s.postings
-		FROM d LEFT JOIN sealed_balances s ON s.account_code = d.account_code AND s.currency = d.currency`, ids)
-	if err != nil {
+	// The database sums the postings per account and inserts the rows of
+	// the accounts that have none yet with a plain INSERT, streaming them
+	// back; when they hold every posting, as on the first seal of a month's
+	// payments, that is all. Otherwise one UPDATE adds the other sums to
+	// the rows that exist and streams back each row with what it added,
+	// from which the row before follows. The digest is drawn from the rows
+	// streamed back, which are never all held here. Seals take turns on
+	// seal_head, so no other seal changes these rows in between; the rows
+	// this seal inserted carry its seq, which the UPDATE leaves alone.
+	var total int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM postings WHERE entry_id = ANY($1)`, ids).Scan(&total); err != nil {
 		return digest, 0, err
 	}
-	var (
-		postings        int64
-		diff            sealedRow
-		old             decimal.NullDecimal
-		oldN            *int64
-		existing, fresh int64
-	)
 	pipe := newDigestPipe(&digest)
-	err = sumRows(rows, []any{&diff.acct, &diff.cur, &diff.bal, &diff.n, &old, &oldN}, func() {
-		postings += diff.n
-		r := rowChange{acct: diff.acct, cur: diff.cur, add: diff.bal, addN: diff.n}
-		if oldN == nil {
-			fresh++
-		} else {
-			existing++
-			r.old, r.bal, r.n = true, old.Decimal, *oldN
-		}
-		pipe.add(r)
-	})
+	postings, err := applySealSums(ctx, tx, seq, ids, total, pipe)
 	pipe.close()
+	return digest, postings, err
+}
+
+// applySealSums applies the sums of the postings of the entries ids to the
+// sealed balances, as sealBalances says, and hands each row changed to
+// pipe. It returns the number of postings applied.
+func applySealSums(ctx context.Context, tx pgx.Tx, seq int64, ids []uuid.UUID, total int64, pipe *digestPipe) (int64, error) {
+	var (
+		postings int64
+		r        rowChange
+	)
+	rows, err := tx.Query(ctx, `INSERT INTO sealed_balances (account_code, currency, balance, postings, seal_seq)
+		SELECT d.account_code, d.currency, d.b, d.n, $2 FROM (`+sealSums+`) AS d
+		WHERE NOT EXISTS (SELECT 1 FROM sealed_balances s WHERE s.account_code = d.account_code AND s.currency = d.currency)
+		RETURNING account_code, currency, balance, postings`, ids, seq)
 	if err != nil {
-		return digest, 0, err
+		return 0, err
 	}
-	// The UPDATE goes first: the INSERT then finds every row that existed
-	// updated, and leaves it alone.
-	if existing > 0 {
-		tag, err := tx.Exec(ctx, `UPDATE sealed_balances SET balance = sealed_balances.balance + d.b,
-				postings = sealed_balances.postings + d.n, seal_seq = $2
-			FROM (`+sealSums+`) AS d
-			WHERE sealed_balances.account_code = d.account_code AND sealed_balances.currency = d.currency`, ids, seq)
-		if err != nil {
-			return digest, 0, err
-		}
-		if tag.RowsAffected() != existing {
-			return digest, 0, fmt.Errorf("updated %d sealed balances, %d expected", tag.RowsAffected(), existing)
-		}
+	err = sumRows(rows, []any{&r.acct, &r.cur, &r.add, &r.addN}, func() {
+		postings += r.addN
+		pipe.add(rowChange{acct: r.acct, cur: r.cur, add: r.add, addN: r.addN})
+	})
+	if err != nil || postings == total {
+		return postings, err
 	}
-	if fresh > 0 {
-		cond := ""
-		if existing > 0 {
-			cond = ` WHERE NOT EXISTS (SELECT 1 FROM sealed_balances s WHERE s.account_code = d.account_code AND s.currency = d.currency)`
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO sealed_balances (account_code, currency, balance, postings, seal_seq)
-			SELECT d.account_code, d.currency, d.b, d.n, $2 FROM (`+sealSums+`) AS d`+cond, ids, seq)
-		if err != nil {
-			return digest, 0, err
-		}
-		if tag.RowsAffected() != fresh {
-			return digest, 0, fmt.Errorf("inserted %d sealed balances, %d expected", tag.RowsAffected(), fresh)
-		}
+	rows, err = tx.Query(ctx, `UPDATE sealed_balances SET balance = sealed_balances.balance + d.b,
+			postings = sealed_balances.postings + d.n, seal_seq = $2
+		FROM (`+sealSums+`) AS d
+		WHERE sealed_balances.account_code = d.account_code AND sealed_balances.currency = d.currency AND sealed_balances.seal_seq <> $2
+		RETURNING sealed_balances.account_code, sealed_balances.currency, sealed_balances.balance, sealed_balances.postings, d.b, d.n`, ids, seq)
+	if err != nil {
+		return 0, err
 	}
-	return digest, postings, nil
+	var now, added decimal.Decimal
+	var nowN int64
+	err = sumRows(rows, []any{&r.acct, &r.cur, &now, &nowN, &added, &r.addN}, func() {
+		postings += r.addN
+		pipe.add(rowChange{acct: r.acct, cur: r.cur, add: added, addN: r.addN, old: true, bal: now.Sub(added), n: nowN - r.addN})
+	})
+	if err == nil && postings != total {
+		err = fmt.Errorf("the sealed balances took %d postings of %d", postings, total)
+	}
+	return postings, err
 }
 
 // sealSums sums the postings of the entries $1 per account and currency.
