@@ -196,7 +196,7 @@ func applySealSums(ctx context.Context, tx pgx.Tx, seq int64, ids []uuid.UUID, t
 		r        rowChange
 	)
 	rows, err := tx.Query(ctx, `INSERT INTO sealed_balances (account_code, currency, balance, postings, seal_seq)
-		SELECT d.account_code, d.currency, d.b, d.n, $2 FROM (`+sealSums+`) AS d
+		SELECT d.account_code, d.currency, d.b, d.n, $2::BIGINT FROM (`+sealSums+`) AS d
 		WHERE NOT EXISTS (SELECT 1 FROM sealed_balances s WHERE s.account_code = d.account_code AND s.currency = d.currency)
 		RETURNING account_code, currency, balance, postings`, ids, seq)
 	if err != nil {
