@@ -23,6 +23,8 @@ func benchCmd(a *app) *cobra.Command {
 		quick bool
 		mode  string
 		runs  int
+		// cpuProfile is the file the process's CPU profile goes to.
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -110,11 +112,19 @@ max_wal_size) are printed with them.`,
 			}
 			opts.DatabaseURL = c.DatabaseURL
 			opts.TxMaxAttempts = c.TxMaxAttempts
+			opts.BulkWrite = c.BulkWrite
 			if err := opts.Validate(); err != nil {
 				return cli.Usage(err)
 			}
 			if runs < 1 {
 				return cli.Usage(fmt.Errorf("--runs: %d is not a positive number", runs))
+			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
 			}
 			rep, err := bench.RunMany(cmd.Context(), opts, runs, &barProgress{w: a.stderr, visible: cli.IsTerminal(a.stderr)})
 			if err != nil {
@@ -140,6 +150,7 @@ max_wal_size) are printed with them.`,
 	f.StringVar(&opts.Steps, "steps", "", "letters of the steps to run, such as \"fv\" (empty: all of "+bench.AllSteps+")")
 	f.IntVar(&runs, "runs", 1, "runs of the whole measurement: ratios are judged on the median, with the range")
 	f.IntVar(&opts.EventBatch, "event-batch", 0, "events per transaction of step f (0: the service's KAFKA_BATCH_SIZE default)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write the CPU profile of the whole run (Go side) to this file, for go tool pprof")
 	f.BoolVar(&quick, "quick", false, "smoke run: sizes 10000,100000, 3s steps, 20000 events, households and statements 10000,100000 (explicit flags win)")
 	return cmd
 }
@@ -246,7 +257,7 @@ func printBenchReport(w io.Writer, rep bench.Report) error {
 	t.Row("server settings", fmt.Sprintf("default isolation %s, synchronous_commit %s, shared_buffers %s, work_mem %s, max_wal_size %s",
 		benchOrDash(m.DefaultIsolation), benchOrDash(m.SynchronousCommit), benchOrDash(m.SharedBuffers), benchOrDash(m.WorkMem), benchOrDash(m.MaxWalSize)))
 	t.Row("database", fmt.Sprintf("%s (kept: %t), pool of %d connections", o.Database, o.Keep, m.MaxConns))
-	t.Row("bulk", fmt.Sprintf("sizes %s, chunk %s, contra %s", strings.Join(sizes, ","), chunk, "expense:ada"))
+	t.Row("bulk", fmt.Sprintf("sizes %s, chunk %s, contra %s, written by %s (BULK_WRITE)", strings.Join(sizes, ","), chunk, "expense:ada", rep.BulkWrite))
 	t.Row("beneficiary accounts", rep.Accounts)
 	t.Row("timed steps", fmt.Sprintf("%d clients, %s, %d cold accounts", o.Clients, steps, o.ColdAccounts))
 	t.Row("TPC-B scale", fmt.Sprintf("%d branches, %d tellers and %d accounts per branch", o.Branches, o.TellersPerBranch, o.AccountsPerBranch))

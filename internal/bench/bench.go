@@ -94,6 +94,9 @@ type Options struct {
 	// EventBatch is the consumer's batch size of step f; 0 is the one the
 	// service ships with (config.DefaultEventBatch).
 	EventBatch int `json:"event_batch,omitempty"`
+	// BulkWrite is how the store writes bulk postings, as BULK_WRITE says:
+	// auto (or empty), copy or insert.
+	BulkWrite string `json:"bulk_write,omitempty"`
 }
 
 // AllSteps are the letters of every step, in the order they run.
@@ -304,6 +307,8 @@ type Report struct {
 	Results  []Result  `json:"results"`
 	Ratios   []Ratio   `json:"ratios"`
 	Accounts string    `json:"accounts"` // how the beneficiary accounts were created
+	// BulkWrite is the bulk method the store used: copy or insert.
+	BulkWrite string `json:"bulk_write,omitempty"`
 	// Runs holds the results of each run when there were several; Results
 	// are the first run's, printed as they came.
 	Runs [][]Result `json:"runs,omitempty"`
@@ -377,7 +382,12 @@ func Run(ctx context.Context, opts Options, progress Progress) (rep Report, err 
 	if opts.TxMaxAttempts > 0 {
 		policy.MaxAttempts = opts.TxMaxAttempts
 	}
-	svc := sqlstore.New(pool, sqlstore.WithRetryPolicy(policy))
+	method, err := sqlstore.ChooseBulkMethod(ctx, pool, opts.BulkWrite)
+	if err != nil {
+		return rep, err
+	}
+	rep.BulkWrite = method.String()
+	svc := sqlstore.New(pool, sqlstore.WithRetryPolicy(policy), sqlstore.WithBulkMethod(method))
 	e := &env{opts: opts, pool: pool, svc: svc, prog: progress, day: ledger.DateOf(time.Now())}
 	if err := ledger.SetUpChart(ctx, e.svc); err != nil {
 		return rep, err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/shopspring/decimal"
 )
 
@@ -33,7 +34,10 @@ func (e *env) copyFloor(ctx context.Context, n int) (Result, error) {
 		return Result{}, fmt.Errorf("copy floor: %w", err)
 	}
 	e.settle(ctx)
-	id := uuid.New()
+	// The id goes as a pgtype.UUID, as the store sends it: a uuid.UUID
+	// has no binary encoding of its own in pgx and would be encoded twice
+	// on every row, a cost of the client, not of COPY.
+	id := pgtype.UUID{Bytes: uuid.New(), Valid: true}
 	now := time.Now().UTC()
 	day := e.day.Time()
 	amt := newAmounts(e.opts.Seed)

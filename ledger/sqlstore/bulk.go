@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/db"
@@ -206,9 +207,13 @@ var postingCols = []string{"entry_id", "line", "account_code", "amount", "curren
 func (s *Store) insertPostings(ctx context.Context, tx pgx.Tx, o *openEntry, c chunk) error {
 	date := o.date.Time()
 	if s.bulk == BulkCopy {
+		// The id goes as a pgtype.UUID: a uuid.UUID has no binary encoding
+		// of its own in pgx, which then fails and encodes it again through
+		// its text form on every row.
+		id := pgtype.UUID{Bytes: o.id, Valid: true}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"postings"}, postingCols, pgx.CopyFromSlice(len(c.lines), func(i int) ([]any, error) {
 			l := c.lines[i]
-			return []any{o.id, c.first + int64(i), l.account, l.amount, l.currency, date, o.postedAt, l.memo}, nil
+			return []any{id, c.first + int64(i), l.account, l.amount, l.currency, date, o.postedAt, l.memo}, nil
 		}))
 		return err
 	}
@@ -310,25 +315,48 @@ func (s *Store) checkAccounts(ctx context.Context, c chunk, contra ledger.Accoun
 	for i, l := range lines {
 		codes[i] = l.account
 	}
-	rows, err := s.pool.Query(ctx, `SELECT code, currency FROM accounts WHERE code = ANY($1)`, pgx.QueryExecModeDescribeExec, codes)
+	// The database returns only the codes that are missing or kept in
+	// another currency, with that currency: a chunk of good lines costs
+	// one index probe per line and no row back.
+	rows, err := s.pool.Query(ctx, `SELECT u.code, a.currency FROM unnest($1::TEXT[]) AS u (code)
+		LEFT JOIN accounts a ON a.code = u.code WHERE a.code IS NULL OR a.currency <> $2`,
+		pgx.QueryExecModeDescribeExec, codes, contra.Currency)
 	if err != nil {
 		return false, err
 	}
-	currency := make(map[string]string, len(codes))
+	// bad holds the currency of each code returned, "" when it is missing.
+	bad := map[string]string{}
 	for rows.Next() {
-		var code, cur string
+		var code string
+		var cur *string
 		if err := rows.Scan(&code, &cur); err != nil {
 			rows.Close()
 			return false, err
 		}
-		currency[code] = cur
+		if cur != nil {
+			bad[code] = *cur
+		} else {
+			bad[code] = ""
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return false, err
 	}
+	if len(bad) == 0 {
+		return false, nil
+	}
+	currency := make(map[string]string, len(bad))
+	for code, cur := range bad {
+		if cur != "" {
+			currency[code] = cur
+		}
+	}
 	create := false
 	for i, code := range codes {
+		if _, ok := bad[code]; !ok {
+			continue
+		}
 		field := fmt.Sprintf("lines[%d].account", c.input+int64(i))
 		cur, ok := currency[code]
 		if !ok {

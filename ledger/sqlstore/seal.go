@@ -168,35 +168,69 @@ func sealBalances(ctx context.Context, tx pgx.Tx, seq int64, ids []uuid.UUID) (l
 			return digest, 0, fmt.Errorf("seal %d: %w", seq-1, err)
 		}
 	}
-	// The database adds the postings to the sealed balances, and streams
-	// back each row changed with what was added, from which the row before
-	// follows: the rows are never all held here.
-	rows, err := tx.Query(ctx, `WITH d AS (
-			SELECT account_code, currency, sum(amount) AS b, count(*) AS n FROM postings WHERE entry_id = ANY($1) GROUP BY account_code, currency),
-		u AS (
-			INSERT INTO sealed_balances (account_code, currency, balance, postings, seal_seq)
-			SELECT account_code, currency, b, n, $2 FROM d
-			ON CONFLICT (account_code, currency) DO UPDATE SET balance = sealed_balances.balance + excluded.balance,
-				postings = sealed_balances.postings + excluded.postings, seal_seq = excluded.seal_seq
-			RETURNING account_code, currency, balance, postings)
-		SELECT u.account_code, u.currency, u.balance, u.postings, d.b, d.n FROM u JOIN d ON d.account_code = u.account_code AND d.currency = u.currency`,
-		ids, seq)
-	if err != nil {
+	// The database sums the postings per account and inserts the rows of
+	// the accounts that have none yet with a plain INSERT, streaming them
+	// back; when they hold every posting, as on the first seal of a month's
+	// payments, that is all. Otherwise one UPDATE adds the other sums to
+	// the rows that exist and streams back each row with what it added,
+	// from which the row before follows. The digest is drawn from the rows
+	// streamed back, which are never all held here. Seals take turns on
+	// seal_head, so no other seal changes these rows in between; the rows
+	// this seal inserted carry its seq, which the UPDATE leaves alone.
+	var total int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM postings WHERE entry_id = ANY($1)`, ids).Scan(&total); err != nil {
 		return digest, 0, err
 	}
-	var (
-		postings  int64
-		now, diff sealedRow
-	)
-	err = sumRows(rows, []any{&now.acct, &now.cur, &now.bal, &now.n, &diff.bal, &diff.n}, func() {
-		postings += diff.n
-		if before := now.n - diff.n; before > 0 {
-			digest.Remove(now.acct, now.cur, now.bal.Sub(diff.bal), before)
-		}
-		digest.Add(now.acct, now.cur, now.bal, now.n)
-	})
+	pipe := newDigestPipe(&digest)
+	postings, err := applySealSums(ctx, tx, seq, ids, total, pipe)
+	pipe.close()
 	return digest, postings, err
 }
+
+// applySealSums applies the sums of the postings of the entries ids to the
+// sealed balances, as sealBalances says, and hands each row changed to
+// pipe. It returns the number of postings applied.
+func applySealSums(ctx context.Context, tx pgx.Tx, seq int64, ids []uuid.UUID, total int64, pipe *digestPipe) (int64, error) {
+	var (
+		postings int64
+		r        rowChange
+	)
+	rows, err := tx.Query(ctx, `INSERT INTO sealed_balances (account_code, currency, balance, postings, seal_seq)
+		SELECT d.account_code, d.currency, d.b, d.n, $2::BIGINT FROM (`+sealSums+`) AS d
+		WHERE NOT EXISTS (SELECT 1 FROM sealed_balances s WHERE s.account_code = d.account_code AND s.currency = d.currency)
+		RETURNING account_code, currency, balance, postings`, ids, seq)
+	if err != nil {
+		return 0, err
+	}
+	err = sumRows(rows, []any{&r.acct, &r.cur, &r.add, &r.addN}, func() {
+		postings += r.addN
+		pipe.add(rowChange{acct: r.acct, cur: r.cur, add: r.add, addN: r.addN})
+	})
+	if err != nil || postings == total {
+		return postings, err
+	}
+	rows, err = tx.Query(ctx, `UPDATE sealed_balances SET balance = sealed_balances.balance + d.b,
+			postings = sealed_balances.postings + d.n, seal_seq = $2
+		FROM (`+sealSums+`) AS d
+		WHERE sealed_balances.account_code = d.account_code AND sealed_balances.currency = d.currency AND sealed_balances.seal_seq <> $2
+		RETURNING sealed_balances.account_code, sealed_balances.currency, sealed_balances.balance, sealed_balances.postings, d.b, d.n`, ids, seq)
+	if err != nil {
+		return 0, err
+	}
+	var now, added decimal.Decimal
+	var nowN int64
+	err = sumRows(rows, []any{&r.acct, &r.cur, &now, &nowN, &added, &r.addN}, func() {
+		postings += r.addN
+		pipe.add(rowChange{acct: r.acct, cur: r.cur, add: added, addN: r.addN, old: true, bal: now.Sub(added), n: nowN - r.addN})
+	})
+	if err == nil && postings != total {
+		err = fmt.Errorf("the sealed balances took %d postings of %d", postings, total)
+	}
+	return postings, err
+}
+
+// sealSums sums the postings of the entries $1 per account and currency.
+const sealSums = `SELECT account_code, currency, sum(amount) AS b, count(*) AS n FROM postings WHERE entry_id = ANY($1) GROUP BY account_code, currency`
 
 // readSealed reads the sealed balance rows that cond keeps.
 func readSealed(ctx context.Context, tx pgx.Tx, cond string, args ...any) ([]sealedRow, error) {
