@@ -47,6 +47,7 @@ func TestIsTransient(t *testing.T) {
 		{&pgconn.PgError{Code: "57P02"}, true},
 		{&pgconn.PgError{Code: "57P03"}, true},
 		{&pgconn.PgError{Code: "53300"}, true},
+		{&pgconn.PgError{Code: "53200", Message: "out of shared memory"}, true},
 		{&pgconn.PgError{Code: "40001"}, true},
 		{&db.RetriesExhaustedError{Attempts: 30, Err: &pgconn.PgError{Code: "40001"}}, true},
 		{&pgconn.PgError{Code: "23505"}, false},
