@@ -174,6 +174,9 @@ type Record struct {
 	Source
 	Key   []byte
 	Value []byte
+	// Prepared is what a Preparer made of Value ahead of Apply, for that
+	// sink's Apply alone; nil when the record was not prepared.
+	Prepared any
 }
 
 // Outcome says what applying one record did.
@@ -206,6 +209,18 @@ type DeadLetter struct {
 	Beneficiary string     `json:"beneficiary_id,omitempty"`
 	ReceivedAt  time.Time  `json:"received_at"`
 	PublishedAt *time.Time `json:"published_at,omitempty"` // to the dead-letter topic
+}
+
+// Preparer is an EventSink that can do ahead of Apply, with no database
+// and outside any transaction, the part of a record's work that needs
+// neither: parsing it and checking it against the contract. A consumer
+// prepares the next batch while the sink applies the one before, so that
+// the database does not wait for the parsing.
+type Preparer interface {
+	// Prepare sets the records' Prepared, which the sink's Apply uses
+	// instead of doing that work again. It never fails: a record that does
+	// not parse is a dead letter of Apply, as it would be unprepared.
+	Prepare(records []Record)
 }
 
 // DeadLetterQuery filters the dead letters.

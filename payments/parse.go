@@ -199,6 +199,14 @@ func checkEventShape(value []byte) error {
 // oneJSONObject returns the JSON object that value holds, refusing anything
 // else and anything after it.
 func oneJSONObject(value []byte) (json.RawMessage, error) {
+	if json.Valid(value) {
+		// One JSON value and white space around it: no decoder needed.
+		raw := bytes.Trim(value, " \t\r\n")
+		if raw[0] != '{' {
+			return nil, errs.Field("body", "must be a JSON object, got %s", jsonKind(raw))
+		}
+		return raw, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(value))
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {

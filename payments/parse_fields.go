@@ -28,32 +28,139 @@ type jsonObject struct {
 }
 
 // objectAt reads raw, a JSON object found at path at. The value as a whole
-// was checked to be valid JSON: reading it again cannot fail.
+// was checked to be valid JSON: reading it again cannot fail, and its
+// members are cut at their bounds without decoding them.
 func (p *eventParser) objectAt(at string, raw json.RawMessage) jsonObject {
-	o := jsonObject{p: p, at: at, fields: map[string]json.RawMessage{}, dup: map[string]bool{}}
+	o := jsonObject{p: p, at: at, fields: make(map[string]json.RawMessage, 8)}
 	where := at
 	if where == "" {
 		where = "body"
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	i := skipJSONSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
 		p.fail(where, "must be an object")
 		return o
 	}
-	for dec.More() {
-		t, err := dec.Token()
-		key, ok := t.(string)
+	i = skipJSONSpace(raw, i+1)
+	if i < len(raw) && raw[i] == '}' {
+		return o
+	}
+	for {
+		key, end, ok := jsonKey(raw, i)
+		if ok {
+			i = skipJSONSpace(raw, end)
+			ok = i < len(raw) && raw[i] == ':'
+		}
 		var v json.RawMessage
-		if err != nil || !ok || dec.Decode(&v) != nil {
+		if ok {
+			i = skipJSONSpace(raw, i+1)
+			end, ok = jsonValueEnd(raw, i)
+			v = raw[i:end:end]
+			i = skipJSONSpace(raw, end)
+		}
+		if !ok || i >= len(raw) {
 			p.fail(where, "is not a valid JSON object")
 			return o
 		}
 		if _, seen := o.fields[key]; seen {
+			if o.dup == nil {
+				o.dup = map[string]bool{}
+			}
 			o.dup[key] = true
 		}
-		o.fields[key] = bytes.TrimSpace(v)
+		o.fields[key] = v
+		switch raw[i] {
+		case ',':
+			i = skipJSONSpace(raw, i+1)
+		case '}':
+			return o
+		default:
+			p.fail(where, "is not a valid JSON object")
+			return o
+		}
 	}
-	return o
+}
+
+// skipJSONSpace returns the index of the first byte of b from i on that is
+// not JSON white space.
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// jsonStringEnd returns the index after the closing quote of the JSON
+// string that starts at b[i], and whether it holds an escape.
+func jsonStringEnd(b []byte, i int) (end int, escaped, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return i, false, false
+	}
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			escaped = true
+			i++
+		case '"':
+			return i + 1, escaped, true
+		}
+	}
+	return i, escaped, false
+}
+
+// jsonKey reads the member name that starts at b[i], decoded as
+// encoding/json decodes it, and returns the index after it.
+func jsonKey(b []byte, i int) (key string, end int, ok bool) {
+	end, escaped, ok := jsonStringEnd(b, i)
+	if !ok {
+		return "", end, false
+	}
+	if !escaped {
+		return string(b[i+1 : end-1]), end, true
+	}
+	if err := json.Unmarshal(b[i:end], &key); err != nil {
+		return "", end, false
+	}
+	return key, end, true
+}
+
+// jsonValueEnd returns the index after the JSON value that starts at b[i]:
+// a string, an object or array with all it nests, or a number or literal.
+func jsonValueEnd(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return i, false
+	}
+	switch b[i] {
+	case '"':
+		end, _, ok := jsonStringEnd(b, i)
+		return end, ok
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				end, _, ok := jsonStringEnd(b, i)
+				if !ok {
+					return end, false
+				}
+				i = end
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1, true
+				}
+			}
+			i++
+		}
+		return i, false
+	}
+	start := i
+	for i < len(b) && !strings.ContainsRune(" \t\r\n,}]:", rune(b[i])) {
+		i++
+	}
+	return i, i > start
 }
 
 // field returns the dotted path of the object's field key.
@@ -113,6 +220,10 @@ func (o jsonObject) str(key string, required bool) (string, bool) {
 	raw, ok := o.get(key, required)
 	if !ok {
 		return "", false
+	}
+	if end, escaped, ok := jsonStringEnd(raw, 0); ok && !escaped && end == len(raw) {
+		// No escape: the value, checked to be valid UTF-8, is its text.
+		return string(raw[1 : end-1]), true
 	}
 	var s string
 	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {

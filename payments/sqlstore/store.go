@@ -36,6 +36,7 @@ type Store struct {
 
 var (
 	_ payments.EventSink     = (*Store)(nil)
+	_ payments.Preparer      = (*Store)(nil)
 	_ payments.Beneficiaries = (*Store)(nil)
 )
 

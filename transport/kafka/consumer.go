@@ -248,25 +248,29 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer stopWatching()
 	var runErr error
 	fetchFailures := 0
-	for ctx.Err() == nil {
-		idle := time.Duration(0)
-		if c.pending() {
-			idle = c.cfg.DeadLetterRetry
-		}
-		batch, err := c.fetchBatch(ctx, r, idle)
-		if len(batch) > 0 {
+	// The next batch is fetched and prepared while the one in hand is
+	// applied: the database does not wait for the parsing.
+	fetching, stopFetching := context.WithCancel(ctx)
+	next := c.prefetch(fetching, r)
+	for {
+		f := <-next
+		next = nil
+		if len(f.batch) > 0 {
 			fetchFailures = 0
-			if perr := c.process(work, r, w, batch); perr != nil {
+			if ctx.Err() == nil {
+				next = c.prefetch(fetching, r)
+			}
+			if perr := c.process(work, r, w, f); perr != nil {
 				c.log.Warn("batch left unapplied at shutdown: it will be delivered again",
-					"records", len(batch), "err", perr)
+					"records", len(f.batch), "err", perr)
 				break
 			}
 		}
-		switch {
+		switch err := f.err; {
 		case err == nil || ctx.Err() != nil:
 		case errors.Is(err, context.DeadlineExceeded):
-			// Idle with dead letters pending.
-			if !time.Now().Before(c.dlqRetryAt) {
+			// Idle: dead letters that could not be written are tried again.
+			if c.pending() && !time.Now().Before(c.dlqRetryAt) {
 				c.publishDeadLetters(work, w)
 			}
 		case errors.Is(err, io.EOF):
@@ -277,15 +281,56 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.log.Warn("fetching records", "err", err)
 			_ = sleep(ctx, c.backoff(fetchFailures))
 		}
-		if runErr != nil {
+		if runErr != nil || ctx.Err() != nil {
 			break
 		}
+		if next == nil {
+			next = c.prefetch(fetching, r)
+		}
+	}
+	// A batch fetched ahead and not applied is not committed: it will be
+	// delivered again.
+	stopFetching()
+	if next != nil {
+		<-next
 	}
 	if err := r.Close(); err != nil {
 		c.log.Warn("closing the reader", "err", err)
 	}
 	c.log.Info("stopped consuming")
 	return runErr
+}
+
+// fetched is a batch fetched ahead, with its records prepared when the
+// sink is a payments.Preparer, or why the fetch stopped.
+type fetched struct {
+	batch   []kafka.Message
+	records []payments.Record
+	err     error
+}
+
+// prefetch fetches the next batch and prepares it in a goroutine of its
+// own, and sends it on the channel it returns. It waits at most
+// DeadLetterRetry for a first record, so that an idle consumer comes back
+// to the dead letters that could not be written.
+func (c *Consumer) prefetch(ctx context.Context, r *kafka.Reader) <-chan fetched {
+	ch := make(chan fetched, 1)
+	go func() {
+		batch, err := c.fetchBatch(ctx, r, c.cfg.DeadLetterRetry)
+		f := fetched{batch: batch, err: err}
+		if len(batch) > 0 {
+			f.records = make([]payments.Record, len(batch))
+			for i, m := range batch {
+				f.records[i] = payments.Record{Source: payments.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset},
+					Key: m.Key, Value: m.Value}
+			}
+			if p, ok := c.sink.(payments.Preparer); ok {
+				p.Prepare(f.records)
+			}
+		}
+		ch <- f
+	}()
+	return ch
 }
 
 // fetchBatch returns the next batch: it waits for a first record (at most
@@ -321,16 +366,12 @@ func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader, idle time.Du
 // process applies a batch, writes pending dead letters and commits. It
 // returns an error only when ctx ends first: the batch is then not
 // committed.
-func (c *Consumer) process(ctx context.Context, r *kafka.Reader, w *kafka.Writer, batch []kafka.Message) error {
-	records := make([]payments.Record, len(batch))
-	for i, m := range batch {
-		records[i] = payments.Record{Source: payments.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset},
-			Key: m.Key, Value: m.Value}
-	}
-	results, err := c.applyBatch(ctx, records)
+func (c *Consumer) process(ctx context.Context, r *kafka.Reader, w *kafka.Writer, f fetched) error {
+	results, err := c.applyBatch(ctx, f.records)
 	if err != nil {
 		return err
 	}
+	batch := f.batch
 	c.observe(batch, results)
 	for _, res := range results {
 		if res.Outcome == payments.OutcomeDeadLetter {

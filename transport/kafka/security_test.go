@@ -47,6 +47,7 @@ func TestIsTransient(t *testing.T) {
 		{&pgconn.PgError{Code: "57P02"}, true},
 		{&pgconn.PgError{Code: "57P03"}, true},
 		{&pgconn.PgError{Code: "53300"}, true},
+		{&pgconn.PgError{Code: "53200", Message: "out of shared memory"}, true},
 		{&pgconn.PgError{Code: "40001"}, true},
 		{&db.RetriesExhaustedError{Attempts: 30, Err: &pgconn.PgError{Code: "40001"}}, true},
 		{&pgconn.PgError{Code: "23505"}, false},
@@ -175,11 +176,11 @@ func TestKafkaSettings(t *testing.T) {
 	}
 	if len(c.KafkaBrokers) != 0 || c.KafkaEmbeddedAddr != "127.0.0.1:9092" || c.KafkaEmbeddedPort != 9092 ||
 		c.KafkaEmbeddedPartitions != 4 || c.KafkaTopic != "eligibility.v1" || c.KafkaDLQTopic != "eligibility.v1.dlq" ||
-		c.KafkaGroup != "ledgerd" || c.KafkaBatchSize != 1000 || c.KafkaTLS || c.KafkaSASLMechanism != "none" {
+		c.KafkaGroup != "ledgerd" || c.KafkaBatchSize != 2000 || c.KafkaTLS || c.KafkaSASLMechanism != "none" {
 		t.Fatalf("defaults %+v", c)
 	}
 	cc := ConfigFrom(c, "127.0.0.1:40000")
-	if len(cc.Brokers) != 1 || cc.Brokers[0] != "127.0.0.1:40000" || cc.Topic != "eligibility.v1" || cc.BatchSize != 1000 {
+	if len(cc.Brokers) != 1 || cc.Brokers[0] != "127.0.0.1:40000" || cc.Topic != "eligibility.v1" || cc.BatchSize != 2000 {
 		t.Fatalf("ConfigFrom %+v", cc)
 	}
 

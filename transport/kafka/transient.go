@@ -14,8 +14,9 @@ import (
 
 // IsTransient reports whether err says that a dependency failed rather than
 // the record: the network or the database connection broke, the database is
-// shutting down or out of connections, a transaction lost a serialization
-// conflict, a call ran out of time, or the error carries errs.Unavailable.
+// shutting down or out of connections, memory or disk, a transaction lost a
+// serialization conflict, a call ran out of time, or the error carries
+// errs.Unavailable.
 // A batch failing with a transient error is offered again, as it is, until
 // it succeeds; any other error is blamed on a record (see Consumer).
 func IsTransient(err error) bool {
@@ -46,14 +47,16 @@ func IsTransient(err error) bool {
 
 // transientSQLState reports whether a SQLSTATE says "try again later".
 func transientSQLState(code string) bool {
-	if strings.HasPrefix(code, "08") { // connection exception
+	// Connection exception; insufficient resources, such as a server out
+	// of the shared memory of its lock tables while other transactions
+	// hold many locks: a dependency's state, never a record's fault.
+	if strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") {
 		return true
 	}
 	switch code {
 	case "57P01", // admin shutdown
 		"57P02", // crash shutdown
 		"57P03", // cannot connect now
-		"53300", // too many connections
 		"40001", // serialization failure
 		"40P01", // deadlock detected
 		"40003": // statement completion unknown (CockroachDB): applying again is safe, events are deduplicated
