@@ -261,9 +261,15 @@ func printBenchReport(w io.Writer, rep bench.Report) error {
 // printBenchSummary writes the run's settings and its ratio table as one
 // block, with no per-step results: what a document quotes.
 func printBenchSummary(w io.Writer, rep bench.Report) error {
-	runs := max(1, len(rep.Runs))
-	fmt.Fprintf(w, "ledgerctl bench, %s, %d run(s), bulk writes %s, steps %s\n\n", rep.Started.Format("2006-01-02 15:04 MST"), runs,
-		benchOrDash(rep.Machine.BulkWrite), benchOrDash(rep.Options.Steps))
+	runs, steps := "1 run", rep.Options.Steps
+	if len(rep.Runs) > 1 {
+		runs = fmt.Sprintf("%d runs", len(rep.Runs))
+	}
+	if steps == "" {
+		steps = bench.AllSteps
+	}
+	fmt.Fprintf(w, "ledgerctl bench, %s, %s, bulk writes %s, steps %s\n\n", rep.Started.Format("2006-01-02 15:04 MST"), runs,
+		benchOrDash(rep.Machine.BulkWrite), steps)
 	if err := printBenchSettings(w, rep, false); err != nil {
 		return err
 	}
