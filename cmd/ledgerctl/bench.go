@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,7 +62,7 @@ and, for each count N of --households:
      matched by EndToEndId against N payments in transit (time over the COPY
      time of as many rows, target <= 2) and peak RSS <= 512 MiB
 
-and last:
+then:
 
   m  the import of a statement of 2 lines beside --backlog unmatched lines
      (400,000 by default): the time depends on the file, not the backlog
@@ -73,7 +74,7 @@ and last:
      value, with the bytes read, the reader's peak heap and the process's
      peak RSS (bound: 16 MiB allocated by the reader)
 
-and, for each count N of --households:
+and last, for each count N of --households:
 
   w  the whole month: the households of step h loaded again by COPY (not
      timed), then, through the run and approval stores and the approval
@@ -327,12 +328,21 @@ func printBenchSettings(w io.Writer, rep bench.Report, notes bool) error {
 	t.Row("bulk writes", fmt.Sprintf("%s (--bulk-write %s): ledger bulk entries, statement lines and matches; the COPY floor is COPY",
 		benchOrDash(m.BulkWrite), setting))
 	t.Row("runs", fmt.Sprintf("%d: ratios are the median with the range when more than one, PASS or MISS judged on the median", max(1, len(rep.Runs))))
+	ran := func(steps string) bool {
+		return slices.ContainsFunc(rep.Results, func(r bench.Result) bool { return strings.Contains(steps, r.Step) })
+	}
 	t.Row("database", fmt.Sprintf("%s (kept: %t), pool of %d connections", o.Database, o.Keep, m.MaxConns))
 	t.Row("bulk", fmt.Sprintf("sizes %s, chunk %s, contra %s", benchInts(o.Sizes), chunk, "expense:ada"))
-	t.Row("households", benchInts(o.Households))
+	if ran("hw") {
+		t.Row("households", benchInts(o.Households))
+	}
 	t.Row("beneficiary accounts", rep.Accounts)
-	t.Row("timed steps", fmt.Sprintf("%d clients, %s, %d cold accounts", o.Clients, steps, o.ColdAccounts))
-	t.Row("TPC-B scale", fmt.Sprintf("%d branches, %d tellers and %d accounts per branch", o.Branches, o.TellersPerBranch, o.AccountsPerBranch))
+	if ran("cd") {
+		t.Row("timed steps", fmt.Sprintf("%d clients, %s, %d cold accounts", o.Clients, steps, o.ColdAccounts))
+	}
+	if ran("e") {
+		t.Row("TPC-B scale", fmt.Sprintf("%d branches, %d tellers and %d accounts per branch", o.Branches, o.TellersPerBranch, o.AccountsPerBranch))
+	}
 	if notes {
 		noted := map[string]bool{}
 		for _, r := range rep.Results {

@@ -54,6 +54,9 @@ func TestBenchSummary(t *testing.T) {
 			t.Errorf("summary lacks %s:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "TPC-B scale") || strings.Contains(out, "timed steps") {
+		t.Errorf("summary gives the settings of steps not run:\n%s", out)
+	}
 	if strings.Contains(out, "the whole month") || strings.Contains(out, "run 2 of 3") {
 		t.Errorf("summary holds per-step results:\n%s", out)
 	}
