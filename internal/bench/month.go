@@ -122,7 +122,23 @@ func (e *env) month(ctx context.Context, n int) (Result, error) {
 		return fail(err)
 	}
 	var phases []Phase
-	var paused time.Duration
+	var paused, analyzed time.Duration
+	// between phases, untimed, the statistics are brought up to date as
+	// autovacuum would have: the staff approve and release hours after
+	// the run, not at once (StaleStatistics leaves them as they are).
+	between := func() error {
+		if e.opts.StaleStatistics {
+			return nil
+		}
+		t := time.Now()
+		_, err := e.pool.Exec(ctx, "ANALYZE")
+		analyzed += time.Since(t)
+		paused += time.Since(t)
+		if err != nil {
+			return fmt.Errorf("analyze between the phases: %w", err)
+		}
+		return nil
+	}
 	phase := func(name string, from time.Time) {
 		phases = append(phases, Phase{Name: name, Seconds: time.Since(from).Seconds()})
 	}
@@ -135,6 +151,9 @@ func (e *env) month(ctx context.Context, n int) (Result, error) {
 	e.prog.Done()
 	if err == nil && (run.Status != payments.RunDone || int64(run.Lines) != covered) {
 		err = fmt.Errorf("the run ended %s with %d lines, want done with one per household with a covered day, %d", run.Status, run.Lines, covered)
+	}
+	if err == nil {
+		err = between()
 	}
 	if err != nil {
 		return abort(fmt.Errorf("run: %w", err))
@@ -158,6 +177,9 @@ func (e *env) month(ctx context.Context, n int) (Result, error) {
 	}
 	phases = append(phases, Phase{Name: PhaseApproval, Seconds: (submitted + time.Since(t)).Seconds()})
 	e.prog.Done()
+	if err == nil {
+		err = between()
+	}
 	if err != nil {
 		return abort(fmt.Errorf("approval: %w", err))
 	}
@@ -181,6 +203,10 @@ func (e *env) month(ctx context.Context, n int) (Result, error) {
 	if err != nil {
 		return fail(err)
 	}
+	stats := fmt.Sprintf("ANALYZE between the phases, untimed (%s), as autovacuum would have", analyzed.Round(time.Millisecond))
+	if e.opts.StaleStatistics {
+		stats = "no ANALYZE between the phases (--stale-statistics)"
+	}
 	rssNote := "peak RSS unavailable"
 	if peak > 0 {
 		rssNote = fmt.Sprintf("peak RSS %.1f MiB (%s)", float64(peak)/(1<<20), how)
@@ -189,9 +215,9 @@ func (e *env) month(ctx context.Context, n int) (Result, error) {
 		Step: "w", Name: "the whole month", N: int64(n), Seconds: took.Seconds(), Rate: rate(int64(n), took), Unit: "households/s",
 		PeakHeapInuse: inuse, PeakHeapSys: sys, PeakRSS: peak, Lines: int64(run.Lines), Phases: phases,
 		Note: fmt.Sprintf("StartADARun %s over %d households, Submit, two Approve (the last posts the accrual), Release: %d lines, "+
-			"%d pain.001 files queued (no bank: the sender is a separate pass, not run); run %.3fs, approval %.3fs, release %.3fs; %s; "+
+			"%d pain.001 files queued (no bank: the sender is a separate pass, not run); run %.3fs, approval %.3fs, release %.3fs; %s; %s; "+
 			"households loaded by COPY in %s, not timed",
-			RunPeriod, n, run.Lines, files, phases[0].Seconds, phases[1].Seconds, phases[2].Seconds, rssNote, load.Round(time.Millisecond)),
+			RunPeriod, n, run.Lines, files, phases[0].Seconds, phases[1].Seconds, phases[2].Seconds, stats, rssNote, load.Round(time.Millisecond)),
 	}, nil
 }
 
