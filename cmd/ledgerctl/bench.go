@@ -86,10 +86,10 @@ and last, for each count N of --households:
                  accrual (expense:ada to payable:*)
        release   the pain.001 files written (10,000 payments each), the
                  payable posted to payments in transit, the files queued
-     Between the phases, untimed, the scratch database is analyzed as
-     autovacuum would have (the staff approve and release hours after the
-     run); --stale-statistics leaves the statistics as the phases left
-     them. There is no bank: the files wait in the outbox for the sender, a
+     The statistics stay as the phases' writes left them; with
+     --analyze-between the scratch database is analyzed between the
+     phases, untimed, as autovacuum would have (the staff approve and
+     release hours after the run). There is no bank: the files wait in the outbox for the sender, a
      separate pass not run here. The step checks the batch released, every
      line in a queued file never sent, and the amounts moved in the ledger.
      Ratios: w/a (whole month time over the COPY time of N rows, target
@@ -183,7 +183,7 @@ no per-step results.`,
 	f.IntVar(&runs, "runs", 1, "runs of the whole measurement: ratios are judged on the median, with the range")
 	f.IntVar(&opts.EventBatch, "event-batch", 0, "events per transaction of step f (0: the service's KAFKA_BATCH_SIZE default)")
 	f.StringVar(&opts.BulkWrite, "bulk-write", "", "bulk write method of the ledger and the reconciliation: auto, copy or insert (default: BULK_WRITE)")
-	f.BoolVar(&opts.StaleStatistics, "stale-statistics", false, "step w: no ANALYZE between the run, the approval and the release")
+	f.BoolVar(&opts.AnalyzeBetween, "analyze-between", false, "step w: ANALYZE, untimed, between the run, the approval and the release")
 	f.BoolVar(&summary, "summary", false, "print only the settings and the ratio table, as one block")
 	f.BoolVar(&quick, "quick", false, "smoke run: sizes 10000,100000, 3s steps, 20000 events, households and statements 10000,100000 (explicit flags win)")
 	return cmd

@@ -99,11 +99,11 @@ type Options struct {
 	// bulk, as BULK_WRITE says it: auto, copy or insert; empty is auto.
 	// The COPY floor (a) is COPY whatever it says.
 	BulkWrite string `json:"bulk_write,omitempty"`
-	// StaleStatistics leaves the server's statistics as the run and the
-	// approval left them in step w, instead of an untimed ANALYZE between
-	// the phases as autovacuum would have done (a server with autovacuum
-	// off, or a release at once after the run).
-	StaleStatistics bool `json:"stale_statistics,omitempty"`
+	// AnalyzeBetween has step w ANALYZE the scratch database between its
+	// phases, untimed, as autovacuum would have before the staff approve
+	// and release; by default the statistics stay as the phases' writes
+	// left them.
+	AnalyzeBetween bool `json:"analyze_between,omitempty"`
 }
 
 // AllSteps are the letters of every step, in the order they run.

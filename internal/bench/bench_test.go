@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,7 +58,7 @@ func TestRunTiny(t *testing.T) {
 		DatabaseURL: base, Database: name, Keep: true,
 		Sizes: []int{n, households}, ChunkSize: 64, Clients: 2, Duration: 300 * time.Millisecond,
 		ColdAccounts: 20, Branches: 2, TellersPerBranch: 2, AccountsPerBranch: 100, Events: 400,
-		Households: []int{households}, Statements: []int{n}, Backlog: 2000,
+		Households: []int{households}, Statements: []int{n}, Backlog: 2000, AnalyzeBetween: true,
 	}
 	rep, err := bench.Run(ctx, opts, nil)
 	if err != nil {
@@ -264,6 +265,9 @@ func checkMonth(ctx context.Context, t *testing.T, rep bench.Report, cfg *pgx.Co
 	}
 	if r.Lines != covered {
 		t.Errorf("whole month: %d lines, want %d", r.Lines, covered)
+	}
+	if !strings.Contains(r.Note, "ANALYZE between the phases, untimed") {
+		t.Errorf("whole month with AnalyzeBetween: note %q does not say the statistics were brought up to date", r.Note)
 	}
 	scratch := cfg.Copy()
 	scratch.Database = name

@@ -123,11 +123,11 @@ func (e *env) month(ctx context.Context, n int) (Result, error) {
 	}
 	var phases []Phase
 	var paused, analyzed time.Duration
-	// between phases, untimed, the statistics are brought up to date as
-	// autovacuum would have: the staff approve and release hours after
-	// the run, not at once (StaleStatistics leaves them as they are).
+	// between phases, untimed, with AnalyzeBetween, the statistics are
+	// brought up to date as autovacuum would have: the staff approve and
+	// release hours after the run, not at once.
 	between := func() error {
-		if e.opts.StaleStatistics {
+		if !e.opts.AnalyzeBetween {
 			return nil
 		}
 		t := time.Now()
@@ -203,9 +203,9 @@ func (e *env) month(ctx context.Context, n int) (Result, error) {
 	if err != nil {
 		return fail(err)
 	}
-	stats := fmt.Sprintf("ANALYZE between the phases, untimed (%s), as autovacuum would have", analyzed.Round(time.Millisecond))
-	if e.opts.StaleStatistics {
-		stats = "no ANALYZE between the phases (--stale-statistics)"
+	stats := "no ANALYZE between the phases: the statistics the phases' writes left"
+	if e.opts.AnalyzeBetween {
+		stats = fmt.Sprintf("ANALYZE between the phases, untimed (%s), as autovacuum would have (--analyze-between)", analyzed.Round(time.Millisecond))
 	}
 	rssNote := "peak RSS unavailable"
 	if peak > 0 {
