@@ -89,9 +89,10 @@ and last, for each count N of --households:
      The statistics stay as the phases' writes left them; with
      --analyze-between the scratch database is analyzed between the
      phases, untimed, as autovacuum would have (the staff approve and
-     release hours after the run). There is no bank: the files wait in the outbox for the sender, a
-     separate pass not run here. The step checks the batch released, every
-     line in a queued file never sent, and the amounts moved in the ledger.
+     release hours after the run). There is no bank: the files wait in
+     the outbox for the sender, a separate pass not run here. The step
+     checks the batch released, every line in a queued file never sent,
+     and the amounts moved in the ledger.
      Ratios: w/a (whole month time over the COPY time of N rows, target
      <= 8), each phase over the same COPY time (info), and the peak RSS of
      the process over the month (<= 512 MiB)
