@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,15 +21,16 @@ import (
 func benchCmd(a *app) *cobra.Command {
 	opts := bench.Defaults()
 	var (
-		quick bool
-		mode  string
-		runs  int
+		quick   bool
+		summary bool
+		mode    string
+		runs    int
 		// cpuProfile is the file the process's CPU profile goes to.
 		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure bulk posting and transfers against COPY and a TPC-B reference",
+		Short: "Measure bulk posting, transfers and the monthly run against COPY and a TPC-B reference",
 		Long: `bench uses the database server itself (DATABASE_URL), not ledgerd.
 It creates a scratch database on the server of DATABASE_URL (dropped
 and created again at the start, dropped at the end unless --keep), sets up
@@ -62,7 +64,7 @@ and, for each count N of --households:
      matched by EndToEndId against N payments in transit (time over the COPY
      time of as many rows, target <= 2) and peak RSS <= 512 MiB
 
-and last:
+then:
 
   m  the import of a statement of 2 lines beside --backlog unmatched lines
      (400,000 by default): the time depends on the file, not the backlog
@@ -74,16 +76,49 @@ and last:
      value, with the bytes read, the reader's peak heap and the process's
      peak RSS (bound: 16 MiB allocated by the reader)
 
+and last, for each count N of --households:
+
+  w  the whole month: the households of step h loaded again by COPY (not
+     timed), then, through the run and approval stores and the approval
+     workflow the server uses, timed end to end and per phase:
+       run       the monthly ADA run of 2026-10 (StartADARun)
+       approval  the batch submitted by a preparer, then approved by two
+                 approvers (neither computed nor prepared it: both are
+                 checked refused, untimed); the last approval posts the
+                 accrual (expense:ada to payable:*)
+       release   the pain.001 files written (10,000 payments each), the
+                 payable posted to payments in transit, the files queued
+     The statistics stay as the phases' writes left them; with
+     --analyze-between the scratch database is analyzed between the
+     phases, untimed, as autovacuum would have (the staff approve and
+     release hours after the run). There is no bank: the files wait in
+     the outbox for the sender, a separate pass not run here. The step
+     checks the batch released, every line in a queued file never sent,
+     and the amounts moved in the ledger.
+     Ratios: w/a (whole month time over the COPY time of N rows, target
+     <= 8), each phase over the same COPY time (info), and the peak RSS of
+     the process over the month (<= 512 MiB)
+
 --steps runs some of the steps only (a, the COPY floor the ratios divide
 by, runs always; g runs with f). Transactions that fail are counted apart
 and not in the rates. Progress goes to standard error on a terminal.
+
+--bulk-write (by default BULK_WRITE, itself auto by default) is how the
+ledger and the reconciliation write rows in bulk: copy, insert (multi-row
+INSERTs, as on a CockroachDB role that may not COPY) or auto (copy where
+the role may). The method used is printed with the server settings and in
+-o json (machine.bulk_write); the COPY floor (a) is COPY whatever it says.
 
 The figures are one run's, printed as they came. A ratio with a target says
 PASS or MISS; one without says info. With --runs N the whole run is done N
 times: the ratios are the medians of the runs, PASS or MISS judged on the
 median, with the range (min-max) beside them. The server settings that
 weigh on the figures (shared_buffers, synchronous_commit, work_mem,
-max_wal_size) are printed with them.`,
+max_wal_size) and the bulk write method are printed with them.
+
+--summary prints one block fit to be quoted: the settings (machine,
+server, bulk write method, runs, sizes) followed by the ratio table, with
+no per-step results.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if quick {
@@ -112,7 +147,9 @@ max_wal_size) are printed with them.`,
 			}
 			opts.DatabaseURL = c.DatabaseURL
 			opts.TxMaxAttempts = c.TxMaxAttempts
-			opts.BulkWrite = c.BulkWrite
+			if !cmd.Flags().Changed("bulk-write") {
+				opts.BulkWrite = c.BulkWrite
+			}
 			if err := opts.Validate(); err != nil {
 				return cli.Usage(err)
 			}
@@ -130,7 +167,12 @@ max_wal_size) are printed with them.`,
 			if err != nil {
 				return fmt.Errorf("bench: %w", err)
 			}
-			return a.write(rep, func(w io.Writer) error { return printBenchReport(w, rep) })
+			return a.write(rep, func(w io.Writer) error {
+				if summary {
+					return printBenchSummary(w, rep)
+				}
+				return printBenchReport(w, rep)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -144,13 +186,16 @@ max_wal_size) are printed with them.`,
 	f.StringVar(&opts.Database, "database", opts.Database, "scratch database, dropped and created on the server of DATABASE_URL")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the scratch database after the run")
 	f.IntVar(&opts.Events, "events", opts.Events, "eligibility events of steps f and g (negative: skip them)")
-	f.Var((*householdsFlag)(&opts.Households), "households", "household counts of the ADA runs of step h (negative or empty: skip it)")
+	f.Var((*householdsFlag)(&opts.Households), "households", "household counts of the ADA runs of step h and the whole months of step w (negative or empty: skip them)")
 	f.Var((*householdsFlag)(&opts.Statements), "statements", "line counts of the statements imported and matched in step i (negative or empty: skip it)")
 	f.IntVar(&opts.Backlog, "backlog", 0, "unmatched statement lines beside which step m imports a statement of 2 lines (0: 400000, negative: skip it)")
 	f.StringVar(&opts.Steps, "steps", "", "letters of the steps to run, such as \"fv\" (empty: all of "+bench.AllSteps+")")
 	f.IntVar(&runs, "runs", 1, "runs of the whole measurement: ratios are judged on the median, with the range")
 	f.IntVar(&opts.EventBatch, "event-batch", 0, "events per transaction of step f (0: the service's KAFKA_BATCH_SIZE default)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write the CPU profile of the whole run (Go side) to this file, for go tool pprof")
+	f.StringVar(&opts.BulkWrite, "bulk-write", "", "bulk write method of the ledger and the reconciliation: auto, copy or insert (default: BULK_WRITE)")
+	f.BoolVar(&opts.AnalyzeBetween, "analyze-between", false, "step w: ANALYZE, untimed, between the run, the approval and the release")
+	f.BoolVar(&summary, "summary", false, "print only the settings and the ratio table, as one block")
 	f.BoolVar(&quick, "quick", false, "smoke run: sizes 10000,100000, 3s steps, 20000 events, households and statements 10000,100000 (explicit flags win)")
 	return cmd
 }
@@ -199,6 +244,10 @@ func printBenchReport(w io.Writer, rep bench.Report) error {
 		}
 		t.Row(r.Step, r.Name, fmt.Sprint(r.N), fmt.Sprintf("%.3f", r.Seconds), fmt.Sprintf("%.0f", r.Rate), r.Unit,
 			fmt.Sprint(r.Errors), p50, p99, inuse, sys)
+		for _, p := range r.Phases {
+			t.Row(r.Step, "  "+p.Name, fmt.Sprint(r.N), fmt.Sprintf("%.3f", p.Seconds), fmt.Sprintf("%.0f", benchRate(r.N, p.Seconds)), r.Unit,
+				"", "", "", "", "")
+		}
 	}
 	if err := t.Flush(); err != nil {
 		return err
@@ -209,17 +258,49 @@ func printBenchReport(w io.Writer, rep bench.Report) error {
 		t := cli.NewTable(w, "STEP", "MEASUREMENT", "N", "SECONDS", "RATE", "UNIT", "ERRORS")
 		for _, r := range run {
 			t.Row(r.Step, r.Name, fmt.Sprint(r.N), fmt.Sprintf("%.3f", r.Seconds), fmt.Sprintf("%.0f", r.Rate), r.Unit, fmt.Sprint(r.Errors))
+			for _, p := range r.Phases {
+				t.Row(r.Step, "  "+p.Name, fmt.Sprint(r.N), fmt.Sprintf("%.3f", p.Seconds), fmt.Sprintf("%.0f", benchRate(r.N, p.Seconds)), r.Unit, "")
+			}
 		}
 		if err := t.Flush(); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)
 	}
+	if err := printBenchRatios(w, rep); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	return printBenchSettings(w, rep, true)
+}
+
+// printBenchSummary writes the run's settings and its ratio table as one
+// block, with no per-step results: what a document quotes.
+func printBenchSummary(w io.Writer, rep bench.Report) error {
+	runs, steps := "1 run", rep.Options.Steps
+	if len(rep.Runs) > 1 {
+		runs = fmt.Sprintf("%d runs", len(rep.Runs))
+	}
+	if steps == "" {
+		steps = bench.AllSteps
+	}
+	fmt.Fprintf(w, "ledgerctl bench, %s, %s, bulk writes %s, steps %s\n\n", rep.Started.Format("2006-01-02 15:04 MST"), runs,
+		benchOrDash(rep.Machine.BulkWrite), steps)
+	if err := printBenchSettings(w, rep, false); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	return printBenchRatios(w, rep)
+}
+
+// printBenchRatios writes the ratio table: with several runs, the median
+// with its range, judged on the median.
+func printBenchRatios(w io.Writer, rep bench.Report) error {
 	value := "VALUE"
 	if len(rep.Runs) > 1 {
 		value = fmt.Sprintf("MEDIAN OF %d (MIN-MAX)", len(rep.Runs))
 	}
-	t = cli.NewTable(w, "RATIO", value, "TARGET", "RESULT", "MEANING")
+	t := cli.NewTable(w, "RATIO", value, "TARGET", "RESULT", "MEANING")
 	for _, r := range rep.Ratios {
 		res, target := "MISS", r.Target
 		switch {
@@ -234,10 +315,13 @@ func printBenchReport(w io.Writer, rep bench.Report) error {
 		}
 		t.Row(r.Name, v, target, res, r.Note)
 	}
-	if err := t.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintln(w)
+	return t.Flush()
+}
+
+// printBenchSettings writes the machine, the server's settings, the bulk
+// write method and the run's settings; with notes, each step's note and
+// the time the whole run took.
+func printBenchSettings(w io.Writer, rep bench.Report, notes bool) error {
 	m, o := rep.Machine, rep.Options
 	steps := fmt.Sprintf("%s each", o.Duration)
 	if o.Count > 0 {
@@ -247,29 +331,59 @@ func printBenchReport(w io.Writer, rep bench.Report) error {
 	if o.ChunkSize > 0 {
 		chunk = fmt.Sprint(o.ChunkSize)
 	}
-	sizes := make([]string, len(o.Sizes))
-	for i, n := range o.Sizes {
-		sizes[i] = fmt.Sprint(n)
+	setting := o.BulkWrite
+	if setting == "" {
+		setting = "auto"
 	}
-	t = cli.NewTable(w)
+	t := cli.NewTable(w)
 	t.Row("go", fmt.Sprintf("%s, GOMAXPROCS %d, %d CPUs", m.GoVersion, m.GOMAXPROCS, m.NumCPU))
 	t.Row("server", m.ServerVersion)
 	t.Row("server settings", fmt.Sprintf("default isolation %s, synchronous_commit %s, shared_buffers %s, work_mem %s, max_wal_size %s",
 		benchOrDash(m.DefaultIsolation), benchOrDash(m.SynchronousCommit), benchOrDash(m.SharedBuffers), benchOrDash(m.WorkMem), benchOrDash(m.MaxWalSize)))
+	t.Row("bulk writes", fmt.Sprintf("%s (--bulk-write %s): ledger bulk entries, statement lines and matches; the COPY floor is COPY",
+		benchOrDash(m.BulkWrite), setting))
+	t.Row("runs", fmt.Sprintf("%d: ratios are the median with the range when more than one, PASS or MISS judged on the median", max(1, len(rep.Runs))))
+	ran := func(steps string) bool {
+		return slices.ContainsFunc(rep.Results, func(r bench.Result) bool { return strings.Contains(steps, r.Step) })
+	}
 	t.Row("database", fmt.Sprintf("%s (kept: %t), pool of %d connections", o.Database, o.Keep, m.MaxConns))
-	t.Row("bulk", fmt.Sprintf("sizes %s, chunk %s, contra %s, written by %s (BULK_WRITE)", strings.Join(sizes, ","), chunk, "expense:ada", rep.BulkWrite))
+	t.Row("bulk", fmt.Sprintf("sizes %s, chunk %s, contra %s", benchInts(o.Sizes), chunk, "expense:ada"))
+	if ran("hw") {
+		t.Row("households", benchInts(o.Households))
+	}
 	t.Row("beneficiary accounts", rep.Accounts)
-	t.Row("timed steps", fmt.Sprintf("%d clients, %s, %d cold accounts", o.Clients, steps, o.ColdAccounts))
-	t.Row("TPC-B scale", fmt.Sprintf("%d branches, %d tellers and %d accounts per branch", o.Branches, o.TellersPerBranch, o.AccountsPerBranch))
-	noted := map[string]bool{}
-	for _, r := range rep.Results {
-		if r.Note != "" && !noted[r.Step+r.Note] {
-			noted[r.Step+r.Note] = true
-			t.Row("note "+r.Step, r.Note)
+	if ran("cd") {
+		t.Row("timed steps", fmt.Sprintf("%d clients, %s, %d cold accounts", o.Clients, steps, o.ColdAccounts))
+	}
+	if ran("e") {
+		t.Row("TPC-B scale", fmt.Sprintf("%d branches, %d tellers and %d accounts per branch", o.Branches, o.TellersPerBranch, o.AccountsPerBranch))
+	}
+	if notes {
+		noted := map[string]bool{}
+		for _, r := range rep.Results {
+			if r.Note != "" && !noted[r.Step+r.Note] {
+				noted[r.Step+r.Note] = true
+				t.Row("note "+r.Step, r.Note)
+			}
 		}
 	}
 	t.Row("took", time.Duration(rep.Took*float64(time.Second)).Round(time.Millisecond).String())
 	return t.Flush()
+}
+
+func benchInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func benchRate(n int64, seconds float64) float64 {
+	if seconds <= 0 {
+		return 0
+	}
+	return float64(n) / seconds
 }
 
 func benchMiB(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -1,7 +1,8 @@
 // Package bench measures the ledger against the database it runs on: the
 // COPY floor of writing postings, bulk posting, single transfers on cold and
-// hot accounts, a pgbench-like TPC-B reference and the monthly ADA run of
-// synthetic households, all in one scratch database on the server of
+// hot accounts, a pgbench-like TPC-B reference, the monthly ADA run of
+// synthetic households and the whole month of them (run, approvals and
+// release), all in one scratch database on the server of
 // DATABASE_URL, so that the ratios between them say how close the ledger
 // comes to what the server can do.
 package bench
@@ -94,13 +95,19 @@ type Options struct {
 	// EventBatch is the consumer's batch size of step f; 0 is the one the
 	// service ships with (config.DefaultEventBatch).
 	EventBatch int `json:"event_batch,omitempty"`
-	// BulkWrite is how the store writes bulk postings, as BULK_WRITE says:
-	// auto (or empty), copy or insert.
+	// BulkWrite is how the ledger and the reconciliation write rows in
+	// bulk, as BULK_WRITE says it: auto, copy or insert; empty is auto.
+	// The COPY floor (a) is COPY whatever it says.
 	BulkWrite string `json:"bulk_write,omitempty"`
+	// AnalyzeBetween has step w ANALYZE the scratch database between its
+	// phases, untimed, as autovacuum would have before the staff approve
+	// and release; by default the statistics stay as the phases' writes
+	// left them.
+	AnalyzeBetween bool `json:"analyze_between,omitempty"`
 }
 
 // AllSteps are the letters of every step, in the order they run.
-const AllSteps = "abcdefghimvk"
+const AllSteps = "abcdefghimvkw"
 
 // has says whether step runs.
 func (o *Options) has(step string) bool {
@@ -229,6 +236,11 @@ func (o *Options) Validate() error {
 	if o.EventBatch < 0 {
 		return fmt.Errorf("event batch: %d is negative", o.EventBatch)
 	}
+	switch o.BulkWrite {
+	case "", "auto", "copy", "insert":
+	default:
+		return fmt.Errorf("bulk write: %q is not auto, copy or insert", o.BulkWrite)
+	}
 	for _, n := range o.runHouseholds() {
 		if n < 1 {
 			return fmt.Errorf("households: %d is not a positive number (a negative one skips the ADA run)", n)
@@ -243,7 +255,8 @@ type Result struct {
 	// c cold transfers, d hot transfers, e TPC-B reference, f eligibility
 	// events applied, g bare kafka-go read of the same records, h monthly
 	// ADA run, i statement import and match, k hostile files refused with
-	// bounded memory, m statement import beside an unmatched backlog.
+	// bounded memory, m statement import beside an unmatched backlog,
+	// w the whole month (run, approvals, release).
 	Step    string  `json:"step"`
 	Name    string  `json:"name"`
 	N       int64   `json:"n"` // lines or transactions done
@@ -265,7 +278,10 @@ type Result struct {
 	Lines   int64  `json:"lines,omitempty"`
 	// EntryID is the bulk entry's id.
 	EntryID string `json:"entry_id,omitempty"`
-	Note    string `json:"note,omitempty"`
+	// Phases are the times of the parts of a step of several (w: run,
+	// approval, release); Seconds is their sum.
+	Phases []Phase `json:"phases,omitempty"`
+	Note   string  `json:"note,omitempty"`
 }
 
 // Ratio compares two measurements against a target. Over several runs,
@@ -296,6 +312,9 @@ type Machine struct {
 	WorkMem           string `json:"work_mem,omitempty"`
 	MaxWalSize        string `json:"max_wal_size,omitempty"`
 	MaxConns          int32  `json:"pool_max_conns"`
+	// BulkWrite is the bulk write method the ledger and the
+	// reconciliation used: copy or insert (Options.BulkWrite resolved).
+	BulkWrite string `json:"bulk_write"`
 }
 
 // Report is the outcome of Run.
@@ -307,8 +326,6 @@ type Report struct {
 	Results  []Result  `json:"results"`
 	Ratios   []Ratio   `json:"ratios"`
 	Accounts string    `json:"accounts"` // how the beneficiary accounts were created
-	// BulkWrite is the bulk method the store used: copy or insert.
-	BulkWrite string `json:"bulk_write,omitempty"`
 	// Runs holds the results of each run when there were several; Results
 	// are the first run's, printed as they came.
 	Runs [][]Result `json:"runs,omitempty"`
@@ -338,6 +355,9 @@ type env struct {
 	svc  ledger.Service
 	prog Progress
 	day  ledger.Date
+	// insert says that bulk rows are written by multi-row INSERTs, not
+	// COPY (BulkWrite).
+	insert bool
 }
 
 // Run creates the scratch database, migrates it, sets up the chart and the
@@ -384,11 +404,11 @@ func Run(ctx context.Context, opts Options, progress Progress) (rep Report, err 
 	}
 	method, err := sqlstore.ChooseBulkMethod(ctx, pool, opts.BulkWrite)
 	if err != nil {
-		return rep, err
+		return rep, fmt.Errorf("bulk write: %w", err)
 	}
-	rep.BulkWrite = method.String()
+	rep.Machine.BulkWrite = method.String()
 	svc := sqlstore.New(pool, sqlstore.WithRetryPolicy(policy), sqlstore.WithBulkMethod(method))
-	e := &env{opts: opts, pool: pool, svc: svc, prog: progress, day: ledger.DateOf(time.Now())}
+	e := &env{opts: opts, pool: pool, svc: svc, prog: progress, day: ledger.DateOf(time.Now()), insert: method == sqlstore.BulkInsert}
 	if err := ledger.SetUpChart(ctx, e.svc); err != nil {
 		return rep, err
 	}
@@ -469,6 +489,14 @@ func Run(ctx context.Context, opts Options, progress Progress) (rep Report, err 
 	}
 	if opts.has("k") {
 		rep.Results = append(rep.Results, e.hostile()...)
+	}
+	for _, n := range opts.runHouseholds() {
+		if !opts.has("w") {
+			break
+		}
+		if err := add(e.month(ctx, n)); err != nil {
+			return rep, err
+		}
 	}
 	rep.Ratios = ratios(rep.Results)
 	for i := range rep.Ratios {
@@ -614,7 +642,7 @@ func ratios(rs []Result) []Ratio {
 				Note: "verify --full time over the COPY time of as many rows"})
 		}
 	}
-	return out
+	return append(out, monthRatios(rs)...)
 }
 
 // judge says whether v meets target ("<= 2", ">= 0.5", "<= 512 MiB"); an

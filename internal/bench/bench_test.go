@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,13 +58,13 @@ func TestRunTiny(t *testing.T) {
 		DatabaseURL: base, Database: name, Keep: true,
 		Sizes: []int{n, households}, ChunkSize: 64, Clients: 2, Duration: 300 * time.Millisecond,
 		ColdAccounts: 20, Branches: 2, TellersPerBranch: 2, AccountsPerBranch: 100, Events: 400,
-		Households: []int{households}, Statements: []int{n}, Backlog: 2000,
+		Households: []int{households}, Statements: []int{n}, Backlog: 2000, AnalyzeBetween: true,
 	}
 	rep, err := bench.Run(ctx, opts, nil)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	for _, step := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "m", "v"} {
+	for _, step := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "m", "v", "w"} {
 		r, ok := rep.Find(step, 0)
 		if !ok {
 			t.Errorf("no result for step %s: %+v", step, rep.Results)
@@ -81,7 +82,11 @@ func TestRunTiny(t *testing.T) {
 	if runtime.GOOS == "linux" {
 		wantRatios = append(wantRatios, "i peak RSS N=200")
 	}
-	wantRatios = append(wantRatios, "v full/incremental", "v full/a")
+	wantRatios = append(wantRatios, "v full/incremental", "v full/a",
+		"w/a N=300", "w run/a N=300", "w approval/a N=300", "w release/a N=300")
+	if runtime.GOOS == "linux" {
+		wantRatios = append(wantRatios, "w peak RSS N=300")
+	}
 	var gotRatios []string
 	for _, r := range rep.Ratios {
 		gotRatios = append(gotRatios, r.Name)
@@ -93,6 +98,7 @@ func TestRunTiny(t *testing.T) {
 		t.Errorf("events step applied %d of 400 events, %d dead letters", f.N, f.Errors)
 	}
 	checkADARun(ctx, t, rep, cfg, name, households)
+	checkMonth(ctx, t, rep, cfg, name, households)
 	if rep.Machine.ServerVersion == "" || rep.Machine.GOMAXPROCS < 1 {
 		t.Errorf("machine = %+v", rep.Machine)
 	}
@@ -221,5 +227,73 @@ func checkADARun(ctx context.Context, t *testing.T, rep bench.Report, cfg *pgx.C
 	}
 	if r.Lines != covered || covered == 0 || covered == int64(households) {
 		t.Errorf("ADA run wrote %d lines; %d of the %d households have a covered day", r.Lines, covered, households)
+	}
+}
+
+// checkMonth checks the whole month's result: its three phases adding up
+// to its time, a line per covered household, and what it left in the
+// scratch database: one batch, released, whose approvals are the two
+// approvers' (not the preparer's nor the computer's), its files queued and
+// never sent.
+func checkMonth(ctx context.Context, t *testing.T, rep bench.Report, cfg *pgx.ConnConfig, name string, households int) {
+	t.Helper()
+	r, ok := rep.Find("w", int64(households))
+	if !ok {
+		t.Error("no whole month result")
+		return
+	}
+	var names []string
+	var sum float64
+	for _, p := range r.Phases {
+		names = append(names, p.Name)
+		sum += p.Seconds
+		if p.Seconds <= 0 {
+			t.Errorf("phase %s took %gs", p.Name, p.Seconds)
+		}
+	}
+	if want := []string{bench.PhaseRun, bench.PhaseApproval, bench.PhaseRelease}; !slices.Equal(names, want) {
+		t.Errorf("phases %q, want %q", names, want)
+	}
+	if sum > r.Seconds*1.001+0.001 {
+		t.Errorf("phases add up to %gs, more than the month's %gs", sum, r.Seconds)
+	}
+	var covered int64
+	for i := range households {
+		if bench.SyntheticHousehold(rep.Options.Seed, i).Covered(bench.RunPeriod) {
+			covered++
+		}
+	}
+	if r.Lines != covered {
+		t.Errorf("whole month: %d lines, want %d", r.Lines, covered)
+	}
+	if !strings.Contains(r.Note, "ANALYZE between the phases, untimed") {
+		t.Errorf("whole month with AnalyzeBetween: note %q does not say the statistics were brought up to date", r.Note)
+	}
+	scratch := cfg.Copy()
+	scratch.Database = name
+	c, err := pgx.ConnectConfig(ctx, scratch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var status, preparedBy, computedBy, approvers string
+	err = c.QueryRow(ctx, `SELECT b.status, b.prepared_by, b.computed_by,
+		(SELECT string_agg(a.approver, ',' ORDER BY a.approver) FROM batch_approvals a WHERE a.batch_id = b.id)
+		FROM batches b`).Scan(&status, &preparedBy, &computedBy, &approvers)
+	if err != nil {
+		t.Fatalf("the month's batch: %v", err)
+	}
+	if status != string(payments.BatchReleased) || preparedBy == computedBy || approvers != "bench.approver-1,bench.approver-2" {
+		t.Errorf("batch %s, prepared by %s, computed by %s, approved by %s; want released, approved by the two approvers",
+			status, preparedBy, computedBy, approvers)
+	}
+	var files, queued, sent, paid int64
+	err = c.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE status = 'queued'), count(sent_at), coalesce(sum(transactions), 0)
+		FROM payment_files WHERE batch_id = (SELECT id FROM batches)`).Scan(&files, &queued, &sent, &paid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files == 0 || queued != files || sent != 0 || paid != covered {
+		t.Errorf("%d files, %d queued, %d sent, paying %d; want all queued, none sent, paying %d", files, queued, sent, paid, covered)
 	}
 }

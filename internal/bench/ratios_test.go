@@ -67,3 +67,36 @@ func TestSteps(t *testing.T) {
 		t.Errorf("Validate(steps fz) = %v, want an error naming steps", err)
 	}
 }
+
+// TestMonthRatios: the whole month is judged against 8 times the COPY of
+// as many rows, each phase is information, and the peak RSS has its bound.
+func TestMonthRatios(t *testing.T) {
+	rs := []Result{
+		{Step: "a", N: 1000, Seconds: 0.5},
+		{Step: "w", N: 1000, Seconds: 3.9, PeakRSS: 600 << 20, Phases: []Phase{
+			{Name: PhaseRun, Seconds: 1}, {Name: PhaseApproval, Seconds: 0.9}, {Name: PhaseRelease, Seconds: 2}}},
+	}
+	got := ratios(rs)
+	var names []string
+	for _, r := range got {
+		names = append(names, r.Name)
+	}
+	want := []string{"w/a N=1000", "w run/a N=1000", "w approval/a N=1000", "w release/a N=1000", "w peak RSS N=1000"}
+	if strings.Join(names, "|") != strings.Join(want, "|") {
+		t.Fatalf("ratios %q, want %q", names, want)
+	}
+	w := got[0]
+	if pass, info := judge(w.Target, w.Value); w.Target != "<= 8" || w.Value != 7.8 || !pass || info {
+		t.Errorf("w/a = %+v; want 7.8 against <= 8, a pass", w)
+	}
+	if release := got[3]; release.Value != 4 || release.Target != "" {
+		t.Errorf("release/a = %+v; want 4, information", release)
+	}
+	if rss := got[4]; rss.Value != 600 || rss.Target != "<= 512 MiB" {
+		t.Errorf("peak RSS = %+v; want 600 MiB against <= 512 MiB", rss)
+	}
+	bad := Options{DatabaseURL: "postgres://x/y", BulkWrite: "fast"}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "bulk write") {
+		t.Errorf("Validate(bulk write fast) = %v, want an error naming bulk write", err)
+	}
+}

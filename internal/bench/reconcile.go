@@ -77,7 +77,7 @@ func (e *env) reconcileStep(ctx context.Context, n int) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("reconcile: write the statement: %w", err)
 	}
-	rec, err := reconsql.New(e.pool, e.svc, reconsql.Config{Account: benchAccount, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	rec, err := reconsql.New(e.pool, e.svc, reconsql.Config{Account: benchAccount, Insert: e.insert, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return day.Time().Add(20 * time.Hour) }})
 	if err != nil {
 		return Result{}, err
