@@ -20,10 +20,14 @@ import (
 
 // lineRows are the lines a chunk writes, column by column.
 type lineRows struct {
-	batches                                      []uuid.UUID
-	ids, schemes, kinds, bens, periods, refs     []string
-	gross, deduction, net, basis                 []decimal.Decimal
-	deductions, names, ibans, bics, explanations []string
+	batches                                  []uuid.UUID
+	ids, schemes, kinds, bens, periods, refs []string
+	gross, deduction, net, basis             []decimal.Decimal
+	deductions, names, ibans, bics           []string
+	// explanations holds the lines' explanations (JSON) one after the
+	// other, the ith ending at explained[i].
+	explanations []byte
+	explained    []int
 	// seen is, for an ADA line, how many of the beneficiary's facts
 	// covering its period the run read (see runs.go); -1 for the others.
 	seen []int64
@@ -56,7 +60,7 @@ func (r *lineRows) add(l payments.BatchLine) error {
 			return fmt.Errorf("%s: deductions: %w", what(), err)
 		}
 	}
-	ex, err := l.Explanation.AppendJSON(nil)
+	ex, err := l.Explanation.AppendJSON(r.explanations)
 	if err != nil {
 		return fmt.Errorf("%s: explanation: %w", what(), err)
 	}
@@ -75,7 +79,8 @@ func (r *lineRows) add(l payments.BatchLine) error {
 	r.names = append(r.names, l.Payee.Name)
 	r.ibans = append(r.ibans, l.Payee.IBAN)
 	r.bics = append(r.bics, l.Payee.BIC)
-	r.explanations = append(r.explanations, string(ex))
+	r.explanations = ex
+	r.explained = append(r.explained, len(ex))
 	r.seen = append(r.seen, -1)
 	return nil
 }
@@ -90,7 +95,26 @@ func (r *lineRows) statement() statement {
 			$10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[], $15::TEXT[], $16::TEXT[], $17::BIGINT[])
 			AS u (b, id, s, k, ben, p, r, g, d, n, ba, ds, pn, pi, pb, e, fs)`,
 		args: []any{uuidStrings(r.batches), r.ids, r.schemes, r.kinds, r.bens, r.periods, r.refs, fixed2(r.gross), fixed2(r.deduction),
-			fixed2(r.net), fixed2(r.basis), r.deductions, r.names, r.ibans, r.bics, r.explanations, r.seen}}
+			fixed2(r.net), fixed2(r.basis), r.deductions, r.names, r.ibans, r.bics, r.explanationStrings(), r.seen}}
+}
+
+// explanation returns the explanation of the ith line.
+func (r *lineRows) explanation(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = r.explained[i-1]
+	}
+	return r.explanations[start:r.explained[i]]
+}
+
+// explanationStrings returns the explanations, as a multi-row INSERT takes
+// them.
+func (r *lineRows) explanationStrings() []string {
+	out := make([]string, len(r.explained))
+	for i := range out {
+		out[i] = string(r.explanation(i))
+	}
+	return out
 }
 
 // totals adds up the lines per scheme.
@@ -125,7 +149,7 @@ func (r *lineRows) write(ctx context.Context, tx pgx.Tx, insert bool) error {
 		row[1], row[2], row[3], row[4], row[5], row[6] = r.ids[i], r.schemes[i], r.kinds[i], r.bens[i], r.periods[i], r.refs[i]
 		row[7], row[8], row[9], row[10] = numeric(r.gross[i]), numeric(r.deduction[i]), numeric(r.net[i]), numeric(r.basis[i])
 		row[11] = r.deductions[i]
-		row[12], row[13], row[14], row[15], row[16] = r.names[i], r.ibans[i], r.bics[i], r.explanations[i], seen
+		row[12], row[13], row[14], row[15], row[16] = r.names[i], r.ibans[i], r.bics[i], r.explanation(i), seen
 		return row, nil
 	}))
 	if err != nil {

@@ -276,6 +276,9 @@ func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, s
 	}
 
 	var lines lineRows
+	// The days of the run's period, one beneficiary at a time: what
+	// ComputeADALines makes of them keeps none of them.
+	var days []payments.Day
 	var found foundRows
 	var checks checkRows
 	for _, id := range ids {
@@ -283,8 +286,9 @@ func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, s
 		if fs == nil {
 			fs = newFacts(nil)
 		}
+		days = appendDays(days[:0], fs, run.Period)
 		c := payments.ADACase{
-			BeneficiaryID: id, Period: run.Period, Days: daysOf(fs, run.Period), Paid: paid[id][run.Period].paid,
+			BeneficiaryID: id, Period: run.Period, Days: days, Paid: paid[id][run.Period].paid,
 			Debts: debts[id], Payee: payees[id],
 		}
 		c.RightsEnd = payments.RightsEndIn(c.Days, fs.day(run.Period.Last().AddDays(1)))
@@ -405,8 +409,12 @@ func anyCovered(days []payments.Day) bool {
 
 // daysOf returns what applied on each day of p.
 func daysOf(fs *facts, p payments.Period) []payments.Day {
+	return appendDays(make([]payments.Day, 0, 31), fs, p)
+}
+
+// appendDays appends what applied on each day of p to out.
+func appendDays(out []payments.Day, fs *facts, p payments.Period) []payments.Day {
 	last := p.Last()
-	out := make([]payments.Day, 0, 31)
 	for d := p.First(); !d.After(last); d = d.NextDay() {
 		out = append(out, fs.day(d))
 	}
