@@ -42,6 +42,10 @@ func (d Date) String() string {
 // AddDays returns d moved by n days.
 func (d Date) AddDays(n int) Date { return Date{d.t.AddDate(0, 0, n)} }
 
+// NextDay returns the day after d: AddDays(1), without the calendar
+// arithmetic (d is midnight UTC, and a UTC day has 24 hours).
+func (d Date) NextDay() Date { return Date{d.t.Add(24 * time.Hour)} }
+
 // Before reports whether d is earlier than o.
 func (d Date) Before(o Date) bool { return d.t.Before(o.t) }
 

@@ -51,7 +51,14 @@ func PeriodOf(d ledger.Date) Period {
 }
 
 // String writes p as 2026-11.
-func (p Period) String() string { return fmt.Sprintf("%04d-%02d", p.Year, p.Month) }
+func (p Period) String() string {
+	if p.Year < 0 || p.Year > 9999 || p.Month < 0 || p.Month > 99 {
+		return fmt.Sprintf("%04d-%02d", p.Year, p.Month)
+	}
+	y, m := p.Year, p.Month
+	return string([]byte{byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
+		byte('0' + m/10), byte('0' + m%10)})
+}
 
 // IsZero reports whether p is unset.
 func (p Period) IsZero() bool { return p == Period{} }

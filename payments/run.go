@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -499,14 +500,18 @@ func ComputeADALines(run uuid.UUID, at time.Time, c ADACase, sch Schedules) (ADA
 			return out, fmt.Errorf("ADA of %s for %s: recovery cap: %w", c.BeneficiaryID, c.Period, err)
 		}
 		kind := LineMonthly
-		text := fmt.Sprintf("ADA %s: %s", c.Period, segmentsText(res.Segments))
+		text := "ADA " + c.Period.String() + ": " + segmentsText(res.Segments)
 		if !c.Paid.IsZero() {
 			kind = LineAdjustment
 			text = fmt.Sprintf("ADA %s now due %s, paid %s: %s to pay. %s", c.Period, res.Gross.StringFixed(2),
 				c.Paid.StringFixed(2), adjustment.StringFixed(2), segmentsText(res.Segments))
 		}
 		l := line(c.Period, kind, adjustment, res, c.Paid)
-		rec := Recover(adjustment, debts, s.ADA.RecoveryCap, c.RightsEnd)
+		// With no debt, Recover deducts nothing: its explanation is not used.
+		rec := Recovery{Gross: adjustment, Deduction: decimal.Zero, Deductions: []Deduction{}, Net: adjustment.Sub(decimal.Zero)}
+		if len(debts) > 0 {
+			rec = Recover(adjustment, debts, s.ADA.RecoveryCap, c.RightsEnd)
+		}
 		l.Deduction, l.Net, l.Deductions = rec.Deduction, rec.Net, rec.Deductions
 		if len(rec.Deductions) > 0 {
 			l.Explanation.Recovery = rec.Why
@@ -532,7 +537,7 @@ func segmentsText(segs []ADASegment) string {
 		if s.To.After(s.From) {
 			days += " to " + s.To.String()
 		}
-		parts[i] = fmt.Sprintf("%s: %d × %s (%s) = %s", days, s.Days, s.Daily.StringFixed(2), s.Why, s.Amount.StringFixed(2))
+		parts[i] = days + ": " + strconv.Itoa(s.Days) + " × " + s.Daily.StringFixed(2) + " (" + s.Why + ") = " + s.Amount.StringFixed(2)
 		total = total.Add(s.Amount)
 	}
 	text := strings.Join(parts, "; ")

@@ -18,6 +18,7 @@ import (
 	"github.com/ofii/allowances/internal/db"
 	"github.com/ofii/allowances/internal/errs"
 	"github.com/ofii/allowances/internal/mask"
+	"github.com/ofii/allowances/ledger/sqlstore"
 	"github.com/ofii/allowances/payments"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
 )
@@ -40,8 +41,13 @@ func (a *app) runStore(cmd *cobra.Command, progress func(payments.Run)) (*paysql
 	}
 	policy := db.DefaultRetryPolicy
 	policy.MaxAttempts = a.cfg.TxMaxAttempts
+	// The lines are written as the ledger's bulk rows are (BULK_WRITE).
+	method, err := sqlstore.ChooseBulkMethod(cmd.Context(), pool, a.cfg.BulkWrite)
+	if err != nil {
+		return nil, err
+	}
 	opts := []paysql.RunOption{paysql.WithSchedules(sch), paysql.WithRunRetryPolicy(policy), paysql.WithRunClock(runClock),
-		paysql.WithRunLease(a.cfg.LeaseTTL)}
+		paysql.WithRunLease(a.cfg.LeaseTTL), paysql.WithRunBulkInsert(method == sqlstore.BulkInsert)}
 	if progress != nil {
 		opts = append(opts, paysql.WithProgress(progress))
 	}

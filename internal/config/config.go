@@ -42,7 +42,7 @@ var Settings = []Setting{
 	{"LEDGER_TOKEN", "", "API token ledgerctl's staff commands send (`--token` overrides it; else the file `ledgerctl/token` of the user's config directory, mode 0600) (a secret: never shown)"},
 	{"DATABASE_URL", db.DefaultURL, "CockroachDB or PostgreSQL connection string (pool size: `pool_max_conns=N` in its query string); the database is created if missing"},
 	{"TX_MAX_ATTEMPTS", "30", "attempts of a write transaction that loses a serialization conflict before giving up"},
-	{"BULK_WRITE", "auto", "how rows are written in bulk (bulk entries, statement lines, matches): auto (COPY where the database role may, multi-row INSERTs elsewhere, decided at start and logged), copy, or insert"},
+	{"BULK_WRITE", "auto", "how rows are written in bulk (bulk entries, ADA run lines, statement lines, matches): auto (COPY where the database role may, multi-row INSERTs elsewhere, decided at start and logged), copy, or insert"},
 	{"AUTO_MIGRATE", "true", "apply pending schema migrations when ledgerd starts"},
 	{"HTTP_ADDR", "127.0.0.1:8080", "address of the staff HTTP API, /metrics, /healthz and /readyz"},
 	{"HTTP_MAX_BODY_BYTES", "1048576", "largest accepted request body, in bytes"},

@@ -162,7 +162,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	}()
 
 	runs := paysql.NewRunStore(pool, paysql.WithSchedules(schedules), paysql.WithRunRetryPolicy(policy), paysql.WithRunClock(o.now),
-		paysql.WithRunLease(cfg.LeaseTTL))
+		paysql.WithRunLease(cfg.LeaseTTL), paysql.WithRunBulkInsert(cfg.BulkInsert))
 	if cfg.ADARunDay > 0 {
 		sch := payments.Scheduler{Day: cfg.ADARunDay}
 		reg.MustRegister(paysql.ADAOverdueGauge(runs, sch, o.now))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/errs"
@@ -19,9 +20,14 @@ import (
 
 // lineRows are the lines a chunk writes, column by column.
 type lineRows struct {
-	batches, ids, schemes, kinds, bens, periods, refs      []string
-	gross, deduction, net, basis, deductions, names, ibans []string
-	bics, explanations                                     []string
+	batches                                  []uuid.UUID
+	ids, schemes, kinds, bens, periods, refs []string
+	gross, deduction, net, basis             []decimal.Decimal
+	deductions, names, ibans, bics           []string
+	// explanations holds the lines' explanations (JSON) one after the
+	// other, the ith ending at explained[i].
+	explanations []byte
+	explained    []int
 	// seen is, for an ADA line, how many of the beneficiary's facts
 	// covering its period the run read (see runs.go); -1 for the others.
 	seen []int64
@@ -31,48 +37,50 @@ func (r *lineRows) n() int { return len(r.ids) }
 
 // add checks a line against what the table holds and adds it.
 func (r *lineRows) add(l payments.BatchLine) error {
-	what := fmt.Sprintf("line %s (%s of %s for %s)", l.ID, l.Scheme, l.BeneficiaryID, l.Period)
+	what := func() string {
+		return fmt.Sprintf("line %s (%s of %s for %s)", l.ID, l.Scheme, l.BeneficiaryID, l.Period)
+	}
 	switch {
 	case l.ID == "" || len(l.ID) > payments.LineIDLen:
-		return fmt.Errorf("%s: an id must have 1 to %d characters", what, payments.LineIDLen)
+		return fmt.Errorf("%s: an id must have 1 to %d characters", what(), payments.LineIDLen)
 	case l.Gross.IsNegative() || l.Deduction.IsNegative() || l.Net.IsNegative():
-		return fmt.Errorf("%s: gross %s, deduction %s and net %s must not be negative", what, l.Gross, l.Deduction, l.Net)
+		return fmt.Errorf("%s: gross %s, deduction %s and net %s must not be negative", what(), l.Gross, l.Deduction, l.Net)
 	case !l.Net.Equal(l.Gross.Sub(l.Deduction)):
-		return fmt.Errorf("%s: net %s is not gross %s less deduction %s", what, l.Net, l.Gross, l.Deduction)
+		return fmt.Errorf("%s: net %s is not gross %s less deduction %s", what(), l.Net, l.Gross, l.Deduction)
 	}
-	for _, a := range []decimal.Decimal{l.Gross, l.Deduction, l.Net, l.Basis} {
-		if err := cents(what, a); err != nil {
-			return err
+	for _, a := range [...]decimal.Decimal{l.Gross, l.Deduction, l.Net, l.Basis} {
+		if !isCents(a) {
+			return cents(what(), a)
 		}
 	}
-	deductions := l.Deductions
-	if deductions == nil {
-		deductions = []payments.Deduction{}
+	ds := []byte("[]")
+	if len(l.Deductions) > 0 {
+		var err error
+		if ds, err = json.Marshal(l.Deductions); err != nil {
+			return fmt.Errorf("%s: deductions: %w", what(), err)
+		}
 	}
-	ds, err := json.Marshal(deductions)
+	ex, err := l.Explanation.AppendJSON(r.explanations)
 	if err != nil {
-		return fmt.Errorf("%s: deductions: %w", what, err)
+		return fmt.Errorf("%s: explanation: %w", what(), err)
 	}
-	ex, err := json.Marshal(l.Explanation)
-	if err != nil {
-		return fmt.Errorf("%s: explanation: %w", what, err)
-	}
-	r.batches = append(r.batches, l.BatchID.String())
+	r.batches = append(r.batches, l.BatchID)
 	r.ids = append(r.ids, l.ID)
 	r.schemes = append(r.schemes, string(l.Scheme))
 	r.kinds = append(r.kinds, string(l.Kind))
 	r.bens = append(r.bens, l.BeneficiaryID)
 	r.periods = append(r.periods, l.Period.String())
 	r.refs = append(r.refs, l.Ref)
-	r.gross = append(r.gross, l.Gross.StringFixed(2))
-	r.deduction = append(r.deduction, l.Deduction.StringFixed(2))
-	r.net = append(r.net, l.Net.StringFixed(2))
-	r.basis = append(r.basis, l.Basis.StringFixed(2))
+	r.gross = append(r.gross, l.Gross)
+	r.deduction = append(r.deduction, l.Deduction)
+	r.net = append(r.net, l.Net)
+	r.basis = append(r.basis, l.Basis)
 	r.deductions = append(r.deductions, string(ds))
 	r.names = append(r.names, l.Payee.Name)
 	r.ibans = append(r.ibans, l.Payee.IBAN)
 	r.bics = append(r.bics, l.Payee.BIC)
-	r.explanations = append(r.explanations, string(ex))
+	r.explanations = ex
+	r.explained = append(r.explained, len(ex))
 	r.seen = append(r.seen, -1)
 	return nil
 }
@@ -86,8 +94,91 @@ func (r *lineRows) statement() statement {
 		FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[],
 			$10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[], $15::TEXT[], $16::TEXT[], $17::BIGINT[])
 			AS u (b, id, s, k, ben, p, r, g, d, n, ba, ds, pn, pi, pb, e, fs)`,
-		args: []any{r.batches, r.ids, r.schemes, r.kinds, r.bens, r.periods, r.refs, r.gross, r.deduction, r.net, r.basis,
-			r.deductions, r.names, r.ibans, r.bics, r.explanations, r.seen}}
+		args: []any{uuidStrings(r.batches), r.ids, r.schemes, r.kinds, r.bens, r.periods, r.refs, fixed2(r.gross), fixed2(r.deduction),
+			fixed2(r.net), fixed2(r.basis), r.deductions, r.names, r.ibans, r.bics, r.explanationStrings(), r.seen}}
+}
+
+// explanation returns the explanation of the ith line.
+func (r *lineRows) explanation(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = r.explained[i-1]
+	}
+	return r.explanations[start:r.explained[i]]
+}
+
+// explanationStrings returns the explanations, as a multi-row INSERT takes
+// them.
+func (r *lineRows) explanationStrings() []string {
+	out := make([]string, len(r.explained))
+	for i := range out {
+		out[i] = string(r.explanation(i))
+	}
+	return out
+}
+
+// totals adds up the lines per scheme.
+func (r *lineRows) totals() map[payments.Scheme]payments.Totals {
+	out := map[payments.Scheme]payments.Totals{}
+	for i := range r.ids {
+		t := out[payments.Scheme(r.schemes[i])]
+		t.Add(payments.BatchLine{Gross: r.gross[i], Deduction: r.deduction[i], Net: r.net[i]})
+		out[payments.Scheme(r.schemes[i])] = t
+	}
+	return out
+}
+
+// lineWriteCols are the columns of batch_lines a run writes.
+var lineWriteCols = []string{"batch_id", "id", "scheme", "kind", "beneficiary_id", "period", "ref", "gross", "deduction", "net", "basis",
+	"deductions", "payee_name", "payee_iban", "payee_bic", "explanation", "facts_seen"}
+
+// write writes the lines in tx: with COPY, or with a multi-row INSERT when
+// insert is set (a role that may not COPY, as BULK_WRITE says). Both write
+// the same rows.
+func (r *lineRows) write(ctx context.Context, tx pgx.Tx, insert bool) error {
+	if insert || r.n() == 0 {
+		return execStatement(ctx, tx, r.statement())
+	}
+	row := make([]any, len(lineWriteCols))
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"batch_lines"}, lineWriteCols, pgx.CopyFromSlice(r.n(), func(i int) ([]any, error) {
+		var seen any
+		if r.seen[i] != -1 {
+			seen = r.seen[i]
+		}
+		row[0] = pgtype.UUID{Bytes: r.batches[i], Valid: true}
+		row[1], row[2], row[3], row[4], row[5], row[6] = r.ids[i], r.schemes[i], r.kinds[i], r.bens[i], r.periods[i], r.refs[i]
+		row[7], row[8], row[9], row[10] = numeric(r.gross[i]), numeric(r.deduction[i]), numeric(r.net[i]), numeric(r.basis[i])
+		row[11] = r.deductions[i]
+		row[12], row[13], row[14], row[15], row[16] = r.names[i], r.ibans[i], r.bics[i], r.explanation(i), seen
+		return row, nil
+	}))
+	if err != nil {
+		return fmt.Errorf("write %d batch lines: %w", r.n(), err)
+	}
+	return nil
+}
+
+// numeric is d as COPY writes it.
+func numeric(d decimal.Decimal) pgtype.Numeric {
+	return pgtype.Numeric{Int: d.Coefficient(), Exp: d.Exponent(), Valid: true}
+}
+
+// fixed2 writes amounts with two decimals, as the arrays of a multi-row
+// INSERT take them.
+func fixed2(ds []decimal.Decimal) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.StringFixed(2)
+	}
+	return out
+}
+
+func uuidStrings(ids []uuid.UUID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
 }
 
 // totalRows are a batch's totals per scheme.

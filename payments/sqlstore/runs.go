@@ -67,6 +67,9 @@ type RunStore struct {
 	lease    time.Duration
 	holder   string
 	progress func(payments.Run)
+	// bulkInsert writes an ADA run's lines with multi-row INSERTs rather
+	// than COPY.
+	bulkInsert bool
 }
 
 var _ payments.Runs = (*RunStore)(nil)
@@ -117,8 +120,15 @@ func WithRunHolder(name string) RunOption {
 	}
 }
 
+// WithRunBulkInsert, when insert is set, has the ADA runs write their
+// lines with multi-row INSERTs rather than COPY (the default): for a
+// database role that may not COPY, as BULK_WRITE=insert, or auto on such a
+// role, says. The rows written are the same.
+func WithRunBulkInsert(insert bool) RunOption { return func(s *RunStore) { s.bulkInsert = insert } }
+
 // WithProgress sets a function called after each chunk a run writes, with
-// the run as it stands: for progress bars and logs.
+// the run as it stands: for progress bars and logs. (An ADA run records its
+// progress in its row after its first chunk, then every few seconds.)
 func WithProgress(fn func(payments.Run)) RunOption { return func(s *RunStore) { s.progress = fn } }
 
 // NewRunStore returns a RunStore on pool.
@@ -178,7 +188,8 @@ func (s *RunStore) StartADARun(ctx context.Context, p payments.Period, trigger p
 			return payments.Run{}, err
 		}
 		s.collect(ctx)
-		return s.end(ctx, run, s.adaRun(ctx, &run))
+		totals, err := s.adaRun(ctx, &run)
+		return s.end(ctx, run, totals, err)
 	})
 }
 
@@ -204,7 +215,7 @@ func (s *RunStore) StartGrantsRun(ctx context.Context, day ledger.Date, trigger 
 			return payments.Run{}, err
 		}
 		s.collect(ctx)
-		return s.end(ctx, run, s.grantsRun(ctx, &run))
+		return s.end(ctx, run, nil, s.grantsRun(ctx, &run))
 	})
 }
 
@@ -298,9 +309,9 @@ func (s *RunStore) begin(ctx context.Context, kind payments.RunKind, p payments.
 // end finishes a run: on success its batch becomes the period's draft; on
 // failure the run is marked failed (even when ctx was cancelled) and its
 // lines are removed. It returns the run as it ends.
-func (s *RunStore) end(ctx context.Context, run payments.Run, cause error) (payments.Run, error) {
+func (s *RunStore) end(ctx context.Context, run payments.Run, totals map[payments.Scheme]payments.Totals, cause error) (payments.Run, error) {
 	if cause == nil {
-		cause = s.finish(ctx, &run)
+		cause = s.finish(ctx, &run, totals)
 	}
 	if cause == nil {
 		s.collect(ctx)
@@ -329,8 +340,10 @@ func (s *RunStore) end(ctx context.Context, run payments.Run, cause error) (paym
 }
 
 // finish makes the run's batch the period's draft, with its totals, in one
-// transaction, and marks the draft it replaces.
-func (s *RunStore) finish(ctx context.Context, run *payments.Run) error {
+// transaction, and marks the draft it replaces. totals, when not nil, are
+// the totals of the lines the run's committed chunks wrote, which are the
+// batch's (its chunks alone write it, once each); else they are read.
+func (s *RunStore) finish(ctx context.Context, run *payments.Run, written map[payments.Scheme]payments.Totals) error {
 	return db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
 		now := s.stamp()
 		tag, err := tx.Exec(ctx, `UPDATE runs SET status = 'done', finished_at = $2, heartbeat_at = $2 WHERE id = $1 AND status = 'running'`,
@@ -341,14 +354,20 @@ func (s *RunStore) finish(ctx context.Context, run *payments.Run) error {
 		if tag.RowsAffected() != 1 {
 			return errs.E(errs.Conflict, "run %s was stopped before it finished (its lease expired)", run.ID)
 		}
-		totals, err := readTotals(ctx, tx, []string{run.BatchID.String()}, `SELECT batch_id, scheme, count(*), sum(gross), sum(deduction), sum(net)
-			FROM batch_lines WHERE batch_id = ANY($1::UUID[]) GROUP BY batch_id, scheme`)
-		if err != nil {
-			return fmt.Errorf("add up the batch: %w", err)
+		totals := map[uuid.UUID]map[payments.Scheme]payments.Totals{run.BatchID: written}
+		if written == nil {
+			totals, err = readTotals(ctx, tx, []string{run.BatchID.String()}, `SELECT batch_id, scheme, count(*), sum(gross), sum(deduction), sum(net)
+				FROM batch_lines WHERE batch_id = ANY($1::UUID[]) GROUP BY batch_id, scheme`)
+			if err != nil {
+				return fmt.Errorf("add up the batch: %w", err)
+			}
 		}
 		var t totalRows
 		lines := 0
 		for scheme, x := range totals[run.BatchID] {
+			if x.Lines == 0 {
+				continue
+			}
 			t.add(run.BatchID, scheme, x)
 			lines += x.Lines
 		}

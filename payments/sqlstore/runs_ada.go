@@ -53,7 +53,7 @@ type adaState struct {
 	paid map[payments.Period]bool
 }
 
-func (s *RunStore) adaRun(ctx context.Context, run *payments.Run) error {
+func (s *RunStore) adaRun(ctx context.Context, run *payments.Run) (map[payments.Scheme]payments.Totals, error) {
 	st := adaState{oldest: payments.PeriodOf(run.Day), since: map[payments.Period]time.Time{}, paid: map[payments.Period]bool{}}
 	for range payments.LimitationMonths {
 		st.oldest = st.oldest.Prev()
@@ -71,16 +71,16 @@ func (s *RunStore) adaRun(ctx context.Context, run *payments.Run) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("read the last approved ADA runs: %w", err)
+		return nil, fmt.Errorf("read the last approved ADA runs: %w", err)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT DISTINCT period FROM batches WHERE kind = 'ada' AND status NOT IN `+notPaid+`
 		AND period >= $1 AND period < $2 ORDER BY period`, st.oldest.String(), run.Period.String())
 	if err != nil {
-		return fmt.Errorf("read the periods paid: %w", err)
+		return nil, fmt.Errorf("read the periods paid: %w", err)
 	}
 	paid, err := pgx.CollectRows(rows, scanPeriod)
 	if err != nil {
-		return fmt.Errorf("read the periods paid: %w", err)
+		return nil, fmt.Errorf("read the periods paid: %w", err)
 	}
 	for _, p := range paid {
 		st.paid[p] = true
@@ -93,37 +93,59 @@ func (s *RunStore) adaRun(ctx context.Context, run *payments.Run) error {
 // once: one chunk's computing overlaps another's writing.
 const adaWorkers = 2
 
+// progressEvery is how often a run records its progress in its row: the
+// update waits for the chunks in flight, which share the row (fence), so
+// it is done once in a while rather than after every chunk.
+const progressEvery = 5 * time.Second
+
+// benRange is the beneficiaries of a chunk: ids, in order, every
+// beneficiary after after up to the last of ids. Its reads select the range,
+// which the indexes of the tables read lead with, and use the rows of ids.
+type benRange struct {
+	after string
+	ids   []string
+}
+
+func (r benRange) last() string { return r.ids[len(r.ids)-1] }
+
 // adaChunks reads the beneficiaries in chunks of ids and has adaWorkers
 // goroutines compute and write them, each chunk in its own transaction.
-// The run's progress is recorded after each chunk, in a transaction of its
-// own, so that the chunks never write the same row.
-func (s *RunStore) adaChunks(ctx context.Context, run *payments.Run, st *adaState) error {
+// The run's progress is recorded in a transaction of its own, after the
+// first chunk, then at most every progressEvery, and at the end, so that
+// the chunks never write the same row; the progress function hears of
+// every chunk, after the first chunk's progress is recorded. It returns the totals of
+// the lines written, per scheme.
+func (s *RunStore) adaChunks(ctx context.Context, run *payments.Run, st *adaState) (map[payments.Scheme]payments.Totals, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	work := make(chan []string)
+	work := make(chan benRange)
 	type done struct{ processed, lines int }
-	results := make(chan done)
+	type chunkDone struct {
+		done
+		totals map[payments.Scheme]payments.Totals
+	}
+	results := make(chan chunkDone, adaWorkers)
 	var wg sync.WaitGroup
 	for range adaWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ids := range work {
-				var lines int
+			for r := range work {
+				var totals map[payments.Scheme]payments.Totals
 				err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
 					var err error
-					lines, err = s.adaChunk(ctx, tx, run, st, ids)
+					totals, err = s.adaChunk(ctx, tx, run, st, r)
 					return err
 				})
 				if err != nil {
 					if errs.CodeOf(err) == errs.Internal {
-						err = fmt.Errorf("beneficiaries %s to %s: %w", ids[0], ids[len(ids)-1], err)
+						err = fmt.Errorf("beneficiaries %s to %s: %w", r.ids[0], r.last(), err)
 					}
 					cancel(err)
 					continue
 				}
 				select {
-				case results <- done{len(ids), lines}:
+				case results <- chunkDone{done{len(r.ids), linesOf(totals)}, totals}:
 				case <-ctx.Done():
 				}
 			}
@@ -147,7 +169,7 @@ func (s *RunStore) adaChunks(ctx context.Context, run *payments.Run, st *adaStat
 				return
 			}
 			select {
-			case work <- ids:
+			case work <- benRange{after: cursor, ids: ids}:
 			case <-ctx.Done():
 				return
 			}
@@ -161,19 +183,56 @@ func (s *RunStore) adaChunks(ctx context.Context, run *payments.Run, st *adaStat
 		wg.Wait()
 		close(results)
 	}()
-	for r := range results {
+	// The first chunk is recorded at once: a run shows its progress from
+	// its first chunk on.
+	var pending done
+	var recorded time.Time
+	record := func() error {
+		if pending == (done{}) {
+			return nil
+		}
 		err := db.InTxWith(ctx, s.pool, s.retry, func(ctx context.Context, tx pgx.Tx) error {
-			return heartbeat(ctx, tx, run, s.stamp(), r.processed, r.lines)
+			return heartbeat(ctx, tx, run, s.stamp(), pending.processed, pending.lines)
 		})
-		if err != nil {
-			cancel(err)
+		pending, recorded = done{}, time.Now()
+		return err
+	}
+	sums := map[payments.Scheme]payments.Totals{}
+	for r := range results {
+		if context.Cause(ctx) != nil {
 			continue
+		}
+		for scheme, t := range r.totals {
+			sum := sums[scheme]
+			sum.Lines += t.Lines
+			sum.Gross, sum.Deduction, sum.Net = sum.Gross.Add(t.Gross), sum.Deduction.Add(t.Deduction), sum.Net.Add(t.Net)
+			sums[scheme] = sum
 		}
 		run.Processed += r.processed
 		run.Lines += r.lines
+		pending.processed += r.processed
+		pending.lines += r.lines
+		if time.Since(recorded) >= progressEvery {
+			if err := record(); err != nil {
+				cancel(err)
+				continue
+			}
+		}
 		s.report(*run)
 	}
-	return context.Cause(ctx)
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return sums, record()
+}
+
+// linesOf counts the lines of totals.
+func linesOf(totals map[payments.Scheme]payments.Totals) int {
+	n := 0
+	for _, t := range totals {
+		n += t.Lines
+	}
+	return n
 }
 
 func scanPeriod(r pgx.CollectableRow) (payments.Period, error) {
@@ -186,36 +245,40 @@ func scanPeriod(r pgx.CollectableRow) (payments.Period, error) {
 
 // adaChunk computes and writes the lines of the beneficiaries ids, and
 // returns how many it wrote.
-func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, st *adaState, ids []string) (int, error) {
+func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, st *adaState, r benRange) (map[payments.Scheme]payments.Totals, error) {
 	now := s.stamp()
+	ids := r.ids
 	if err := fence(ctx, tx, run); err != nil {
-		return 0, err
+		return nil, err
 	}
-	facts, err := readFactsOf(ctx, tx, ids)
+	facts, err := readFactsIn(ctx, tx, r)
 	if err != nil {
-		return 0, fmt.Errorf("read facts: %w", err)
+		return nil, fmt.Errorf("read facts: %w", err)
 	}
-	paid, err := readPaid(ctx, tx, ids, st.oldest, run.Period)
+	paid, err := readPaid(ctx, tx, r, st.oldest, run.Period)
 	if err != nil {
-		return 0, fmt.Errorf("read what was paid: %w", err)
+		return nil, fmt.Errorf("read what was paid: %w", err)
 	}
 	var lately map[string]map[payments.Period]bool
 	if len(st.since) > 0 && (len(st.paid) > 0 || len(paid) > 0) {
-		lately, err = readLateFacts(ctx, tx, ids, st.since)
+		lately, err = readLateFacts(ctx, tx, r, st.since)
 		if err != nil {
-			return 0, fmt.Errorf("read the facts applied since the periods were run: %w", err)
+			return nil, fmt.Errorf("read the facts applied since the periods were run: %w", err)
 		}
 	}
-	debts, err := readDebts(ctx, tx, ids)
+	debts, err := readDebts(ctx, tx, r)
 	if err != nil {
-		return 0, fmt.Errorf("read overpayments: %w", err)
+		return nil, fmt.Errorf("read overpayments: %w", err)
 	}
-	payees, err := readPayees(ctx, tx, ids, now)
+	payees, err := readPayees(ctx, tx, r, now)
 	if err != nil {
-		return 0, fmt.Errorf("read payees: %w", err)
+		return nil, fmt.Errorf("read payees: %w", err)
 	}
 
 	var lines lineRows
+	// The days of the run's period, one beneficiary at a time: what
+	// ComputeADALines makes of them keeps none of them.
+	var days []payments.Day
 	var found foundRows
 	var checks checkRows
 	for _, id := range ids {
@@ -223,8 +286,9 @@ func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, s
 		if fs == nil {
 			fs = newFacts(nil)
 		}
+		days = appendDays(days[:0], fs, run.Period)
 		c := payments.ADACase{
-			BeneficiaryID: id, Period: run.Period, Days: daysOf(fs, run.Period), Paid: paid[id][run.Period].paid,
+			BeneficiaryID: id, Period: run.Period, Days: days, Paid: paid[id][run.Period].paid,
 			Debts: debts[id], Payee: payees[id],
 		}
 		c.RightsEnd = payments.RightsEndIn(c.Days, fs.day(run.Period.Last().AddDays(1)))
@@ -239,18 +303,18 @@ func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, s
 		}
 		out, err := payments.ComputeADALines(run.ID, now, c, s.sch)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		for _, l := range out.Lines {
 			l.BatchID = run.BatchID
 			if err := lines.add(l); err != nil {
-				return 0, err
+				return nil, err
 			}
 			lines.seen[len(lines.seen)-1] = fs.seen(l.Period)
 		}
 		for _, o := range out.Overpayments {
 			if err := found.add(run.BatchID, o, fs.seen(o.Period)); err != nil {
-				return 0, err
+				return nil, err
 			}
 		}
 		for _, e := range c.Earlier {
@@ -259,12 +323,15 @@ func (s *RunStore) adaChunk(ctx context.Context, tx pgx.Tx, run *payments.Run, s
 			}
 		}
 	}
-	for _, w := range []statement{lines.statement(), found.statement(), checks.statement(now)} {
+	if err := lines.write(ctx, tx, s.bulkInsert); err != nil {
+		return nil, err
+	}
+	for _, w := range []statement{found.statement(), checks.statement(now)} {
 		if err := execStatement(ctx, tx, w); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
-	return lines.n(), nil
+	return lines.totals(), nil
 }
 
 // unchanged reports whether a beneficiary's outcome has neither a line nor
@@ -303,9 +370,9 @@ func (fs *facts) seen(q payments.Period) int64 {
 	return int64(sort.Search(len(fs.effective), func(i int) bool { return fs.effective[i].After(last) }))
 }
 
-// readLateFacts returns, per beneficiary of ids, the periods of since that
+// readLateFacts returns, per beneficiary of r, the periods of since that
 // one of their facts covering a day of was applied after since[period].
-func readLateFacts(ctx context.Context, q querier, ids []string, since map[payments.Period]time.Time) (map[string]map[payments.Period]bool, error) {
+func readLateFacts(ctx context.Context, q querier, r benRange, since map[payments.Period]time.Time) (map[string]map[payments.Period]bool, error) {
 	var periods, lasts []string
 	var times []time.Time
 	for p, t := range since {
@@ -315,8 +382,8 @@ func readLateFacts(ctx context.Context, q querier, ids []string, since map[payme
 	}
 	out := map[string]map[payments.Period]bool{}
 	err := queryEach(ctx, q, `SELECT DISTINCT f.beneficiary_id, s.p FROM ada_facts f JOIN events e ON e.event_id = f.event_id
-		JOIN unnest($2::TEXT[], $3::TEXT[], $4::TIMESTAMPTZ[]) AS s (p, l, t) ON f.effective <= s.l::DATE AND e.applied_at > s.t
-		WHERE f.beneficiary_id = ANY($1::TEXT[])`, []any{ids, periods, lasts, times}, func(r pgx.Rows) error {
+		JOIN unnest($3::TEXT[], $4::TEXT[], $5::TIMESTAMPTZ[]) AS s (p, l, t) ON f.effective <= s.l::DATE AND e.applied_at > s.t
+		WHERE f.beneficiary_id > $1 AND f.beneficiary_id <= $2`, []any{r.after, r.last(), periods, lasts, times}, func(r pgx.Rows) error {
 		var id, period string
 		if err := r.Scan(&id, &period); err != nil {
 			return err
@@ -342,8 +409,13 @@ func anyCovered(days []payments.Day) bool {
 
 // daysOf returns what applied on each day of p.
 func daysOf(fs *facts, p payments.Period) []payments.Day {
-	out := make([]payments.Day, 0, p.Days())
-	for d := p.First(); !d.After(p.Last()); d = d.AddDays(1) {
+	return appendDays(make([]payments.Day, 0, 31), fs, p)
+}
+
+// appendDays appends what applied on each day of p to out.
+func appendDays(out []payments.Day, fs *facts, p payments.Period) []payments.Day {
+	last := p.Last()
+	for d := p.First(); !d.After(last); d = d.NextDay() {
 		out = append(out, fs.day(d))
 	}
 	return out
@@ -351,9 +423,20 @@ func daysOf(fs *facts, p payments.Period) []payments.Day {
 
 // readFactsOf returns the ADA facts of the beneficiaries ids that have any.
 func readFactsOf(ctx context.Context, q querier, ids []string) (map[string]*facts, error) {
+	return readFacts(ctx, q, queryEach, `beneficiary_id = ANY($1::TEXT[])`, ids)
+}
+
+// readFactsIn returns the ADA facts of the beneficiaries of r that have
+// any.
+func readFactsIn(ctx context.Context, q querier, r benRange) (map[string]*facts, error) {
+	return readFacts(ctx, q, queryRange, `beneficiary_id > $1 AND beneficiary_id <= $2`, r.after, r.last())
+}
+
+// readFacts returns the ADA facts where selects, by beneficiary.
+func readFacts(ctx context.Context, q querier, query queryFunc, where string, args ...any) (map[string]*facts, error) {
 	all := map[string][]fact{}
-	err := queryEach(ctx, q, `SELECT beneficiary_id, `+factCols+` FROM ada_facts WHERE beneficiary_id = ANY($1::TEXT[])`,
-		[]any{ids}, func(r pgx.Rows) error {
+	err := query(ctx, q, `SELECT beneficiary_id, `+factCols+` FROM ada_facts WHERE `+where,
+		args, func(r pgx.Rows) error {
 			var id string
 			var f fact
 			var adults, children int64
@@ -406,11 +489,11 @@ type paidState struct {
 	seen  int64
 }
 
-// readPaid returns, per beneficiary and period from oldest to last, what
+// readPaid returns, per beneficiary of br and period from oldest to last, what
 // was paid for ADA, with the record of the period's last computation that
 // holds: that of an approved line or overpayment (period_payments), or of
 // a period found unchanged (period_checks), whose due is what was paid.
-func readPaid(ctx context.Context, q querier, ids []string, oldest, last payments.Period) (map[string]map[payments.Period]paidState, error) {
+func readPaid(ctx context.Context, q querier, br benRange, oldest, last payments.Period) (map[string]map[payments.Period]paidState, error) {
 	type record struct {
 		due  decimal.Decimal
 		seen int64
@@ -421,13 +504,13 @@ func readPaid(ctx context.Context, q querier, ids []string, oldest, last payment
 	}
 	records := map[key][]record{}
 	out := map[string]map[payments.Period]paidState{}
-	err := queryEach(ctx, q, `SELECT beneficiary_id, period, sum(gross), due, max(facts_seen) FROM (
+	err := queryRange(ctx, q, `SELECT beneficiary_id, period, sum(gross), due, max(facts_seen) FROM (
 			SELECT beneficiary_id, period, gross, due, facts_seen FROM period_payments
-			WHERE beneficiary_id = ANY($1::TEXT[]) AND scheme = 'ada' AND period >= $2 AND period <= $3
+			WHERE beneficiary_id > $1 AND beneficiary_id <= $2 AND scheme = 'ada' AND period >= $3 AND period <= $4
 			UNION ALL
 			SELECT beneficiary_id, period, 0::DECIMAL(19,2), due, facts_seen FROM period_checks
-			WHERE beneficiary_id = ANY($1::TEXT[]) AND period >= $2 AND period <= $3
-		) AS x GROUP BY beneficiary_id, period, due`, []any{ids, oldest.String(), last.String()}, func(r pgx.Rows) error {
+			WHERE beneficiary_id > $1 AND beneficiary_id <= $2 AND period >= $3 AND period <= $4
+		) AS x GROUP BY beneficiary_id, period, due`, []any{br.after, br.last(), oldest.String(), last.String()}, func(r pgx.Rows) error {
 		var id, period string
 		var sum, due decimal.NullDecimal
 		var seen *int64
@@ -464,14 +547,14 @@ func readPaid(ctx context.Context, q querier, ids []string, oldest, last payment
 	return out, err
 }
 
-// readDebts returns the beneficiaries' overpayments with what remains of
-// each once the approved deductions are taken off.
-func readDebts(ctx context.Context, q querier, ids []string) (map[string][]payments.Debt, error) {
+// readDebts returns the overpayments of the beneficiaries of br with what
+// remains of each once the approved deductions are taken off.
+func readDebts(ctx context.Context, q querier, br benRange) (map[string][]payments.Debt, error) {
 	out := map[string][]payments.Debt{}
-	err := queryEach(ctx, q, `SELECT o.beneficiary_id, o.overpayment_id, o.established_at, o.fraud, o.amount - COALESCE(sum(r.amount), 0)
+	err := queryRange(ctx, q, `SELECT o.beneficiary_id, o.overpayment_id, o.established_at, o.fraud, o.amount - COALESCE(sum(r.amount), 0)
 		FROM overpayments o LEFT JOIN recoveries r ON r.overpayment_id = o.overpayment_id
-		WHERE o.beneficiary_id = ANY($1::TEXT[])
-		GROUP BY o.beneficiary_id, o.overpayment_id, o.established_at, o.fraud, o.amount`, []any{ids}, func(r pgx.Rows) error {
+		WHERE o.beneficiary_id > $1 AND o.beneficiary_id <= $2
+		GROUP BY o.beneficiary_id, o.overpayment_id, o.established_at, o.fraud, o.amount`, []any{br.after, br.last()}, func(r pgx.Rows) error {
 		var id string
 		var d payments.Debt
 		err := r.Scan(&id, &d.OverpaymentID, &d.EstablishedAt, &d.Fraud, &d.Remaining)
@@ -481,12 +564,12 @@ func readDebts(ctx context.Context, q querier, ids []string) (map[string][]payme
 	return out, err
 }
 
-// readPayees returns the ADA payee in force at t of each beneficiary that
-// has one, as PayeeAt does.
-func readPayees(ctx context.Context, q querier, ids []string, t time.Time) (map[string]payments.Payee, error) {
+// readPayees returns the ADA payee in force at t of each beneficiary of br
+// that has one, as PayeeAt does.
+func readPayees(ctx context.Context, q querier, br benRange, t time.Time) (map[string]payments.Payee, error) {
 	out := map[string]payments.Payee{}
-	err := queryEach(ctx, q, `SELECT beneficiary_id, name, iban, bic FROM payees WHERE beneficiary_id = ANY($1::TEXT[]) AND since <= $2
-		ORDER BY beneficiary_id, since, event_id`, []any{ids, t}, func(r pgx.Rows) error {
+	err := queryRange(ctx, q, `SELECT beneficiary_id, name, iban, bic FROM payees WHERE beneficiary_id > $1 AND beneficiary_id <= $2
+		AND since <= $3 ORDER BY beneficiary_id, since, event_id`, []any{br.after, br.last(), t}, func(r pgx.Rows) error {
 		var id string
 		var p payments.Payee
 		err := r.Scan(&id, &p.Name, &p.IBAN, &p.BIC)
@@ -500,6 +583,26 @@ func readPayees(ctx context.Context, q querier, ids []string, t time.Time) (map[
 // their sizes, and calls fn for every row.
 func queryEach(ctx context.Context, q querier, sql string, args []any, fn func(pgx.Rows) error) error {
 	rows, err := q.Query(ctx, sql, append([]any{pgx.QueryExecModeDescribeExec}, args...)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// queryFunc runs a query and calls fn for every row.
+type queryFunc func(ctx context.Context, q querier, sql string, args []any, fn func(pgx.Rows) error) error
+
+// queryRange runs a query that selects a range of beneficiaries (benRange),
+// as a prepared statement: its plan, an index range scan, does not depend
+// on the range's bounds.
+func queryRange(ctx context.Context, q querier, sql string, args []any, fn func(pgx.Rows) error) error {
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return err
 	}
@@ -579,6 +682,9 @@ func (c *checkRows) statement(now time.Time) statement {
 			checked_at = excluded.checked_at`,
 		args: []any{c.bens, c.periods, c.seen, c.dues, now}}
 }
+
+// isCents reports whether cents(what, d) finds nothing to say.
+func isCents(d decimal.Decimal) bool { return cents("", d) == nil }
 
 // cents checks that an amount is whole cents, as DECIMAL(19,2) keeps it.
 func cents(what string, d decimal.Decimal) error {
