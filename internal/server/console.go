@@ -31,6 +31,7 @@ type consoleServices struct {
 		console.DeadLetterReader
 	}
 	books    console.Books
+	budget   console.Budget
 	gateway  *bank.HTTPGateway
 	consumer *kafka.Consumer
 	mode     Mode
@@ -47,7 +48,7 @@ func withConsole(ctx context.Context, cfg config.Config, log *slog.Logger, api h
 		return api, nil
 	}
 	c, err := console.New(ctx, console.Options{Config: cfg.Console, Dev: cfg.Dev, Pool: s.pool, Batches: s.batches,
-		Workflow: s.workflow, Files: s.files, Exceptions: s.excs, Audit: s.audit, Reconcile: s.recon, Beneficiaries: s.people, Books: s.books, DeadLetters: s.people, BankAccount: cfg.DebtorIBAN, Logger: log, State: s.state})
+		Workflow: s.workflow, Files: s.files, Exceptions: s.excs, Audit: s.audit, Reconcile: s.recon, Beneficiaries: s.people, Books: s.books, DeadLetters: s.people, Budget: s.budget, BudgetMinMonths: cfg.BudgetMinMonths, BankAccount: cfg.DebtorIBAN, Logger: log, State: s.state})
 	if err != nil {
 		return nil, err
 	}
