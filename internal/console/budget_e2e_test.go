@@ -211,6 +211,16 @@ func TestConsoleBudgetRefusals(t *testing.T) {
 	if page, _ := get(t, luc, l.base+"/console/a-traiter"); !strings.Contains(page, `href="/console/budget"`) {
 		t.Error("an auditor is not shown the budget")
 	}
+	// Agnès holds the budget role alone: as in the API, the pages open to
+	// every other role are not hers.
+	if page, _ := get(t, agnes, budget); strings.Contains(page, `href="/console/lots"`) || !strings.Contains(page, `href="/console/budget"`) {
+		t.Error("a person of the budget role alone: the batches offered, or the budget not")
+	}
+	for _, p := range []string{"/console/lots", "/console/lots/" + l.batchID, "/console/beneficiaires?id=OFII-2026-000123", "/console/a-traiter"} {
+		if _, resp := get(t, agnes, l.base+p); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a person of the budget role alone reads %s: %d, want 403", p, resp.StatusCode)
+		}
+	}
 	if _, resp := get(t, marie, budget); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("a preparer reads the budget: %d, want 403", resp.StatusCode)
 	}

@@ -118,7 +118,8 @@ type Options struct {
 	// State says how the service stands (bank breaker, consumer lag...).
 	State  func(ctx context.Context) []StateItem
 	Logger *slog.Logger
-	// Now is the clock of the sessions (time.Now when nil).
+	// Now is the clock of the sessions and of the budget's current year
+	// (time.Now when nil).
 	Now func() time.Time
 	// HTTPClient reaches the OpenID Connect provider (http.DefaultClient
 	// when nil).

@@ -242,7 +242,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		FEC:           fecx,
 	})
 	served, err := withConsole(ctx, cfg, log, handler, consoleServices{pool: pool, batches: runs, workflow: leasedAp, files: leasedAp, excs: leasedAp, audit: leasedAp, recon: reconSvc, people: events, books: store, budget: budget,
-		gateway: bk.Gateway, consumer: consumer, mode: mode, lastVerify: verified.LastVerify})
+		gateway: bk.Gateway, consumer: consumer, mode: mode, now: o.now, lastVerify: verified.LastVerify})
 	if err != nil {
 		return err
 	}
