@@ -60,11 +60,12 @@ func budgetReport(t *testing.T, base string) payments.BudgetReport {
 
 // TestConsoleBudget drives the budget in chromium: October's batch is
 // beyond the appropriation of ADA, and an approver of the budget role is
-// told by how much and offered to force it; once approved within a
-// larger appropriation, the budget page shows the API's figures to the
-// cent and warns of the short cover; a person of the budget records an
-// amendment (a bad amount marked on its field first), another confirms
-// it; an auditor reads the page and is offered no action.
+// told by how much, and forces her approval with a reason; given its
+// second approval within a larger appropriation, the budget page shows
+// the API's figures to the cent and warns of the short cover; a person of
+// the budget records an amendment (a bad amount marked on its field
+// first), another confirms it; an auditor reads the page, is offered no
+// action, and reads in the trail who forced the approval and why.
 func TestConsoleBudget(t *testing.T) {
 	l := startLedgerd(t, budgetClock())
 	net := batchNet(t, l)
@@ -101,12 +102,18 @@ func TestConsoleBudget(t *testing.T) {
 		t.Errorf("a forced approval without a reason: %q", got)
 	}
 	checkPage(t, ctx, "lot-forcer-sans-motif")
+	run(t, ctx, "force with a reason", chromedp.SendKeys(chromedp.CSS("#motif-credits-erreur"), "Paiement dû aux demandeurs"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('#fait, #refus').forEach(e => e.remove())`),
+		chromedp.Click(chromedp.CSS(`#form-erreur button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("#fait")))
+	if got := text(t, ctx, "#fait"); !strings.Contains(got, "approbation a été enregistrée") {
+		t.Errorf("the forced approval: %q", got)
+	}
 	signOut(t, ctx)
 
-	// Within a larger appropriation, October's batch is approved: 10.00
-	// stay available, short of two months at its pace.
+	// Within a larger appropriation, October's batch gets its second
+	// approval: 10.00 stay available, short of two months at its pace.
 	amend(t, l.base, "ada", "supplementary", "60.00", "DM 1")
-	for _, tok := range []string{approverToken1, approverToken2} {
+	for _, tok := range []string{approverToken1} {
 		if st := apiCallAs(t, tok, "POST", l.base+"/v1/batches/"+l.batchID+"/approve", `{}`, nil); st != 200 {
 			t.Fatalf("approve: %d", st)
 		}
@@ -182,6 +189,12 @@ func TestConsoleBudget(t *testing.T) {
 		t.Errorf("the auditor is offered %d actions (%v)", n, err)
 	}
 	checkPage(t, ctx, "budget-auditeur")
+	// The trail names who forced the approval, and why.
+	run(t, ctx, "the batch's trail", chromedp.Navigate(l.base+"/console/journal?objet=batch&id="+l.batchID), chromedp.WaitVisible(chromedp.CSS("#table-journal")))
+	if got := text(t, ctx, "#table-journal tbody"); !strings.Contains(got, "Dépassement des crédits forcé") || !strings.Contains(got, "bea") ||
+		!strings.Contains(got, "Paiement dû aux demandeurs") {
+		t.Errorf("the trail of the forced approval: %q", got)
+	}
 }
 
 // TestConsoleBudgetRefusals checks, without a browser, what the budget's
