@@ -150,7 +150,7 @@ func frenchError(err error) (int, string) {
 		return http.StatusConflict, "Vous avez déjà approuvé ce lot : la seconde approbation doit venir d'un autre approbateur."
 	case strings.Contains(msg, " recorded amendment "):
 		return http.StatusForbidden, "Vous avez enregistré cette modification des crédits : une autre personne doit la confirmer."
-	case strings.Contains(msg, " was confirmed by "):
+	case strings.Contains(msg, "amendment ") && strings.Contains(msg, " was confirmed by "):
 		return http.StatusConflict, "Cette modification des crédits a déjà été confirmée par une autre personne."
 	case strings.Contains(msg, "is no longer awaiting confirmation"):
 		return http.StatusConflict, "Cette modification des crédits n'attend plus de confirmation : rechargez la page."
