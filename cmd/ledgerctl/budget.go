@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"net/url"
@@ -66,32 +65,13 @@ it as CSV; -o json as JSON.
 	return cmd
 }
 
-// budgetColumns are the columns of the budget, in the table and the CSV.
-var budgetColumns = []string{"scheme", "appropriation", "committed", "spent", "available", "monthly_run", "forecast", "runs_out", "months_of_cover"}
-
-func budgetRow(l payments.BudgetLine) []string {
-	return []string{string(l.Scheme), l.Appropriation.StringFixed(2), l.Committed.StringFixed(2), l.Spent.StringFixed(2),
-		l.Available.StringFixed(2), l.MonthlyRun.StringFixed(2), l.Forecast.StringFixed(2), l.RunsOut, l.MonthsOfCover.StringFixed(2)}
-}
-
-func budgetCSV(w io.Writer, rep payments.BudgetReport) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(budgetColumns); err != nil {
-		return err
-	}
-	for _, l := range rep.Lines {
-		if err := cw.Write(budgetRow(l)); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
-}
+// budgetCSV writes the budget as CSV, as the console's download does.
+func budgetCSV(w io.Writer, rep payments.BudgetReport) error { return payments.WriteBudgetCSV(w, rep) }
 
 func budgetTable(w io.Writer, rep payments.BudgetReport) error {
 	fmt.Fprintf(w, "Budget %d as of %s\n", rep.Year, rep.AsOf)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	for i, c := range budgetColumns {
+	for i, c := range payments.BudgetColumns {
 		if i > 0 {
 			fmt.Fprint(tw, "\t")
 		}
@@ -99,7 +79,7 @@ func budgetTable(w io.Writer, rep payments.BudgetReport) error {
 	}
 	fmt.Fprintln(tw, "\t")
 	for _, l := range rep.Lines {
-		for i, v := range budgetRow(l) {
+		for i, v := range payments.BudgetRow(l) {
 			if i > 0 {
 				fmt.Fprint(tw, "\t")
 			}

@@ -9,17 +9,27 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/ofii/allowances/internal/cli"
+	"github.com/ofii/allowances/internal/demostaff"
 	"github.com/ofii/allowances/ledger"
 	"github.com/ofii/allowances/payments"
 	paysql "github.com/ofii/allowances/payments/sqlstore"
 )
 
-// The two people of the budget in the demonstration: one records an
-// appropriation, the other confirms it.
+// The two people of the budget in the demonstration (demostaff): one
+// records an appropriation, the other confirms it.
 var (
-	demoBudget1 = payments.Actor{Name: "agnes.budget", Roles: []string{payments.RoleBudget}, Address: "demo"}
-	demoBudget2 = payments.Actor{Name: "henri.budget", Roles: []string{payments.RoleBudget}, Address: "demo"}
+	demoBudget1 = demoActor(demostaff.BudgetRecorder)
+	demoBudget2 = demoActor(demostaff.BudgetConfirmer)
 )
+
+// demoActor is the demo person of that name, acting in the demonstration.
+func demoActor(name string) payments.Actor {
+	a, ok := demostaff.Actor(name, "demo")
+	if !ok {
+		panic("demostaff has no " + name)
+	}
+	return a
+}
 
 // demoBudgetYear is the fiscal year of the demonstration's month.
 const demoBudgetYear = 2026

@@ -91,7 +91,7 @@ var Settings = []Setting{
 	{"CONSOLE_OIDC_CLIENT_SECRET", "", "client secret of the console at the OpenID Connect provider (a secret: never shown)"},
 	{"CONSOLE_OIDC_REDIRECT_URL", "", "the console's callback URL registered at the provider, ending in `/console/auth/callback`"},
 	{"CONSOLE_OIDC_GROUPS_CLAIM", "groups", "claim of the ID token that lists the person's groups"},
-	{"CONSOLE_ROLE_GROUPS", "", "which groups give which roles, `group=role[+role]` separated by `;` (roles: preparer, approver, controller, auditor, admin); a person of no listed group cannot sign in"},
+	{"CONSOLE_ROLE_GROUPS", "", "which groups give which roles, `group=role[+role]` separated by `;` (roles: preparer, approver, controller, auditor, admin, and budget, held beside another); a person of no listed group cannot sign in"},
 	{"CONSOLE_IDLE_TIMEOUT", "30m", "a console session unused this long ends (1m to 24h)"},
 	{"CONSOLE_SESSION_MAX", "10h", "a console session ends this long after sign-in, used or not (at least `CONSOLE_IDLE_TIMEOUT`, at most 7 days)"},
 	{"CONSOLE_CHANGE_SHARE", "0.10", "share by which a household's amount must go up or down from the previous month to be listed on a batch's page (0.10: 10 %)"},
@@ -291,7 +291,7 @@ func Load(getenv func(string) string) (Config, error) {
 }
 
 // consoleRoles are the roles CONSOLE_ROLE_GROUPS may give: the staff API's.
-var consoleRoles = []string{"preparer", "approver", "controller", "auditor", "admin"}
+var consoleRoles = []string{"preparer", "approver", "controller", "auditor", "admin", "budget"}
 
 // loadConsole reads the CONSOLE_* settings. The console is on when
 // CONSOLE_OIDC_ISSUER is set or in dev mode; with an issuer, every setting
@@ -375,7 +375,7 @@ func ParseRoleGroups(v string) (map[string][]string, error) {
 				known = known || k == r
 			}
 			if !known {
-				return nil, fmt.Errorf("entry %d (%s): unknown role %q (want preparer, approver, controller, auditor or admin)", i+1, group, r)
+				return nil, fmt.Errorf("entry %d (%s): unknown role %q (want preparer, approver, controller, auditor, admin or budget)", i+1, group, r)
 			}
 			list = append(list, r)
 		}

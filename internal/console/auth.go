@@ -214,6 +214,9 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, subject, 
 		return
 	}
 	c.setCookie(w, r, sessionCookie, token, "/console/", 0, http.SameSiteLaxMode)
+	if next == pathTodo {
+		next = landing(s)
+	}
 	c.log.Info("console sign-in", "name", name, "roles", strings.Join(roles, "+"), "address", r.RemoteAddr,
 		"expires", s.Expires.Format(time.RFC3339))
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -399,6 +402,9 @@ func (c *Console) signedIn(roles []string, h handlerFunc) http.Handler {
 				c.refuse(w, r, s, http.StatusForbidden, "Ce formulaire n'est pas valable pour votre session (jeton absent ou incorrect) : rechargez la page et recommencez.")
 				return
 			}
+		}
+		if roles == nil {
+			roles = everyone
 		}
 		if len(roles) > 0 && !s.Has(roles...) {
 			c.refuse(w, r, s, http.StatusForbidden, "Votre rôle ne permet pas d'accéder à cette page ou de faire cette action.")

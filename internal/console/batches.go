@@ -121,6 +121,13 @@ type actionView struct {
 	Primary  bool
 	Value    string
 	Error    string
+	// CanForce: the approval may be forced beyond the budget (an
+	// approver who holds the budget role); Force and ForceReason are
+	// the form's, ForceError the reason's error.
+	CanForce    bool
+	Force       bool
+	ForceReason string
+	ForceError  string
 }
 
 var actions = []struct {
@@ -140,12 +147,18 @@ var actions = []struct {
 		httptransport.BatchCancellers, []payments.BatchStatus{payments.BatchDraft, payments.BatchPending, payments.BatchApproved, payments.BatchReleasing}},
 }
 
+// canForce reports whether s may force an approval beyond the budget:
+// an approver who also holds the budget role (payments.BudgetOverride).
+func canForce(s *Session) bool { return s.Has(payments.RoleApprover) && s.Has(payments.RoleBudget) }
+
 // allowedActions are the actions s's roles allow on b in its status.
 func allowedActions(s *Session, b payments.Batch) []actionView {
 	var out []actionView
 	for _, a := range actions {
 		if s.Has(roleNames(a.roles)...) && slices.Contains(a.status, b.Status) {
-			out = append(out, a.actionView)
+			v := a.actionView
+			v.CanForce = v.Name == "approve" && canForce(s)
+			out = append(out, v)
 		}
 	}
 	return out
@@ -331,14 +344,37 @@ func (c *Console) batchAction(w http.ResponseWriter, r *http.Request, s *Session
 	case strings.ContainsFunc(text, func(r rune) bool { return r < ' ' && r != '\n' && r != '\r' && r != '\t' }):
 		form.Error = "Le texte contient des caractères de contrôle."
 	}
+	var override payments.BudgetOverride
+	if name == "approve" {
+		form.CanForce = canForce(s)
+		form.Force = r.PostFormValue("forcer") != ""
+		form.ForceReason = strings.TrimSpace(r.PostFormValue("motif_credits"))
+		if form.Force && !form.CanForce {
+			c.refuse(w, r, s, http.StatusForbidden, "Seule une personne qui détient aussi le rôle budget peut forcer une approbation au-delà des crédits.")
+			return
+		}
+		switch {
+		case form.Force && form.ForceReason == "":
+			form.ForceError = "Indiquez pourquoi vous forcez l'approbation au-delà des crédits : le motif est inscrit au journal d'audit."
+		case utf8.RuneCountInString(form.ForceReason) > maxNote:
+			form.ForceError = "Le texte dépasse " + strconv.Itoa(maxNote) + " caractères."
+		case strings.ContainsFunc(form.ForceReason, func(r rune) bool { return r < ' ' && r != '\n' && r != '\r' && r != '\t' }):
+			form.ForceError = "Le texte contient des caractères de contrôle."
+		}
+		if form.Force {
+			override = payments.BudgetOverride{Force: true, Reason: form.ForceReason}
+		} else {
+			form.ForceReason = ""
+		}
+	}
 	by := actor(s, r)
-	if form.Error == "" {
+	if form.Error == "" && form.ForceError == "" {
 		ctx := r.Context()
 		switch name {
 		case "submit":
 			_, err = c.opts.Workflow.Submit(ctx, id, by, text)
 		case "approve":
-			_, err = c.opts.Workflow.Approve(ctx, id, by, text)
+			_, err = c.opts.Workflow.ApproveOverriding(ctx, id, by, text, override)
 		case "reject":
 			_, err = c.opts.Workflow.Reject(ctx, id, by, text)
 		case "cancel":
@@ -359,7 +395,7 @@ func (c *Console) batchAction(w http.ResponseWriter, r *http.Request, s *Session
 		return
 	}
 	status := http.StatusBadRequest
-	if form.Error == "" {
+	if form.Error == "" && form.ForceError == "" {
 		var msg string
 		status, msg = frenchError(err)
 		if status >= 500 {

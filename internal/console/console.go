@@ -46,6 +46,7 @@ type BatchReader interface {
 type BatchWorkflow interface {
 	Submit(ctx context.Context, id uuid.UUID, by payments.Actor, note string) (payments.Batch, error)
 	Approve(ctx context.Context, id uuid.UUID, by payments.Actor, note string) (payments.Batch, error)
+	ApproveOverriding(ctx context.Context, id uuid.UUID, by payments.Actor, note string, o payments.BudgetOverride) (payments.Batch, error)
 	Reject(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (payments.Batch, error)
 	Cancel(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (payments.Batch, error)
 	Release(ctx context.Context, id uuid.UUID, by payments.Actor) (payments.Batch, error)
@@ -67,6 +68,13 @@ type PaymentExceptions interface {
 	CorrectPayee(ctx context.Context, id uuid.UUID, by payments.Actor, p payments.Payee, reason string) (payments.PaymentException, error)
 	CloseException(ctx context.Context, id uuid.UUID, by payments.Actor, reason string) (payments.PaymentException, error)
 	Reissue(ctx context.Context, by payments.Actor, note string) (payments.Batch, error)
+}
+
+// Budget serves the appropriations (payments.Budgets, the API's very
+// store) and lists the amendments of a year.
+type Budget interface {
+	payments.Budgets
+	Amendments(ctx context.Context, year int) ([]payments.Amendment, error)
 }
 
 // StateItem is one line of the service's state on the "À traiter" page.
@@ -99,13 +107,19 @@ type Options struct {
 	Beneficiaries BeneficiaryReader
 	// Reconcile imports statements and settles their exceptions.
 	Reconcile Reconciliation
+	// Budget keeps the appropriations and their amendments.
+	Budget Budget
+	// BudgetMinMonths is the months of cover below which a scheme's
+	// appropriation is marked (BUDGET_MIN_MONTHS).
+	BudgetMinMonths int
 	// BankAccount is the IBAN whose reconciliation report the console
 	// shows (DEBTOR_IBAN).
 	BankAccount string
 	// State says how the service stands (bank breaker, consumer lag...).
 	State  func(ctx context.Context) []StateItem
 	Logger *slog.Logger
-	// Now is the clock of the sessions (time.Now when nil).
+	// Now is the clock of the sessions and of the budget's current year
+	// (time.Now when nil).
 	Now func() time.Time
 	// HTTPClient reaches the OpenID Connect provider (http.DefaultClient
 	// when nil).
@@ -128,7 +142,7 @@ func New(ctx context.Context, opts Options) (*Console, error) {
 	if !opts.Config.Enabled {
 		return nil, errors.New("console: not enabled (set CONSOLE_OIDC_ISSUER, or start in dev mode)")
 	}
-	if opts.Pool == nil || opts.Batches == nil || opts.Workflow == nil || opts.Files == nil || opts.Exceptions == nil || opts.Audit == nil || opts.Reconcile == nil || opts.Beneficiaries == nil || opts.Books == nil || opts.DeadLetters == nil {
+	if opts.Pool == nil || opts.Batches == nil || opts.Workflow == nil || opts.Files == nil || opts.Exceptions == nil || opts.Audit == nil || opts.Reconcile == nil || opts.Beneficiaries == nil || opts.Books == nil || opts.DeadLetters == nil || opts.Budget == nil {
 		return nil, errors.New("console: the database and the payment services are required")
 	}
 	if opts.Logger == nil {

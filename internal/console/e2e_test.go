@@ -39,6 +39,8 @@ const (
 	runToken       = "console-test-run-token"
 	approverToken1 = "console-test-approver-1"
 	approverToken2 = "console-test-approver-2"
+	budgetToken1   = "console-test-budget-1"
+	budgetToken2   = "console-test-budget-2"
 )
 
 // screenshots is where the end-to-end test writes a picture of each page
@@ -73,16 +75,18 @@ func startLedgerd(t *testing.T, opts ...server.Option) ledgerd {
 	base := "http://" + addr
 	prov := oidctest.Start(t, base+"/console/auth/callback", "groups",
 		oidctest.User{Username: "alex", Password: "alex-password", Name: "Alex Martin", Groups: []string{"finance-preparers", "finance-approvers"}},
+		oidctest.User{Username: "bea", Password: "bea-password", Name: "Béatrice Roy", Groups: []string{"finance-approvers", "finance-budget"}},
 		oidctest.User{Username: "nobody", Password: "nobody-password", Name: "No Body", Groups: []string{"cafeteria"}})
 	env := map[string]string{
 		"LEDGER_DEV": "true", "DATABASE_URL": dbURL, "HTTP_ADDR": addr,
 		"AUTH_TOKENS": "api.runner:preparer:" + httptransport.HashToken(runToken) + ";api.approver1:approver:" +
-			httptransport.HashToken(approverToken1) + ";api.approver2:approver:" + httptransport.HashToken(approverToken2),
+			httptransport.HashToken(approverToken1) + ";api.approver2:approver:" + httptransport.HashToken(approverToken2) +
+			";api.budget1:budget:" + httptransport.HashToken(budgetToken1) + ";api.budget2:budget:" + httptransport.HashToken(budgetToken2),
 		"KAFKA_EMBEDDED_ADDR": "127.0.0.1:0", "BANK_EMBEDDED_ADDR": "127.0.0.1:0", "ADA_RUN_DAY": "0",
 		"BANK_POLL_INTERVAL": "200ms", "APPROVAL_SECOND_ABOVE": "100.00",
 		"CONSOLE_OIDC_ISSUER": prov.Issuer, "CONSOLE_OIDC_CLIENT_ID": prov.ClientID, "CONSOLE_OIDC_CLIENT_SECRET": prov.ClientSecret,
 		"CONSOLE_OIDC_REDIRECT_URL": base + "/console/auth/callback",
-		"CONSOLE_ROLE_GROUPS":       "finance-preparers=preparer;finance-approvers=approver;finance-control=controller",
+		"CONSOLE_ROLE_GROUPS":       "finance-preparers=preparer;finance-approvers=approver;finance-control=controller;finance-budget=budget",
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
@@ -661,7 +665,9 @@ func signedInClient(t *testing.T, base, who string) *http.Client {
 		t.Fatal("no form token on the sign-in page")
 	}
 	resp := post(t, c, base+"/console/connexion/demo", url.Values{"jeton": {m[1]}, "personne": {who}, "suivant": {"/console/a-traiter"}})
-	if resp.StatusCode != 200 || resp.Request.URL.Path != "/console/a-traiter" {
+	// A person of the budget role alone lands on the budget.
+	if resp.StatusCode != 200 || (resp.Request.URL.Path != "/console/a-traiter" && !strings.HasSuffix(who, ".budget")) ||
+		(strings.HasSuffix(who, ".budget") && resp.Request.URL.Path != "/console/budget") {
 		t.Fatalf("demo sign-in of %s: %d at %s", who, resp.StatusCode, resp.Request.URL)
 	}
 	return c

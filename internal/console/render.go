@@ -23,32 +23,34 @@ type pages struct {
 }
 
 var funcs = template.FuncMap{
-	"euros":        Euros,
-	"date":         Date,
-	"datetime":     DateTime,
-	"day":          Day,
-	"month":        func(p payments.Period) string { return Month(p.Year, p.Month) },
-	"batchStatus":  batchStatusLabel,
-	"batchBadge":   batchStatusBadge,
-	"fileStatus":   fileStatusLabel,
-	"fileBadge":    fileStatusBadge,
-	"scheme":       schemeLabel,
-	"schemeShort":  schemeShort,
-	"excStatus":    exceptionStatusLabel,
-	"todo":         actionLabel,
-	"auditAction":  auditActionLabel,
-	"rule":         ruleLabel[reconcile.Rule],
-	"reconKind":    reconKindLabel[reconcile.ExceptionKind],
-	"reconStatus":  reconStatusLabel,
-	"idstr":        func(id fmt.Stringer) string { return id.String() },
-	"excBadge":     exceptionStatusBadge,
-	"kind":         kindLabel,
-	"role":         roleLabel,
-	"roles":        func(rs []string) string { return rolesLabel(rs) },
-	"short":        func(s string) string { return shortID(s) },
-	"isZeroAmount": func(d decimal.Decimal) bool { return d.IsZero() },
-	"zeroDate":     func(d ledger.Date) bool { return d.IsZero() },
-	"add":          func(a, b int) int { return a + b },
+	"euros":         Euros,
+	"date":          Date,
+	"datetime":      DateTime,
+	"day":           Day,
+	"month":         func(p payments.Period) string { return Month(p.Year, p.Month) },
+	"batchStatus":   batchStatusLabel,
+	"batchBadge":    batchStatusBadge,
+	"fileStatus":    fileStatusLabel,
+	"fileBadge":     fileStatusBadge,
+	"scheme":        schemeLabel,
+	"schemeShort":   schemeShort,
+	"excStatus":     exceptionStatusLabel,
+	"todo":          actionLabel,
+	"auditAction":   auditActionLabel,
+	"rule":          ruleLabel[reconcile.Rule],
+	"reconKind":     reconKindLabel[reconcile.ExceptionKind],
+	"reconStatus":   reconStatusLabel,
+	"idstr":         func(id fmt.Stringer) string { return id.String() },
+	"excBadge":      exceptionStatusBadge,
+	"kind":          kindLabel,
+	"amendmentKind": amendmentKindLabel,
+	"cover":         frenchNumber,
+	"role":          roleLabel,
+	"roles":         func(rs []string) string { return rolesLabel(rs) },
+	"short":         func(s string) string { return shortID(s) },
+	"isZeroAmount":  func(d decimal.Decimal) bool { return d.IsZero() },
+	"zeroDate":      func(d ledger.Date) bool { return d.IsZero() },
+	"add":           func(a, b int) int { return a + b },
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -100,7 +102,11 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s *Session, sta
 	if s != nil {
 		v.CSRF = s.CSRFToken()
 		for _, n := range navigation {
-			if len(n.Roles) == 0 || s.Has(n.Roles...) {
+			roles := n.Roles
+			if len(roles) == 0 {
+				roles = everyone
+			}
+			if s.Has(roles...) {
 				v.Nav = append(v.Nav, navView{navItem: n, Current: r.URL.Path == n.Path || strings.HasPrefix(r.URL.Path, n.Path+"/")})
 			}
 		}
@@ -142,6 +148,18 @@ func frenchError(err error) (int, string) {
 		return http.StatusForbidden, "Vous avez calculé ce lot (lancé son calcul) : une autre personne doit l'approuver."
 	case strings.Contains(msg, "has already approved batch"):
 		return http.StatusConflict, "Vous avez déjà approuvé ce lot : la seconde approbation doit venir d'un autre approbateur."
+	case strings.Contains(msg, " recorded amendment "):
+		return http.StatusForbidden, "Vous avez enregistré cette modification des crédits : une autre personne doit la confirmer."
+	case strings.Contains(msg, "amendment ") && strings.Contains(msg, " was confirmed by "):
+		return http.StatusConflict, "Cette modification des crédits a déjà été confirmée par une autre personne."
+	case strings.Contains(msg, "is no longer awaiting confirmation"):
+		return http.StatusConflict, "Cette modification des crédits n'attend plus de confirmation : rechargez la page."
+	case strings.Contains(msg, "transferring out "):
+		return http.StatusConflict, "Ce virement sortant laisserait les crédits disponibles en dessous de zéro" + availableOf(msg) + " : il n'a pas été confirmé."
+	case strings.Contains(msg, "is beyond its budget: "):
+		return http.StatusConflict, budgetRefusal(msg)
+	case strings.Contains(msg, "does not hold the budget role"):
+		return http.StatusForbidden, "Seule une personne qui détient aussi le rôle budget peut forcer une approbation au-delà des crédits."
 	case strings.Contains(msg, "has no lines"):
 		return http.StatusConflict, "Ce lot n'a aucune ligne : il n'y a rien à approuver."
 	}
@@ -278,6 +296,8 @@ func roleLabel(r string) string {
 		return "auditeur"
 	case payments.RoleAdmin:
 		return "administrateur"
+	case payments.RoleBudget:
+		return "budget"
 	}
 	return r
 }
@@ -323,7 +343,7 @@ var auditActions = map[string]string{
 	"cancelled": "Annulé", "release": "Envoi à la banque", "released": "Envoyé", "send": "Transmission à la banque",
 	"sent": "Transmis", "report": "Compte rendu de la banque", "refused": "Refusé par la banque", "withdraw": "Retrait",
 	"correct_payee": "Correction du bénéficiaire", "close": "Clôture", "closed": "Clos", "reissue": "Nouvel envoi",
-	"read": "Consultation",
+	"read": "Consultation", "record": "Enregistrement", "confirm": "Confirmation", "force_budget": "Dépassement des crédits forcé",
 }
 
 // auditActionLabel names an action of the audit trail in French, the

@@ -208,6 +208,10 @@ func TestFrenchError(t *testing.T) {
 		{errs.E(errs.Conflict, "batch 1234 is approved: only a batch pending approval can be approved"), 409, "« Approuvé »"},
 		{errs.E(errs.Conflict, "batch 1234 is draft: only a batch pending approval can be rejected"), 409, "« Brouillon »"},
 		{errs.E(errs.NotFound, "batch 1234 not found"), 404, "n'existe pas"},
+		{errs.E(errs.Forbidden, "agnes.budget recorded amendment 1234: another person must confirm it"), 403, "une autre personne doit la confirmer"},
+		{errs.E(errs.Conflict, "batch 1234 is beyond its budget: ada 2026: the batch commits 1234.50, 1000.00 available (234.50 over); return 2026 has no appropriation (the batch commits 10.00)"),
+			409, "Allocation pour demandeur d'asile (ADA), exercice 2026 : le lot engage 1\u202f234,50\u202f€, les crédits disponibles sont de 1\u202f000,00\u202f€, soit 234,50\u202f€ au-delà ; Aide au retour, exercice 2026 : aucun crédit n'est ouvert, le lot engage 10,00\u202f€."},
+		{errs.E(errs.Forbidden, "bea does not hold the budget role: only it may force an approval beyond the budget"), 403, "rôle budget"},
 		{errors.New("connection refused"), 500, "erreur interne"},
 	} {
 		status, msg := frenchError(c.err)
@@ -292,5 +296,23 @@ func TestCalendar(t *testing.T) {
 	}
 	if c := weeks[3][2]; c.Day != 21 || c.State != "suspended" || c.Detail != "refus d'hébergement" {
 		t.Errorf("21 October: %+v", c)
+	}
+}
+
+// TestParseEuros reads amounts as people type them; the decimals and the
+// sign are left to the service to judge.
+func TestParseEuros(t *testing.T) {
+	for in, want := range map[string]string{
+		"1 250 000,50": "1250000.5", "1250000.50": "1250000.5", "1\u202f234,56\u00a0€": "1234.56", "-10,00": "-10", "5 000,555": "5000.555",
+	} {
+		got, ok := parseEuros(in)
+		if !ok || !got.Equal(decimal.RequireFromString(want)) {
+			t.Errorf("parseEuros(%q) = %s %v, want %s", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "mille", "1e6", "1,2,3", "12345678901234567890123"} {
+		if _, ok := parseEuros(in); ok {
+			t.Errorf("parseEuros(%q) is read", in)
+		}
 	}
 }

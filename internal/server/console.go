@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ofii/allowances/internal/config"
 	"github.com/ofii/allowances/internal/console"
@@ -31,9 +32,13 @@ type consoleServices struct {
 		console.DeadLetterReader
 	}
 	books    console.Books
+	budget   console.Budget
 	gateway  *bank.HTTPGateway
 	consumer *kafka.Consumer
 	mode     Mode
+	// now is the server's clock: the sessions' and the budget's current
+	// year.
+	now func() time.Time
 	// lastVerify is the last verification of the books by this process.
 	lastVerify func() verifyRun
 }
@@ -47,7 +52,7 @@ func withConsole(ctx context.Context, cfg config.Config, log *slog.Logger, api h
 		return api, nil
 	}
 	c, err := console.New(ctx, console.Options{Config: cfg.Console, Dev: cfg.Dev, Pool: s.pool, Batches: s.batches,
-		Workflow: s.workflow, Files: s.files, Exceptions: s.excs, Audit: s.audit, Reconcile: s.recon, Beneficiaries: s.people, Books: s.books, DeadLetters: s.people, BankAccount: cfg.DebtorIBAN, Logger: log, State: s.state})
+		Workflow: s.workflow, Files: s.files, Exceptions: s.excs, Audit: s.audit, Reconcile: s.recon, Beneficiaries: s.people, Books: s.books, DeadLetters: s.people, Budget: s.budget, BudgetMinMonths: cfg.BudgetMinMonths, Now: s.now, BankAccount: cfg.DebtorIBAN, Logger: log, State: s.state})
 	if err != nil {
 		return nil, err
 	}

@@ -241,8 +241,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		BankAccount:   cfg.DebtorIBAN,
 		FEC:           fecx,
 	})
-	served, err := withConsole(ctx, cfg, log, handler, consoleServices{pool: pool, batches: runs, workflow: leasedAp, files: leasedAp, excs: leasedAp, audit: leasedAp, recon: reconSvc, people: events, books: store,
-		gateway: bk.Gateway, consumer: consumer, mode: mode, lastVerify: verified.LastVerify})
+	served, err := withConsole(ctx, cfg, log, handler, consoleServices{pool: pool, batches: runs, workflow: leasedAp, files: leasedAp, excs: leasedAp, audit: leasedAp, recon: reconSvc, people: events, books: store, budget: budget,
+		gateway: bk.Gateway, consumer: consumer, mode: mode, now: o.now, lastVerify: verified.LastVerify})
 	if err != nil {
 		return err
 	}
