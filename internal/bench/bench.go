@@ -278,6 +278,10 @@ type Result struct {
 	Lines   int64  `json:"lines,omitempty"`
 	// EntryID is the bulk entry's id.
 	EntryID string `json:"entry_id,omitempty"`
+	// SealSeconds is, for step b, the time of the seal that follows the
+	// entry: ledgerd seals every SEAL_INTERVAL, apart from the posting,
+	// so it is not in the step's time but is shown beside it.
+	SealSeconds float64 `json:"seal_seconds,omitempty"`
 	// Phases are the times of the parts of a step of several (w: run,
 	// approval, release); Seconds is their sum.
 	Phases []Phase `json:"phases,omitempty"`
@@ -565,6 +569,12 @@ func ratios(rs []Result) []Ratio {
 			Name: fmt.Sprintf("b/a N=%d", b.N), Value: v, Target: "<= 2",
 			Note: "bulk posting time over COPY time",
 		})
+		if b.SealSeconds > 0 && rs[i].Seconds > 0 {
+			out = append(out, Ratio{
+				Name: fmt.Sprintf("b seal/a N=%d", b.N), Value: b.SealSeconds / rs[i].Seconds, Info: true,
+				Note: "the seal that follows the bulk entry (ledgerd's periodic seal, not in b) over COPY time",
+			})
+		}
 	}
 	c, okc := find("c")
 	d, okd := find("d")

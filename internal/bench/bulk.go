@@ -46,9 +46,17 @@ func (e *env) bulk(ctx context.Context, n int) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("bulk entry N=%d: %w", n, err)
 	}
+	e.prog.Step(fmt.Sprintf("b seal after the entry N=%d", n), 0)
+	start = time.Now()
+	_, err = e.svc.Seal(ctx, "bench bulk entry")
+	sealed := time.Since(start)
+	e.prog.Done()
+	if err != nil {
+		return Result{}, fmt.Errorf("seal after the bulk entry N=%d: %w", n, err)
+	}
 	return Result{
 		Step: "b", Name: "bulk PostBulk", N: int64(n), Seconds: took.Seconds(), Rate: rate(int64(n), took), Unit: "lines/s",
-		PeakHeapInuse: inuse, PeakHeapSys: sys, EntryID: entry.ID.String(),
+		PeakHeapInuse: inuse, PeakHeapSys: sys, EntryID: entry.ID.String(), SealSeconds: sealed.Seconds(),
 		Note: fmt.Sprintf("%d postings with contra lines", entry.LineCount),
 	}, nil
 }

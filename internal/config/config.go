@@ -81,6 +81,7 @@ var Settings = []Setting{
 	{"BANK_BREAKER_FAILURES", "5", "consecutive failures of the bank that open its circuit breaker"},
 	{"BANK_BREAKER_OPEN", "30s", "time the breaker stays open before one request tries the bank again"},
 	{"BANK_POLL_INTERVAL", "10s", "how often ledgerd sends the queued payment files and fetches the status reports"},
+	{"SEAL_INTERVAL", "5m", "how often ledgerd seals the entries posted since the last seal (verify starts from the last seal)"},
 	{"PAYMENT_FILE_MAX_TX", "10000", "most payments in one payment file: a larger batch is split into several files"},
 	{"BUDGET_CONTROL", "off", "`off`: a scheme and year without an appropriation is approved unchecked; `enforce`: it is refused like an overrun (production should use `enforce`); a batch beyond an appropriation is refused either way"},
 	{"BUDGET_MIN_MONTHS", "2", "months of cover of a scheme's appropriation below which the budget alert fires"},
@@ -168,7 +169,10 @@ type Config struct {
 	BankBreakerFailures int
 	BankBreakerOpen     time.Duration
 	BankPollInterval    time.Duration
-	PaymentFileMaxTx    int
+	// SealInterval is how often ledgerd seals what was posted since the
+	// last seal (SEAL_INTERVAL).
+	SealInterval     time.Duration
+	PaymentFileMaxTx int
 	// BudgetEnforce says that approvals of a scheme and year without an
 	// appropriation are refused (BUDGET_CONTROL=enforce).
 	BudgetEnforce bool
@@ -419,7 +423,8 @@ func loadBank(get func(string) string, c *Config) error {
 	for _, d := range []struct {
 		name string
 		to   *time.Duration
-	}{{"BANK_TIMEOUT", &c.BankTimeout}, {"BANK_BREAKER_OPEN", &c.BankBreakerOpen}, {"BANK_POLL_INTERVAL", &c.BankPollInterval}} {
+	}{{"BANK_TIMEOUT", &c.BankTimeout}, {"BANK_BREAKER_OPEN", &c.BankBreakerOpen}, {"BANK_POLL_INTERVAL", &c.BankPollInterval},
+		{"SEAL_INTERVAL", &c.SealInterval}} {
 		v := get(d.name)
 		if *d.to, err = time.ParseDuration(v); err != nil || *d.to <= 0 {
 			return fmt.Errorf("%s: %q is not a positive duration (such as 10s or 1m)", d.name, v)

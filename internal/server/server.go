@@ -209,6 +209,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	leasedAp := leasedApprovals{Approvals: approvals, passes: asked}
 	fetch := banking.StatementFetcher(cfg, bk.Gateway, rec)
 	leasedRec := leasedReconcile{store: rec, fetch: fetch, passes: asked}
+	sealed := make(chan struct{})
+	go func() {
+		defer close(sealed)
+		runSeal(cctx, store, cfg.SealInterval, log)
+	}()
+	defer func() {
+		stopConsumer()
+		<-sealed
+	}()
 	banked := make(chan struct{})
 	go func() {
 		defer close(banked)

@@ -42,6 +42,11 @@ func TestBulkSealsMonthAfterMonth(t *testing.T) {
 				if _, err := s.PostBulk(ctx, b); err != nil {
 					t.Fatalf("%s: %v", b.IdempotencyKey, err)
 				}
+				// Each month is sealed before the next is posted, as
+				// ledgerd's periodic seal would between two runs.
+				if _, err := s.Seal(ctx, b.IdempotencyKey); err != nil {
+					t.Fatalf("seal %s: %v", b.IdempotencyKey, err)
+				}
 			}
 			// M00999 was paid twice, M01000 three times, M02000 once.
 			for acct, want := range map[string]string{"payable:M00999": "-219.98", "payable:M01000": "-330.00", "payable:M02000": "-120.00"} {

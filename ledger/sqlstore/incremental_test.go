@@ -40,7 +40,7 @@ func problemKeys(rep ledger.VerifyReport) map[string]bool {
 	return out
 }
 
-// sealedLedger posts a bulk entry of 30 lines (sealed as it ends) and 40
+// sealedLedger posts a bulk entry of 30 lines and seals it, posts 40
 // transfers, seals them, then posts 5 transfers after the seal. It returns a sealed transfer and
 // an unsealed one.
 func sealedLedger(t *testing.T, opts ...sqlstore.Option) (s *sqlstore.Store, pool *pgxpool.Pool, sealed, tail ledger.Entry) {
@@ -48,6 +48,9 @@ func sealedLedger(t *testing.T, opts ...sqlstore.Option) (s *sqlstore.Store, poo
 	ctx := context.Background()
 	s, pool = mustOpen(t, opts...)
 	if _, err := s.PostBulk(ctx, bulkFor("run", "I", 30, 7)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Seal(ctx, "the run"); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 40 {

@@ -536,8 +536,15 @@ func TestPostBulk(t *testing.T) {
 			if _, err := s.PostBulk(ctx, bulkOf("run-2026-10", n+1, 1000)); errs.CodeOf(err) != errs.Conflict {
 				t.Fatalf("same key other lines: err = %v", err)
 			}
+			// Posting does not seal: the entry waits for the next seal.
 			rep := mustVerify(t, s)
-			if rep.Seals < 1 {
+			if rep.Seals != 0 {
+				t.Fatalf("bulk posting sealed itself: %+v", rep)
+			}
+			if _, err := s.Seal(ctx, "after the run"); err != nil {
+				t.Fatal(err)
+			}
+			if rep = mustVerify(t, s); rep.Seals < 1 {
 				t.Fatalf("bulk posting was not sealed: %+v", rep)
 			}
 			r, err := s.Reverse(ctx, ledger.Reversal{EntryID: e.ID, IdempotencyKey: "rev-run", Reason: "recomputed"})
