@@ -74,7 +74,7 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("step %s: n %d in %gs, rate %g, want all positive (%s)", step, r.N, r.Seconds, r.Rate, r.Note)
 		}
 	}
-	wantRatios := []string{"b/a N=200", "b/a N=300", "c/e", "d/c", "f events/s", "f/a", "f/g", "h/a N=300"}
+	wantRatios := []string{"b/a N=200", "b seal/a N=200", "b/a N=300", "b seal/a N=300", "c/e", "d/c", "f events/s", "f/a", "f/g", "h/a N=300"}
 	if runtime.GOOS == "linux" {
 		wantRatios = append(wantRatios, "h peak RSS N=300")
 	}
