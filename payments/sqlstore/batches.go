@@ -397,6 +397,26 @@ func knownStatus(st payments.BatchStatus) bool {
 const lineCols = `batch_id, id, scheme, kind, beneficiary_id, period, ref, gross, deduction, net, basis, deductions,
 	payee_name, payee_iban, payee_bic, explanation`
 
+// payCols are the columns of a line its payment needs (payee, amount,
+// remittance), without the explanation and deductions a release never
+// reads: decoding them was a sixth of the release's time.
+const payCols = `batch_id, id, scheme, kind, beneficiary_id, period, ref, net, payee_name, payee_iban, payee_bic`
+
+// scanPayLine scans a row of payCols.
+func scanPayLine(r pgx.CollectableRow) (payments.BatchLine, error) {
+	var l payments.BatchLine
+	var scheme, kind, period string
+	err := r.Scan(&l.BatchID, &l.ID, &scheme, &kind, &l.BeneficiaryID, &period, &l.Ref, &l.Net, &l.Payee.Name, &l.Payee.IBAN, &l.Payee.BIC)
+	if err != nil {
+		return l, err
+	}
+	l.Scheme, l.Kind = payments.Scheme(scheme), payments.LineKind(kind)
+	if l.Period, err = payments.ParsePeriod(period); err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
 func scanLine(r pgx.CollectableRow) (payments.BatchLine, error) {
 	var l payments.BatchLine
 	var scheme, kind, period string

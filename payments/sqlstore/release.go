@@ -156,13 +156,13 @@ func (s *ApprovalStore) HoldUnpayable(ctx context.Context, b payments.Batch) err
 		var n int
 		var next string // set by the transaction; cursor moves once it commits
 		err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-			rows, err := tx.Query(ctx, `SELECT `+lineCols+` FROM batch_lines l WHERE batch_id = $1 AND net > 0 AND id > $2
+			rows, err := tx.Query(ctx, `SELECT `+payCols+` FROM batch_lines l WHERE batch_id = $1 AND net > 0 AND id > $2
 				AND NOT EXISTS (SELECT 1 FROM payment_exceptions x WHERE x.line_id = l.id)
 				AND NOT EXISTS (SELECT 1 FROM line_payments p WHERE p.line_id = l.id) ORDER BY id LIMIT $3`, b.ID, cursor, unpayableChunk)
 			if err != nil {
 				return err
 			}
-			lines, err := pgx.CollectRows(rows, scanLine)
+			lines, err := pgx.CollectRows(rows, scanPayLine)
 			if err != nil {
 				return err
 			}
@@ -253,13 +253,13 @@ func (s *ApprovalStore) WriteFile(ctx context.Context, b payments.Batch, part in
 				return fmt.Errorf("read file %d: %w", part-1, err)
 			}
 		}
-		rows, err := tx.Query(ctx, `SELECT `+lineCols+` FROM batch_lines l WHERE batch_id = $1 AND net > 0 AND id > $2
+		rows, err := tx.Query(ctx, `SELECT `+payCols+` FROM batch_lines l WHERE batch_id = $1 AND net > 0 AND id > $2
 			AND NOT EXISTS (SELECT 1 FROM payment_exceptions x WHERE x.line_id = l.id) ORDER BY id LIMIT $3`,
 			b.ID, cursor, s.cfg.MaxFileTransactions)
 		if err != nil {
 			return err
 		}
-		lines, err := pgx.CollectRows(rows, scanLine)
+		lines, err := pgx.CollectRows(rows, scanPayLine)
 		if err != nil || len(lines) == 0 {
 			ok = false
 			return err
