@@ -609,14 +609,14 @@ func ratios(rs []Result) []Ratio {
 		}
 		if i := slices.IndexFunc(rs, func(r Result) bool { return r.Step == "a" && r.N == h.N }); i >= 0 && rs[i].Seconds > 0 {
 			v := h.Seconds / rs[i].Seconds
-			out = append(out, Ratio{Name: fmt.Sprintf("h/a N=%d", h.N), Value: v, Target: "<= 10",
+			out = append(out, Ratio{Name: fmt.Sprintf("h/a N=%d", h.N), Value: v, Target: "<= 4",
 				Note: "ADA run time for N households over COPY time for N rows"})
 		}
 	}
 	for _, h := range rs {
 		if h.Step == "h" && h.PeakRSS > 0 {
 			v := float64(h.PeakRSS) / (1 << 20)
-			out = append(out, Ratio{Name: fmt.Sprintf("h peak RSS N=%d", h.N), Value: v, Target: "<= 512 MiB",
+			out = append(out, Ratio{Name: fmt.Sprintf("h peak RSS N=%d", h.N), Value: v, Target: "<= 128 MiB",
 				Note: "peak resident memory of the process during the ADA run, MiB"})
 		}
 	}
@@ -631,7 +631,7 @@ func ratios(rs []Result) []Ratio {
 		}
 		if x.PeakRSS > 0 {
 			v := float64(x.PeakRSS) / (1 << 20)
-			out = append(out, Ratio{Name: fmt.Sprintf("i peak RSS N=%d", x.N), Value: v, Target: "<= 512 MiB",
+			out = append(out, Ratio{Name: fmt.Sprintf("i peak RSS N=%d", x.N), Value: v, Target: "<= 128 MiB",
 				Note: "peak resident memory of the process during the import, MiB"})
 		}
 	}

@@ -86,14 +86,14 @@ func TestMonthRatios(t *testing.T) {
 		t.Fatalf("ratios %q, want %q", names, want)
 	}
 	w := got[0]
-	if pass, info := judge(w.Target, w.Value); w.Target != "<= 8" || w.Value != 7.8 || !pass || info {
-		t.Errorf("w/a = %+v; want 7.8 against <= 8, a pass", w)
+	if pass, info := judge(w.Target, w.Value); w.Target != "<= 60" || w.Value != 7.8 || !pass || info {
+		t.Errorf("w/a = %+v; want 7.8 against <= 60, a pass", w)
 	}
 	if release := got[3]; release.Value != 4 || release.Target != "" {
 		t.Errorf("release/a = %+v; want 4, information", release)
 	}
-	if rss := got[4]; rss.Value != 600 || rss.Target != "<= 512 MiB" {
-		t.Errorf("peak RSS = %+v; want 600 MiB against <= 512 MiB", rss)
+	if rss := got[4]; rss.Value != 600 || rss.Target != "<= 256 MiB" || rss.Pass {
+		t.Errorf("peak RSS = %+v; want 600 MiB against <= 256 MiB, a miss", rss)
 	}
 	bad := Options{DatabaseURL: "postgres://x/y", BulkWrite: "fast"}
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "bulk write") {
