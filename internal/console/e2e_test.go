@@ -429,7 +429,11 @@ func TestConsoleFlows(t *testing.T) {
 				t.Errorf("release: %q", got)
 			}
 			checkPage(t, ctx, "lot-envoye")
+			// The table of the page before the search is removed first, so
+			// that the wait is for the page the search loads, not for the
+			// old one while the search's navigation is still in flight.
 			run(t, ctx, "search a beneficiary", chromedp.SetValue(chromedp.CSS("#beneficiaire"), "000123"),
+				chromedp.Evaluate[chromedp.Void](`document.getElementById('table-lignes').remove()`),
 				chromedp.Click(chromedp.CSS("#chercher")), chromedp.WaitVisible(chromedp.CSS("#table-lignes")))
 			if got := text(t, ctx, "#table-lignes tbody"); !strings.Contains(got, "OFII-2026-000123") || strings.Contains(got, "OFII-2026-000200") {
 				t.Errorf("lines for 000123: %q", got)
